@@ -1,0 +1,54 @@
+# Molt — `make run` opens the TUI on the demo fleet; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+DEBIAN_PACKAGES := openssh-server haproxy tmux socat
+# the commands the suite needs, one per Debian package above
+NEEDED_COMMANDS := /usr/sbin/sshd /usr/sbin/haproxy tmux socat
+
+.PHONY: run test lint screenshots snapshot-update benchmarks system-deps venv clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/molt $(ARGS)
+
+system-deps:
+	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $(DEBIAN_PACKAGES)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES)) >/dev/null; \
+	  else \
+	    echo "the tests need these Debian packages; install them with:"; \
+	    echo "  sudo apt-get install -y $(DEBIAN_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+test: system-deps $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check backends tui tests
+	$(BIN)/mypy
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
+
+snapshot-update: $(STAMP)
+	$(BIN)/python -m pytest tests/tui --snapshot-update
+
+benchmarks: $(STAMP)
+	for b in tests/benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

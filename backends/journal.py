@@ -1,0 +1,143 @@
+"""The audit journal: who did what to which fleet, when, weights before → after, outcome.
+
+Every mutating action writes its record twice under one id: once with outcome
+``started`` *before* anything is touched, and again with the final outcome. Journals
+are append-only (a CloudWatch Logs stream, a file on the LB host, a SQLite table), so
+readers fold the writes of one id into one record: the latest write wins.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from backends.model import iso, parse_iso, utcnow
+
+
+class Outcome(StrEnum):
+    STARTED = "started"  # written before acting; stays so if Molt died mid-action
+    OK = "ok"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+def os_operator() -> str:
+    """The operator as the OS knows them (local and ssh backends)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One mutating action."""
+
+    fleet: str
+    action: str
+    operator: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    weights_before: Mapping[str, int] = field(default_factory=dict)
+    weights_after: Mapping[str, int] = field(default_factory=dict)
+    outcome: Outcome = Outcome.STARTED
+    reason: str = ""
+    forced: bool = False
+    at: datetime = field(default_factory=utcnow)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def finished(
+        self,
+        outcome: Outcome,
+        reason: str = "",
+        weights_after: Mapping[str, int] | None = None,
+    ) -> JournalRecord:
+        """The same action's second write: its outcome. ``at`` stays the start time."""
+        return replace(
+            self,
+            outcome=outcome,
+            reason=reason,
+            weights_after=dict(weights_after) if weights_after is not None else self.weights_after,
+        )
+
+    def summary(self) -> str:
+        """``shift g1=70 g2=30 (was 100/0)`` — what the event stream and history show."""
+        args = self.args
+        words = [self.action]
+        if self.action == "launch":
+            words.append(str(args.get("version", "")))
+            if args.get("count"):
+                words.append(f"×{args['count']}")
+            if args.get("generation"):
+                words.append(f"→ {args['generation']}")
+            if args.get("note"):
+                words.append(f"“{args['note']}”")
+        elif "weights" in args:
+            words.extend(f"{g}={w}" for g, w in args["weights"].items())
+        elif args.get("generation"):
+            words.append(str(args["generation"]))
+        if self.weights_before and self.action in {"shift", "promote", "rollback"}:
+            before = "/".join(str(v) for v in self.weights_before.values())
+            words.append(f"(was {before})")
+        if self.forced:
+            words.append("[forced]")
+        if self.outcome is Outcome.REFUSED:
+            words.append(f"— refused: {self.reason}")
+        elif self.outcome is Outcome.FAILED:
+            words.append(f"— failed: {self.reason}")
+        return " ".join(words)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["at"] = iso(self.at)
+        data["outcome"] = self.outcome.value
+        data["args"] = dict(self.args)
+        data["weights_before"] = dict(self.weights_before)
+        data["weights_after"] = dict(self.weights_after)
+        return data
+
+    def to_line(self) -> str:
+        """One JSON line, as append-only journals store it."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JournalRecord:
+        return cls(
+            id=str(data["id"]),
+            at=parse_iso(data["at"]) or utcnow(),
+            fleet=str(data["fleet"]),
+            action=str(data["action"]),
+            operator=str(data["operator"]),
+            args=dict(data.get("args") or {}),
+            weights_before=dict(data.get("weights_before") or {}),
+            weights_after=dict(data.get("weights_after") or {}),
+            outcome=Outcome(data.get("outcome", "started")),
+            reason=str(data.get("reason") or ""),
+            forced=bool(data.get("forced", False)),
+        )
+
+
+def fold(writes: Iterable[JournalRecord]) -> list[JournalRecord]:
+    """Fold append-only writes into one record per action, oldest first."""
+    latest: dict[str, JournalRecord] = {}
+    for record in writes:
+        latest[record.id] = record  # dicts keep first-insertion order; later writes win
+    return sorted(latest.values(), key=lambda r: r.at)
+
+
+class Journal(ABC):
+    """Where a backend keeps its audit records."""
+
+    @abstractmethod
+    async def write(self, record: JournalRecord) -> None:
+        """Append one write (a start or an outcome) durably before returning."""
+
+    @abstractmethod
+    async def records(self, fleet: str) -> list[JournalRecord]:
+        """Every action on ``fleet``, folded, oldest first."""

@@ -1,0 +1,249 @@
+"""The local agent: one detached process per state dir that supervises instances, checks
+their health, runs each fleet's proxy and answers Molt over ``agent.sock`` (mode 0600).
+
+Started on demand by :mod:`backends.local.client`; ``kill -9`` loses nothing — the next
+agent re-adopts running instances from the store. Run as
+``python -m backends.local.agent STATE_DIR``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from backends.errors import BackendError, NotFound, OperationFailed
+from backends.journal import JournalRecord, Outcome
+from backends.local import rpc
+from backends.local.runtime import FleetRuntime
+from backends.local.settings import settings_from_json
+from backends.local.store import Store
+from backends.model import Event, EventKind, GenerationSpec, iso, utcnow
+
+SOCKET_NAME = "agent.sock"
+LOCK_NAME = "agent.lock"
+LOG_NAME = "agent.log"
+WATCH_QUEUE = 10_000
+
+log = logging.getLogger("molt.agent")
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class Agent:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.store = Store(state_dir / "state.db")
+        self.fleets: dict[str, FleetRuntime] = {}
+        self.started_at = utcnow()
+        self.started_monotonic = time.monotonic()
+        self.done = asyncio.Event()
+
+    async def run(self) -> None:
+        for name, settings, entry in self.store.fleets():
+            await self._start_fleet(name, settings_from_json(settings), entry)
+        path = self.state_dir / SOCKET_NAME
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        old_umask = os.umask(0o177)  # the socket is born 0600: only this user talks to the agent
+        try:
+            server = await asyncio.start_unix_server(self._serve, path, limit=rpc.LINE_LIMIT)
+        finally:
+            os.umask(old_umask)
+        path.chmod(0o600)
+        log.info("agent %d serving %s", os.getpid(), path)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.done.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        async with server:
+            await self.done.wait()
+        for runtime in self.fleets.values():
+            await runtime.close()  # the instances keep running unless rpc_stop stopped them
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        log.info("agent %d exiting", os.getpid())
+
+    async def _start_fleet(self, name: str, settings: Any, entry: str = "") -> FleetRuntime:
+        runtime = FleetRuntime(name, settings, self.store, self.state_dir)
+        await runtime.start(entry)
+        self.fleets[name] = runtime
+        return runtime
+
+    def _fleet(self, params: dict[str, Any]) -> FleetRuntime:
+        name = params.get("fleet", "")
+        try:
+            return self.fleets[name]
+        except KeyError:
+            raise NotFound(f"the local agent does not run a fleet named {name!r}") from None
+
+    # connection handling ---------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await rpc.read(reader)
+            if request is None:
+                return
+            method = str(request.get("method"))
+            params = request.get("params") or {}
+            if method == "watch":
+                await self._watch(params, reader, writer)
+                return
+            handler: Handler | None = getattr(self, f"rpc_{method}", None)
+            if handler is None:
+                answer = rpc.error_message(OperationFailed(f"unknown agent method {method}"))
+            else:
+                try:
+                    answer = {"ok": True, "result": await handler(params)}
+                except BackendError as error:
+                    answer = rpc.error_message(error)
+                except Exception as error:
+                    log.exception("agent method %s failed", method)
+                    answer = rpc.error_message(
+                        OperationFailed(
+                            f"the local agent failed ({type(error).__name__}: {error}); "
+                            f"see {self.state_dir / LOG_NAME}"
+                        )
+                    )
+            writer.write(rpc.encode(answer))
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _watch(
+        self, params: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            runtime = self._fleet(params)
+        except BackendError as error:
+            writer.write(rpc.encode(rpc.error_message(error)))
+            return
+        queue: asyncio.Queue[Event] = asyncio.Queue(WATCH_QUEUE)
+        runtime.subscribers.add(queue)
+        closed = asyncio.ensure_future(reader.read())  # EOF: the watcher went away
+        try:
+            writer.write(rpc.encode({"ok": True}))
+            while not closed.done():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    break
+                writer.write(rpc.encode({"event": getter.result().to_json()}))
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            runtime.subscribers.discard(queue)
+            closed.cancel()
+
+    # methods ---------------------------------------------------------------------------
+    async def rpc_ping(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid()}
+
+    async def rpc_ensure_fleet(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Adopt (or update) a fleet's settings as molt.toml describes them now."""
+        name, settings = params["fleet"], params["settings"]
+        runtime = self.fleets.get(name)
+        if runtime is not None and runtime.settings == settings_from_json(settings):
+            return {"entry": runtime.entry}
+        self.store.save_fleet(name, settings)
+        if runtime is not None:  # settings changed: reopen with the new ones
+            await runtime.close()
+        entry = runtime.entry if runtime is not None else ""
+        runtime = await self._start_fleet(name, settings_from_json(settings), entry)
+        return {"entry": runtime.entry}
+
+    async def rpc_snapshot(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._fleet(params).snapshot().to_json()
+
+    async def rpc_launch(self, params: dict[str, Any]) -> dict[str, Any]:
+        spec = GenerationSpec(**params["spec"])
+        return (await self._fleet(params).launch(spec)).to_json()
+
+    async def rpc_set_weights(self, params: dict[str, Any]) -> None:
+        await self._fleet(params).set_weights(
+            {str(g): int(w) for g, w in params["weights"].items()}
+        )
+
+    async def rpc_retire(self, params: dict[str, Any]) -> None:
+        await self._fleet(params).retire(params["generation"])
+
+    async def rpc_verify(self, params: dict[str, Any]) -> dict[str, Any]:
+        return (await self._fleet(params).verify(params["generation"])).to_json()
+
+    async def rpc_journal_write(self, params: dict[str, Any]) -> None:
+        record = JournalRecord.from_json(params["record"])
+        self.store.append_journal(record.fleet, record.to_json())
+        runtime = self.fleets.get(record.fleet)
+        if runtime is not None and record.outcome is not Outcome.STARTED:
+            runtime.publish(
+                EventKind.ACTION,
+                f"{record.operator} {record.summary()}",
+                generation=record.args.get("generation"),
+                operator=record.operator,
+            )
+
+    async def rpc_journal_read(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.store.journal(params["fleet"])
+
+    async def rpc_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        fleets = []
+        for runtime in self.fleets.values():
+            snapshot = runtime.snapshot()
+            pids = [i.pid for g in snapshot.generations for i in g.instances if i.pid]
+            fleets.append(
+                {
+                    "name": runtime.name,
+                    "entry": runtime.entry,
+                    "generations": len(snapshot.generations),
+                    "instances": len(pids),
+                    "pids": pids,
+                }
+            )
+        return {
+            "pid": os.getpid(),
+            "started_at": iso(self.started_at),
+            "uptime_s": round(time.monotonic() - self.started_monotonic, 1),
+            "state_dir": str(self.state_dir),
+            "fleets": fleets,
+        }
+
+    async def rpc_stop(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Stop every instance, then the agent itself."""
+        pids = []
+        for runtime in self.fleets.values():
+            pids.extend(await runtime.stop_instances())
+        asyncio.get_running_loop().call_later(0.05, self.done.set)
+        return {"pid": os.getpid(), "instances": pids}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    state_dir = Path(args[0]).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = (state_dir / LOCK_NAME).open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another agent already serves this state dir
+    logging.basicConfig(
+        filename=state_dir / LOG_NAME,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    asyncio.run(Agent(state_dir).run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The agent's protocol: one JSON object per line over a Unix socket.
+
+Request ``{"method": ..., "params": {...}}``; answer ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error": {"type": "Refused", "message": ...}}``. ``watch`` answers with
+``{"ok": true}`` and then one ``{"event": {...}}`` line per event until either side closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from backends import errors
+
+LINE_LIMIT = 64 * 1024 * 1024  # a snapshot of thousands of instances is one line
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+async def read(reader: asyncio.StreamReader) -> dict[str, Any] | None:
+    line = await reader.readline()
+    if not line:
+        return None
+    message: dict[str, Any] = json.loads(line)
+    return message
+
+
+def error_message(error: errors.BackendError) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "error": {"type": type(error).__name__, "message": error.message, "title": error.title},
+    }
+
+
+def raise_error(answer: dict[str, Any]) -> None:
+    """Re-raise the agent's error as the same BackendError subclass on this side."""
+    detail = answer.get("error") or {}
+    kind = getattr(errors, str(detail.get("type")), errors.BackendError)
+    if not (isinstance(kind, type) and issubclass(kind, errors.BackendError)):
+        kind = errors.BackendError
+    raise kind(str(detail.get("message", "the local agent failed")), detail.get("title"))

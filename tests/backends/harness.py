@@ -1,0 +1,31 @@
+"""What the backend contract suite needs from each driver's test rig.
+
+Each driver has a module ``tests/backends/harness_<driver>.py`` with
+``make_harness()``: an async context manager yielding a :class:`Harness` on a fresh,
+empty fleet made of real parts (processes, sshd + HAProxy, moto's endpoints).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backends.base import Backend
+from backends.model import GenerationSpec
+
+
+@dataclass
+class Harness:
+    backend: Backend
+    fleet: str
+    good_version: str = "v1"  # its instances pass health checks
+    bad_version: str = "v9-bad"  # its instances never pass them
+    count: int = 2
+    artifact: str | None = None  # e.g. the AMI id on aws
+
+    def spec(self, version: str | None = None, count: int | None = None) -> GenerationSpec:
+        return GenerationSpec(
+            version=version or self.good_version,
+            count=count or self.count,
+            artifact=self.artifact,
+            launched_by="contract-test",
+        )

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: real parts started and stopped by the tests."""

@@ -1,0 +1,120 @@
+"""The local backend's real parts for tests: a fresh state dir, a real agent, real
+instance processes — stopped at the end, by pid, only what this test started."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from backends.config import FleetConfig, HealthSettings
+from backends.local.processes import free_port
+from backends.local.settings import LocalSettings, demo_artifact
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def short_state_dir() -> Path:
+    """Unix socket paths must stay short: pytest's tmp_path can be too long."""
+    return Path(tempfile.mkdtemp(prefix="molt-"))
+
+
+def local_fleet(name: str = "web", *, count: int = 2, drain_timeout: float = 5.0,
+                interval: float = 0.2, listen: str | None = None) -> FleetConfig:
+    """A fleet of the packaged demo app with fast health checks."""
+    settings = LocalSettings(
+        artifact=demo_artifact(),
+        start="{python} app.py --port {port}",
+        listen=listen or f"127.0.0.1:{free_port()}",
+        count=count,
+        drain_timeout=drain_timeout,
+        health=HealthSettings(interval=interval, timeout=1.0),
+    )
+    return FleetConfig(name=name, backend="local", settings=settings, source="test")
+
+
+def agent_pids(state_dir: Path) -> tuple[int | None, list[int]]:
+    """(agent pid, instance pids) as the agent's store remembers them."""
+    import sqlite3
+
+    db = state_dir / "state.db"
+    pids: list[int] = []
+    if db.exists():
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            pids = [row[0] for row in conn.execute("SELECT pid FROM instances")]
+    agent = None
+    sock_owner = state_dir / "agent.lock"
+    if sock_owner.exists():
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    cmd = (proc / "cmdline").read_bytes().split(b"\0")
+                    if b"backends.local.agent" in cmd and str(state_dir).encode() in cmd:
+                        agent = int(proc.name)
+    return agent, pids
+
+
+def stop_everything(state_dir: Path) -> None:
+    """Stop the agent and instances of this state dir: politely, then by pid."""
+    subprocess.run(
+        [sys.executable, "-m", "tui.cli", "agent", "stop", "--yes"],
+        env={**os.environ, "MOLT_STATE_DIR": str(state_dir)},
+        capture_output=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    agent, pids = agent_pids(state_dir)
+    for pid in [p for p in [agent, *pids] if p]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def state_dir_env() -> Iterator[Path]:
+    path = short_state_dir()
+    try:
+        yield path
+    finally:
+        stop_everything(path)
+        subprocess.run(["chmod", "-R", "u+w", str(path)], check=False)
+        subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+def molt(state_dir: Path, *args: str, config: Path | None = None, timeout: float = 120,
+         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``molt`` binary."""
+    argv = [str(Path(sys.executable).with_name("molt"))]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return subprocess.run(
+        [*argv, *args],
+        env={**os.environ, "MOLT_STATE_DIR": str(state_dir)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or state_dir,
+    )
+
+
+def molt_json(state_dir: Path, *args: str, config: Path | None = None) -> dict:
+    done = molt(state_dir, *args, "--json", config=config)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+        time.sleep(every)

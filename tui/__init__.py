@@ -1,0 +1,1 @@
+"""Molt's terminal UI and command line (everything the operator touches)."""

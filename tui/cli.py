@@ -1,0 +1,135 @@
+"""``molt``: the TUI when run alone, the headless CLI with a subcommand.
+
+Both go through :class:`backends.operations.Operations`, so they cannot disagree.
+Exit codes: 0 done; 1 refused or failed (one line on stderr); 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from backends.errors import BackendError
+from tui import cli_commands
+
+USAGE_EXIT = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming what to do."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_EXIT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _common(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="molt.toml to use (default: ./molt.toml, then the user config dir)",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", default=default, help="refuse every mutating action"
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="molt", description="Immutable deployments: launch, shift, retire.")
+    _common(parser, None)
+    parser.add_argument("--fleet", metavar="NAME", help="the fleet to open (TUI)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def command(name: str, help_text: str, *, fleet: str = "required") -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _common(sub, argparse.SUPPRESS)
+        if fleet == "required":
+            sub.add_argument("fleet", metavar="FLEET")
+        elif fleet == "optional":
+            sub.add_argument("fleet", metavar="FLEET", nargs="?", default=argparse.SUPPRESS)
+        return sub
+
+    status = command("status", "show a fleet's generations, weights and health", fleet="optional")
+    status.add_argument("--json", action="store_true", help="stable machine-readable output")
+
+    launch = command("launch", "launch a new generation beside the others, at weight 0")
+    launch.add_argument("--version", required=True, metavar="V", help="the version label")
+    launch.add_argument("--count", type=int, metavar="N", help="instances (default: the fleet's)")
+    launch.add_argument("--note", default="", metavar="TEXT", help="why: shown in the TUI")
+    launch.add_argument("--artifact", metavar="DIR", help="artifact directory (local, ssh)")
+    launch.add_argument("--image", dest="artifact", metavar="AMI", help="AMI id (aws)")
+    launch.add_argument(
+        "--wait", action="store_true", help="wait until healthy (exit 0) or failed (exit 1)"
+    )
+    launch.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="seconds --wait waits (default 300)",
+    )
+    launch.add_argument("--json", action="store_true")
+
+    shift = command("shift", "set traffic weights, e.g. g1=90 g2=10 (they must sum to 100)")
+    shift.add_argument("weights", nargs="+", metavar="GEN=PCT")
+    shift.add_argument(
+        "--force", action="store_true", help="allow weight on a generation with no healthy instance"
+    )
+    shift.add_argument("--json", action="store_true")
+
+    promote = command("promote", "send 100%% of traffic to one generation")
+    promote.add_argument("generation", metavar="GEN")
+    promote.add_argument(
+        "--force", action="store_true", help="allow it even with no healthy instance"
+    )
+    promote.add_argument("--json", action="store_true")
+
+    rollback = command("rollback", "all traffic back to the previous healthy generation")
+    rollback.add_argument("--json", action="store_true")
+
+    retire = command("retire", "drain, then destroy a generation that carries no traffic")
+    retire.add_argument("generation", metavar="GEN")
+
+    history = command("history", "the audit journal: who did what, when, and how it ended")
+    history.add_argument("--json", action="store_true")
+
+    verify = command("verify", "check generations for drift from their frozen artifact")
+    verify.add_argument("generation", metavar="GEN", nargs="?")
+    verify.add_argument("--json", action="store_true")
+
+    agent = command("agent", "the local backend's agent (instances and proxy)", fleet="none")
+    agent.add_argument("action", choices=["status", "stop"])
+    agent.add_argument("--yes", action="store_true", help="stop without asking")
+    agent.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command is None:
+            return cli_commands.open_tui(args)
+        return asyncio.run(cli_commands.run(args))
+    except BackendError as error:
+        print(f"molt: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("molt: interrupted; the fleet keeps running as it is", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("MOLT_DEBUG"):
+            raise
+        print(
+            f"molt: internal error: {type(error).__name__}: {error} "
+            "(set MOLT_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The headless subcommands. Each reads or acts through the same backend and
+:class:`Operations` the TUI uses, then prints text (or stable JSON with ``--json``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import humanize
+
+from backends.base import Backend
+from backends.config import FleetConfig, load_config
+from backends.errors import ConfigError, OperationFailed, Refused
+from backends.model import FleetSnapshot, GenerationSpec, iso, utcnow
+from backends.operations import Operations, wait_settled
+from backends.registry import open_backend
+from backends.session import prepare_fleet
+
+
+def parse_weights(pairs: list[str]) -> dict[str, int]:
+    """``["g1=90", "g2=10"]`` → ``{"g1": 90, "g2": 10}``."""
+    weights: dict[str, int] = {}
+    for pair in pairs:
+        generation, sep, value = pair.partition("=")
+        if not sep or not generation or not value.strip().lstrip("-").isdigit():
+            raise ConfigError(f"weights look like g1=90 g2=10, not {pair!r}")
+        if generation in weights:
+            raise ConfigError(f"{generation} is given twice")
+        weights[generation] = int(value)
+    return weights
+
+
+def emit(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False))
+
+
+def say(text: str) -> None:
+    """Progress for a person at a terminal. Never for pipelines: their stdout carries
+    the result and their stderr only the one-line reason of a failure."""
+    if sys.stderr.isatty():
+        print(text, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The fleet a command acts on, the backend that reaches it, the guarded door."""
+
+    fleet: FleetConfig
+    backend: Backend
+    ops: Operations
+
+    @property
+    def name(self) -> str:
+        return self.fleet.name
+
+
+async def run(args: argparse.Namespace) -> int:
+    if args.command == "agent":
+        return await agent_command(args)
+    config = load_config(args.config)
+    fleet = config.fleet(getattr(args, "fleet", None))
+    backend = open_backend(fleet, config.state_dir)
+    ctx = Context(fleet, backend, Operations(backend, read_only=bool(args.read_only)))
+    try:
+        await prepare_fleet(fleet, backend, ctx.ops, state_dir=config.state_dir, progress=say)
+        return int(await COMMANDS[args.command](args, ctx))
+    finally:
+        await backend.close()
+
+
+async def status(args: argparse.Namespace, ctx: Context) -> int:
+    snapshot = await ctx.backend.snapshot(ctx.name)
+    if args.json:
+        emit(snapshot.to_json())
+    else:
+        print(format_status(snapshot))
+    return 0
+
+
+def format_status(snapshot: FleetSnapshot) -> str:
+    now = utcnow()
+    lines = [f"{snapshot.fleet} · {snapshot.backend} · entry {snapshot.entry or 'none'}"]
+    if not snapshot.generations:
+        lines.append("no generations yet: molt launch FLEET --version V")
+        return "\n".join(lines)
+    rows = [("GEN", "VERSION", "STATE", "WEIGHT", "HEALTHY", "LAUNCHED", "BY", "NOTE")]
+    for g in snapshot.generations:
+        rows.append(
+            (
+                g.id,
+                g.version,
+                g.state.value,
+                f"{g.weight}%",
+                f"{g.healthy_count()}/{len(g.instances)}",
+                humanize.naturaltime(now - g.launched_at),
+                g.launched_by,
+                g.note,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return "\n".join(lines)
+
+
+async def launch(args: argparse.Namespace, ctx: Context) -> int:
+    spec = GenerationSpec(
+        version=args.version, count=args.count, note=args.note, artifact=args.artifact
+    )
+    generation = await ctx.ops.launch(ctx.name, spec)
+    if args.wait:
+        say(f"{generation.id} launched ({generation.version}); waiting until it is healthy…")
+        try:
+            await wait_settled(ctx.backend, ctx.name, generation.id, timeout=args.timeout)
+        except OperationFailed:
+            emit({"generation": generation.id}) if args.json else print(generation.id)
+            raise
+    emit({"generation": generation.id}) if args.json else print(generation.id)
+    return 0
+
+
+async def shift(args: argparse.Namespace, ctx: Context) -> int:
+    weights = await ctx.ops.shift(ctx.name, parse_weights(args.weights), force=args.force)
+    return _weights_done(args, weights)
+
+
+async def promote(args: argparse.Namespace, ctx: Context) -> int:
+    weights = await ctx.ops.promote(ctx.name, args.generation, force=args.force)
+    return _weights_done(args, weights)
+
+
+async def rollback(args: argparse.Namespace, ctx: Context) -> int:
+    return _weights_done(args, await ctx.ops.rollback(ctx.name))
+
+
+def _weights_done(args: argparse.Namespace, weights: dict[str, int]) -> int:
+    if args.json:
+        emit({"weights": weights})
+    else:
+        print(" ".join(f"{g}={w}" for g, w in weights.items()))
+    return 0
+
+
+async def retire(args: argparse.Namespace, ctx: Context) -> int:
+    say(f"retiring {args.generation}: draining in-flight requests, then stopping its instances…")
+    await ctx.ops.retire(ctx.name, args.generation)
+    print(f"{args.generation} retired")
+    return 0
+
+
+async def history(args: argparse.Namespace, ctx: Context) -> int:
+    records = await ctx.backend.journal.records(ctx.name)
+    if args.json:
+        emit({"fleet": ctx.name, "records": [r.to_json() for r in records]})
+        return 0
+    for record in records:
+        print(
+            f"{iso(record.at)}  {record.operator:<12} {record.outcome.value:<8} {record.summary()}"
+        )
+    if not records:
+        print(f"no actions on {ctx.name} yet")
+    return 0
+
+
+async def verify(args: argparse.Namespace, ctx: Context) -> int:
+    snapshot = await ctx.backend.snapshot(ctx.name)
+    targets = [args.generation] if args.generation else [g.id for g in snapshot.generations]
+    reports = [await ctx.backend.verify(ctx.name, g) for g in targets]
+    if args.json:
+        emit({"fleet": ctx.name, "reports": [r.to_json() for r in reports]})
+    else:
+        for report in reports:
+            if report.clean:
+                print(f"{report.generation}: clean ({len(report.checked)} checked)")
+            for drift in report.drift:
+                print(f"{report.generation}: {drift.host}: {drift.change.value} {drift.path}")
+            for host in report.unreachable:
+                print(f"{report.generation}: {host}: unreachable, not checked")
+    return 0 if all(r.clean for r in reports) else 1
+
+
+async def agent_command(args: argparse.Namespace) -> int:
+    from backends.config import default_state_dir
+    from backends.local.client import AgentClient
+
+    client = AgentClient(default_state_dir())
+    if args.action == "status":
+        info = await client.call("status", start=False)
+        if args.json:
+            emit(info)
+        else:
+            print(
+                f"agent pid {info['pid']}, up {humanize.naturaldelta(info['uptime_s'])}, "
+                f"state {info['state_dir']}"
+            )
+            for f in info["fleets"]:
+                print(
+                    f"  {f['name']}: entry {f['entry']}, {f['generations']} generations, "
+                    f"{f['instances']} instances"
+                )
+        return 0
+    if args.read_only:
+        raise Refused("read-only mode: agent stop is not allowed")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("agent stop stops every local instance; confirm with --yes")
+        question = "Stop the agent and every local instance? Type 'stop' to confirm: "
+        answer = await asyncio.to_thread(input, question)
+        if answer.strip() != "stop":
+            say("not stopped")
+            return 1
+    info = await client.call("stop", start=False)
+    print(f"agent {info['pid']} stopped with {len(info['instances'])} instances")
+    return 0
+
+
+def open_tui(args: argparse.Namespace) -> int:
+    """``molt`` alone: the TUI (imported only here so headless commands start fast)."""
+    from tui.app import run_app
+
+    return run_app(args)
+
+
+COMMANDS = {
+    "status": status,
+    "launch": launch,
+    "shift": shift,
+    "promote": promote,
+    "rollback": rollback,
+    "retire": retire,
+    "history": history,
+    "verify": verify,
+}
