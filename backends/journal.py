@@ -95,7 +95,7 @@ class JournalRecord:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["at"] = iso(self.at)
+        data["at"] = iso(self.at, precise=True)
         data["outcome"] = self.outcome.value
         data["args"] = dict(self.args)
         data["weights_before"] = dict(self.weights_before)

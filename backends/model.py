@@ -19,11 +19,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def iso(moment: datetime | None) -> str | None:
-    """``2026-11-26T14:00:00Z``: the one time format of JSON output and the journal."""
+def iso(moment: datetime | None, *, precise: bool = False) -> str | None:
+    """``2026-11-26T14:00:00Z``: the one time format of JSON output; ``precise`` keeps
+    milliseconds (the journal orders actions that happen within one second)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment.astimezone(UTC)
+    if precise:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str | None) -> datetime | None:

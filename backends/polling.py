@@ -62,7 +62,8 @@ def diff_snapshots(before: FleetSnapshot, after: FleetSnapshot) -> list[Event]:
             add(EventKind.HEALTH, f"{gone} gone", generation.id, gone)
     for generation_id in old.keys() - new.keys():
         add(EventKind.STATE, f"{generation_id} retired", generation_id)
-    if before.weights != after.weights and set(before.weights) & set(after.weights):
+    kept = set(before.weights) & set(after.weights)
+    if any(before.weights[g] != after.weights[g] for g in kept):
         shown = " ".join(f"{g}={w}" for g, w in after.weights.items())
         add(EventKind.WEIGHTS, f"weights {shown}")
     return events

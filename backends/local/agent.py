@@ -227,6 +227,16 @@ class Agent:
         return {"pid": os.getpid(), "instances": pids}
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed: the proxy runs in this loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     state_dir = Path(args[0]).resolve()
@@ -241,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
     )
-    asyncio.run(Agent(state_dir).run())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(Agent(state_dir).run())
     return 0
 
 

@@ -77,9 +77,7 @@ async def test_weights_are_applied_and_read_back(harness):
 async def test_bad_version_fails_and_guards_refuse_it_traffic(harness):
     ops = Operations(harness.backend)
     await ops.launch(harness.fleet, harness.spec(harness.bad_version))
-    snapshot = await until(
-        harness, lambda s: s.generations[0].state is GenerationState.FAILED
-    )
+    snapshot = await until(harness, lambda s: s.generations[0].state is GenerationState.FAILED)
     assert snapshot.generations[0].healthy_count() == 0
     with pytest.raises(Refused, match="no healthy instance"):
         await ops.promote(harness.fleet, "g1")
@@ -110,8 +108,9 @@ async def test_a_fresh_generation_has_no_drift(harness):
 
 
 async def test_journal_folds_start_and_outcome_into_one_record(harness):
-    record = JournalRecord(fleet=harness.fleet, action="shift", operator="alice",
-                           args={"weights": {"g1": 100}})
+    record = JournalRecord(
+        fleet=harness.fleet, action="shift", operator="alice", args={"weights": {"g1": 100}}
+    )
     await harness.backend.journal.write(record)
     await harness.backend.journal.write(record.finished(Outcome.OK))
     records = await harness.backend.journal.records(harness.fleet)

@@ -26,8 +26,14 @@ def short_state_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="molt-"))
 
 
-def local_fleet(name: str = "web", *, count: int = 2, drain_timeout: float = 5.0,
-                interval: float = 0.2, listen: str | None = None) -> FleetConfig:
+def local_fleet(
+    name: str = "web",
+    *,
+    count: int = 2,
+    drain_timeout: float = 5.0,
+    interval: float = 0.2,
+    listen: str | None = None,
+) -> FleetConfig:
     """A fleet of the packaged demo app with fast health checks."""
     settings = LocalSettings(
         artifact=demo_artifact(),
@@ -87,8 +93,13 @@ def state_dir_env() -> Iterator[Path]:
         subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
-def molt(state_dir: Path, *args: str, config: Path | None = None, timeout: float = 120,
-         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def molt(
+    state_dir: Path,
+    *args: str,
+    config: Path | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``molt`` binary."""
     argv = [str(Path(sys.executable).with_name("molt"))]
     if config is not None:

@@ -1,0 +1,14 @@
+"""Fixtures for end-to-end runs of the real ``molt`` binary."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.local import state_dir_env
+
+
+@pytest.fixture
+def state_dir():
+    """A fresh, short MOLT_STATE_DIR; its agent and instances are stopped afterwards."""
+    with state_dir_env() as path:
+        yield path

@@ -1,0 +1,78 @@
+"""Bad input gets one line naming the problem and an exit code — never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backends.local.settings import demo_artifact
+from tests.support.local import molt
+
+FLEET = f"""
+[fleets.web]
+artifact = "{demo_artifact()}"
+start = "{{python}} app.py --port {{port}}"
+listen = "127.0.0.1:0"
+"""
+
+
+def config(state_dir: Path, text: str) -> Path:
+    path = state_dir / "molt.toml"
+    path.write_text(text)
+    return path
+
+
+def assert_one_line(done, code: int, *phrases: str) -> None:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    for phrase in phrases:
+        assert phrase in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "phrases"),
+    [
+        ("[fleets.web\nartifact =", ("molt.toml is not valid TOML",)),
+        (FLEET + "replicas = 3\n", ("unknown key fleets.web.replicas",)),
+        (FLEET + "count = 'two'\n", ("fleets.web.count must be a whole number, not a string",)),
+    ],
+)
+def test_broken_config_exits_2(state_dir, text, phrases):
+    done = molt(state_dir, "status", config=config(state_dir, text))
+    assert_one_line(done, 2, *phrases)
+
+
+def test_unknown_fleet_exits_2(state_dir):
+    done = molt(state_dir, "status", "api", config=config(state_dir, FLEET))
+    assert_one_line(done, 2, "unknown fleet 'api'", "known fleets: web")
+
+
+def test_unknown_generation_exits_1(state_dir):
+    path = config(state_dir, FLEET)
+    done = molt(state_dir, "retire", "web", "g9", config=path)
+    assert_one_line(done, 1, "fleet web has no generation g9")
+    done = molt(state_dir, "promote", "web", "g9", config=path)
+    assert_one_line(done, 1, "no generation g9")
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (("shift", "web", "g1=fifty"), "weights look like g1=90 g2=10"),
+        (("launch", "web"), "the following arguments are required: --version"),
+        (("explode",), "invalid choice: 'explode'"),
+    ],
+)
+def test_usage_errors_exit_2(state_dir, args, phrase):
+    done = molt(state_dir, *args, config=config(state_dir, FLEET))
+    assert_one_line(done, 2, phrase)
+
+
+def test_read_only_refuses_before_touching_anything(state_dir):
+    path = config(state_dir, FLEET)
+    done = molt(state_dir, "--read-only", "launch", "web", "--version", "v1", config=path)
+    assert_one_line(done, 1, "read-only mode: launch is not allowed")
+    status = molt(state_dir, "status", "web", "--json", config=path)
+    assert '"generations": []' in status.stdout

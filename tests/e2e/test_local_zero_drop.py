@@ -1,0 +1,50 @@
+"""Zero drop: keep-alive clients through launch, 0→10→50→100 and retire."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.load import keep_alive_load
+from tests.support.local import molt_json
+
+pytestmark = pytest.mark.slow
+MOLT = str(Path(sys.executable).with_name("molt"))
+
+
+async def run_molt(state_dir: Path, *args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        MOLT,
+        *args,
+        env={**os.environ, "MOLT_STATE_DIR": str(state_dir)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=state_dir,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, (args, err.decode())
+
+
+async def test_no_request_fails_through_a_whole_release(state_dir):
+    entry = molt_json(state_dir, "status", "demo")["entry"]
+    stop = asyncio.Event()
+    load = asyncio.create_task(keep_alive_load(f"http://{entry}/", 8, stop, minimum=10_000))
+    await asyncio.sleep(1.0)
+    await run_molt(state_dir, "launch", "demo", "--version", "v2", "--count", "2", "--wait")
+    for weights in (("g1=90", "g2=10"), ("g1=50", "g2=50"), ("g1=0", "g2=100")):
+        await run_molt(state_dir, "shift", "demo", *weights)
+        await asyncio.sleep(1.0)
+    await run_molt(state_dir, "retire", "demo", "g1")
+    await asyncio.sleep(0.5)
+    stop.set()
+    tally = await load
+
+    assert tally.failed == 0, tally.failures[:5]
+    assert tally.ok >= 10_000
+    assert tally.connections == 8  # every client kept its one connection throughout
+    assert tally.bodies["v1"] > 0 and tally.bodies["v2"] > 0
+    assert all(set(recent) == {"v2"} for recent in tally.last.values())  # followed the shift
