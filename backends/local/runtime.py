@@ -10,10 +10,11 @@ import asyncio
 import contextlib
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -197,8 +198,8 @@ class FleetRuntime:
         await asyncio.to_thread(processes.stop, stopped, STOP_GRACE)
         return [p.pid for p in stopped]
 
-    def _spawn_task(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[call-overload]
+    def _spawn_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
