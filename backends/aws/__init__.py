@@ -1,0 +1,2 @@
+"""The AWS driver: Auto Scaling groups + launch template versions + ALB weighted target
+groups, with the journal in CloudWatch Logs. See ``driver.py`` and docs/aws.md."""

@@ -1,0 +1,230 @@
+"""Fleets on AWS: one Auto Scaling group per generation, from its own launch template
+version (the AMI is the artifact), behind one ALB listener whose default action forwards
+to the generations' target groups by weight.
+
+Truth lives in AWS alone: generations are rediscovered from their tags on every read,
+nothing is kept locally. A refresh costs one paginated ``DescribeAutoScalingGroups``
+plus one ``DescribeTargetHealth`` per generation, however many instances there are
+(the weights travel in the groups' ``molt:weight`` tags, a mirror of the listener that
+:meth:`AwsBackend.verify` checks; private IPs, which never change, are looked up once
+per new instance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from backends.aws import launching, naming, retiring
+from backends.aws.api import AwsApi
+from backends.aws.health import TargetHealthSource, TargetState, describe_target_health
+from backends.aws.journal import CloudWatchJournal
+from backends.aws.reading import GroupRecord, forward_entries, to_generation
+from backends.aws.resources import FleetResources
+from backends.aws.settings import AwsSettings
+from backends.base import Backend
+from backends.config import FleetConfig
+from backends.errors import BackendError, NotFound, OperationFailed, Refused
+from backends.model import (
+    DriftReport,
+    Event,
+    FileChange,
+    FileDrift,
+    FleetRef,
+    FleetSnapshot,
+    Generation,
+    GenerationSpec,
+    Lifecycle,
+)
+from backends.polling import poll_events
+
+#: the tag EC2 itself puts on every instance launched from a launch template
+TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version"
+#: how often a retire re-reads while it waits (at most; the fleet's poll_interval if less)
+RETIRE_POLL_MAX = 5.0
+
+
+class AwsBackend(Backend):
+    """One fleet on AWS.
+
+    Attributes:
+        target_health: the seam through which target health is read (see
+            :mod:`backends.aws.health`); tests substitute a scripted source.
+    """
+
+    kind = "aws"
+
+    def __init__(self, fleet: FleetConfig, state_dir: Path) -> None:
+        self.config = fleet
+        self.settings: AwsSettings = fleet.settings
+        self.api = AwsApi(self.settings)
+        self.resources = FleetResources(self.api, fleet.name, self.settings)
+        self.journal = CloudWatchJournal(self.api)
+        self.target_health: TargetHealthSource = describe_target_health
+        self._addresses: dict[str, str] = {}
+        self._operator: str | None = None
+
+    def _check_fleet(self, fleet: str) -> None:
+        if fleet != self.config.name:
+            raise NotFound(f"this backend serves fleet {self.config.name}, not {fleet}")
+
+    # reading ---------------------------------------------------------------------------
+    async def fleets(self) -> list[FleetRef]:
+        return [FleetRef(self.config.name, self.kind, self.settings.entry)]
+
+    async def snapshot(self, fleet: str) -> FleetSnapshot:
+        self._check_fleet(fleet)
+        records = await self.resources.groups()
+        healths = await asyncio.gather(
+            *(self._targets(r, r.target_group) for r in records if r.target_group)
+        )
+        targets = dict(zip([r.name for r in records if r.target_group], healths, strict=True))
+        await self._learn_addresses(records)
+        generations = tuple(
+            to_generation(r, targets.get(r.name, {}), self._addresses, self.settings.port)
+            for r in records
+        )
+        return FleetSnapshot(
+            fleet=fleet, backend=self.kind, entry=self.settings.entry, generations=generations
+        )
+
+    async def _targets(self, record: GroupRecord, target_group: str) -> Mapping[str, TargetState]:
+        """One target group's health through the seam; a group deleted a moment ago
+        (a retire in progress) has no targets rather than failing the whole read."""
+
+        def work() -> Mapping[str, TargetState]:
+            try:
+                return self.target_health(self.api.client("elbv2"), target_group, record.version)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "TargetGroupNotFound":
+                    return {}
+                raise
+
+        return await self.api.run(work, f"target group of {record.generation} ({target_group})")
+
+    async def _learn_addresses(self, records: list[GroupRecord]) -> None:
+        """Private IPs never change for an instance's life: look up only new ones."""
+        current = [i for r in records for i in r.instance_ids]
+        unknown = [i for i in current if not self._addresses.get(i)]
+        learned = await self.resources.addresses(unknown) if unknown else {}
+        known = {**self._addresses, **learned}
+        self._addresses = {i: known[i] for i in current if known.get(i)}
+
+    async def watch(self, fleet: str) -> AsyncIterator[Event]:
+        self._check_fleet(fleet)
+        async for event in poll_events(
+            fleet, lambda: self.snapshot(fleet), self.settings.poll_interval
+        ):
+            yield event
+
+    # acting ----------------------------------------------------------------------------
+    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
+        self._check_fleet(fleet)
+        return await launching.launch(self.resources, spec)
+
+    async def set_weights(self, fleet: str, weights: Mapping[str, int]) -> None:
+        self._check_fleet(fleet)
+        records = await self.resources.groups()
+        by_id = {r.generation: r for r in records}
+        for generation, weight in weights.items():
+            record = by_id.get(generation)
+            if record is None:
+                raise NotFound(f"fleet {fleet} has no generation {generation}")
+            if weight and record.lifecycle is Lifecycle.DRAINING:
+                raise Refused(f"{generation} is being retired; it cannot take traffic")
+            if weight and record.target_group is None:
+                raise Refused(f"{generation} has no target group attached; it cannot take traffic")
+        total = sum(weights.values())
+        if total not in (0, 100):
+            raise Refused(f"weights must sum to 100, not {total}")
+        complete = {r.generation: int(weights.get(r.generation, 0)) for r in records}
+        listener = await self.resources.listener()
+        ours = [(r.target_group, complete[r.generation]) for r in records if r.target_group]
+        owned = {arn for arn, _ in ours}
+        # Molt owns the default action: once its generations carry the traffic, any
+        # target group it found there before its first launch is dropped
+        found = forward_entries(listener)
+        foreign = [] if total else [(a, w) for a, w in found if a not in owned]
+        await self.resources.set_forward(listener, [*foreign, *ours])
+        try:
+            await self.resources.tag_groups(
+                {r.name: {naming.WEIGHT: str(complete[r.generation])} for r in records}
+            )
+        except BackendError as error:
+            raise OperationFailed(
+                f"the listener now sends {_shown(complete)}, but recording that on the "
+                f"Auto Scaling groups failed ({error.message}); run the same shift again"
+            ) from error
+
+    async def retire(self, fleet: str, generation: str) -> None:
+        self._check_fleet(fleet)
+        record = await self.resources.group(generation)
+        every = min(self.settings.poll_interval, RETIRE_POLL_MAX)
+        await retiring.retire(self.resources, record, self._targets, every)
+
+    async def verify(self, fleet: str, generation: str) -> DriftReport:
+        """Drift on AWS: a group moved to another launch template version, an instance
+        not launched from the generation's version or running another AMI, or listener
+        weights that differ from what Molt set."""
+        self._check_fleet(fleet)
+        record = await self.resources.group(generation)
+        expected = str(record.number)
+        image = record.tags.get(naming.IMAGE, "")
+        drift: list[FileDrift] = []
+        if record.template_version != expected:
+            drift.append(
+                FileDrift(
+                    record.name,
+                    f"launch template version {record.template_version}, launched as {expected}",
+                    FileChange.CHANGED,
+                )
+            )
+        for instance in await self.resources.instances(record.instance_ids):
+            drift.extend(_instance_drift(instance, expected, image))
+        on_listener = dict(forward_entries(await self.resources.listener()))
+        listener_weight = on_listener.get(record.target_group or "", 0)
+        if listener_weight != record.weight:
+            what = f"weight {listener_weight}% on the listener, {record.weight}% as Molt set it"
+            drift.append(FileDrift("listener", what, FileChange.CHANGED))
+        return DriftReport(
+            fleet=fleet,
+            generation=generation,
+            checked=(*record.instance_ids, "listener"),
+            drift=tuple(drift),
+        )
+
+    async def operator(self) -> str:
+        """The caller's ARN, as STS knows it: what the journal and the TUI header show."""
+        if self._operator is None:
+            identity = await self.api.call("sts", "get_caller_identity", "the caller's identity")
+            self._operator = str(identity["Arn"])
+        return self._operator
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.api.close)
+
+
+def _instance_drift(instance: Mapping[str, Any], version: str, image: str) -> list[FileDrift]:
+    """An instance drifts when EC2's own launch template tags or its AMI say it was not
+    launched from the generation's launch template version."""
+    instance_id = str(instance["InstanceId"])
+    launched_from = naming.tag_map(instance.get("Tags")).get(TEMPLATE_VERSION_TAG)
+    drift = []
+    if launched_from is None:
+        what = "not launched from the fleet's launch template"
+        drift.append(FileDrift(instance_id, what, FileChange.ADDED))
+    elif launched_from != version:
+        what = f"launch template version {launched_from}, not {version}"
+        drift.append(FileDrift(instance_id, what, FileChange.CHANGED))
+    if image and instance.get("ImageId") != image:
+        what = f"image {instance.get('ImageId')}, not {image}"
+        drift.append(FileDrift(instance_id, what, FileChange.CHANGED))
+    return drift
+
+
+def _shown(weights: Mapping[str, int]) -> str:
+    return " ".join(f"{g}={w}" for g, w in weights.items())

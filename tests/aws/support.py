@@ -1,0 +1,244 @@
+"""Real parts for AWS tests: moto's server over HTTP on loopback, an ALB and listener
+made the way an operator would make them, fake credentials, and the scripted target
+health source (the seam documented in backends/aws/health.py and docs/aws.md).
+
+Nothing here can reach real AWS: every client gets an ``endpoint_url`` on 127.0.0.1,
+the credentials are fake and the instance metadata service is disabled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from backends.aws.health import TargetState, describe_target_health
+from backends.aws.settings import AwsSettings, RetrySettings
+from backends.config import FleetConfig
+
+REGION = "eu-west-1"
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/nonexistent/molt-test-aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/molt-test-aws-credentials",
+}
+CLEARED = (
+    "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN"
+)
+
+_server_lock = threading.Lock()
+_endpoint: str | None = None
+
+
+@contextlib.contextmanager
+def fake_aws_env() -> Iterator[None]:
+    """Fake credentials for the duration; the previous environment comes back after."""
+    saved = {k: os.environ.get(k) for k in (*FAKE_ENV, *CLEARED)}
+    os.environ.update(FAKE_ENV)
+    for key in CLEARED:
+        os.environ.pop(key, None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def moto_endpoint() -> str:
+    """One moto server per test process, on a free loopback port (started on first use,
+    a daemon thread that ends with the process)."""
+    global _endpoint
+    with _server_lock:
+        if _endpoint is None:
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server.start()
+            host, port = server.get_host_and_port()
+            _endpoint = f"http://{host}:{port}"
+        return _endpoint
+
+
+def reset_moto(endpoint: str) -> None:
+    """Forget every resource, so each test starts from an empty account."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
+
+
+def client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@dataclass(frozen=True)
+class World:
+    """What an operator sets up before Molt's first launch: a VPC's subnets, a security
+    group, an ALB and a listener whose default action Molt will own."""
+
+    endpoint: str
+    vpc_id: str
+    subnets: tuple[str, ...]
+    security_group: str
+    load_balancer_arn: str
+    listener_arn: str
+    image: str
+    other_image: str
+
+    def client(self, service: str) -> Any:
+        return client(self.endpoint, service)
+
+
+def make_world(endpoint: str) -> World:
+    ec2 = client(endpoint, "ec2")
+    elbv2 = client(endpoint, "elbv2")
+    vpc_id = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0][
+        "VpcId"
+    ]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    subnet_ids = tuple(s["SubnetId"] for s in subnets[:2])
+    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc_id)
+    balancer = elbv2.create_load_balancer(
+        Name="web", Subnets=list(subnet_ids), SecurityGroups=[group["GroupId"]]
+    )["LoadBalancers"][0]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]
+    images = bake_images(ec2, "web-v1", "web-v2")
+    return World(
+        endpoint=endpoint,
+        vpc_id=vpc_id,
+        subnets=subnet_ids,
+        security_group=group["GroupId"],
+        load_balancer_arn=balancer["LoadBalancerArn"],
+        listener_arn=listener["ListenerArn"],
+        image=images[0],
+        other_image=images[1],
+    )
+
+
+def bake_images(ec2: Any, *names: str) -> list[str]:
+    """AMIs of our own, baked from a builder instance as a release pipeline would
+    (listing moto's stock AMIs takes most of a second)."""
+    stock = "ami-12c6146b"  # one of moto's built-in images
+    builder = ec2.run_instances(ImageId=stock, MinCount=1, MaxCount=1)["Instances"][0]
+    images = [ec2.create_image(InstanceId=builder["InstanceId"], Name=n)["ImageId"] for n in names]
+    ec2.terminate_instances(InstanceIds=[builder["InstanceId"]])
+    return images
+
+
+def aws_settings(world: World, **overrides: Any) -> AwsSettings:
+    """Settings for a fleet in ``world``, fast enough for tests."""
+    values: dict[str, Any] = {
+        "region": REGION,
+        "endpoint_url": world.endpoint,
+        "listener_arn": world.listener_arn,
+        "vpc_id": world.vpc_id,
+        "subnets": world.subnets,
+        "security_groups": (world.security_group,),
+        "image": world.image,
+        "count": 2,
+        "port": 8080,
+        "deregistration_delay": 0,
+        "poll_interval": 0.2,
+        "retry": RetrySettings(max_attempts=3, connect_timeout=2.0, read_timeout=10.0),
+        **overrides,
+    }
+    return AwsSettings(**values)
+
+
+def aws_fleet(world: World, name: str = "web", **overrides: Any) -> FleetConfig:
+    return FleetConfig(
+        name=name, backend="aws", settings=aws_settings(world, **overrides), source="test"
+    )
+
+
+def molt_toml(world: World, path: Path, name: str = "web", **extra: Any) -> Path:
+    """A molt.toml for the real binary, pointing at moto over HTTP."""
+    lines = [
+        f"[fleets.{name}]",
+        'backend = "aws"',
+        f'region = "{REGION}"',
+        f'endpoint_url = "{world.endpoint}"',
+        f'listener_arn = "{world.listener_arn}"',
+        f'vpc_id = "{world.vpc_id}"',
+        f"subnets = {list(world.subnets)!r}".replace("'", '"'),
+        f'security_groups = ["{world.security_group}"]',
+        "count = 2",
+        "port = 8080",
+        "deregistration_delay = 0",
+        "poll_interval = 0.2",
+        *(f"{key} = {value!r}".replace("'", '"') for key, value in extra.items()),
+        f"[fleets.{name}.retry]",
+        "max_attempts = 2",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class ScriptedTargetHealth:
+    """The test side of the target health seam: asks moto (the real
+    ``DescribeTargetHealth`` call, so API call counts stay true), then overrides what
+    moto cannot show. A target is ``initial`` for ``pending_for`` seconds after it is
+    first seen; then a generation whose version ends in ``-bad`` is ``unhealthy``, and
+    ``states`` (instance id → state) overrides single targets — reporting them even once
+    moto has forgotten them, as the ALB does while a deregistered target drains."""
+
+    pending_for: float = 1.0
+    states: dict[str, str] = field(default_factory=dict)
+    first_seen: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(
+        self, elbv2: Any, target_group_arn: str, version: str
+    ) -> Mapping[str, TargetState]:
+        real = describe_target_health(elbv2, target_group_arn, version)
+        now = time.monotonic()
+        scripted = {}
+        with self.lock:
+            for instance_id, state in real.items():
+                seen = self.first_seen.setdefault(instance_id, now)
+                scripted[instance_id] = self._script(instance_id, state, version, now - seen)
+            for instance_id, state_name in self.states.items():
+                scripted.setdefault(instance_id, TargetState(state_name, "Scripted"))
+        return scripted
+
+    def _script(self, instance_id: str, real: TargetState, version: str, age: float) -> TargetState:
+        if instance_id in self.states:
+            return TargetState(self.states[instance_id], "Scripted", "set by the test")
+        if age < self.pending_for:
+            return TargetState(
+                "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
+            )
+        if version.endswith("-bad"):
+            return TargetState(
+                "unhealthy",
+                "Target.ResponseCodeMismatch",
+                "Health checks failed with these codes: [500]",
+            )
+        return real

@@ -1,0 +1,151 @@
+"""The real ``molt`` binary against moto's server over HTTP (``endpoint_url`` in
+molt.toml; the ALB and listener made by the test), checked against AWS with boto3."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.aws.support import World, molt_toml
+from tests.support.local import molt, molt_json
+
+pytestmark = pytest.mark.slow
+
+
+def listener_weights(world: World) -> dict[str, int]:
+    listener = world.client("elbv2").describe_listeners(ListenerArns=[world.listener_arn])
+    groups = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    return {g["TargetGroupArn"].split("/")[-2]: g["Weight"] for g in groups}
+
+
+def fleet_in_aws(world: World) -> dict[str, dict]:
+    """generation → what AWS itself says about it."""
+    groups = world.client("autoscaling").describe_auto_scaling_groups(
+        Filters=[{"Name": "tag:molt:fleet", "Values": ["web"]}]
+    )["AutoScalingGroups"]
+    weights = listener_weights(world)
+    found = {}
+    for group in groups:
+        tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+        found[tags["molt:generation"]] = {
+            "version": tags["molt:version"],
+            "weight": weights[group["AutoScalingGroupName"]],
+            "instances": sorted(i["InstanceId"] for i in group["Instances"]),
+        }
+    return found
+
+
+def ok(done) -> str:
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def assert_one_line(done, *phrases: str) -> None:
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    for phrase in phrases:
+        assert phrase in done.stderr, done.stderr
+
+
+def test_launch_shift_promote_retire_through_the_cli(world, tmp_path):
+    config = molt_toml(world, tmp_path / "molt.toml")
+
+    def run(*args: str):
+        return molt(tmp_path, *args, config=config)
+
+    assert ok(run("launch", "web", "--version", "v1", "--image", world.image, "--wait")) == "g1"
+    assert ok(run("promote", "web", "g1")) == "g1=100"
+    assert ok(run("launch", "web", "--version", "v2", "--image", world.other_image,
+                  "--note", "new checkout")) == "g2"
+    assert ok(run("shift", "web", "g1=50", "g2=50")) == "g1=50 g2=50"
+    assert listener_weights(world) == {"molt-web-g1": 50, "molt-web-g2": 50}
+    assert ok(run("promote", "web", "g2")) == "g1=0 g2=100"
+    assert ok(run("retire", "web", "g1")) == "g1 retired"
+    autoscaling, elbv2 = world.client("autoscaling"), world.client("elbv2")
+    assert autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=["molt-web-g1"])["AutoScalingGroups"] == []
+    assert [t["TargetGroupName"] for t in elbv2.describe_target_groups()["TargetGroups"]] == [
+        "molt-web-g2"
+    ]
+    status = molt_json(tmp_path, "status", "web", config=config)
+    assert status["backend"] == "aws"
+    shown = {
+        g["id"]: {"version": g["version"], "weight": g["weight"],
+                  "instances": sorted(i["id"] for i in g["instances"])}
+        for g in status["generations"]
+    }
+    assert shown == fleet_in_aws(world)
+    assert status["generations"][0]["note"] == "new checkout"
+    assert status["generations"][0]["artifact"] == world.other_image
+    history = molt_json(tmp_path, "history", "web", config=config)["records"]
+    assert [r["action"] for r in history] == [
+        "launch", "promote", "launch", "shift", "promote", "retire"
+    ]
+    assert {r["operator"] for r in history} == {"arn:aws:sts::123456789012:user/moto"}
+
+
+def test_a_nonexistent_ami_is_one_line_naming_it(world, tmp_path):
+    config = molt_toml(world, tmp_path / "molt.toml")
+    done = molt(tmp_path, "launch", "web", "--version", "v1", "--image", "ami-0123456789abcdef0",
+                config=config)
+    assert_one_line(done, "molt: AMI ami-0123456789abcdef0 in eu-west-1: not found", "--image")
+
+
+def test_a_missing_listener_is_one_line_naming_it(world, tmp_path):
+    missing = world.listener_arn.rsplit("/", 1)[0] + "/0000000000000000"
+    config = molt_toml(world, tmp_path / "molt.toml")
+    config.write_text(config.read_text().replace(world.listener_arn, missing))
+    done = molt(tmp_path, "launch", "web", "--version", "v1", "--image", world.image,
+                config=config)
+    assert_one_line(done, f"listener {missing}: not found", "listener_arn in molt.toml")
+
+
+class _Denied(http.server.BaseHTTPRequestHandler):
+    """An AWS endpoint that refuses everything, as IAM would without a policy."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>"
+            b"User: arn:aws:iam::123456789012:user/bob is not authorized to perform: "
+            b"autoscaling:DescribeAutoScalingGroups</Message></Error>"
+            b"<RequestId>1</RequestId></ErrorResponse>"
+        )
+        self.send_response(403)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def denying_endpoint() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Denied)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_access_denied_is_one_line_naming_the_call(world, tmp_path):
+    config = molt_toml(world, tmp_path / "molt.toml")
+    with denying_endpoint() as endpoint:
+        config.write_text(config.read_text().replace(world.endpoint, endpoint))
+        done = molt(tmp_path, "status", "web", config=config)
+    assert_one_line(
+        done,
+        "molt: AWS denied DescribeAutoScalingGroups on the Auto Scaling groups of fleet web",
+        "is not authorized to perform: autoscaling:DescribeAutoScalingGroups",
+        "IAM policy",
+    )
