@@ -21,10 +21,14 @@ class Backend(ABC):
     Attributes:
         kind: ``"local"``, ``"aws"`` or ``"ssh"``; shown in the header and ``status``.
         journal: where this backend keeps its audit records.
+        read_only: whether reads may repair drift they find (they may not when set).
     """
 
     kind: ClassVar[str]
     journal: Journal
+    #: set by :func:`backends.registry.open_backend`: a read-only backend never changes
+    #: the world, not even to repair it (e.g. re-applying HAProxy's state after a reload)
+    read_only: bool = False
 
     @abstractmethod
     async def fleets(self) -> list[FleetRef]:

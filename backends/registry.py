@@ -18,12 +18,13 @@ BACKENDS = {
 }
 
 
-def open_backend(fleet: FleetConfig, state_dir: Path) -> Backend:
-    """A connected-on-demand driver for ``fleet``."""
+def open_backend(fleet: FleetConfig, state_dir: Path, *, read_only: bool = False) -> Backend:
+    """A connected-on-demand driver for ``fleet``; ``read_only`` forbids it any repair."""
     module_name, _, class_name = BACKENDS[fleet.backend].partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ConfigError(f"the {fleet.backend} backend is not available: {error}") from error
     backend: Backend = getattr(module, class_name)(fleet, state_dir)
+    backend.read_only = read_only
     return backend

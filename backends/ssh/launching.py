@@ -1,0 +1,157 @@
+"""Launching a generation: number and ports under the LB lock, then every host at once
+(upload once, seal, start), then its servers into HAProxy at weight 0.
+
+The generation is in the desired state before any host is touched, so whatever
+happens next it is visible (and retirable), never an orphan. A host that cannot be
+reached gets its instances marked with the reason; the others proceed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backends.errors import BackendError, OperationFailed
+from backends.model import GenerationSpec, iso, utcnow
+from backends.ssh.settings import HostAddress
+from backends.ssh.state import FleetState, GenerationRecord, InstanceRecord
+
+if TYPE_CHECKING:
+    from backends.ssh.driver import SshBackend
+
+
+async def launch_generation(
+    backend: SshBackend,
+    spec: GenerationSpec,
+    artifact: Path,
+    manifest: dict[str, str],
+    digest: str,
+) -> str:
+    """Launch and return the new generation's id."""
+    placement = backend.placement(spec.count)
+    hosts = list(dict.fromkeys(placement))
+    in_use = await backend.hosts.ports_in_use(hosts)
+    async with backend.store.update() as state:
+        record = GenerationRecord(
+            id=f"g{state.next_generation}",
+            version=spec.version,
+            count=len(placement),
+            launched_at=iso(utcnow()) or "",
+            launched_by=spec.launched_by,
+            note=spec.note,
+            artifact=str(artifact),
+            digest=digest,
+            hosts=[str(h) for h in hosts],
+        )
+        state.next_generation += 1
+        record.instances = _place(backend, state, record.id, placement, in_use)
+        state.generations.append(record)
+    errors = await _deploy(backend, record, artifact, manifest)
+    started = [i for i in record.instances if not i.error and i.id not in errors]
+    haproxy_error: BackendError | None = None
+    if started:
+        try:
+            errors.update(await _add_servers(backend, started))
+        except BackendError as error:
+            haproxy_error = error
+    async with backend.store.update() as state:
+        saved = state.generation(record.id)
+        if saved is not None:
+            for instance in saved.instances:
+                if instance.id in errors:
+                    instance.error = errors[instance.id]
+            saved.phase = "started"
+    if haproxy_error is not None:
+        raise haproxy_error
+    failed = [i for i in record.instances if i.error or i.id in errors]
+    if len(failed) == len(record.instances):
+        first = failed[0].error or errors[failed[0].id]
+        raise OperationFailed(f"{record.id} could not start anywhere: {first}")
+    return record.id
+
+
+def _place(
+    backend: SshBackend,
+    state: FleetState,
+    generation: str,
+    placement: list[HostAddress],
+    in_use: dict[HostAddress, set[int] | BackendError],
+) -> list[InstanceRecord]:
+    """An id and a fresh port for every instance (ports of the fleet's other instances
+    and ports the host listens on are not fresh)."""
+    taken: dict[str, set[int]] = defaultdict(set)
+    for other in state.generations:
+        for instance in other.instances:
+            taken[instance.address].add(instance.port)
+    ports = backend.settings.port_range
+    numbers: dict[HostAddress, int] = defaultdict(int)
+    instances = []
+    for host in placement:
+        numbers[host] += 1
+        instance_id = f"{generation}-{backend.label(host)}-{numbers[host]}"
+        used = in_use[host]
+        if isinstance(used, BackendError):
+            instances.append(
+                InstanceRecord(instance_id, str(host), host.address, 0, error=used.message)
+            )
+            continue
+        port = next((p for p in ports if p not in used and p not in taken[host.address]), None)
+        if port is None:
+            error = f"{host.display}: no free port in {backend.settings.ports}"
+            instances.append(InstanceRecord(instance_id, str(host), host.address, 0, error=error))
+            continue
+        taken[host.address].add(port)
+        instances.append(InstanceRecord(instance_id, str(host), host.address, port))
+    return instances
+
+
+async def _deploy(
+    backend: SshBackend, record: GenerationRecord, artifact: Path, manifest: dict[str, str]
+) -> dict[str, str]:
+    """Put the generation on every host that has instances; ``{instance: error}``."""
+    by_host: dict[HostAddress, list[InstanceRecord]] = defaultdict(list)
+    for instance in record.instances:
+        if not instance.error:
+            by_host[HostAddress.parse(instance.host)].append(instance)
+
+    async def one(host: HostAddress) -> None:
+        await backend.hosts.deploy(
+            host, record, by_host[host], artifact, manifest, backend.settings.start
+        )
+
+    results = await backend.pool.each(by_host, lambda conn: one(conn.host))
+    errors = {}
+    for host, result in results.items():
+        if isinstance(result, BackendError):
+            for instance in by_host[host]:
+                errors[instance.id] = result.message
+    return errors
+
+
+async def _add_servers(backend: SshBackend, started: list[InstanceRecord]) -> dict[str, str]:
+    """Each instance into HAProxy at weight 0 with its checks on; ``{instance: error}``
+    for those HAProxy refused."""
+    health = backend.settings.health
+    haproxy = backend.haproxy
+    commands: list[tuple[str, str]] = []
+    for instance in started:
+        for command in haproxy.add_commands(
+            instance.id,
+            instance.endpoint,
+            inter_ms=max(100, int(health.interval * 1000)),
+            rise=health.healthy_threshold,
+            fall=health.unhealthy_threshold,
+            weight=0,
+        ):
+            commands.append((instance.id, command))
+    answers = await haproxy.batch([c for _, c in commands], check=False)
+    errors: dict[str, str] = {}
+    for (name, command), answer in zip(commands, answers, strict=True):
+        text = answer.strip()
+        refused = (
+            "New server registered" not in text if command.startswith("add server") else bool(text)
+        )
+        if refused and name not in errors:
+            errors[name] = f"HAProxy refused `{command}`: {text or 'no answer'}"
+    return errors

@@ -1,0 +1,173 @@
+"""What Molt runs on a host, as ``/bin/sh`` scripts (dash builtins where it counts),
+and how their answers are read.
+
+A generation's directory on a host: ``<base_dir>/<fleet>/<gen>/`` holding ``tree/``
+(the artifact, read-only), ``manifest.json`` (sha256 per file), ``generation.json``,
+``run/<instance>.pid`` and ``logs/<instance>.log``. An instance runs in its own
+session (``setsid``), with ``tree/`` as its working directory: a process is only
+taken for an instance when its pid file names it *and* it still runs in that tree,
+so a recycled pid is never mistaken for one, nor signalled.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+STOP_GRACE = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """An instance's process as its host sees it."""
+
+    instance: str
+    pid: int | None
+    running: bool
+
+
+def probe_script(fleet_dir: str) -> str:
+    """One line per instance of the fleet on this host: ``<id> <pid> up|down``.
+    Only shell builtins, so a sweep costs the host one ``sh``."""
+    return f"""cd {shlex.quote(fleet_dir)} 2>/dev/null || exit 0
+for f in g*/run/*.pid; do
+  [ -f "$f" ] || continue
+  pid=; read pid < "$f"
+  g=${{f%%/*}}; i=${{f##*/}}; i=${{i%.pid}}
+  if [ -n "$pid" ] && [ /proc/$pid/cwd -ef "$g/tree" ]; then echo "$i $pid up"
+  else echo "$i $pid down"; fi
+done"""
+
+
+def parse_probe(text: str) -> dict[str, Liveness]:
+    found = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            pid = int(parts[1]) if parts[1].isdigit() else None
+            found[parts[0]] = Liveness(parts[0], pid, parts[2] == "up")
+        elif len(parts) == 2:  # an empty pid file
+            found[parts[0]] = Liveness(parts[0], None, False)
+    return found
+
+
+LISTENING_SCRIPT = "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null"
+
+
+def parse_listening(text: str, address: str) -> set[int]:
+    """Ports in use for ``address`` (on it, on any IPv4 address, or on IPv6)."""
+    ports = set()
+    wanted = _hex_ipv4(address)
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != "0A" or ":" not in fields[1]:
+            continue  # header, or not LISTEN
+        local, _, port = fields[1].rpartition(":")
+        if len(local) != 8 or local in ("00000000", wanted):
+            ports.add(int(port, 16))
+    return ports
+
+
+def _hex_ipv4(address: str) -> str:
+    """``127.0.0.10`` as /proc/net/tcp writes it (little-endian hex)."""
+    parts = address.split(".")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return ""
+    return "".join(f"{int(p):02X}" for p in reversed(parts))
+
+
+def seal_script(generation_dir: str) -> str:
+    """After the upload: drop every write bit of the tree; make run/ and logs/."""
+    g = shlex.quote(generation_dir)
+    return f"cd {g} && mkdir -p run logs && chmod -R a-w tree"
+
+
+def start_script(
+    generation_dir: str,
+    start: str,
+    instances: Iterable[tuple[str, int, str]],
+    env: Mapping[str, str],
+) -> str:
+    """Start each ``(instance id, port, address)`` detached in its own session, write its
+    pid file, print ``<id> <pid>``."""
+    g = shlex.quote(generation_dir)
+    lines = [f"G={g}", 'cd "$G/tree" || exit 1', 'mkdir -p "$G/run" "$G/logs" || exit 1']
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    for instance, port, address in instances:
+        command = start.replace("{port}", str(port)).replace("{address}", address)
+        i = shlex.quote(instance)
+        lines.append(
+            f"MOLT_INSTANCE={i} PORT={port} setsid sh -c {shlex.quote(command)} "
+            f'>"$G/logs/"{i}.log 2>&1 </dev/null &'
+        )
+        lines.append(f'echo $! >"$G/run/"{i}.pid; echo {i} $!')
+    return "\n".join(lines)
+
+
+def parse_started(text: str) -> dict[str, int]:
+    started = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            started[parts[0]] = int(parts[1])
+    return started
+
+
+def stop_script(generation_dir: str, grace: float = STOP_GRACE) -> str:
+    """SIGTERM every instance of the generation (its whole session), SIGKILL what still
+    runs after ``grace`` seconds."""
+    g = shlex.quote(posixpath.join(generation_dir, "run"))
+    rounds = max(1, int(grace * 10))
+    return f"""cd {g} 2>/dev/null || exit 0
+mine() {{ [ /proc/$1/cwd -ef ../tree ]; }}
+pids=
+for f in *.pid; do
+  [ -f "$f" ] || continue
+  pid=; read pid < "$f"
+  [ -n "$pid" ] && mine "$pid" || continue
+  kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+  pids="$pids $pid"
+done
+n=0
+while [ $n -lt {rounds} ]; do
+  left=; for p in $pids; do mine "$p" && left="$left $p"; done
+  [ -z "$left" ] && break
+  sleep 0.1; n=$((n+1))
+done
+for p in $pids; do mine "$p" && {{ kill -KILL -"$p" 2>/dev/null || kill -KILL "$p"; }}; done
+exit 0"""
+
+
+def remove_script(generation_dir: str) -> str:
+    g = shlex.quote(generation_dir)
+    return f"[ -e {g} ] || exit 0; chmod -R u+w {g} 2>/dev/null; rm -rf {g}"
+
+
+HASHES_MARK = "--- molt hashes ---"
+
+
+def hash_script(generation_dir: str) -> str:
+    """The manifest written at launch, then sha256 of every regular file in the tree."""
+    g = shlex.quote(generation_dir)
+    return (
+        f"cd {g} || exit 3; cat manifest.json || exit 4; echo; echo '{HASHES_MARK}'; "
+        "cd tree && find . -type f -exec sha256sum {} +"
+    )
+
+
+def parse_hashes(text: str) -> dict[str, str]:
+    """``sha256sum`` lines → ``{relative/path: sha256}`` (undoing its escapes)."""
+    hashes = {}
+    for line in text.splitlines():
+        escaped = line.startswith("\\")
+        if escaped:
+            line = line[1:]
+        digest, sep, path = line.partition("  ")
+        if not sep or len(digest) != 64:
+            continue
+        if escaped:
+            path = path.replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\")
+        hashes[path[2:] if path.startswith("./") else path] = digest
+    return dict(sorted(hashes.items()))

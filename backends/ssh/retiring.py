@@ -1,0 +1,108 @@
+"""Retiring a generation: weight 0 → ``state drain`` → wait until its servers' sessions
+reach 0 (bounded by the drain timeout) → ``state maint`` → ``del server`` → stop its
+processes → remove its trees. Hosts that cannot be reached are remembered in the
+desired state and cleaned when a later retire finds them answering again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from backends.errors import NotFound, OperationFailed, Refused, Unreachable
+from backends.model import iso, parse_iso, utcnow
+from backends.ssh.haproxy import Haproxy
+from backends.ssh.settings import HostAddress
+
+if TYPE_CHECKING:
+    from backends.ssh.driver import SshBackend
+
+DELETE_TIMEOUT = 10.0  # after the drain, how long HAProxy may keep connections attached
+STALE_AFTER = 300.0  # a retire unfinished for this long (past its drain) was abandoned
+
+
+async def retire_generation(backend: SshBackend, generation: str) -> None:
+    async with backend.store.update() as state:
+        record = state.generation(generation)
+        if record is None:
+            raise NotFound(f"fleet {backend.name} has no generation {generation}")
+        if record.weight > 0:
+            raise Refused(f"{generation} still carries {record.weight}% of traffic")
+        since = parse_iso(record.draining_since)
+        if record.lifecycle == "draining" and since is not None:
+            age = (utcnow() - since).total_seconds()
+            if age < backend.settings.drain_timeout + STALE_AFTER:
+                raise Refused(f"{generation} is already being retired")
+        record.lifecycle = "draining"
+        record.draining_since = iso(utcnow()) or ""
+    await drain(backend.haproxy, [i.id for i in record.servers], backend.settings.drain_timeout)
+    await delete_servers(backend.haproxy, [i.id for i in record.servers])
+    hosts = [HostAddress.parse(h) for h in record.hosts]
+    results = await backend.hosts.destroy(generation, hosts)
+    failed = {h: r for h, r in results.items() if r is not None}
+    async with backend.store.update() as state:
+        state.generations = [g for g in state.generations if g.id != generation]
+        state.leftovers += [{"host": str(h), "generation": generation} for h in failed]
+    await clean_leftovers(backend)
+    if failed:
+        names = ", ".join(h.display for h in failed)
+        first = next(iter(failed.values()))
+        raise Unreachable(
+            f"{generation} is retired, but its processes and tree remain on {names} "
+            f"({first}); they are removed by the next retire that reaches the host"
+        )
+
+
+async def drain(haproxy: Haproxy, names: list[str], timeout: float) -> int:
+    """No new traffic to ``names``; wait (at most ``timeout`` seconds) until their
+    current sessions finish. Returns the sessions left."""
+    if not names:
+        return 0
+    await haproxy.batch(
+        [f"set server {haproxy.server(n)} weight 0" for n in names]
+        + [f"set server {haproxy.server(n)} state drain" for n in names],
+        check=False,  # a server HAProxy lost in a reload has nothing to drain
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        stats = await haproxy.servers()
+        busy = sum(stats[n].sessions for n in names if n in stats)
+        if busy == 0 or loop.time() >= deadline:
+            return busy
+        await asyncio.sleep(0.2)
+
+
+async def delete_servers(haproxy: Haproxy, names: list[str]) -> None:
+    """``state maint`` + ``del server``; connections still attached after the drain are
+    shut down, then deletion is retried."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELETE_TIMEOUT
+    left = await haproxy.remove(names)
+    while left:
+        if loop.time() >= deadline:
+            raise OperationFailed(
+                f"HAProxy on {haproxy.lb.name} refused `del server {haproxy.server(left[0])}`: "
+                "connections still attached"
+            )
+        await haproxy.batch(
+            [f"shutdown sessions server {haproxy.server(n)}" for n in left], check=False
+        )
+        await asyncio.sleep(0.2)
+        left = await haproxy.remove(left)
+
+
+async def clean_leftovers(backend: SshBackend) -> None:
+    """Remove what earlier retires left on hosts that did not answer then."""
+    state = await backend.store.read()
+    if not state.leftovers:
+        return
+    done = []
+    for leftover in state.leftovers:
+        host = HostAddress.parse(leftover["host"])
+        results = await backend.hosts.destroy(leftover["generation"], [host])
+        if results[host] is None:
+            done.append(leftover)
+    if done:
+        async with backend.store.update() as state:
+            state.leftovers = [x for x in state.leftovers if x not in done]

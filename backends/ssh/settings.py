@@ -1,0 +1,149 @@
+"""Settings of a fleet on the ssh backend (``backend = "ssh"``).
+
+```toml
+[fleets.web]
+backend = "ssh"
+hosts = ["deploy@10.0.0.11", "deploy@10.0.0.12:2222"]
+artifact = "./build"
+start = "python3 app.py --port {port} --host {address}"
+[fleets.web.lb]
+host = "deploy@10.0.0.10"
+socket = "/run/haproxy/admin.sock"
+backend = "web"
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from backends.config import HealthSettings
+from backends.errors import ConfigError
+
+_HOST = re.compile(
+    r"^(?:(?P<user>[^@\s]+)@)?(?P<address>\[[^\]]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?$"
+)
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class HostAddress:
+    """``user@address:port`` of one SSH host."""
+
+    address: str
+    port: int = 22
+    user: str = ""
+
+    @classmethod
+    def parse(cls, text: str, key: str = "hosts") -> HostAddress:
+        match = _HOST.match(text.strip())
+        if not match:
+            raise ConfigError(
+                f"{key}: {text!r} must look like deploy@10.0.0.11 or deploy@host:2222"
+            )
+        port = int(match.group("port") or 22)
+        if not 0 < port < 65536:
+            raise ConfigError(f"{key}: port of {text!r} must be 1–65535")
+        return cls(match.group("address").strip("[]"), port, match.group("user") or "")
+
+    @property
+    def display(self) -> str:
+        """How an operator names the host: its address, with the port when not 22."""
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return address if self.port == 22 else f"{address}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.display}" if self.user else self.display
+
+
+@dataclass(frozen=True, slots=True)
+class LbSettings:
+    """``host``: the HAProxy host (``user@address:port``); ``socket``: the HAProxy admin
+    socket on that host (``stats socket ... level admin``, read-write for that user);
+    ``backend``: the HAProxy backend holding this fleet's servers; ``entry``: where
+    clients reach the fleet, shown in ``status`` (default: the LB host and backend)."""
+
+    host: str
+    socket: str
+    backend: str
+    entry: str = ""
+
+    def __post_init__(self) -> None:
+        HostAddress.parse(self.host, "lb.host")
+        if not self.socket.startswith("/"):
+            raise ConfigError(f"lb.socket must be an absolute path on the LB host: {self.socket!r}")
+        if not _NAME.match(self.backend):
+            raise ConfigError(f"lb.backend must be an HAProxy backend name, not {self.backend!r}")
+
+    @property
+    def address(self) -> HostAddress:
+        return HostAddress.parse(self.host, "lb.host")
+
+
+def _default_known_hosts() -> Path:
+    return Path("~/.ssh/known_hosts").expanduser()
+
+
+@dataclass(frozen=True, slots=True)
+class SshSettings:
+    """``hosts``: where instances run; ``known_hosts``: host keys, always verified;
+    ``identity``: private key file (default: the SSH agent and ~/.ssh keys);
+    ``artifact``: the local directory uploaded once per host per generation;
+    ``start``: run in the generation's directory, with ``{port}`` and ``{address}``;
+    ``base_dir``: where generations live on each host; ``ports``: ``"LOW-HIGH"``
+    instance ports; ``count``: instances per host; ``connect_timeout``: seconds to
+    reach a host; ``max_handshakes``: SSH handshakes in flight (sshd's MaxStartups
+    drops more than 10 by default); ``drain_timeout``: seconds a retiring generation's
+    sessions may take to finish; ``lb``: HAProxy; ``health``: HAProxy's checks."""
+
+    hosts: tuple[str, ...]
+    artifact: Path
+    start: str
+    lb: LbSettings
+    known_hosts: Path = field(default_factory=_default_known_hosts)
+    identity: Path | None = None
+    base_dir: str = "/srv/molt"
+    ports: str = "20000-29999"
+    count: int = 1
+    connect_timeout: float = 10.0
+    max_handshakes: int = 8
+    drain_timeout: float = 30.0
+    health: HealthSettings = field(default_factory=HealthSettings)
+
+    def __post_init__(self) -> None:
+        if not self.hosts:
+            raise ConfigError('hosts must name at least one host, e.g. ["deploy@10.0.0.11"]')
+        parsed = [HostAddress.parse(h) for h in self.hosts]
+        if len(set(parsed)) != len(parsed):
+            raise ConfigError("hosts lists the same host twice")
+        if not self.artifact.is_dir():
+            raise ConfigError(f"artifact {self.artifact} is not a directory")
+        if "{port}" not in self.start:
+            raise ConfigError("start must contain {port}, where the instance listens")
+        if not PurePosixPath(self.base_dir).is_absolute():
+            raise ConfigError(f"base_dir must be an absolute path, not {self.base_dir!r}")
+        self.port_range  # noqa: B018 - validates
+        if not 1 <= self.count <= 100:
+            raise ConfigError(f"count (instances per host) must be 1–100, not {self.count}")
+        if self.connect_timeout <= 0:
+            raise ConfigError("connect_timeout must be more than 0 seconds")
+        if not 1 <= self.max_handshakes <= 100:
+            raise ConfigError("max_handshakes must be 1–100")
+        if self.drain_timeout < 0:
+            raise ConfigError("drain_timeout must be 0 seconds or more")
+
+    @property
+    def host_addresses(self) -> tuple[HostAddress, ...]:
+        return tuple(HostAddress.parse(h) for h in self.hosts)
+
+    @property
+    def port_range(self) -> range:
+        low, sep, high = self.ports.partition("-")
+        if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+            raise ConfigError(f'ports must look like "20000-29999", not {self.ports!r}')
+        first, last = int(low), int(high)
+        if not 1024 <= first <= last <= 65535:
+            raise ConfigError(f"ports must be a range within 1024–65535, not {self.ports!r}")
+        return range(first, last + 1)
