@@ -107,8 +107,8 @@ def check_retire(snapshot: FleetSnapshot, generation_id: str) -> Generation:
             f"{generation_id} still carries {target.weight}% of traffic; "
             "shift it to 0 (or promote another generation) before retiring it"
         )
-    if target.state is GenerationState.DRAINING:
-        raise Refused(f"{generation_id} is already being retired")
+    # a draining generation may be retired again: that resumes a retire that was cut
+    # short (Molt killed mid-drain); each driver finishes or joins it
     return target
 
 

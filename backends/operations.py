@@ -174,13 +174,24 @@ class Operations:
             await self.backend.journal.write(record.finished(Outcome.FAILED, reason))
 
 
+DEGRADED_GRACE = 15.0
+
+
 async def wait_settled(
-    backend: Backend, fleet: str, generation: str, *, timeout: float, poll: float = 0.25
+    backend: Backend,
+    fleet: str,
+    generation: str,
+    *,
+    timeout: float,
+    poll: float = 0.25,
+    degraded_grace: float = DEGRADED_GRACE,
 ) -> Generation:
-    """Wait until every instance of ``generation`` is healthy (returned) or the
-    generation has failed (:class:`OperationFailed`); :class:`Unreachable` on timeout."""
+    """Wait until every instance of ``generation`` is healthy (returned), or it has failed
+    or stayed degraded with nothing pending for ``degraded_grace`` seconds (a host down:
+    :class:`OperationFailed`); :class:`Unreachable` on timeout."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    degraded_since: float | None = None
     while True:
         snapshot = await backend.snapshot(fleet)
         found = snapshot.generation(generation)
@@ -192,6 +203,13 @@ async def wait_settled(
         if found.state is GenerationState.FAILED:
             raise OperationFailed(
                 f"{generation} ({found.version}) failed: {_failure_reason(found)}"
+            )
+        settled_sick = found.state is GenerationState.DEGRADED and Health.PENDING not in healths
+        degraded_since = (degraded_since or loop.time()) if settled_sick else None
+        if degraded_since is not None and loop.time() - degraded_since >= degraded_grace:
+            raise OperationFailed(
+                f"{generation} ({found.version}) is degraded: {found.healthy_count()}/"
+                f"{len(healths)} healthy, {_failure_reason(found)}"
             )
         if loop.time() >= deadline:
             healthy = sum(1 for h in healths if h is Health.HEALTHY)

@@ -63,7 +63,7 @@ async def run(args: argparse.Namespace) -> int:
         return await agent_command(args)
     config = load_config(args.config)
     fleet = config.fleet(getattr(args, "fleet", None))
-    backend = open_backend(fleet, config.state_dir)
+    backend = open_backend(fleet, config.state_dir, read_only=bool(args.read_only))
     ctx = Context(fleet, backend, Operations(backend, read_only=bool(args.read_only)))
     try:
         await prepare_fleet(fleet, backend, ctx.ops, state_dir=config.state_dir, progress=say)

@@ -122,6 +122,7 @@ class FleetRuntime:
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._retiring: dict[str, asyncio.Task[None]] = {}
 
     # life of the runtime -------------------------------------------------------------
     async def start(self, last_entry: str) -> None:
@@ -139,7 +140,7 @@ class FleetRuntime:
         self._spawn_task(self._supervise())
         for generation in self.generations.values():
             if generation.lifecycle is Lifecycle.DRAINING:  # the agent died mid-retire
-                self._spawn_task(self._finish_retire(generation))
+                self._retire_task(generation)
 
     def _adopt(self, generation: GenerationRuntime, saved: InstanceRow) -> None:
         process = processes.Process(pid=saved.pid, started=saved.started)
@@ -425,15 +426,27 @@ class FleetRuntime:
 
     # retiring --------------------------------------------------------------------------
     async def retire(self, generation_id: str) -> None:
+        """Drain and destroy; a second call while that runs waits for the same retire."""
         async with self._lock:
             generation = self._generation(generation_id)
             if generation.row.weight > 0:
                 raise Refused(f"{generation_id} still carries {generation.row.weight}% of traffic")
-            generation.row.lifecycle = Lifecycle.DRAINING.value
-            self.store.set_lifecycle(self.name, generation_id, generation.row.lifecycle)
-            self._reroute()
-        self.publish(EventKind.STATE, f"{generation_id} draining", generation_id)
-        await self._finish_retire(generation)
+            if generation.lifecycle is not Lifecycle.DRAINING:
+                generation.row.lifecycle = Lifecycle.DRAINING.value
+                self.store.set_lifecycle(self.name, generation_id, generation.row.lifecycle)
+                self._reroute()
+                self.publish(EventKind.STATE, f"{generation_id} draining", generation_id)
+            task = self._retire_task(generation)
+        await asyncio.shield(task)  # the caller leaving must not stop a retire half way
+
+    def _retire_task(self, generation: GenerationRuntime) -> asyncio.Task[None]:
+        task = self._retiring.get(generation.row.id)
+        if task is None:
+            task = asyncio.ensure_future(self._finish_retire(generation))
+            self._retiring[generation.row.id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _finish_retire(self, generation: GenerationRuntime) -> None:
         loop = asyncio.get_running_loop()
