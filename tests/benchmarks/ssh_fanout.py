@@ -50,8 +50,9 @@ def ansible_bin() -> Path:
 
 async def molt_sweeps(rig: Rig, hosts: int, proxy_name: str) -> tuple[float, float]:
     proxy = next(p for p in rig.haproxies if p.name == proxy_name)
-    settings = rig.settings([h.spec for h in rig.hosts[:hosts]], rig.hosts[0], proxy,
-                            connect_timeout=10.0)
+    settings = rig.settings(
+        [h.spec for h in rig.hosts[:hosts]], rig.hosts[0], proxy, connect_timeout=10.0
+    )
     backend = SshBackend(rig.fleet(proxy_name, settings), Path(tempfile.gettempdir()))
     try:
         started = time.perf_counter()
@@ -93,8 +94,16 @@ def ansible_sweep(rig: Rig, hosts: int, ansible: Path, workdir: Path) -> float:
         "ANSIBLE_STDOUT_CALLBACK": "minimal",
     }
     command = [
-        str(ansible), "fleet", "-i", str(inventory), "-m", "raw",
-        "-a", remote.probe_script("/srv/molt/bench"), "--forks", str(hosts),
+        str(ansible),
+        "fleet",
+        "-i",
+        str(inventory),
+        "-m",
+        "raw",
+        "-a",
+        remote.probe_script("/srv/molt/bench"),
+        "--forks",
+        str(hosts),
     ]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -140,12 +149,16 @@ def main() -> int:
         rig.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     print()
-    print("| hosts | Molt cold | Molt warm | Ansible (first) | Ansible (repeat) | "
-          "Ansible repeat ÷ Molt warm |")
+    print(
+        "| hosts | Molt cold | Molt warm | Ansible (first) | Ansible (repeat) | "
+        "Ansible repeat ÷ Molt warm |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for hosts, cold, warm, first, repeat in rows:
-        print(f"| {hosts} | {cold * 1000:.0f} ms | {warm * 1000:.0f} ms | {first:.2f} s | "
-              f"{repeat:.2f} s | {repeat / warm:.0f}× |")
+        print(
+            f"| {hosts} | {cold * 1000:.0f} ms | {warm * 1000:.0f} ms | {first:.2f} s | "
+            f"{repeat:.2f} s | {repeat / warm:.0f}× |"
+        )
     return 0
 
 
