@@ -1,0 +1,215 @@
+"""How the fleet view holds up at scale: 10 generations × 500 instances, 2,000 health
+events a second from a synthetic driver for 10 s, while an operator presses ←/→.
+
+Prints keystroke-to-paint latency (p50/p95/max), event-to-screen latency, paints and
+reads per second, and the process's CPU share (app + driver; the driver alone is
+measured first and shown apart). Target: keystroke-to-paint p95 ≤ 50 ms.
+
+    .venv/bin/python tests/benchmarks/tui_scale.py [--seconds 10] [--rate 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from backends.config import FleetConfig  # noqa: E402
+from backends.model import Health, utcnow  # noqa: E402
+from tests.support.synthetic import SyntheticBackend  # noqa: E402
+from tui.app import MoltApp, tune_gc  # noqa: E402
+from tui.screens.fleet import FleetScreen  # noqa: E402
+
+GENERATIONS, INSTANCES = 10, 500
+TICK = 0.01  # the driver publishes a batch every 10 ms
+KEY_EVERY = 0.2  # an operator's key press every 200 ms
+MIX = [Health.HEALTHY] * 8 + [Health.PENDING, Health.UNHEALTHY]
+
+
+def big_fleet() -> SyntheticBackend:
+    backend = SyntheticBackend("big", clock=utcnow)
+    for n in range(1, GENERATIONS + 1):
+        healths = [random.choice(MIX) for _ in range(INSTANCES)]
+        weight = 100 if n == GENERATIONS else 0
+        backend.add_generation(f"v{n}", healths, weight=weight, age=timedelta(minutes=60 - n))
+    return backend
+
+
+async def drive(backend: SyntheticBackend, rate: int, seconds: float) -> int:
+    """Flip random instances' health at ``rate`` events a second; returns how many."""
+    loop = asyncio.get_running_loop()
+    per_tick = max(1, round(rate * TICK))
+    ids = [i.id for g in backend.generations.values() for i in g.instances]
+    sent, start = 0, loop.time()
+    while (now := loop.time()) - start < seconds:
+        due = int((now - start) * rate) - sent
+        for _ in range(min(due, per_tick * 5)):
+            backend.set_health(random.choice(ids), random.choice(MIX), "synthetic")
+            sent += 1
+        await asyncio.sleep(TICK)
+    return sent
+
+
+async def driver_alone(rate: int, seconds: float) -> float:
+    """CPU share of the driver with nobody painting (a consumer drains the events)."""
+    backend = big_fleet()
+    stream = backend.watch("big")
+    drain = asyncio.ensure_future(_drain(stream))
+    cpu, wall = time.process_time(), time.perf_counter()
+    await drive(backend, rate, seconds)
+    share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+    drain.cancel()
+    return share
+
+
+async def _drain(stream) -> None:
+    async for _ in stream:
+        pass
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class Probe:
+    """Timestamps of paints (compositor output, rendered to terminal bytes as a real
+    driver would) and of events reaching the event log."""
+
+    def __init__(self, app: MoltApp) -> None:
+        self.app = app
+        self.paints = 0
+        self.painted = asyncio.Event()
+        self.event_delays: list[float] = []
+        original = app._display
+
+        def display(screen, update) -> None:  # noqa: ANN001 - Textual's private hook
+            if update is not None:
+                update.render_segments(app.console)  # the bytes a terminal would get
+                self.paints += 1
+                self.painted.set()
+            original(screen, update)
+
+        app._display = display  # type: ignore[method-assign]
+
+    def watch_events(self, screen: FleetScreen) -> None:
+        original = screen.paint_events
+
+        def paint_events(events) -> None:  # noqa: ANN001
+            now = datetime.now(UTC)
+            self.event_delays.extend((now - e.at).total_seconds() for e in events)
+            original(events)
+
+        screen.paint_events = paint_events  # type: ignore[method-assign]
+
+
+async def measure(rate: int, seconds: float) -> dict[str, float]:
+    backend = big_fleet()
+    fleet = FleetConfig(name="big", backend="synthetic", settings=None)
+    app = MoltApp([fleet], state_dir=Path("/nonexistent"), opener=lambda *_: backend)
+    reads = 0
+    original_snapshot = backend.snapshot
+
+    async def counting_snapshot(name: str):  # noqa: ANN202
+        nonlocal reads
+        reads += 1
+        return await original_snapshot(name)
+
+    backend.snapshot = counting_snapshot  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 36)) as pilot:
+        probe = Probe(app)
+        while not (isinstance(app.screen, FleetScreen) and app.screen.snapshot is not None):
+            await pilot.pause(0.05)
+        screen = app.screen
+        probe.watch_events(screen)
+        await pilot.pause(0.5)
+        cpu, wall = time.process_time(), time.perf_counter()
+        paints0, reads0 = probe.paints, reads
+        driver = asyncio.ensure_future(drive(backend, rate, seconds))
+        latencies = await press_keys(app, screen, probe, driver)
+        sent = await driver
+        elapsed = time.perf_counter() - wall
+        cpu_share = (time.process_time() - cpu) / elapsed
+        paints, reads_done = probe.paints - paints0, reads - reads0
+    return {
+        "events_per_s": sent / elapsed,
+        "key_p50_ms": statistics.median(latencies) * 1000,
+        "key_p95_ms": percentile(latencies, 0.95) * 1000,
+        "key_max_ms": max(latencies) * 1000,
+        "keys": len(latencies),
+        "event_p50_ms": percentile(probe.event_delays, 0.5) * 1000,
+        "event_p95_ms": percentile(probe.event_delays, 0.95) * 1000,
+        "paints_per_s": paints / elapsed,
+        "key_paints_per_s": len(latencies) / elapsed,
+        "reads_per_s": reads_done / elapsed,
+        "cpu_share": cpu_share,
+    }
+
+
+async def press_keys(app: MoltApp, screen: FleetScreen, probe: Probe, driver) -> list[float]:  # noqa: ANN001
+    """← and → in turn; latency = key posted → the first paint after the selection moved."""
+    latencies: list[float] = []
+    direction = "left"
+    while not driver.done():
+        await asyncio.sleep(KEY_EVERY)
+        before = screen.selected
+        ids = [g.id for g in screen.snapshot.generations]
+        if before == ids[0] or before == ids[-1]:
+            direction = "right" if before == ids[0] else "left"
+        started = time.perf_counter()
+        app.simulate_key(direction)
+        while screen.selected == before:
+            await asyncio.sleep(0.0005)
+        probe.painted.clear()
+        await probe.painted.wait()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=int, default=2000)
+    args = parser.parse_args()
+    random.seed(7)
+    tune_gc()  # as `molt` does before it opens the TUI
+    alone = asyncio.run(driver_alone(args.rate, min(3.0, args.seconds)))
+    result = asyncio.run(measure(args.rate, args.seconds))
+    print(
+        f"fleet view at scale: {GENERATIONS} generations × {INSTANCES} instances, "
+        f"{args.rate} health events/s for {args.seconds:.0f} s, 120×36\n"
+    )
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| health events delivered | {result['events_per_s']:.0f} /s |")
+    print(
+        f"| keystroke → paint p50 / p95 / max | {result['key_p50_ms']:.1f} / "
+        f"{result['key_p95_ms']:.1f} / {result['key_max_ms']:.1f} ms "
+        f"({result['keys']:.0f} keys) |"
+    )
+    print(
+        f"| health event → on screen p50 / p95 | {result['event_p50_ms']:.0f} / "
+        f"{result['event_p95_ms']:.0f} ms |"
+    )
+    fleet_paints = result["paints_per_s"] - result["key_paints_per_s"]
+    print(
+        f"| screen paints | {result['paints_per_s']:.1f} /s "
+        f"(≈{fleet_paints:.1f} /s from fleet updates, the rest from key presses) |"
+    )
+    print(f"| fleet re-reads (snapshots) | {result['reads_per_s']:.1f} /s |")
+    print(f"| CPU share, app + driver (one process) | {result['cpu_share'] * 100:.0f}% of a core |")
+    print(f"| CPU share, driver alone | {alone * 100:.0f}% of a core |")
+    ok = result["key_p95_ms"] <= 50
+    print(f"\ntarget keystroke → paint p95 ≤ 50 ms: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

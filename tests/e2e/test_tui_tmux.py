@@ -1,0 +1,115 @@
+"""The real ``molt`` in a real terminal (tmux, 120×36), driven as a person would:
+read the screen, press keys, and check the CLI agrees afterwards."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.local import molt, wait_for
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (make system-deps)"),
+]
+
+
+class Terminal:
+    """One tmux server of our own (``-L``), one 120×36 window running a command."""
+
+    def __init__(self) -> None:
+        self.socket = f"molt-e2e-{uuid.uuid4().hex[:8]}"
+        self.socket_path = ""
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def start(self, command: str) -> None:
+        self.tmux("new-session", "-d", "-x", "120", "-y", "36", "-s", "molt", command)
+        self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").strip()
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "molt")
+
+    def shows(self, *texts: str, timeout: float = 30.0) -> str:
+        """Wait until every text is on screen; the screen then (no fixed sleeps)."""
+        try:
+            wait_for(lambda: all(t in self.screen() for t in texts), timeout=timeout, every=0.1)
+        except AssertionError:
+            raise AssertionError(f"never saw {texts} on screen:\n{self.screen()}") from None
+        return self.screen()
+
+    def gone(self, text: str, timeout: float = 30.0) -> None:
+        try:
+            wait_for(lambda: text not in self.screen(), timeout=timeout, every=0.1)
+        except AssertionError:
+            raise AssertionError(f"{text!r} stayed on screen:\n{self.screen()}") from None
+
+    def press(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "molt", *keys)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        if self.socket_path:  # tmux leaves its socket file behind
+            Path(self.socket_path).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def terminal():
+    term = Terminal()
+    try:
+        yield term
+    finally:
+        term.kill()
+
+
+def test_molt_in_tmux_follows_the_cli_and_acts_by_keys(state_dir: Path, terminal: Terminal):
+    binary = Path(sys.executable).with_name("molt")
+    # COLUMNS/LINES can leak in from the test runner's environment and would override
+    # the 120×36 window the app really has
+    command = f"env -u COLUMNS -u LINES MOLT_STATE_DIR={shlex.quote(str(state_dir))} {binary}"
+    terminal.start(f"{command}; echo molt exited $?; sleep 600")
+    # a fresh state dir: the demo fleet launches g1 on first use, with progress shown
+    terminal.shows("g1  v1", "LIVE", "2/2 healthy", "weight 100%", timeout=60)
+
+    launched = molt(state_dir, "launch", "demo", "--version", "v2", "--wait")
+    assert launched.returncode == 0, launched.stderr
+    terminal.shows("g2  v2", "launch v2 → g2")  # no key pressed: it streamed in
+    wait_for(lambda: terminal.screen().count("2/2 healthy") == 2, timeout=15)
+
+    terminal.press("l", "p")
+    terminal.shows("Promote g2?")
+    terminal.press("y")
+    screen = terminal.shows("promote g2")
+    wait_for(lambda: _weights(terminal.screen()) == ["0%", "100%"], timeout=15)
+
+    terminal.press("h", "r")
+    terminal.shows("Type g1 to confirm")
+    terminal.press("g", "1", "Enter")
+    terminal.gone("g1  v1", timeout=30)
+
+    status = json.loads(molt(state_dir, "status", "--json").stdout)
+    assert [(g["id"], g["weight"]) for g in status["generations"]] == [("g2", 100)]
+
+    terminal.press("q")
+    screen = terminal.shows("molt exited 0")
+    assert "the demo fleet keeps running" in screen
+
+
+def _weights(screen: str) -> list[str]:
+    """The weight of each column, left to right, from the first row that shows them."""
+    for line in screen.splitlines():
+        if line.count("weight ") >= 2:
+            return [part.split()[0] for part in line.split("weight ")[1:]]
+    return []

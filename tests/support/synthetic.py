@@ -1,0 +1,339 @@
+"""An in-memory Backend for deterministic TUI tests and the scale benchmark.
+
+It implements the whole contract (snapshot, watch, launch, set_weights, retire, verify,
+journal) without processes or sockets; the TUI drives it through the same
+:class:`backends.operations.Operations` as any driver, so the same guards apply.
+Tests shape it directly (``add_generation``, ``set_health``, ``fail``) with a frozen
+clock, so screenshots are byte-stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from backends.base import Backend
+from backends.errors import BackendError, NotFound, Refused
+from backends.journal import Journal, JournalRecord, Outcome, fold
+from backends.model import (
+    DriftReport,
+    Event,
+    EventKind,
+    FleetRef,
+    FleetSnapshot,
+    Generation,
+    GenerationSpec,
+    Health,
+    Instance,
+    Lifecycle,
+    derive_state,
+    generation_number,
+)
+
+FROZEN = datetime(2026, 11, 26, 14, 2, 11, tzinfo=UTC)
+
+
+class ManualClock:
+    """A clock that only moves when told to: the app and the backend share it, so ages
+    and event times in screenshots are the same on every run."""
+
+    def __init__(self, at: datetime = FROZEN) -> None:
+        self.now = at
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def frozen_clock(at: datetime = FROZEN) -> ManualClock:
+    return ManualClock(at)
+
+
+@dataclass
+class _Generation:
+    id: str
+    version: str
+    count: int
+    note: str
+    launched_at: datetime
+    launched_by: str
+    weight: int = 0
+    lifecycle: Lifecycle = Lifecycle.ACTIVE
+    instances: list[Instance] = field(default_factory=list)
+
+    def to_model(self) -> Generation:
+        instances = tuple(self.instances)
+        return Generation(
+            id=self.id,
+            version=self.version,
+            state=derive_state([i.health for i in instances], self.weight, self.lifecycle),
+            weight=self.weight,
+            launched_at=self.launched_at,
+            launched_by=self.launched_by,
+            note=self.note,
+            count=self.count,
+            instances=instances,
+            artifact=f"registry.example/web:{self.version}",
+            digest=f"sha256:{generation_number(self.id):0>8}" + "c0ffee" * 9,
+        )
+
+
+class MemoryJournal(Journal):
+    """Append-only writes in a list; finished actions reach watchers like the agent's."""
+
+    def __init__(self, backend: SyntheticBackend) -> None:
+        self.backend = backend
+        self.writes: list[JournalRecord] = []
+        self.seeded = 0  # writes made up by a test, before the app acted
+
+    def since_seeded(self) -> list[JournalRecord]:
+        """What the app wrote: finished actions only (not the ``started`` writes)."""
+        return [w for w in self.writes[self.seeded :] if w.outcome is not Outcome.STARTED]
+
+    async def write(self, record: JournalRecord) -> None:
+        await self.backend.maybe_fail("journal")
+        self.writes.append(replace(record, at=self.backend.clock()))
+        if record.outcome is not Outcome.STARTED:
+            self.backend.publish(
+                EventKind.ACTION,
+                f"{record.operator} {record.summary()}",
+                generation=record.args.get("generation"),
+                operator=record.operator,
+            )
+
+    async def records(self, fleet: str) -> list[JournalRecord]:
+        await self.backend.maybe_fail("journal")
+        return fold(w for w in self.writes if w.fleet == fleet)
+
+
+class SyntheticBackend(Backend):
+    """One fleet in memory, on a frozen clock unless given one. ``auto_health`` (seconds)
+    makes launched instances settle by themselves: healthy, or unhealthy for versions
+    ending in ``-bad``."""
+
+    kind = "synthetic"
+
+    def __init__(
+        self,
+        fleet: str = "web",
+        *,
+        clock: Callable[[], datetime] | None = None,
+        entry: str = "10.0.0.1:443",
+        operator: str = "alice",
+        count: int = 3,
+        auto_health: float | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.clock = clock or ManualClock()
+        self.entry = entry
+        self.operator_name = operator
+        self.count = count
+        self.auto_health = auto_health
+        self.journal = MemoryJournal(self)
+        self.generations: dict[str, _Generation] = {}
+        self.failures: dict[str, BackendError] = {}
+        self.subscribers: set[asyncio.Queue[Event]] = set()
+        self._next = 1
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # shaping the fleet (tests) ----------------------------------------------------------
+    def add_generation(
+        self,
+        version: str,
+        healths: Sequence[Health] | int = 3,
+        *,
+        weight: int = 0,
+        age: timedelta = timedelta(0),
+        note: str = "",
+        launched_by: str = "alice",
+    ) -> str:
+        """Add a generation as if launched ``age`` ago; an int means that many healthy."""
+        if isinstance(healths, int):
+            healths = [Health.HEALTHY] * healths
+        generation_id = f"g{self._next}"
+        self._next += 1
+        launched = self.clock() - age
+        generation = _Generation(
+            generation_id, version, len(healths), note, launched, launched_by, weight
+        )
+        generation.instances = [
+            self._instance(generation_id, n, health, launched)
+            for n, health in enumerate(healths, start=1)
+        ]
+        self.generations[generation_id] = generation
+        return generation_id
+
+    def _instance(self, generation_id: str, n: int, health: Health, since: datetime) -> Instance:
+        number = generation_number(generation_id)
+        return Instance(
+            id=f"{generation_id}-{n}",
+            address=f"10.0.{number}.{n}:8000",
+            health=health,
+            last_check=_check_text(health),
+            latency_ms=3.0 if health is Health.HEALTHY else None,
+            healthy_since=since if health is Health.HEALTHY else None,
+        )
+
+    def set_health(self, instance_id: str, health: Health, detail: str = "") -> None:
+        """Move one instance to ``health`` and publish the transition, as a checker would."""
+        generation = self.generations[instance_id.rpartition("-")[0]]
+        index = int(instance_id.rpartition("-")[2]) - 1
+        before = generation.instances[index]
+        generation.instances[index] = replace(
+            before,
+            health=health,
+            last_check=detail or _check_text(health),
+            latency_ms=3.0 if health is Health.HEALTHY else None,
+            healthy_since=self.clock() if health is Health.HEALTHY else None,
+        )
+        text = f"{instance_id} {before.health.value} → {health.value}"
+        self.publish(EventKind.HEALTH, f"{text}  {detail}".rstrip(), generation.id, instance_id)
+
+    def fail(self, method: str, error: BackendError) -> None:
+        """Make ``method`` (snapshot, watch, launch, set_weights, retire, journal) raise."""
+        self.failures[method] = error
+
+    def heal(self) -> None:
+        self.failures.clear()
+
+    async def maybe_fail(self, method: str) -> None:
+        error = self.failures.get(method)
+        if error is not None:
+            raise error
+
+    def publish(
+        self,
+        kind: EventKind,
+        message: str,
+        generation: str | None = None,
+        instance: str | None = None,
+        operator: str | None = None,
+    ) -> None:
+        event = Event(self.clock(), self.fleet, kind, message, generation, instance, operator)
+        for queue in list(self.subscribers):
+            queue.put_nowait(event)
+
+    # the contract ------------------------------------------------------------------------
+    async def fleets(self) -> list[FleetRef]:
+        return [FleetRef(self.fleet, self.kind, self.entry)]
+
+    async def snapshot(self, fleet: str) -> FleetSnapshot:
+        self._check(fleet)
+        await self.maybe_fail("snapshot")
+        return FleetSnapshot(
+            fleet=self.fleet,
+            backend=self.kind,
+            entry=self.entry,
+            generations=tuple(
+                g.to_model()
+                for g in self.generations.values()
+                if g.lifecycle is not Lifecycle.RETIRED
+            ),
+            taken_at=self.clock(),
+        )
+
+    async def watch(self, fleet: str) -> AsyncIterator[Event]:
+        self._check(fleet)
+        await self.maybe_fail("watch")
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.subscribers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.subscribers.discard(queue)
+
+    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
+        self._check(fleet)
+        await self.maybe_fail("launch")
+        count = spec.count or self.count
+        generation_id = self.add_generation(
+            spec.version,
+            [Health.PENDING] * count,
+            note=spec.note,
+            launched_by=spec.launched_by,
+        )
+        self.publish(
+            EventKind.STATE,
+            f"{generation_id} launched: {spec.version} × {count}",
+            generation_id,
+            operator=spec.launched_by,
+        )
+        if self.auto_health is not None:
+            self._spawn(self._settle(generation_id))
+        return self.generations[generation_id].to_model()
+
+    async def _settle(self, generation_id: str) -> None:
+        generation = self.generations[generation_id]
+        bad = generation.version.endswith("-bad")
+        for instance in list(generation.instances):
+            await asyncio.sleep(self.auto_health or 0)
+            if generation.lifecycle is Lifecycle.ACTIVE:
+                detail = "GET /healthz → 500 (2/2 failed)" if bad else "200 in 3 ms (2/2 passed)"
+                health = Health.UNHEALTHY if bad else Health.HEALTHY
+                self.set_health(instance.id, health, detail)
+
+    async def set_weights(self, fleet: str, weights: Mapping[str, int]) -> None:
+        self._check(fleet)
+        await self.maybe_fail("set_weights")
+        if sum(weights.values()) not in (0, 100):
+            raise Refused(f"weights must sum to 100, not {sum(weights.values())}")
+        for generation_id, weight in weights.items():
+            self._generation(generation_id).weight = weight
+        shown = " ".join(f"{g}={w}" for g, w in weights.items())
+        self.publish(EventKind.WEIGHTS, f"weights {shown}")
+
+    async def retire(self, fleet: str, generation: str) -> None:
+        self._check(fleet)
+        await self.maybe_fail("retire")
+        target = self._generation(generation)
+        if target.weight:
+            raise Refused(f"{generation} still carries {target.weight}% of traffic")
+        target.lifecycle = Lifecycle.DRAINING
+        self.publish(EventKind.STATE, f"{generation} draining", generation)
+        await asyncio.sleep(0)
+        target.lifecycle = Lifecycle.RETIRED
+        self.publish(EventKind.STATE, f"{generation} retired", generation)
+
+    async def verify(self, fleet: str, generation: str) -> DriftReport:
+        self._generation(generation)
+        return DriftReport(fleet=fleet, generation=generation, checked=("synthetic",))
+
+    async def operator(self) -> str:
+        return self.operator_name
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
+
+    # helpers -------------------------------------------------------------------------------
+    def _check(self, fleet: str) -> None:
+        if fleet != self.fleet:
+            raise NotFound(f"this backend serves fleet {self.fleet}, not {fleet}")
+
+    def _generation(self, generation_id: str) -> _Generation:
+        found = self.generations.get(generation_id)
+        if found is None or found.lifecycle is Lifecycle.RETIRED:
+            raise NotFound(f"fleet {self.fleet} has no generation {generation_id}")
+        return found
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _check_text(health: Health) -> str:
+    return {
+        Health.HEALTHY: "200 in 3 ms",
+        Health.UNHEALTHY: "GET /healthz → 500",
+        Health.PENDING: "",
+        Health.GONE: "",
+    }[health]

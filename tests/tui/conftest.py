@@ -1,0 +1,106 @@
+"""A synthetic fleet with a frozen clock, and the app on top of it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from backends.base import Backend
+from backends.config import FleetConfig
+from tests.support.synthetic import ManualClock, SyntheticBackend
+from tests.tui.fleets import three_generations
+from tui.app import MoltApp
+from tui.screens.fleet import FleetScreen
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def backend(clock: ManualClock) -> SyntheticBackend:
+    """g1 v1 (70%), g2 v2 (30%, one pending), g3 v3 (launching, nothing healthy)."""
+    fleet = SyntheticBackend(clock=clock, auto_health=0.01)
+    three_generations(fleet)
+    return fleet
+
+
+def synthetic_fleet(name: str = "web") -> FleetConfig:
+    return FleetConfig(name=name, backend="synthetic", settings=None)
+
+
+def make_app(
+    backend: Backend, clock: ManualClock, *, read_only: bool = False, **backends: Backend
+) -> MoltApp:
+    """The real app; ``backends`` adds more fleets by name."""
+    by_name = {"web": backend, **backends}
+    return MoltApp(
+        [synthetic_fleet(name) for name in by_name],
+        state_dir=Path("/nonexistent-molt-state"),
+        read_only=read_only,
+        opener=lambda fleet, _: by_name[fleet.name],
+        clock=clock,
+        tz=UTC,
+    )
+
+
+@pytest.fixture
+def app(backend: SyntheticBackend, clock: ManualClock) -> MoltApp:
+    return make_app(backend, clock)
+
+
+async def until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Let the app run until ``predicate()`` holds (polling; never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {predicate.__doc__ or predicate}")
+        await pilot.pause(0.02)
+
+
+def fleet_screen(pilot: Pilot) -> FleetScreen:
+    screens = [s for s in pilot.app.screen_stack if isinstance(s, FleetScreen)]
+    assert screens, "no fleet view"
+    return screens[-1]
+
+
+async def ready(pilot: Pilot) -> FleetScreen:
+    """The fleet view once the first read is on screen."""
+    await until(
+        pilot,
+        lambda: (
+            pilot.app.screen_stack
+            and isinstance(pilot.app.screen, FleetScreen)
+            and pilot.app.screen.snapshot is not None
+        ),
+    )
+    return fleet_screen(pilot)
+
+
+def text_of(widget: Widget) -> str:
+    """What a widget shows, as plain text lines."""
+    region = Region(0, 0, widget.size.width, widget.size.height)
+    return "\n".join(strip.text for strip in widget.render_lines(region))
+
+
+def notifications(pilot: Pilot) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in pilot.app._notifications]
+
+
+async def choose(pilot: Pilot, generation: str) -> None:
+    """Select ``generation`` with the arrow keys, as an operator would."""
+    screen = fleet_screen(pilot)
+    ids = [g.id for g in screen.snapshot.generations]
+    step = "left" if ids.index(generation) < ids.index(screen.selected) else "right"
+    while screen.selected != generation:
+        await pilot.press(step)

@@ -1,0 +1,1 @@
+"""Modal dialogs: launch, confirm, retire, pick a fleet, help."""

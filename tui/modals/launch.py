@@ -1,0 +1,99 @@
+"""Launch a new generation: version (prefilled from the newest), count, note, and the
+artifact (a directory, or an AMI on AWS) when it is not the fleet's default."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from backends import guards
+from backends.errors import Refused
+from backends.model import GenerationSpec
+
+
+class LaunchModal(ModalScreen[GenerationSpec | None]):
+    """Returns the spec to launch, checked by the same guard the launch applies."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", id="launch.cancel")]
+
+    def __init__(
+        self,
+        fleet: str,
+        version: str = "",
+        count: int | None = None,
+        *,
+        artifact_label: str = "Artifact directory",
+        default_artifact: str = "",
+        artifact_required: bool = False,
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.fleet = fleet
+        self.version = version
+        self.count = count
+        self.artifact_label = artifact_label
+        self.default_artifact = default_artifact
+        self.artifact_required = artifact_required
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Launch a new generation of {self.fleet}", classes="dialog-title")
+            yield Static(
+                "It starts beside the others at weight 0; shift traffic to it once healthy.",
+                classes="dialog-body",
+            )
+            yield Label("Version", classes="field-label")
+            yield Input(self.version, placeholder="e.g. v2", id="version")
+            yield Label("Instances", classes="field-label")
+            count = "" if self.count is None else str(self.count)
+            yield Input(count, placeholder="the fleet's default", type="integer", id="count")
+            yield Label("Note (why)", classes="field-label")
+            yield Input(placeholder="e.g. fixes the login timeout", id="note")
+            yield Label(self.artifact_label, classes="field-label")
+            hint = f"default: {self.default_artifact}" if self.default_artifact else "the fleet's default"
+            if self.artifact_required:
+                hint = "required: the fleet has no default"
+            yield Input(placeholder=hint, id="artifact")
+            yield Label("", id="problem", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Launch (enter)", variant="primary", id="launch")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#version", Input).focus()
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "launch":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        version = self.query_one("#version", Input).value.strip()
+        count_text = self.query_one("#count", Input).value.strip()
+        note = self.query_one("#note", Input).value.strip()
+        artifact = self.query_one("#artifact", Input).value.strip() or None
+        if artifact is None and self.artifact_required:
+            self._problem(f"{self.artifact_label} is required: the fleet has no default")
+            return
+        try:
+            count = int(count_text) if count_text else None
+            guards.check_launch(version, count)
+        except ValueError:
+            self._problem(f"instances must be a whole number, not {count_text!r}")
+            return
+        except Refused as refusal:
+            self._problem(refusal.message)
+            return
+        self.dismiss(GenerationSpec(version=version, count=count, note=note, artifact=artifact))
+
+    def _problem(self, text: str) -> None:
+        self.query_one("#problem", Label).update(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

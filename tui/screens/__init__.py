@@ -1,0 +1,1 @@
+"""Screens: the fleet view and the inspect view."""

@@ -1,0 +1,184 @@
+"""``enter`` on a generation: its instances, its frozen spec and its journal entries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from backends.journal import JournalRecord
+from backends.model import FleetSnapshot, Generation, Instance, iso
+from tui.formatting import GLYPHS, age, clock_time, counts_summary
+from tui.widgets.header import FleetHeader
+
+if TYPE_CHECKING:
+    from tui.screens.fleet import FleetScreen
+
+COLUMNS = ("instance", "address", "health", "last check", "latency", "healthy since")
+HEALTH_STYLES = {"healthy": "green", "pending": "yellow", "unhealthy": "bold red", "gone": "dim"}
+
+
+class InspectScreen(Screen[None]):
+    """One generation in detail; follows the fleet view's reads while it is open."""
+
+    BINDINGS = [Binding("escape", "back", "back", tooltip="back to the fleet view", id="back")]
+
+    snapshot: reactive[FleetSnapshot | None] = reactive(None)
+    """The fleet as last read (set by the fleet view on every paint)."""
+
+    def __init__(self, source: FleetScreen, generation_id: str, snapshot: FleetSnapshot) -> None:
+        super().__init__()
+        self.source = source
+        self.generation_id = generation_id
+        self.set_reactive(InspectScreen.snapshot, snapshot)
+        self.records: list[JournalRecord] = []
+
+    def compose(self) -> ComposeResult:
+        header = FleetHeader()
+        source_header = self.source.query_one(FleetHeader)
+        for name in ("fleet", "backend", "entry", "operator", "read_only"):
+            setattr(header, name, getattr(source_header, name))
+        yield header
+        yield Static(id="inspect-title")
+        yield Static(id="spec")
+        yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+        yield VerticalScroll(Static(id="journal-lines"), id="journal")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#instances", DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        self.query_one("#spec").border_title = "spec"
+        self.query_one("#journal").border_title = "journal"
+        self._show()
+        self.load_journal()
+        table.focus()
+
+    @property
+    def generation(self) -> Generation | None:
+        return self.snapshot.generation(self.generation_id) if self.snapshot else None
+
+    def watch_snapshot(self) -> None:
+        if self.is_mounted:
+            self._show()
+
+    def _show(self) -> None:
+        g = self.generation
+        title = self.query_one("#inspect-title", Static)
+        if g is None:
+            title.update(f" {self.generation_id} is retired or gone — escape returns")
+            return
+        title.update(
+            Text.assemble(
+                (f" {g.id}  {g.version} ", "bold reverse"),
+                f"  {g.state.value.upper()} · weight {g.weight}% · {counts_summary(g)}",
+            )
+        )
+        self._show_instances(g.instances)
+        self.query_one("#spec", Static).update(self._spec(g))
+
+    def _show_instances(self, instances: tuple[Instance, ...]) -> None:
+        """Keyed updates: rows stay put (and the cursor with them) as health changes."""
+        table = self.query_one("#instances", DataTable)
+        now = self.source.clock()
+        with self.app.batch_update():
+            wanted = {i.id for i in instances}
+            shown = {k.value for k in table.rows}
+            for key in [k for k in table.rows if k.value not in wanted]:
+                table.remove_row(key)
+            for instance in instances:
+                cells = self._cells(instance, now)
+                if instance.id not in shown:
+                    table.add_row(*cells, key=instance.id)
+                    continue
+                for column, value in zip(COLUMNS, cells, strict=True):
+                    table.update_cell(instance.id, column, value)
+
+    def _cells(self, instance: Instance, now: object) -> tuple[object, ...]:
+        health = instance.health.value
+        since = "—"
+        if instance.healthy_since is not None:
+            since = f"{clock_time(instance.healthy_since, self.source.tz)} · " + age(
+                instance.healthy_since,
+                now,  # type: ignore[arg-type]
+            )
+        latency = f"{instance.latency_ms:.0f} ms" if instance.latency_ms is not None else "—"
+        return (
+            instance.id,
+            instance.address,
+            Text(f"{GLYPHS[instance.health]} {health}", HEALTH_STYLES.get(health, "")),
+            instance.last_check or "—",
+            latency,
+            since,
+        )
+
+    def _spec(self, g: Generation) -> Table:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        table.add_row("artifact", g.artifact or "—")
+        table.add_row("manifest", g.digest or "—")
+        table.add_row("launched by", g.launched_by or "—")
+        table.add_row(
+            "when",
+            f"{iso(g.launched_at)} ({age(g.launched_at, self.source.clock())})",
+        )
+        table.add_row("instances", str(g.count or len(g.instances)))
+        table.add_row("note", g.note or "—")
+        return table
+
+    # journal ------------------------------------------------------------------------------
+    def load_journal(self) -> None:
+        self._read_journal()
+
+    @work(exclusive=True, group="inspect-journal", exit_on_error=False)
+    async def _read_journal(self) -> list[JournalRecord]:
+        return await self.source.backend.journal.records(self.source.fleet.name)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.SUCCESS:
+            records = event.worker.result or []
+            self.records = [r for r in records if _concerns(r, self.generation_id)]
+            self._show_journal()
+        elif event.state is WorkerState.ERROR and event.worker.error is not None:
+            from tui.screens.fleet_workers import describe
+
+            title, message = describe(event.worker.error)
+            self.query_one("#journal-lines", Static).update(Text(f"{title}: {message}", "red"))
+
+    def _show_journal(self) -> None:
+        if not self.records:
+            self.query_one("#journal-lines", Static).update(Text("no actions yet", "dim"))
+            return
+        lines = Text()
+        for record in reversed(self.records):
+            lines.append(f"{iso(record.at)} ", "dim")
+            lines.append(f"{record.operator} ", "bold")
+            lines.append(f"{record.outcome.value:<8} ", "")
+            lines.append(record.summary() + "\n")
+        self.query_one("#journal-lines", Static).update(lines)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+def _concerns(record: JournalRecord, generation_id: str) -> bool:
+    """Actions that named the generation, or changed its weight."""
+    args = record.args
+    if args.get("generation") == generation_id:
+        return True
+    if generation_id in (args.get("weights") or {}):
+        return True
+    before = record.weights_before.get(generation_id)
+    after = record.weights_after.get(generation_id)
+    return before is not None and after is not None and before != after

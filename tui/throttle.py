@@ -1,0 +1,41 @@
+"""Leading- and trailing-edge throttling on the event loop: however often something is
+asked for, it runs at most once per interval, and the last request is never lost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.message_pump import MessagePump
+from textual.timer import Timer
+
+
+class Throttle:
+    """Run ``callback`` at once if it has not run for ``interval`` seconds, else once
+    when the interval is over."""
+
+    def __init__(self, owner: MessagePump, interval: float, callback: Callable[[], None]) -> None:
+        self.owner = owner
+        self.interval = interval
+        self.callback = callback
+        self._last = float("-inf")
+        self._timer: Timer | None = None
+
+    def touch(self) -> None:
+        if self._timer is not None:
+            return  # already due: this request rides along
+        wait = self._last + self.interval - time.monotonic()
+        if wait <= 0:
+            self._fire()
+        else:
+            self._timer = self.owner.set_timer(wait, self._fire, name="throttle")
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._last = time.monotonic()
+        self.callback()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None

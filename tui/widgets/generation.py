@@ -1,0 +1,259 @@
+"""One generation as a column: id, version, age, state, weight bar, health glyphs, note.
+
+Drawn with the Line API: the glyph grid of hundreds of instances is a handful of
+``Strip``s, not one widget per instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from itertools import groupby
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.events import Click
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from backends.model import Generation, GenerationState, Health, utcnow
+from tui.formatting import GLYPHS, age, counts_summary
+
+STATE_CLASSES = {
+    GenerationState.LIVE: "generation--live",
+    GenerationState.HEALTHY: "generation--ok",
+    GenerationState.LAUNCHING: "generation--waiting",
+    GenerationState.DEGRADED: "generation--warning",
+    GenerationState.FAILED: "generation--failed",
+    GenerationState.DRAINING: "generation--muted",
+    GenerationState.RETIRED: "generation--muted",
+}
+HEALTH_CLASSES = {
+    Health.HEALTHY: "generation--ok",
+    Health.PENDING: "generation--waiting",
+    Health.UNHEALTHY: "generation--failed",
+    Health.GONE: "generation--muted",
+}
+PLAIN = "│┌┐└┘─"
+HEAVY = "┃┏┓┗┛━"  # the selected column: a different line, so it shows without color
+
+
+class GenerationColumn(Widget):
+    """A generation's column in the fleet view."""
+
+    COMPONENT_CLASSES = {
+        "generation--border",
+        "generation--selected",
+        "generation--title",
+        "generation--live",
+        "generation--ok",
+        "generation--waiting",
+        "generation--warning",
+        "generation--failed",
+        "generation--muted",
+        "generation--bar",
+        "generation--bar-empty",
+        "generation--bar-gain",
+        "generation--bar-loss",
+        "generation--note",
+    }
+
+    DEFAULT_CSS = """
+    GenerationColumn {
+        width: 32;
+        height: 1fr;
+    }
+    GenerationColumn > .generation--border { color: $foreground-muted; }
+    GenerationColumn > .generation--selected { color: $accent; text-style: bold; }
+    GenerationColumn > .generation--title { text-style: bold; }
+    GenerationColumn > .generation--live { color: $success; text-style: bold; }
+    GenerationColumn > .generation--ok { color: $success; }
+    GenerationColumn > .generation--waiting { color: $warning; }
+    GenerationColumn > .generation--warning { color: $warning; text-style: bold; }
+    GenerationColumn > .generation--failed { color: $error; text-style: bold; }
+    GenerationColumn > .generation--muted { color: $foreground-muted; }
+    GenerationColumn > .generation--bar { color: $primary; }
+    GenerationColumn > .generation--bar-empty { color: $foreground-muted 40%; }
+    GenerationColumn > .generation--bar-gain { color: $success; }
+    GenerationColumn > .generation--bar-loss { color: $warning; }
+    GenerationColumn > .generation--note { color: $foreground-muted; text-style: italic; }
+    """
+
+    class Clicked(Message):
+        """The operator clicked a column: select its generation."""
+
+        def __init__(self, generation_id: str) -> None:
+            super().__init__()
+            self.generation_id = generation_id
+
+    def __init__(self, generation: Generation, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__(id=f"generation-{generation.id}")
+        self.generation = generation
+        self.clock = clock
+        self.selected = False
+        self.staged_weight: int | None = None
+        self._view: tuple[object, ...] = ()
+        self._lines: list[Strip] | None = None
+        self._base = Style()
+        self._styles: dict[str, Style] = {}
+
+    def show(self, generation: Generation, *, selected: bool, staged_weight: int | None) -> None:
+        """Draw ``generation`` (a newer read of it); repaint only if what shows changed."""
+        self.generation, self.selected, self.staged_weight = generation, selected, staged_weight
+        view = (
+            generation.version,
+            generation.state,
+            generation.weight,
+            generation.note,
+            tuple(i.health for i in generation.instances),
+            selected,
+            staged_weight,
+            age(generation.launched_at, self.clock()),
+        )
+        if view != self._view:
+            self._view = view
+            self._lines = None
+            self.refresh()
+
+    def needed_height(self, width: int) -> int:
+        """Rows to show every instance at ``width`` (the strip grows to fit, up to a cap)."""
+        g, inner = self.generation, max(1, width - 4)
+        footer = bool(g.note) + bool(g.launched_by)
+        summary = counts_summary(g)
+        if not g.instances or len(g.instances) + 2 + len(summary) <= inner:
+            body = 3
+        else:
+            body = 2 + -(-len(g.instances) // inner) + 1
+        return 2 + body + footer
+
+    def on_resize(self) -> None:
+        self._lines = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines = None  # a new theme: the cached lines carry the old colors
+
+    def on_click(self, event: Click) -> None:
+        self.post_message(self.Clicked(self.generation.id))
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:  # rich_style walks the ancestors: once per name and paint
+            style = self._styles[name] = self._base + self.get_component_rich_style(
+                name, partial=True
+            )
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        if self._lines is None or len(self._lines) != self.size.height:
+            self._base, self._styles = self.rich_style, {}
+            self._lines = self._render_all(self.size.width, self.size.height)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
+
+    def _render_all(self, width: int, height: int) -> list[Strip]:
+        if width < 8 or height < 3:
+            return [Strip.blank(width, self._base)] * height
+        inner = width - 4
+        rows = self._content(inner, height - 2)
+        chars = HEAVY if self.selected else PLAIN
+        edge = self._style("generation--selected" if self.selected else "generation--border")
+        lines = [self._top(width, chars, edge)]
+        for row in rows:
+            content = Strip(row).adjust_cell_length(inner, self._base)
+            left = Strip([Segment(chars[0] + " ", edge)])
+            right = Strip([Segment(" " + chars[0], edge)])
+            lines.append(Strip.join([left, content, right]))
+        lines.append(Strip([Segment(chars[3] + chars[5] * (width - 2) + chars[4], edge)]))
+        return lines
+
+    def _top(self, width: int, chars: str, edge: Style) -> Strip:
+        g = self.generation
+        title = f" {g.id}  {g.version} "
+        when = f" {age(g.launched_at, self.clock())} "
+        fill = width - 2 - len(title) - len(when)
+        if fill < 1:
+            when, fill = "", max(0, width - 2 - len(title))
+        segments = [
+            Segment(chars[1], edge),
+            Segment(title[: width - 2], self._style("generation--title")),
+            Segment(chars[5] * fill, edge),
+            Segment(when, edge),
+            Segment(chars[2], edge),
+        ]
+        return Strip(segments).crop(0, width)
+
+    def _content(self, inner: int, height: int) -> list[list[Segment]]:
+        g = self.generation
+        rows = [self._state_row(inner), self._bar(inner)]
+        summary = counts_summary(g)
+        footer = []
+        if g.note:
+            note = _truncate(f"“{g.note}”", inner)
+            footer.append([Segment(note, self._style("generation--note"))])
+        if g.launched_by:
+            by = _truncate(f"by {g.launched_by}", inner)
+            footer.append([Segment(by, self._style("generation--muted"))])
+        if g.instances and len(g.instances) + 2 + len(summary) <= inner:
+            # a few instances: glyphs and their count on one line, as in the sketch
+            glyphs = self._glyph_run([i.health for i in g.instances])
+            rows.append([*glyphs, Segment("  " + summary, self._base)])
+        else:
+            grid_rows = max(1, height - len(rows) - len(footer) - 1)
+            rows.extend(self._grid(inner, grid_rows))
+            rows.append([Segment(summary, self._base)])
+        rows.extend(footer)
+        return (rows + [[]] * height)[:height]
+
+    def _state_row(self, inner: int) -> list[Segment]:
+        g = self.generation
+        weight = f"weight {g.weight}%"
+        if self.staged_weight is not None and self.staged_weight != g.weight:
+            weight = f"weight {g.weight}% → {self.staged_weight}%"
+        state = g.state.value.upper()
+        gap = max(1, inner - len(state) - len(weight))
+        return [
+            Segment(state, self._style(STATE_CLASSES[g.state])),
+            Segment(" " * gap, self._base),
+            Segment(weight, self._style("generation--title")),
+        ]
+
+    def _bar(self, inner: int) -> list[Segment]:
+        """Live weight as █; a staged gain as ▓, a staged loss as ▒; the rest ░."""
+        now = round(self.generation.weight * inner / 100)
+        staged = now if self.staged_weight is None else round(self.staged_weight * inner / 100)
+        kept = min(now, staged)
+        parts = [
+            ("█" * kept, "generation--bar"),
+            ("▓" * (staged - kept), "generation--bar-gain"),
+            ("▒" * (now - kept), "generation--bar-loss"),
+            ("░" * (inner - max(now, staged)), "generation--bar-empty"),
+        ]
+        return [Segment(text, self._style(name)) for text, name in parts if text]
+
+    def _grid(self, inner: int, rows: int) -> list[list[Segment]]:
+        healths = [i.health for i in self.generation.instances]
+        if not healths:
+            return [[Segment("starting…", self._style("generation--waiting"))]]
+        capacity = inner * rows
+        hidden = 0
+        if len(healths) > capacity:  # the counts below still summarise every instance
+            shown = max(0, capacity - len(f" +{len(healths)}"))
+            hidden = len(healths) - shown
+            healths = healths[:shown]
+            more = f" +{hidden}"
+        grid = [self._glyph_run(healths[i : i + inner]) for i in range(0, len(healths), inner)]
+        grid = grid or [[]]
+        if hidden:
+            grid[-1].append(Segment(more, self._style("generation--muted")))
+        return grid
+
+    def _glyph_run(self, healths: Sequence[Health]) -> list[Segment]:
+        return [
+            Segment(GLYPHS[health] * len(list(run)), self._style(HEALTH_CLASSES[health]))
+            for health, run in groupby(healths)
+        ]
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

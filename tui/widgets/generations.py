@@ -1,0 +1,125 @@
+"""The fleet's generations side by side, oldest left, newest right."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import HorizontalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from backends.model import FleetSnapshot, utcnow
+from tui.widgets.generation import GenerationColumn
+
+MIN_COLUMN_WIDTH = 30
+MAX_COLUMN_WIDTH = 60  # one generation alone reads better as a column than a banner
+
+
+class GenerationStrip(HorizontalScroll):
+    """One :class:`GenerationColumn` per generation, updated in place (keyed by id);
+    scrolls horizontally when they do not fit."""
+
+    DEFAULT_CSS = """
+    GenerationStrip {
+        height: 7;
+        min-height: 7;
+        max-height: 60%;
+        scrollbar-size-horizontal: 1;
+    }
+    GenerationStrip > #placeholder {
+        width: 1fr;
+        height: 1fr;
+        content-align: center middle;
+        color: $foreground-muted;
+    }
+    """
+
+    can_focus = False
+
+    # repaint=False: the columns repaint themselves, only when what they show changed
+    snapshot: reactive[FleetSnapshot | None] = reactive(None, repaint=False)
+    """The fleet as last read (pushed down by the screen)."""
+    selected: reactive[str | None] = reactive(None, repaint=False)
+    """The selected generation's id."""
+    staged: reactive[dict[str, int] | None] = reactive(None, repaint=False)
+    """Weights of a staged, not yet applied, shift."""
+    placeholder: reactive[str] = reactive("reading the fleet…")
+    """What shows while there is no generation."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__()
+        self.clock = clock
+        self._columns: dict[str, GenerationColumn] = {}  # by generation id, oldest first
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.placeholder, id="placeholder")
+
+    def watch_placeholder(self, text: str) -> None:
+        if self.is_mounted:
+            self.query_one("#placeholder", Static).update(text)
+
+    def watch_snapshot(self) -> None:
+        self._sync()
+
+    def watch_selected(self) -> None:
+        self._sync()
+        self.call_after_refresh(self._reveal)
+
+    def _reveal(self) -> None:
+        """Scroll the selected column into view (once it has been laid out)."""
+        column = self.column(self.selected)
+        if column is not None and column.is_mounted:
+            self.scroll_to_widget(column, animate=False)
+
+    def watch_staged(self) -> None:
+        self._sync()
+
+    def column(self, generation_id: str | None) -> GenerationColumn | None:
+        return self._columns.get(generation_id) if generation_id else None
+
+    def refresh_ages(self) -> None:
+        """Ages ("3 minutes ago") move on with the clock; columns repaint when theirs does."""
+        self._sync()
+
+    def _sync(self) -> None:
+        if not self.is_mounted:
+            return
+        generations = self.snapshot.generations if self.snapshot else ()
+        wanted = {g.id for g in generations}
+        for generation_id in [g for g in self._columns if g not in wanted]:
+            self._columns.pop(generation_id).remove()
+        fresh = []
+        for generation in generations:
+            column = self._columns.get(generation.id)
+            if column is None:
+                column = self._columns[generation.id] = GenerationColumn(generation, self.clock)
+                fresh.append(column)
+            staged = self.staged.get(generation.id) if self.staged else None
+            column.show(generation, selected=generation.id == self.selected, staged_weight=staged)
+        if fresh:  # ids only grow, so new generations are the newest: they go right
+            self.mount_all(fresh)
+            self.call_after_refresh(self._reveal)
+        self.query_one("#placeholder").display = not generations
+        self._size_columns(len(generations))
+
+    def on_resize(self) -> None:
+        self._size_columns(len(self.snapshot.generations) if self.snapshot else 0)
+
+    def _size_columns(self, count: int) -> None:
+        """Share the width between columns (below the minimum, scroll instead); grow
+        tall enough for the largest generation's glyphs (CSS caps it)."""
+        if not count or not self.size.width:
+            return
+        base, extra = divmod(self.size.width, count)
+        height = 0
+        for index, column in enumerate(self._columns.values()):
+            width = base + (1 if index < extra else 0)
+            width = max(MIN_COLUMN_WIDTH, min(MAX_COLUMN_WIDTH, width))
+            if column.styles.width is None or column.styles.width.value != width:
+                column.styles.width = width
+            height = max(height, column.needed_height(width))
+        scrollbar = 1 if base < MIN_COLUMN_WIDTH else 0
+        if self.styles.height is None or self.styles.height.value != height + scrollbar:
+            self.styles.height = height + scrollbar

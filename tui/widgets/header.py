@@ -1,0 +1,63 @@
+"""The top line: which fleet, on which backend, where its traffic enters, who acts, and
+whether Molt may change anything."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tui.formatting import entry_label
+
+
+class FleetHeader(Horizontal):
+    """`` Molt  demo · local · proxy 127.0.0.1:8080 · operator alice      read-write``"""
+
+    DEFAULT_CSS = """
+    FleetHeader {
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    FleetHeader > #where { width: 1fr; }
+    FleetHeader > #mode { width: auto; padding: 0 1; }
+    FleetHeader > #mode.read-only { background: $warning; color: $background; }
+    """
+
+    fleet: reactive[str] = reactive("")
+    backend: reactive[str] = reactive("")
+    entry: reactive[str] = reactive("")
+    operator: reactive[str] = reactive("")
+    read_only: reactive[bool] = reactive(False)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="where")
+        yield Static(id="mode")
+
+    def on_mount(self) -> None:
+        self._update()
+
+    def watch_fleet(self) -> None:
+        if self.is_mounted:
+            self._update()
+
+    watch_backend = watch_entry = watch_operator = watch_read_only = watch_fleet
+
+    def _update(self) -> None:
+        where = Text.assemble(
+            (" Molt ", "bold reverse"),
+            "  ",
+            (self.fleet, "bold"),
+            " · ",
+            self.backend or "…",
+            " · ",
+            entry_label(self.backend, self.entry) if self.entry else "entry …",
+            " · operator ",
+            (self.operator or "…", "bold"),
+        )
+        self.query_one("#where", Static).update(where)
+        mode = self.query_one("#mode", Static)
+        mode.update(Text("READ-ONLY", "bold") if self.read_only else Text("read-write"))
+        mode.set_class(self.read_only, "read-only")
