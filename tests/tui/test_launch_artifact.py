@@ -14,8 +14,12 @@ from tui.modals.launch import LaunchModal
 
 def aws_app(backend, clock) -> MoltApp:
     fleet = FleetConfig(name="web", backend="aws", settings=SimpleNamespace(image=None, count=2))
-    return MoltApp([fleet], state_dir=Path("/nonexistent-molt-state"),
-                   opener=lambda _fleet, _dir: backend, clock=clock)
+    return MoltApp(
+        [fleet],
+        state_dir=Path("/nonexistent-molt-state"),
+        opener=lambda _fleet, _dir: backend,
+        clock=clock,
+    )
 
 
 async def test_an_aws_fleet_without_a_default_image_needs_one_typed(backend, clock):
@@ -27,6 +31,8 @@ async def test_an_aws_fleet_without_a_default_image_needs_one_typed(backend, clo
         assert "Image (AMI) is required" in str(app.screen.query_one("#problem").render())
         await pilot.press("tab", "tab", "tab", *"ami-0123", "enter")
         await until(pilot, lambda: not isinstance(app.screen, LaunchModal))
-        await until(pilot, lambda: any(r.action == "launch" for r in backend.journal.since_seeded()))
+        await until(
+            pilot, lambda: any(r.action == "launch" for r in backend.journal.since_seeded())
+        )
         (launch,) = [r for r in backend.journal.since_seeded() if r.action == "launch"]
         assert launch.args["artifact"] == "ami-0123" and launch.args["version"] == "v4"

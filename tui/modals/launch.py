@@ -52,7 +52,11 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
             yield Label("Note (why)", classes="field-label")
             yield Input(placeholder="e.g. fixes the login timeout", id="note")
             yield Label(self.artifact_label, classes="field-label")
-            hint = f"default: {self.default_artifact}" if self.default_artifact else "the fleet's default"
+            hint = (
+                f"default: {self.default_artifact}"
+                if self.default_artifact
+                else "the fleet's default"
+            )
             if self.artifact_required:
                 hint = "required: the fleet has no default"
             yield Input(placeholder=hint, id="artifact")
