@@ -31,7 +31,6 @@ from backends.model import Event, EventKind, GenerationSpec, iso, utcnow
 SOCKET_NAME = "agent.sock"
 LOCK_NAME = "agent.lock"
 LOG_NAME = "agent.log"
-WATCH_QUEUE = 10_000
 
 log = logging.getLogger("molt.agent")
 
@@ -127,8 +126,15 @@ class Agent:
         except BackendError as error:
             writer.write(rpc.encode(rpc.error_message(error)))
             return
-        queue: asyncio.Queue[Event] = asyncio.Queue(WATCH_QUEUE)
-        runtime.subscribers.add(queue)
+        with runtime.events.subscription() as queue:
+            await self._stream(queue, reader, writer)
+
+    async def _stream(
+        self,
+        queue: asyncio.Queue[Event],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         closed = asyncio.ensure_future(reader.read())  # EOF: the watcher went away
         try:
             writer.write(rpc.encode({"ok": True}))
@@ -143,7 +149,6 @@ class Agent:
         except ConnectionError:
             pass
         finally:
-            runtime.subscribers.discard(queue)
             closed.cancel()
 
     # methods ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@ The store holds what must survive the agent; this holds what is re-derived at st
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 from collections.abc import Coroutine, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from backends.broadcast import Broadcast
 from backends.errors import NotFound, OperationFailed, Refused
 from backends.local import checks, processes
 from backends.local.proxy import Proxy, Route, Router, Upstream
@@ -118,7 +118,7 @@ class FleetRuntime:
         self.router = Router()
         self.proxy = Proxy(name, self.router)
         self.entry = ""
-        self.subscribers: set[asyncio.Queue[Event]] = set()
+        self.events = Broadcast()
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -227,12 +227,9 @@ class FleetRuntime:
         instance: str | None = None,
         operator: str | None = None,
     ) -> None:
-        event = Event(utcnow(), self.name, kind, message, generation, instance, operator)
-        for queue in list(self.subscribers):
-            if queue.full():  # a consumer that cannot keep up loses its oldest events
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-            queue.put_nowait(event)
+        self.events.publish(
+            Event(utcnow(), self.name, kind, message, generation, instance, operator)
+        )
 
     # launching -------------------------------------------------------------------------
     async def launch(self, spec: GenerationSpec) -> Generation:

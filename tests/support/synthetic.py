@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from backends.base import Backend
+from backends.broadcast import Broadcast
 from backends.errors import BackendError, NotFound, Refused
 from backends.journal import Journal, JournalRecord, Outcome, fold
 from backends.model import (
@@ -137,7 +138,7 @@ class SyntheticBackend(Backend):
         self.journal = MemoryJournal(self)
         self.generations: dict[str, _Generation] = {}
         self.failures: dict[str, BackendError] = {}
-        self.subscribers: set[asyncio.Queue[Event]] = set()
+        self.events = Broadcast()
         self._next = 1
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -214,9 +215,9 @@ class SyntheticBackend(Backend):
         instance: str | None = None,
         operator: str | None = None,
     ) -> None:
-        event = Event(self.clock(), self.fleet, kind, message, generation, instance, operator)
-        for queue in list(self.subscribers):
-            queue.put_nowait(event)
+        self.events.publish(
+            Event(self.clock(), self.fleet, kind, message, generation, instance, operator)
+        )
 
     # the contract ------------------------------------------------------------------------
     async def fleets(self) -> list[FleetRef]:
@@ -240,13 +241,8 @@ class SyntheticBackend(Backend):
     async def watch(self, fleet: str) -> AsyncIterator[Event]:
         self._check(fleet)
         await self.maybe_fail("watch")
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self.subscribers.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self.subscribers.discard(queue)
+        async for event in self.events.stream():
+            yield event
 
     async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
         self._check(fleet)
