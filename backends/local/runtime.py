@@ -7,11 +7,7 @@ The store holds what must survive the agent; this holds what is re-derived at st
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +16,21 @@ import aiohttp
 from backends.broadcast import Broadcast
 from backends.errors import NotFound, OperationFailed, Refused
 from backends.local import checks, processes
-from backends.local.proxy import Proxy, Route, Router, Upstream
+from backends.local.members import GenerationRuntime, InstanceRuntime
+from backends.local.proxy import Proxy
+from backends.local.routing import Route, Router, Upstream
 from backends.local.settings import LocalSettings, split_address
 from backends.local.store import GenerationRow, InstanceRow, Store
-from backends.manifest import (
-    MANIFEST_NAME,
-    build_manifest,
-    compare,
-    make_read_only,
-    make_writable,
-    manifest_digest,
-)
+from backends.local.trees import freeze, remove_tree, tree_drift
 from backends.model import (
     DriftReport,
     Event,
     EventKind,
-    FileDrift,
     FleetSnapshot,
     Generation,
     GenerationSpec,
     Health,
-    Instance,
     Lifecycle,
-    derive_state,
     iso,
     parse_iso,
     utcnow,
@@ -51,59 +39,6 @@ from backends.model import (
 RESTART_BACKOFF_MAX = 30.0
 SUPERVISE_EVERY = 0.5
 STOP_GRACE = 5.0
-
-
-@dataclass(slots=True)
-class InstanceRuntime:
-    id: str
-    generation: str
-    port: int
-    process: processes.Process
-    judge: checks.HealthJudge
-    last_check: str = ""
-    latency_ms: float | None = None
-    healthy_since: datetime | None = None
-    restarts: int = 0
-    restart_at: float = 0.0
-    task: asyncio.Task[None] | None = None
-
-    def to_model(self) -> Instance:
-        return Instance(
-            id=self.id,
-            address=f"127.0.0.1:{self.port}",
-            health=self.judge.health,
-            pid=self.process.pid,
-            last_check=self.last_check,
-            latency_ms=self.latency_ms,
-            healthy_since=self.healthy_since,
-        )
-
-
-@dataclass(slots=True)
-class GenerationRuntime:
-    row: GenerationRow
-    tree: Path
-    instances: dict[str, InstanceRuntime] = field(default_factory=dict)
-
-    @property
-    def lifecycle(self) -> Lifecycle:
-        return Lifecycle(self.row.lifecycle)
-
-    def to_model(self) -> Generation:
-        instances = tuple(i.to_model() for i in self.instances.values())
-        return Generation(
-            id=self.row.id,
-            version=self.row.version,
-            state=derive_state([i.health for i in instances], self.row.weight, self.lifecycle),
-            weight=self.row.weight,
-            launched_at=parse_iso(self.row.launched_at) or utcnow(),
-            launched_by=self.row.launched_by,
-            note=self.row.note,
-            count=self.row.count,
-            instances=instances,
-            artifact=self.row.artifact,
-            digest=self.row.digest,
-        )
 
 
 class FleetRuntime:
@@ -483,26 +418,3 @@ class FleetRuntime:
             checked=("local",),
             drift=tuple(drift),
         )
-
-
-def freeze(artifact: Path, home: Path) -> str:
-    """Copy ``artifact`` to ``home/tree``, write its manifest, drop write bits."""
-    tree = home / "tree"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(artifact, tree, symlinks=True)
-    manifest = build_manifest(tree)
-    (home / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    make_read_only(tree)
-    return manifest_digest(manifest)
-
-
-def tree_drift(home: Path) -> list[FileDrift]:
-    expected = json.loads((home / MANIFEST_NAME).read_text())
-    actual = build_manifest(home / "tree")
-    return [FileDrift("local", path, change) for path, change in compare(expected, actual)]
-
-
-def remove_tree(home: Path) -> None:
-    if home.exists():
-        make_writable(home)
-        shutil.rmtree(home, ignore_errors=True)

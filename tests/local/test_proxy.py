@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from backends.local.proxy import Proxy, Route, Router, Upstream
+from backends.local.proxy import Proxy
+from backends.local.routing import Route, Router, Upstream
 
 
 @contextlib.asynccontextmanager

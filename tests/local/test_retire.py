@@ -28,8 +28,11 @@ async def test_a_second_retire_joins_the_first_instead_of_failing():
             )
             assert first is None and second is None
             assert [g.id for g in (await backend.snapshot("web")).generations] == ["g2"]
-            outcomes = [r.outcome.value for r in await backend.journal.records("web")
-                        if r.action == "retire"]
+            outcomes = [
+                r.outcome.value
+                for r in await backend.journal.records("web")
+                if r.action == "retire"
+            ]
             assert outcomes == ["ok", "ok"]
         finally:
             await backend.close()

@@ -1,0 +1,40 @@
+"""A generation's frozen tree on disk: copied once, manifested, read-only, removed whole."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from backends.manifest import (
+    MANIFEST_NAME,
+    build_manifest,
+    compare,
+    make_read_only,
+    make_writable,
+    manifest_digest,
+)
+from backends.model import FileDrift
+
+
+def freeze(artifact: Path, home: Path) -> str:
+    """Copy ``artifact`` to ``home/tree``, write its manifest, drop write bits."""
+    tree = home / "tree"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(artifact, tree, symlinks=True)
+    manifest = build_manifest(tree)
+    (home / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    make_read_only(tree)
+    return manifest_digest(manifest)
+
+
+def tree_drift(home: Path) -> list[FileDrift]:
+    expected = json.loads((home / MANIFEST_NAME).read_text())
+    actual = build_manifest(home / "tree")
+    return [FileDrift("local", path, change) for path, change in compare(expected, actual)]
+
+
+def remove_tree(home: Path) -> None:
+    if home.exists():
+        make_writable(home)
+        shutil.rmtree(home, ignore_errors=True)
