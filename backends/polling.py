@@ -69,6 +69,32 @@ def diff_snapshots(before: FleetSnapshot, after: FleetSnapshot) -> list[Event]:
     return events
 
 
+class Follower:
+    """Turns successive reads (or failed reads) of a fleet into events: differences
+    between snapshots, a failure once per distinct message, and the recovery."""
+
+    def __init__(self, fleet: str) -> None:
+        self.fleet = fleet
+        self.last: FleetSnapshot | None = None
+        self.last_error = ""
+
+    def failed(self, error: BackendError) -> list[Event]:
+        if error.message == self.last_error:
+            return []
+        self.last_error = error.message
+        return [Event(utcnow(), self.fleet, EventKind.ERROR, f"{error.title}: {error.message}")]
+
+    def read(self, snapshot: FleetSnapshot) -> list[Event]:
+        events = []
+        if self.last_error:
+            self.last_error = ""
+            events.append(Event(utcnow(), self.fleet, EventKind.STATE, "reading the fleet again"))
+        if self.last is not None:
+            events += diff_snapshots(self.last, snapshot)
+        self.last = snapshot
+        return events
+
+
 async def poll_events(
     fleet: str,
     read: Callable[[], Awaitable[FleetSnapshot]],
@@ -76,21 +102,12 @@ async def poll_events(
 ) -> AsyncIterator[Event]:
     """Yield the differences between successive reads, forever. A failed read is yielded
     as an ``error`` event (once per distinct message) and retried at the next interval."""
-    last: FleetSnapshot | None = None
-    last_error = ""
+    follower = Follower(fleet)
     while True:
         try:
-            current = await read()
+            events = follower.read(await read())
         except BackendError as error:
-            if error.message != last_error:
-                last_error = error.message
-                yield Event(utcnow(), fleet, EventKind.ERROR, f"{error.title}: {error.message}")
-        else:
-            if last_error:
-                last_error = ""
-                yield Event(utcnow(), fleet, EventKind.STATE, "reading the fleet again")
-            if last is not None:
-                for event in diff_snapshots(last, current):
-                    yield event
-            last = current
+            events = follower.failed(error)
+        for event in events:
+            yield event
         await asyncio.sleep(interval)

@@ -26,7 +26,7 @@ from backends.model import (
     parse_iso,
     utcnow,
 )
-from backends.polling import diff_snapshots
+from backends.polling import Follower
 from backends.ssh import traffic
 from backends.ssh.connections import ConnectOptions, HostPool
 from backends.ssh.haproxy import Haproxy, ServerStat
@@ -187,21 +187,16 @@ class SshBackend(Backend):
     async def watch(self, fleet: str) -> AsyncIterator[Event]:
         self._check_fleet(fleet)
         interval = min(2.0, max(0.2, self.settings.health.interval))
-        last: FleetSnapshot | None = None
-        last_error = ""
+        follower = Follower(fleet)
         failing: dict[str, str] = {}
         while True:
             try:
                 reading = await self.read()
             except BackendError as error:
-                if error.message != last_error:
-                    last_error = error.message
-                    yield Event(utcnow(), fleet, EventKind.ERROR, f"{error.title}: {error.message}")
+                for event in follower.failed(error):
+                    yield event
             else:
                 now = utcnow()
-                if last_error:
-                    last_error = ""
-                    yield Event(now, fleet, EventKind.STATE, "reading the fleet again")
                 for host, why in reading.host_failures.items():
                     if failing.get(host) != why:
                         yield Event(now, fleet, EventKind.ERROR, f"host {host}: {why}")
@@ -210,10 +205,8 @@ class SshBackend(Backend):
                 failing = dict(reading.host_failures)
                 for note in reading.notes:
                     yield Event(now, fleet, EventKind.STATE, note)
-                if last is not None:
-                    for event in diff_snapshots(last, reading.snapshot):
-                        yield event
-                last = reading.snapshot
+                for event in follower.read(reading.snapshot):
+                    yield event
             await asyncio.sleep(interval)
 
     # acting -------------------------------------------------------------------------------
