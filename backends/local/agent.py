@@ -23,14 +23,11 @@ from typing import Any
 from backends.errors import BackendError, NotFound, OperationFailed
 from backends.journal import JournalRecord, Outcome
 from backends.local import rpc
+from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME
 from backends.local.runtime import FleetRuntime
 from backends.local.settings import settings_from_json
 from backends.local.store import Store
 from backends.model import Event, EventKind, GenerationSpec, iso, utcnow
-
-SOCKET_NAME = "agent.sock"
-LOCK_NAME = "agent.lock"
-LOG_NAME = "agent.log"
 
 log = logging.getLogger("molt.agent")
 

@@ -16,8 +16,8 @@ from backends.config import FleetConfig
 from backends.errors import ConfigError, NotFound, Unreachable
 from backends.journal import Journal, JournalRecord, fold
 from backends.local import rpc
-from backends.local.agent import LOG_NAME, SOCKET_NAME
-from backends.local.runtime import STOP_GRACE
+from backends.local.layout import LOG_NAME, SOCKET_NAME
+from backends.local.processes import STOP_GRACE
 from backends.local.settings import LocalSettings, settings_to_json
 from backends.model import (
     DriftReport,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from backends.errors import OperationFailed
 
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+
 
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot, or None if it is gone."""
@@ -90,7 +92,7 @@ def spawn(command: str, *, port: int, cwd: Path, env: dict[str, str], log: Path)
     return Process(pid=popen.pid, started=started, popen=popen)
 
 
-def stop(processes: list[Process], grace: float = 5.0) -> None:
+def stop(processes: list[Process], grace: float = STOP_GRACE) -> None:
     """SIGTERM, then SIGKILL whatever is still running after ``grace`` seconds."""
     for process in processes:
         process.signal(signal.SIGTERM)

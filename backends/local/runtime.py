@@ -17,6 +17,7 @@ from backends.broadcast import Broadcast
 from backends.errors import NotFound, OperationFailed, Refused
 from backends.local import checks, processes
 from backends.local.members import GenerationRuntime, InstanceRuntime
+from backends.local.processes import STOP_GRACE
 from backends.local.proxy import Proxy
 from backends.local.routing import Route, Router, Upstream
 from backends.local.settings import LocalSettings, split_address
@@ -38,7 +39,6 @@ from backends.model import (
 
 RESTART_BACKOFF_MAX = 30.0
 SUPERVISE_EVERY = 0.5
-STOP_GRACE = 5.0
 
 
 class FleetRuntime:
