@@ -125,44 +125,18 @@ class Rig:
     def known_hosts(self) -> Path:
         return self.root / "known_hosts"
 
-    def start_host(self, address: str, user: pwd.struct_passwd, extra: str = "") -> SshHost:
-        home = self.root / "hosts" / address
-        (home / "srv").mkdir(parents=True)
-        os.chown(home / "srv", user.pw_uid, user.pw_gid)
+    @staticmethod
+    def _host_key(home: Path) -> str:
+        """A fresh ed25519 host key in ``home``; returns its public half."""
         key = asyncssh.generate_private_key("ssh-ed25519")
         key.write_private_key(str(home / "host_key"))
         (home / "host_key").chmod(0o600)
-        port = free_port(address)
-        (home / "sshd_config").write_text(textwrap.dedent(f"""\
-            ListenAddress {address}:{port}
-            HostKey {home / "host_key"}
-            PidFile {home / "sshd.pid"}
-            AuthorizedKeysFile {self.root / "authorized_keys"}
-            AllowUsers {DEPLOY_USER}
-            UsePAM no
-            StrictModes no
-            MaxStartups 100
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            PrintMotd no
-            LogLevel ERROR
-            Subsystem sftp internal-sftp
-            """) + extra)
-        host = SshHost(address, port, home, key.export_public_key().decode().strip())
-        host.process = self._spawn_sshd(host)
-        return host
+        return str(key.export_public_key().decode().strip())
 
-    def start_shared_sshd(self, addresses: list[str], max_startups: int) -> list[SshHost]:
-        """One sshd answering on many addresses: hosts that share its ``MaxStartups``
-        (as hosts behind one bastion or NAT address do)."""
-        home = self.root / "shared" / addresses[0]
-        home.mkdir(parents=True)
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        key.write_private_key(str(home / "host_key"))
-        (home / "host_key").chmod(0o600)
-        public = key.export_public_key().decode().strip()
-        hosts = [SshHost(a, free_port(a), home, public) for a in addresses]
-        listen = "".join(f"ListenAddress {h.address}:{h.port}\n" for h in hosts)
+    def _write_sshd_config(
+        self, home: Path, listen: str, *, max_startups: int, extra: str = ""
+    ) -> None:
+        """The test sshd: key login as the deploy user only, no PAM, SFTP built in."""
         (home / "sshd_config").write_text(listen + textwrap.dedent(f"""\
             HostKey {home / "host_key"}
             PidFile {home / "sshd.pid"}
@@ -172,8 +146,33 @@ class Rig:
             StrictModes no
             MaxStartups {max_startups}
             PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            PrintMotd no
             LogLevel ERROR
-            """))
+            Subsystem sftp internal-sftp
+            """) + extra)
+
+    def start_host(self, address: str, user: pwd.struct_passwd, extra: str = "") -> SshHost:
+        home = self.root / "hosts" / address
+        (home / "srv").mkdir(parents=True)
+        os.chown(home / "srv", user.pw_uid, user.pw_gid)
+        public = self._host_key(home)
+        port = free_port(address)
+        listen = f"ListenAddress {address}:{port}\n"
+        self._write_sshd_config(home, listen, max_startups=100, extra=extra)
+        host = SshHost(address, port, home, public)
+        host.process = self._spawn_sshd(host)
+        return host
+
+    def start_shared_sshd(self, addresses: list[str], max_startups: int) -> list[SshHost]:
+        """One sshd answering on many addresses: hosts that share its ``MaxStartups``
+        (as hosts behind one bastion or NAT address do)."""
+        home = self.root / "shared" / addresses[0]
+        home.mkdir(parents=True)
+        public = self._host_key(home)
+        hosts = [SshHost(a, free_port(a), home, public) for a in addresses]
+        listen = "".join(f"ListenAddress {h.address}:{h.port}\n" for h in hosts)
+        self._write_sshd_config(home, listen, max_startups=max_startups)
         log = home / "sshd.log"
         with log.open("ab") as output:
             process = subprocess.Popen(
