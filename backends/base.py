@@ -1,78 +1,170 @@
 """The contract every driver implements (local, aws, ssh).
 
-A driver only reads and acts; it never decides whether an action is allowed. That
-is the job of :mod:`backends.guards`, applied by :class:`backends.operations.Operations`,
+One backend instance serves **one** fleet, and whether it may write is fixed when it is
+made: a read-only backend performs no write of any kind, not even a repair (it reports
+the difference instead). The mutating methods here refuse in read-only mode before the
+driver is asked anything, so no driver can forget to.
+
+A driver only reads and acts; it never decides whether an action is allowed. That is
+the job of :mod:`backends.guards`, applied by :class:`backends.operations.Operations`,
 the one door every mutation goes through.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
 from typing import ClassVar
 
-from backends.journal import Journal, os_operator
-from backends.model import DriftReport, Event, FleetRef, FleetSnapshot, Generation, GenerationSpec
+from backends.errors import Refused
+from backends.events import Event
+from backends.fleets import FleetConfig
+from backends.journal import Journal, JournalRecord, os_operator
+from backends.model import DriftReport, FleetSnapshot, Generation, GenerationSpec
+
+
+def read_only_refusal(what: str) -> Refused:
+    return Refused(f"read-only mode: {what} is not allowed (start Molt without --read-only)")
+
+
+class ReadOnlyJournal(Journal):
+    """A journal that can be read, never written."""
+
+    def __init__(self, inner: Journal) -> None:
+        self.inner = inner
+
+    async def write(self, record: JournalRecord) -> None:
+        raise read_only_refusal(record.action)
+
+    async def records(self, fleet: str) -> list[JournalRecord]:
+        return await self.inner.records(fleet)
+
+
+def check_complete(weights: Mapping[str, int], generations: Iterable[str]) -> dict[str, int]:
+    """``weights`` as a plain dict, if it names exactly ``generations`` (every one not
+    retired) with whole numbers summing to 100 or all 0; else :class:`Refused`."""
+    expected = list(generations)
+    missing = [g for g in expected if g not in weights]
+    extra = [g for g in weights if g not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if extra:
+            parts.append("unknown " + ", ".join(extra))
+        raise Refused(f"set_weights needs every generation's weight ({'; '.join(parts)})")
+    complete = {g: weights[g] for g in expected}
+    for generation, weight in complete.items():
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
+            raise Refused(f"weight for {generation} must be a whole number 0–100, not {weight}")
+    if sum(complete.values()) not in (0, 100):
+        raise Refused(f"weights must sum to 100, not {sum(complete.values())}")
+    return complete
 
 
 class Backend(ABC):
-    """A driver for fleets of one kind.
+    """A driver for one fleet.
 
     Attributes:
         kind: ``"local"``, ``"aws"`` or ``"ssh"``; shown in the header and ``status``.
-        journal: where this backend keeps its audit records.
-        read_only: whether reads may repair drift they find (they may not when set).
+        hands_over_snapshots: ``watch()`` yields a
+            :class:`~backends.events.SnapshotTaken` with every read it makes anyway (the
+            polled drivers), so a watcher never needs to read again after events.
+        config: the fleet, as molt.toml describes it.
     """
 
     kind: ClassVar[str]
-    journal: Journal
-    #: set by :func:`backends.registry.open_backend`: a read-only backend never changes
-    #: the world, not even to repair it (e.g. re-applying HAProxy's state after a reload)
-    read_only: bool = False
+    hands_over_snapshots: ClassVar[bool] = False
 
-    @abstractmethod
-    async def fleets(self) -> list[FleetRef]:
-        """The fleets this backend serves."""
+    def __init__(self, fleet: FleetConfig, state_dir: Path, *, read_only: bool = False) -> None:
+        self.config = fleet
+        self.name = fleet.name
+        self.state_dir = state_dir
+        self._read_only = read_only
+        self._journal: Journal | None = None
 
+    @property
+    def read_only(self) -> bool:
+        """Fixed at construction: a read-only backend never changes the world."""
+        return self._read_only
+
+    @property
+    def journal(self) -> Journal:
+        """Where this fleet's audit records live (read-only: they can only be read)."""
+        assert self._journal is not None, "the driver did not set its journal"
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: Journal) -> None:
+        self._journal = ReadOnlyJournal(journal) if self._read_only else journal
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between reads when someone waits for a change (``launch --wait``):
+        the driver's own pace, so waiting costs what watching costs."""
+        return 1.0
+
+    # reads ---------------------------------------------------------------------------
     @abstractmethod
-    async def snapshot(self, fleet: str) -> FleetSnapshot:
+    async def snapshot(self) -> FleetSnapshot:
         """Generations (not retired, oldest first), instances, health and weights in one
-        consistent read.
+        consistent read."""
+
+    @abstractmethod
+    def watch(self) -> AsyncIterator[Event]:
+        """Typed events as they happen, until the consumer stops iterating. Transient
+        read failures are yielded as :class:`~backends.events.ReadError` events rather
+        than ending the stream."""
+
+    @abstractmethod
+    async def verify(self, generation: str) -> DriftReport:
+        """Compare what the generation runs with what it was launched from.
 
         Raises:
-            NotFound: no such fleet.
+            NotFound: no such generation (or it is retired).
         """
-
-    @abstractmethod
-    def watch(self, fleet: str) -> AsyncIterator[Event]:
-        """Health transitions, state and weight changes, operator actions — as they
-        happen, until the consumer stops iterating. Transient read failures are yielded
-        as ``EventKind.ERROR`` events rather than ending the stream."""
-
-    @abstractmethod
-    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
-        """Start a new generation beside the others, at weight 0. Returns as soon as
-        its instances are starting; health then streams through :meth:`watch`.
-
-        A launch that fails part way removes what it created, or leaves it visible
-        as a ``failed`` generation that can be retired — never an orphan."""
-
-    @abstractmethod
-    async def set_weights(self, fleet: str, weights: Mapping[str, int]) -> None:
-        """Apply complete weights (every non-retired generation, summing to 100 or all 0)."""
-
-    @abstractmethod
-    async def retire(self, fleet: str, generation: str) -> None:
-        """Drain (bounded by the fleet's drain timeout), then destroy the generation's
-        instances and resources. Its record stays in history."""
-
-    @abstractmethod
-    async def verify(self, fleet: str, generation: str) -> DriftReport:
-        """Compare what the generation runs with what it was launched from."""
 
     async def operator(self) -> str:
         """Who is acting, as this backend's world knows them."""
         return os_operator()
+
+    # writes: refused in read-only mode before the driver sees them ---------------------
+    async def launch(self, spec: GenerationSpec) -> Generation:
+        """Start a new generation beside the others, at weight 0. Returns as soon as
+        its instances are starting; health then streams through :meth:`watch`.
+
+        The generation is recorded ``launching`` before anything is made, ``active``
+        once its instances were started, ``failed`` if that could not be done — never
+        an orphan that :meth:`snapshot` cannot see."""
+        self._refuse_in_read_only("launch")
+        return await self._launch(spec)
+
+    async def set_weights(self, weights: Mapping[str, int]) -> None:
+        """Apply the **complete** weights: every non-retired generation, summing to 100
+        (or all 0). A partial map is refused (:func:`check_complete`)."""
+        self._refuse_in_read_only("shift")
+        await self._set_weights(dict(weights))
+
+    async def retire(self, generation: str) -> None:
+        """Drain (bounded by the fleet's drain timeout), then destroy the generation's
+        instances and resources. Its record stays in history. A generation already
+        draining is resumed: the retire that was cut short is finished (or joined)."""
+        self._refuse_in_read_only("retire")
+        await self._retire(generation)
+
+    def _refuse_in_read_only(self, what: str) -> None:
+        if self._read_only:
+            raise read_only_refusal(what)
+
+    @abstractmethod
+    async def _launch(self, spec: GenerationSpec) -> Generation: ...
+
+    @abstractmethod
+    async def _set_weights(self, weights: dict[str, int]) -> None: ...
+
+    @abstractmethod
+    async def _retire(self, generation: str) -> None: ...
 
     async def close(self) -> None:  # noqa: B027 - most drivers have nothing to release
         """Release connections. Never stops the fleet."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 
-from backends.model import Event
+from backends.events import Event
 
 QUEUE_SIZE = 10_000
 

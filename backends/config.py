@@ -18,87 +18,21 @@ a TOML table against it, so an unknown key or a wrong type is an error naming th
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import os
+import math
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from backends import registry
 from backends.errors import ConfigError
+from backends.fleets import FleetConfig, MoltConfig
 
 CONFIG_NAME = "molt.toml"
-DEMO_FLEET = "demo"
-
-#: backend name → "module:SettingsClass"; imported only when a fleet uses it
-DRIVERS = {
-    "local": "backends.local.settings:LocalSettings",
-    "aws": "backends.aws.settings:AwsSettings",
-    "ssh": "backends.ssh.settings:SshSettings",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class HealthSettings:
-    """How an instance's health is judged (HTTP GET ``path`` must answer 2xx/3xx)."""
-
-    path: str = "/healthz"
-    interval: float = 1.0
-    timeout: float = 1.0
-    healthy_threshold: int = 2
-    unhealthy_threshold: int = 2
-
-    def __post_init__(self) -> None:
-        if not self.path.startswith("/"):
-            raise ConfigError(f"health.path must start with '/', not {self.path!r}")
-        for name in ("interval", "timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"health.{name} must be more than 0 seconds")
-        for name in ("healthy_threshold", "unhealthy_threshold"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"health.{name} must be at least 1")
-
-
-@dataclass(frozen=True, slots=True)
-class FleetConfig:
-    """One fleet: its name, its backend and that backend's settings."""
-
-    name: str
-    backend: str
-    settings: Any
-    source: str = "built-in"
-    #: the built-in demo: launch this version as g1 on first use
-    bootstrap_version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MoltConfig:
-    fleets: Mapping[str, FleetConfig]
-    path: Path | None = None
-    state_dir: Path = field(default_factory=lambda: default_state_dir())
-
-    def fleet(self, name: str | None) -> FleetConfig:
-        """The named fleet, or the only/first one when no name is given."""
-        if name is None:
-            return next(iter(self.fleets.values()))
-        try:
-            return self.fleets[name]
-        except KeyError:
-            known = ", ".join(self.fleets) or "none"
-            where = f"in {self.path}" if self.path else "(no molt.toml: only the demo fleet)"
-            raise ConfigError(f"unknown fleet {name!r} {where}; known fleets: {known}") from None
-
-
-def default_state_dir() -> Path:
-    override = os.environ.get("MOLT_STATE_DIR")
-    if override:
-        return Path(override).expanduser().resolve()
-    return Path(platformdirs.user_state_dir("molt"))
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -121,7 +55,10 @@ def load_config(explicit: str | None = None) -> MoltConfig:
     """Read and check molt.toml, or describe the built-in demo fleet when there is none."""
     path = find_config(explicit)
     if path is None:
-        return MoltConfig(fleets={DEMO_FLEET: demo_fleet()})
+        from backends.local.demo import demo_fleet  # only the demo needs the local driver
+
+        demo = demo_fleet()
+        return MoltConfig(fleets={demo.name: demo})
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
@@ -147,24 +84,15 @@ def parse_fleets(document: Mapping[str, Any], path: Path) -> dict[str, FleetConf
             raise ConfigError(f"{path}: fleets.{name} must be a table")
         table = dict(table)
         backend = table.pop("backend", "local")
-        if backend not in DRIVERS:
-            choices = ", ".join(DRIVERS)
+        if backend not in registry.DRIVERS:
+            choices = ", ".join(registry.DRIVERS)
             raise ConfigError(
                 f"{path}: fleets.{name}.backend must be one of {choices}, not {backend!r}"
             )
-        settings = parse_settings(settings_class(backend), table, f"fleets.{name}", path.parent)
+        cls = registry.settings_class(backend)
+        settings = parse_settings(cls, table, f"fleets.{name}", path.parent)
         fleets[name] = FleetConfig(name=name, backend=backend, settings=settings, source=str(path))
     return fleets
-
-
-def settings_class(backend: str) -> type[Any]:
-    module_name, _, class_name = DRIVERS[backend].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(f"the {backend} backend is not available: {error}") from error
-    cls: type[Any] = getattr(module, class_name)
-    return cls
 
 
 def parse_settings(cls: type[Any], table: Mapping[str, Any], where: str, base: Path) -> Any:
@@ -211,6 +139,8 @@ def _convert(hint: Any, value: Any, key: str, base: Path) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key} must be a number, not {_type_name(value)}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, not {value}")
         return float(value)
     if hint in (int, str, bool):
         if type(value) is not hint:
@@ -228,17 +158,3 @@ def _type_name(value: Any) -> str:
         list: "a list",
         dict: "a table",
     }.get(type(value), type(value).__name__)
-
-
-def demo_fleet() -> FleetConfig:
-    """The built-in fleet a newcomer sees: the packaged demo app on the local backend."""
-    from backends.local.settings import LocalSettings, demo_artifact
-
-    settings = LocalSettings(
-        listen="127.0.0.1:8080",
-        artifact=demo_artifact(),
-        start="{python} app.py --port {port}",
-        count=2,
-        listen_fallback=True,
-    )
-    return FleetConfig(name=DEMO_FLEET, backend="local", settings=settings, bootstrap_version="v1")

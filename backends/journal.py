@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     OK = "ok"
     REFUSED = "refused"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # Molt was stopped mid-action; running it again finishes it
 
 
 def os_operator() -> str:
@@ -91,6 +92,8 @@ class JournalRecord:
             words.append(f"— refused: {self.reason}")
         elif self.outcome is Outcome.FAILED:
             words.append(f"— failed: {self.reason}")
+        elif self.outcome is Outcome.INTERRUPTED:
+            words.append(f"— interrupted: {self.reason}")
         return " ".join(words)
 
     def to_json(self) -> dict[str, Any]:

@@ -69,9 +69,14 @@ class GenerationState(StrEnum):
 
 
 class Lifecycle(StrEnum):
-    """What a driver knows about a generation beyond its instances' health."""
+    """What a driver records about a generation beyond its instances' health:
+    ``launching`` while the launch itself runs (uploads, resources, processes), then
+    ``active``, or ``failed`` when the launch could not finish; ``draining`` once a
+    retire began, ``retired`` when it ended."""
 
+    LAUNCHING = "launching"
     ACTIVE = "active"
+    FAILED = "failed"
     DRAINING = "draining"
     RETIRED = "retired"
 
@@ -82,6 +87,10 @@ def derive_state(healths: list[Health], weight: int, lifecycle: Lifecycle) -> Ge
         return GenerationState.RETIRED
     if lifecycle is Lifecycle.DRAINING:
         return GenerationState.DRAINING
+    if lifecycle is Lifecycle.FAILED:
+        return GenerationState.FAILED
+    if lifecycle is Lifecycle.LAUNCHING and weight == 0:
+        return GenerationState.LAUNCHING
     if weight > 0:
         return GenerationState.LIVE
     if not healths:
@@ -224,6 +233,8 @@ class FleetSnapshot:
     entry: str
     generations: tuple[Generation, ...]
     taken_at: datetime = field(default_factory=utcnow)
+    #: what differs from what Molt set and was left alone (read-only mode): one line each
+    differences: tuple[str, ...] = ()
 
     @property
     def weights(self) -> dict[str, int]:
@@ -238,6 +249,7 @@ class FleetSnapshot:
             "backend": self.backend,
             "entry": self.entry,
             "generations": [g.to_json() for g in self.generations],
+            "differences": list(self.differences),
         }
 
     @classmethod
@@ -247,6 +259,7 @@ class FleetSnapshot:
             backend=data["backend"],
             entry=data["entry"],
             generations=tuple(Generation.from_json(g) for g in data["generations"]),
+            differences=tuple(data.get("differences", ())),
         )
 
 
@@ -260,50 +273,6 @@ class GenerationSpec:
     note: str = ""
     artifact: str | None = None
     launched_by: str = ""
-
-
-class EventKind(StrEnum):
-    HEALTH = "health"  # an instance's health changed
-    STATE = "state"  # a generation's state changed (launched, live, draining, retired...)
-    WEIGHTS = "weights"  # the fleet's weights changed
-    ACTION = "action"  # an operator's action from the journal
-    ERROR = "error"  # the driver could not read part of the fleet
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened to a fleet, as it happened."""
-
-    at: datetime
-    fleet: str
-    kind: EventKind
-    message: str
-    generation: str | None = None
-    instance: str | None = None
-    operator: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": iso(self.at),
-            "fleet": self.fleet,
-            "kind": self.kind.value,
-            "message": self.message,
-            "generation": self.generation,
-            "instance": self.instance,
-            "operator": self.operator,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Event:
-        return cls(
-            at=parse_iso(data["at"]) or utcnow(),
-            fleet=data["fleet"],
-            kind=EventKind(data["kind"]),
-            message=data["message"],
-            generation=data.get("generation"),
-            instance=data.get("instance"),
-            operator=data.get("operator"),
-        )
 
 
 class FileChange(StrEnum):

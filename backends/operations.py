@@ -1,7 +1,9 @@
 """The one door every mutation goes through, for the TUI and the CLI alike:
 
 read-only check → fresh snapshot → guards → journal record (started) → backend call →
-journal record (outcome). A guard's refusal is journaled too; nothing is touched.
+journal record (outcome). A guard's refusal is journaled too; nothing is touched. An
+action whose *started* record could not be stored does not run. An action cut short
+(Molt quit or was interrupted) ends ``interrupted``, never a dangling *started*.
 """
 
 from __future__ import annotations
@@ -13,28 +15,39 @@ from dataclasses import replace
 from typing import Any
 
 from backends import guards
-from backends.base import Backend
-from backends.errors import BackendError, OperationFailed, Refused, Unreachable
+from backends.base import Backend, read_only_refusal
+from backends.errors import BackendError, OperationFailed, Refused
 from backends.journal import JournalRecord, Outcome
-from backends.model import FleetSnapshot, Generation, GenerationSpec, GenerationState, Health
+from backends.model import FleetSnapshot, Generation, GenerationSpec
 
 MUTATIONS = ("launch", "shift", "promote", "rollback", "retire")
+INTERRUPTED = "Molt stopped before it finished; run the same command again to finish it"
+
+Plan = Callable[[FleetSnapshot], Mapping[str, int]]
+Act = Callable[[Mapping[str, int]], Awaitable[dict[str, Any]]]
 
 
 class Operations:
-    """Guarded, journaled mutations of one backend's fleets."""
+    """Guarded, journaled mutations of one backend's fleet."""
 
-    def __init__(self, backend: Backend, *, read_only: bool = False) -> None:
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.read_only = read_only
         self._operator: str | None = None
+
+    @property
+    def fleet(self) -> str:
+        return self.backend.name
+
+    @property
+    def read_only(self) -> bool:
+        return self.backend.read_only
 
     async def operator(self) -> str:
         if self._operator is None:
             self._operator = await self.backend.operator()
         return self._operator
 
-    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
+    async def launch(self, spec: GenerationSpec) -> Generation:
         """Launch a new generation at weight 0."""
         args: dict[str, Any] = {"version": spec.version, "count": spec.count, "note": spec.note}
         if spec.artifact:
@@ -48,42 +61,31 @@ class Operations:
         launched: list[Generation] = []
 
         async def act(_: Mapping[str, int]) -> dict[str, Any]:
-            spec_by = GenerationSpec(
-                version=spec.version,
-                count=spec.count,
-                note=spec.note,
-                artifact=spec.artifact,
-                launched_by=operator,
-            )
-            launched.append(await self.backend.launch(fleet, spec_by))
+            launched.append(await self.backend.launch(replace(spec, launched_by=operator)))
             return {"generation": launched[0].id}
 
-        await self._mutate(fleet, "launch", args, plan, act)
+        await self._mutate("launch", args, plan, act)
         return launched[0]
 
-    async def shift(
-        self, fleet: str, weights: Mapping[str, int], *, force: bool = False
-    ) -> dict[str, int]:
-        """Set the fleet's weights (they must sum to 100)."""
+    async def shift(self, weights: Mapping[str, int], *, force: bool = False) -> dict[str, int]:
+        """Set the fleet's weights (they must sum to 100; generations not named get 0)."""
         return await self._set_weights(
-            fleet,
             "shift",
             {"weights": dict(weights)},
             lambda s: guards.plan_weights(s, weights, force=force),
             force,
         )
 
-    async def promote(self, fleet: str, generation: str, *, force: bool = False) -> dict[str, int]:
+    async def promote(self, generation: str, *, force: bool = False) -> dict[str, int]:
         """All traffic to ``generation``."""
         return await self._set_weights(
-            fleet,
             "promote",
             {"generation": generation},
             lambda s: guards.plan_promote(s, generation, force=force),
             force,
         )
 
-    async def rollback(self, fleet: str) -> dict[str, int]:
+    async def rollback(self) -> dict[str, int]:
         """All traffic back to the most recent earlier healthy generation."""
         chosen: dict[str, Any] = {}
 
@@ -92,57 +94,47 @@ class Operations:
             chosen["generation"] = target
             return weights
 
-        return await self._set_weights(fleet, "rollback", {}, plan, False, chosen)
+        return await self._set_weights("rollback", {}, plan, False, chosen)
 
-    async def retire(self, fleet: str, generation: str) -> None:
-        """Drain, then destroy ``generation``."""
+    async def retire(self, generation: str) -> None:
+        """Drain, then destroy ``generation`` (or finish a retire that was cut short)."""
 
         def plan(snapshot: FleetSnapshot) -> Mapping[str, int]:
             guards.check_retire(snapshot, generation)
             return {g: w for g, w in snapshot.weights.items() if g != generation}
 
         async def act(_: Mapping[str, int]) -> dict[str, Any]:
-            await self.backend.retire(fleet, generation)
+            await self.backend.retire(generation)
             return {}
 
-        await self._mutate(fleet, "retire", {"generation": generation}, plan, act)
+        await self._mutate("retire", {"generation": generation}, plan, act)
 
     async def _set_weights(
         self,
-        fleet: str,
         action: str,
         args: dict[str, Any],
-        plan: Callable[[FleetSnapshot], Mapping[str, int]],
+        plan: Plan,
         forced: bool,
         result: dict[str, Any] | None = None,
     ) -> dict[str, int]:
         applied: dict[str, int] = {}
 
         async def act(weights: Mapping[str, int]) -> dict[str, Any]:
-            await self.backend.set_weights(fleet, weights)
+            await self.backend.set_weights(weights)  # the complete map, from the guards
             applied.update(weights)
             return result or {}
 
-        await self._mutate(fleet, action, args, plan, act, forced=forced)
+        await self._mutate(action, args, plan, act, forced=forced)
         return applied
 
     async def _mutate(
-        self,
-        fleet: str,
-        action: str,
-        args: dict[str, Any],
-        plan: Callable[[FleetSnapshot], Mapping[str, int]],
-        act: Callable[[Mapping[str, int]], Awaitable[dict[str, Any]]],
-        *,
-        forced: bool = False,
+        self, action: str, args: dict[str, Any], plan: Plan, act: Act, *, forced: bool = False
     ) -> None:
         if self.read_only:
-            raise Refused(
-                f"read-only mode: {action} is not allowed (start Molt without --read-only)"
-            )
-        snapshot = await self.backend.snapshot(fleet)
+            raise read_only_refusal(action)
+        snapshot = await self.backend.snapshot()
         record = JournalRecord(
-            fleet=fleet,
+            fleet=self.fleet,
             action=action,
             operator=await self.operator(),
             args=args,
@@ -157,71 +149,21 @@ class Operations:
             )
             raise
         record = record.finished(Outcome.STARTED, weights_after=weights_after)
-        await self.backend.journal.write(record)
+        await self.backend.journal.write(record)  # no record, no action
         try:
             result = await act(weights_after)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._write_outcome(record, Outcome.INTERRUPTED, INTERRUPTED))
+            raise
         except BackendError as error:
-            await self._write_failure(record, error.message)
+            await self._write_outcome(record, Outcome.FAILED, error.message)
             raise
         except Exception as error:  # a driver bug must still leave a journal outcome
-            await self._write_failure(record, f"{type(error).__name__}: {error}")
+            await self._write_outcome(record, Outcome.FAILED, f"{type(error).__name__}: {error}")
             raise OperationFailed(f"{action} failed: {type(error).__name__}: {error}") from error
         done = record.finished(Outcome.OK)
         await self.backend.journal.write(replace(done, args={**done.args, **result}))
 
-    async def _write_failure(self, record: JournalRecord, reason: str) -> None:
+    async def _write_outcome(self, record: JournalRecord, outcome: Outcome, reason: str) -> None:
         with contextlib.suppress(BackendError):  # the original failure is what matters
-            await self.backend.journal.write(record.finished(Outcome.FAILED, reason))
-
-
-DEGRADED_GRACE = 15.0
-
-
-async def wait_settled(
-    backend: Backend,
-    fleet: str,
-    generation: str,
-    *,
-    timeout: float,
-    poll: float = 0.25,
-    degraded_grace: float = DEGRADED_GRACE,
-) -> Generation:
-    """Wait until every instance of ``generation`` is healthy (returned), or it has failed
-    or stayed degraded with nothing pending for ``degraded_grace`` seconds (a host down:
-    :class:`OperationFailed`); :class:`Unreachable` on timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    degraded_since: float | None = None
-    while True:
-        snapshot = await backend.snapshot(fleet)
-        found = snapshot.generation(generation)
-        if found is None:
-            raise OperationFailed(f"{generation} disappeared from fleet {fleet} while launching")
-        healths = [i.health for i in found.instances]
-        if healths and all(h is Health.HEALTHY for h in healths):
-            return found
-        if found.state is GenerationState.FAILED:
-            raise OperationFailed(
-                f"{generation} ({found.version}) failed: {_failure_reason(found)}"
-            )
-        settled_sick = found.state is GenerationState.DEGRADED and Health.PENDING not in healths
-        degraded_since = (degraded_since or loop.time()) if settled_sick else None
-        if degraded_since is not None and loop.time() - degraded_since >= degraded_grace:
-            raise OperationFailed(
-                f"{generation} ({found.version}) is degraded: {found.healthy_count()}/"
-                f"{len(healths)} healthy, {_failure_reason(found)}"
-            )
-        if loop.time() >= deadline:
-            healthy = sum(1 for h in healths if h is Health.HEALTHY)
-            raise Unreachable(
-                f"{generation} not healthy after {timeout:.0f} s "
-                f"({healthy}/{len(healths)} healthy); see `molt status {fleet}`"
-            )
-        await asyncio.sleep(poll)
-
-
-def _failure_reason(generation: Generation) -> str:
-    unhealthy = [i for i in generation.instances if i.health is Health.UNHEALTHY]
-    if unhealthy and unhealthy[0].last_check:
-        return f"{len(unhealthy)}/{len(generation.instances)} unhealthy, {unhealthy[0].last_check}"
-    return f"{len(unhealthy)}/{len(generation.instances)} instances unhealthy"
+            await self.backend.journal.write(record.finished(outcome, reason))

@@ -1,5 +1,6 @@
-"""The headless subcommands. Each reads or acts through the same backend and
-:class:`Operations` the TUI uses, then prints text (or stable JSON with ``--json``)."""
+"""The headless subcommands. Each opens the same :class:`FleetSession` the TUI uses
+(one backend, read-only or not, and its guarded :class:`Operations`), reads or acts,
+then prints text (or stable JSON with ``--json``)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,14 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import humanize
 
-from backends.base import Backend
-from backends.config import FleetConfig, load_config
+from backends.config import load_config
 from backends.errors import ConfigError, OperationFailed, Refused
 from backends.model import FleetSnapshot, GenerationSpec, iso, utcnow
-from backends.operations import Operations, wait_settled
-from backends.registry import open_backend
-from backends.session import prepare_fleet
+from backends.session import FleetSession
 
 
 def parse_weights(pairs: list[str]) -> dict[str, int]:
@@ -45,35 +42,21 @@ def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """The fleet a command acts on, the backend that reaches it, the guarded door."""
-
-    fleet: FleetConfig
-    backend: Backend
-    ops: Operations
-
-    @property
-    def name(self) -> str:
-        return self.fleet.name
-
-
 async def run(args: argparse.Namespace) -> int:
     if args.command == "agent":
         return await agent_command(args)
     config = load_config(args.config)
     fleet = config.fleet(getattr(args, "fleet", None))
-    backend = open_backend(fleet, config.state_dir, read_only=bool(args.read_only))
-    ctx = Context(fleet, backend, Operations(backend, read_only=bool(args.read_only)))
+    session = FleetSession(fleet, config.state_dir, read_only=bool(args.read_only))
     try:
-        await prepare_fleet(fleet, backend, ctx.ops, state_dir=config.state_dir, progress=say)
-        return int(await COMMANDS[args.command](args, ctx))
+        await session.prepare(progress=say)
+        return int(await COMMANDS[args.command](args, session))
     finally:
-        await backend.close()
+        await session.close()
 
 
-async def status(args: argparse.Namespace, ctx: Context) -> int:
-    snapshot = await ctx.backend.snapshot(ctx.name)
+async def status(args: argparse.Namespace, session: FleetSession) -> int:
+    snapshot = await session.read()
     if args.json:
         emit(snapshot.to_json())
     else:
@@ -86,6 +69,7 @@ def format_status(snapshot: FleetSnapshot) -> str:
     lines = [f"{snapshot.fleet} · {snapshot.backend} · entry {snapshot.entry or 'none'}"]
     if not snapshot.generations:
         lines.append("no generations yet: molt launch FLEET --version V")
+        lines += [f"! {difference}" for difference in snapshot.differences]
         return "\n".join(lines)
     rows = [("GEN", "VERSION", "STATE", "WEIGHT", "HEALTHY", "LAUNCHED", "BY", "NOTE")]
     for g in snapshot.generations:
@@ -106,18 +90,19 @@ def format_status(snapshot: FleetSnapshot) -> str:
         lines.append(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+    lines += [f"! {difference}" for difference in snapshot.differences]
     return "\n".join(lines)
 
 
-async def launch(args: argparse.Namespace, ctx: Context) -> int:
+async def launch(args: argparse.Namespace, session: FleetSession) -> int:
     spec = GenerationSpec(
         version=args.version, count=args.count, note=args.note, artifact=args.artifact
     )
-    generation = await ctx.ops.launch(ctx.name, spec)
+    generation = await session.ops.launch(spec)
     if args.wait:
         say(f"{generation.id} launched ({generation.version}); waiting until it is healthy…")
         try:
-            await wait_settled(ctx.backend, ctx.name, generation.id, timeout=args.timeout)
+            await session.wait_settled(generation.id, timeout=args.timeout)
         except OperationFailed:
             emit({"generation": generation.id}) if args.json else print(generation.id)
             raise
@@ -125,18 +110,18 @@ async def launch(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-async def shift(args: argparse.Namespace, ctx: Context) -> int:
-    weights = await ctx.ops.shift(ctx.name, parse_weights(args.weights), force=args.force)
+async def shift(args: argparse.Namespace, session: FleetSession) -> int:
+    weights = await session.ops.shift(parse_weights(args.weights), force=args.force)
     return _weights_done(args, weights)
 
 
-async def promote(args: argparse.Namespace, ctx: Context) -> int:
-    weights = await ctx.ops.promote(ctx.name, args.generation, force=args.force)
+async def promote(args: argparse.Namespace, session: FleetSession) -> int:
+    weights = await session.ops.promote(args.generation, force=args.force)
     return _weights_done(args, weights)
 
 
-async def rollback(args: argparse.Namespace, ctx: Context) -> int:
-    return _weights_done(args, await ctx.ops.rollback(ctx.name))
+async def rollback(args: argparse.Namespace, session: FleetSession) -> int:
+    return _weights_done(args, await session.ops.rollback())
 
 
 def _weights_done(args: argparse.Namespace, weights: dict[str, int]) -> int:
@@ -147,33 +132,33 @@ def _weights_done(args: argparse.Namespace, weights: dict[str, int]) -> int:
     return 0
 
 
-async def retire(args: argparse.Namespace, ctx: Context) -> int:
+async def retire(args: argparse.Namespace, session: FleetSession) -> int:
     say(f"retiring {args.generation}: draining in-flight requests, then stopping its instances…")
-    await ctx.ops.retire(ctx.name, args.generation)
+    await session.ops.retire(args.generation)
     print(f"{args.generation} retired")
     return 0
 
 
-async def history(args: argparse.Namespace, ctx: Context) -> int:
-    records = await ctx.backend.journal.records(ctx.name)
+async def history(args: argparse.Namespace, session: FleetSession) -> int:
+    records = await session.history()
     if args.json:
-        emit({"fleet": ctx.name, "records": [r.to_json() for r in records]})
+        emit({"fleet": session.name, "records": [r.to_json() for r in records]})
         return 0
     for record in records:
         print(
             f"{iso(record.at)}  {record.operator:<12} {record.outcome.value:<8} {record.summary()}"
         )
     if not records:
-        print(f"no actions on {ctx.name} yet")
+        print(f"no actions on {session.name} yet")
     return 0
 
 
-async def verify(args: argparse.Namespace, ctx: Context) -> int:
-    snapshot = await ctx.backend.snapshot(ctx.name)
+async def verify(args: argparse.Namespace, session: FleetSession) -> int:
+    snapshot = await session.read()
     targets = [args.generation] if args.generation else [g.id for g in snapshot.generations]
-    reports = [await ctx.backend.verify(ctx.name, g) for g in targets]
+    reports = [await session.backend.verify(g) for g in targets]
     if args.json:
-        emit({"fleet": ctx.name, "reports": [r.to_json() for r in reports]})
+        emit({"fleet": session.name, "reports": [r.to_json() for r in reports]})
     else:
         for report in reports:
             if report.clean:
@@ -186,7 +171,7 @@ async def verify(args: argparse.Namespace, ctx: Context) -> int:
 
 
 async def agent_command(args: argparse.Namespace) -> int:
-    from backends.config import default_state_dir
+    from backends.fleets import default_state_dir
     from backends.local.client import AgentClient
 
     client = AgentClient(default_state_dir())

@@ -26,15 +26,14 @@ from backends.aws.journal import CloudWatchJournal
 from backends.aws.reading import GroupRecord, forward_entries, to_generation
 from backends.aws.resources import FleetResources
 from backends.aws.settings import AwsSettings
-from backends.base import Backend
-from backends.config import FleetConfig
-from backends.errors import BackendError, NotFound, OperationFailed, Refused
+from backends.base import Backend, check_complete
+from backends.errors import BackendError, OperationFailed, Refused
+from backends.events import Event
+from backends.fleets import FleetConfig
 from backends.model import (
     DriftReport,
-    Event,
     FileChange,
     FileDrift,
-    FleetRef,
     FleetSnapshot,
     Generation,
     GenerationSpec,
@@ -57,9 +56,10 @@ class AwsBackend(Backend):
     """
 
     kind = "aws"
+    hands_over_snapshots = True
 
-    def __init__(self, fleet: FleetConfig, state_dir: Path) -> None:
-        self.config = fleet
+    def __init__(self, fleet: FleetConfig, state_dir: Path, *, read_only: bool = False) -> None:
+        super().__init__(fleet, state_dir, read_only=read_only)
         self.settings: AwsSettings = fleet.settings
         self.api = AwsApi(self.settings)
         self.resources = FleetResources(self.api, fleet.name, self.settings)
@@ -68,16 +68,12 @@ class AwsBackend(Backend):
         self._addresses: dict[str, str] = {}
         self._operator: str | None = None
 
-    def _check_fleet(self, fleet: str) -> None:
-        if fleet != self.config.name:
-            raise NotFound(f"this backend serves fleet {self.config.name}, not {fleet}")
+    @property
+    def poll_interval(self) -> float:
+        return self.settings.poll_interval
 
     # reading ---------------------------------------------------------------------------
-    async def fleets(self) -> list[FleetRef]:
-        return [FleetRef(self.config.name, self.kind, self.settings.entry)]
-
-    async def snapshot(self, fleet: str) -> FleetSnapshot:
-        self._check_fleet(fleet)
+    async def snapshot(self) -> FleetSnapshot:
         records = await self.resources.groups()
         healths = await asyncio.gather(
             *(self._targets(r, r.target_group) for r in records if r.target_group)
@@ -89,7 +85,7 @@ class AwsBackend(Backend):
             for r in records
         )
         return FleetSnapshot(
-            fleet=fleet, backend=self.kind, entry=self.settings.entry, generations=generations
+            fleet=self.name, backend=self.kind, entry=self.settings.entry, generations=generations
         )
 
     async def _targets(self, record: GroupRecord, target_group: str) -> Mapping[str, TargetState]:
@@ -114,34 +110,27 @@ class AwsBackend(Backend):
         known = {**self._addresses, **learned}
         self._addresses = {i: known[i] for i in current if known.get(i)}
 
-    async def watch(self, fleet: str) -> AsyncIterator[Event]:
-        self._check_fleet(fleet)
-        async for event in poll_events(
-            fleet, lambda: self.snapshot(fleet), self.settings.poll_interval
-        ):
+    async def watch(self) -> AsyncIterator[Event]:
+        async for event in poll_events(self.name, self.snapshot, self.settings.poll_interval):
             yield event
 
     # acting ----------------------------------------------------------------------------
-    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
-        self._check_fleet(fleet)
+    async def _launch(self, spec: GenerationSpec) -> Generation:
         return await launching.launch(self.resources, spec)
 
-    async def set_weights(self, fleet: str, weights: Mapping[str, int]) -> None:
-        self._check_fleet(fleet)
+    async def _set_weights(self, weights: dict[str, int]) -> None:
         records = await self.resources.groups()
-        by_id = {r.generation: r for r in records}
-        for generation, weight in weights.items():
-            record = by_id.get(generation)
-            if record is None:
-                raise NotFound(f"fleet {fleet} has no generation {generation}")
-            if weight and record.lifecycle is Lifecycle.DRAINING:
-                raise Refused(f"{generation} is being retired; it cannot take traffic")
+        complete = check_complete(weights, [r.generation for r in records])
+        for record in records:
+            weight = complete[record.generation]
+            if weight and record.lifecycle is not Lifecycle.ACTIVE:
+                state = record.lifecycle.value
+                raise Refused(f"{record.generation} is {state}; it cannot take traffic")
             if weight and record.target_group is None:
-                raise Refused(f"{generation} has no target group attached; it cannot take traffic")
-        total = sum(weights.values())
-        if total not in (0, 100):
-            raise Refused(f"weights must sum to 100, not {total}")
-        complete = {r.generation: int(weights.get(r.generation, 0)) for r in records}
+                raise Refused(
+                    f"{record.generation} has no target group attached; it cannot take traffic"
+                )
+        total = sum(complete.values())
         listener = await self.resources.listener()
         ours = [(r.target_group, complete[r.generation]) for r in records if r.target_group]
         owned = {arn for arn, _ in ours}
@@ -160,17 +149,15 @@ class AwsBackend(Backend):
                 f"Auto Scaling groups failed ({error.message}); run the same shift again"
             ) from error
 
-    async def retire(self, fleet: str, generation: str) -> None:
-        self._check_fleet(fleet)
+    async def _retire(self, generation: str) -> None:
         record = await self.resources.group(generation)
         every = min(self.settings.poll_interval, RETIRE_POLL_MAX)
         await retiring.retire(self.resources, record, self._targets, every)
 
-    async def verify(self, fleet: str, generation: str) -> DriftReport:
+    async def verify(self, generation: str) -> DriftReport:
         """Drift on AWS: a group moved to another launch template version, an instance
         not launched from the generation's version or running another AMI, or listener
         weights that differ from what Molt set."""
-        self._check_fleet(fleet)
         record = await self.resources.group(generation)
         expected = str(record.number)
         image = record.tags.get(naming.IMAGE, "")
@@ -191,7 +178,7 @@ class AwsBackend(Backend):
             what = f"weight {listener_weight}% on the listener, {record.weight}% as Molt set it"
             drift.append(FileDrift("listener", what, FileChange.CHANGED))
         return DriftReport(
-            fleet=fleet,
+            fleet=self.name,
             generation=generation,
             checked=(*record.instance_ids, "listener"),
             drift=tuple(drift),

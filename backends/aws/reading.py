@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from backends.aws import naming
@@ -14,7 +14,6 @@ from backends.aws.health import TargetState, instance_health
 from backends.model import (
     GENERATION_ID,
     Generation,
-    GenerationState,
     Health,
     Instance,
     Lifecycle,
@@ -24,8 +23,13 @@ from backends.model import (
 )
 
 DELETING = "Delete in progress"
-#: a launch takes seconds; a group still tagged ``launching`` after this was abandoned
-LAUNCH_STALE = timedelta(minutes=10)
+#: the ``molt:lifecycle`` tag → Molt's lifecycle
+LIFECYCLES = {
+    "launching": Lifecycle.LAUNCHING,
+    "active": Lifecycle.ACTIVE,
+    "failed": Lifecycle.FAILED,
+    "draining": Lifecycle.DRAINING,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +94,11 @@ class GroupRecord:
 
     @property
     def lifecycle(self) -> Lifecycle:
-        if self.lifecycle_tag == "draining" or self.status == DELETING:
+        """``launching`` until the launch scaled the group up, ``failed`` when it could
+        neither finish nor clean up, ``draining`` once a retire began."""
+        if self.status == DELETING:
             return Lifecycle.DRAINING
-        return Lifecycle.ACTIVE
-
-    @property
-    def launch_failed(self) -> bool:
-        """Tagged ``failed`` by a launch that could not finish nor clean up, or still
-        ``launching`` long after Molt died in the middle of one."""
-        if self.lifecycle_tag == "failed":
-            return True
-        return self.lifecycle_tag == "launching" and utcnow() - self.created > LAUNCH_STALE
+        return LIFECYCLES.get(self.lifecycle_tag, Lifecycle.ACTIVE)
 
     @property
     def count(self) -> int:
@@ -148,11 +146,7 @@ def to_generation(
                 },
             )
         )
-    healths = [i.health for i in instances]
-    if record.launch_failed and record.weight == 0 and record.lifecycle is Lifecycle.ACTIVE:
-        state = GenerationState.FAILED
-    else:
-        state = derive_state(healths, record.weight, record.lifecycle)
+    state = derive_state([i.health for i in instances], record.weight, record.lifecycle)
     return Generation(
         id=record.generation,
         version=record.version,

@@ -3,7 +3,6 @@ their target groups, the listener whose default action Molt owns, the launch tem
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from backends.aws import naming
 from backends.aws.api import AwsApi
 from backends.aws.reading import GroupRecord, fleet_records, forward_action, stickiness
 from backends.aws.settings import AwsSettings
+from backends.deadline import Deadline
 from backends.errors import NotFound, OperationFailed
 from backends.model import GenerationSpec
 
@@ -231,9 +231,7 @@ class FleetResources:
         await self.api.run(work, f"Auto Scaling group {name}")
 
     async def wait_group_gone(self, name: str, timeout: float, every: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
+        async for _ in Deadline(timeout).every(every):
             found = await self.api.call(
                 "autoscaling",
                 "describe_auto_scaling_groups",
@@ -242,12 +240,10 @@ class FleetResources:
             )
             if not found.get("AutoScalingGroups"):
                 return
-            if loop.time() >= deadline:
-                raise OperationFailed(
-                    f"Auto Scaling group {name} is still being deleted after {timeout:.0f} s; "
-                    "AWS finishes it on its own — see `molt status`"
-                )
-            await asyncio.sleep(every)
+        raise OperationFailed(
+            f"Auto Scaling group {name} is still being deleted after {timeout:.0f} s; "
+            "AWS finishes it on its own — see `molt status`"
+        )
 
 
 def no_generation_action(fleet: str) -> dict[str, Any]:

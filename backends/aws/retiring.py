@@ -8,13 +8,13 @@ point leaves a visible ``draining`` generation, never an orphaned target group.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 from backends.aws import naming
 from backends.aws.health import TargetState
 from backends.aws.reading import GroupRecord, forward_entries
 from backends.aws.resources import FleetResources, without
+from backends.deadline import Deadline
 from backends.errors import Refused
 
 #: targets may outlive the deregistration delay by a moment before the ALB drops them
@@ -67,10 +67,8 @@ async def _wait_drained(
 ) -> None:
     """Wait while any target is ``draining``; never longer than the deregistration
     delay (plus a margin), after which the ALB has cut its connections anyway."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + res.settings.deregistration_delay + DRAIN_MARGIN
-    while loop.time() < deadline:
+    deadline = Deadline(res.settings.deregistration_delay + DRAIN_MARGIN)
+    async for _ in deadline.every(every):
         targets = await read_targets(record, target_group)
         if not any(t.state == "draining" for t in targets.values()):
             return
-        await asyncio.sleep(every)

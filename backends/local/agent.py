@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from backends.errors import BackendError, NotFound, OperationFailed
+from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
 from backends.local import rpc
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME
 from backends.local.runtime import FleetRuntime
 from backends.local.settings import settings_from_json
 from backends.local.store import Store
-from backends.model import Event, EventKind, GenerationSpec, iso, utcnow
+from backends.model import GenerationSpec, iso, utcnow
 
 log = logging.getLogger("molt.agent")
 
@@ -165,6 +166,14 @@ class Agent:
         runtime = await self._start_fleet(name, settings_from_json(settings), entry)
         return {"entry": runtime.entry}
 
+    async def rpc_fleet_settings(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """What the agent runs a fleet with (read-only sessions compare, never apply)."""
+        found = self.store.fleet_settings(str(params.get("fleet", "")))
+        runtime = self.fleets.get(str(params.get("fleet", "")))
+        if found is None:
+            return None
+        return {"settings": found[0], "entry": runtime.entry if runtime else found[1]}
+
     async def rpc_snapshot(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._fleet(params).snapshot().to_json()
 
@@ -188,12 +197,7 @@ class Agent:
         self.store.append_journal(record.fleet, record.to_json())
         runtime = self.fleets.get(record.fleet)
         if runtime is not None and record.outcome is not Outcome.STARTED:
-            runtime.publish(
-                EventKind.ACTION,
-                f"{record.operator} {record.summary()}",
-                generation=record.args.get("generation"),
-                operator=record.operator,
-            )
+            runtime.publish(OperatorAction(fleet=record.fleet, record=record))
 
     async def rpc_journal_read(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self.store.journal(params["fleet"])

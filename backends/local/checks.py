@@ -68,15 +68,13 @@ async def probe(session: aiohttp.ClientSession, url: str, path: str, timeout: fl
         return CheckResult(False, f"GET {path}: {type(error).__name__}", None)
 
 
-def describe_transition(
-    instance: str, before: Health, after: Health, result: CheckResult, judge: HealthJudge
-) -> str:
-    """``g3-1 pending → unhealthy  GET /healthz → 500 (2/2 failed)``."""
+def describe_check(after: Health, result: CheckResult, judge: HealthJudge) -> str:
+    """``GET /healthz → 500 (2/2 failed)``: the check that decided a transition."""
     if after is Health.UNHEALTHY:
         tally = f"({judge.failures}/{judge.unhealthy_threshold} failed)"
     else:
         tally = f"({judge.passes}/{judge.healthy_threshold} passed)"
-    return f"{instance} {before.value} → {after.value}  {result.text} {tally}"
+    return f"{result.text} {tally}"
 
 
 async def sleep_until_next(started: float, interval: float) -> None:

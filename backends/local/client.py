@@ -7,13 +7,15 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from backends.base import Backend
-from backends.config import FleetConfig
+from backends.deadline import Deadline
 from backends.errors import ConfigError, NotFound, Unreachable
+from backends.events import DifferenceFound, Event, ReadError, event_from_json
+from backends.fleets import FleetConfig
 from backends.journal import Journal, JournalRecord, fold
 from backends.local import rpc
 from backends.local.layout import LOG_NAME, SOCKET_NAME
@@ -21,27 +23,27 @@ from backends.local.processes import STOP_GRACE
 from backends.local.settings import LocalSettings, settings_to_json
 from backends.model import (
     DriftReport,
-    Event,
-    EventKind,
     FileChange,
     FileDrift,
-    FleetRef,
     FleetSnapshot,
     Generation,
     GenerationSpec,
-    utcnow,
 )
 
 AGENT_START_TIMEOUT = 15.0
 CALL_TIMEOUT = 60.0
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
+#: agent methods that change nothing, so they may be asked twice
+READS = frozenset({"ping", "snapshot", "fleet_settings", "journal_read", "verify", "status"})
 
 
 class AgentClient:
-    """Talks to the agent of one state dir, starting it when nobody answers."""
+    """Talks to the agent of one state dir, starting it when nobody answers (unless
+    ``may_start`` is off: a read-only session never starts anything)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, may_start: bool = True) -> None:
         self.state_dir = state_dir
+        self.may_start = may_start
         self.socket = state_dir / SOCKET_NAME
         if len(str(self.socket)) > SOCKET_PATH_MAX:
             raise ConfigError(
@@ -50,33 +52,44 @@ class AgentClient:
             )
 
     async def connect(
-        self, *, start: bool = True
+        self, *, start: bool | None = None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + AGENT_START_TIMEOUT
+        start = self.may_start if start is None else start
         started = False
-        while True:
+        deadline = Deadline(AGENT_START_TIMEOUT)
+        async for _ in deadline.every(0.05):
             try:
                 return await asyncio.open_unix_connection(self.socket, limit=rpc.LINE_LIMIT)
             except (FileNotFoundError, ConnectionRefusedError) as error:
                 if not start:
-                    raise Unreachable(f"no local agent is running for {self.state_dir}") from error
+                    hint = (
+                        ""
+                        if self.may_start
+                        else (
+                            "; read-only mode does not start one (`molt status` without "
+                            "--read-only does)"
+                        )
+                    )
+                    raise Unreachable(
+                        f"no local agent is running for {self.state_dir}{hint}"
+                    ) from error
                 if not started:
                     self._start_agent()
                     started = True
-                if loop.time() > deadline:
-                    raise Unreachable(
-                        f"the local agent did not start within {AGENT_START_TIMEOUT:.0f} s; "
-                        f"see {self.state_dir / LOG_NAME}"
-                    ) from error
-                await asyncio.sleep(0.05)
+        raise Unreachable(
+            f"the local agent did not start within {AGENT_START_TIMEOUT:.0f} s; "
+            f"see {self.state_dir / LOG_NAME}"
+        )
 
     def _start_agent(self) -> None:
-        """Start a detached agent; if another one wins the race, this one just exits."""
+        """Start a detached agent; if another one wins the race, this one just exits.
+        Isolated (``-I``: no user site, no PYTHON* variables, not the caller's working
+        directory on the path) and run from the state dir."""
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with (self.state_dir / LOG_NAME).open("ab") as output:
             subprocess.Popen(
-                [sys.executable, "-m", "backends.local.agent", str(self.state_dir)],
+                [sys.executable, "-I", "-m", "backends.local.agent", str(self.state_dir)],
+                cwd=self.state_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -85,7 +98,24 @@ class AgentClient:
             )
 
     async def call(
-        self, method: str, *, start: bool = True, timeout: float = CALL_TIMEOUT, **params: Any
+        self,
+        method: str,
+        *,
+        start: bool | None = None,
+        timeout: float = CALL_TIMEOUT,
+        **params: Any,
+    ) -> Any:
+        """One request. A read that loses an agent which just died is asked again (of
+        the agent that replaces it); a write is never sent twice."""
+        try:
+            return await self._call_once(method, start, timeout, params)
+        except Unreachable:
+            if method not in READS:
+                raise
+            return await self._call_once(method, start, timeout, params)
+
+    async def _call_once(
+        self, method: str, start: bool | None, timeout: float, params: dict[str, Any]
     ) -> Any:
         reader, writer = await self.connect(start=start)
         try:
@@ -123,56 +153,64 @@ class LocalJournal(Journal):
 
 
 class LocalBackend(Backend):
-    """Fleets of local processes behind the agent's weighted proxy."""
+    """One fleet of local processes behind the agent's weighted proxy.
+
+    Read-only, it never starts the agent nor hands it settings: it compares molt.toml
+    with what the agent runs and reports the difference (``differences`` in every
+    snapshot, a :class:`DifferenceFound` event when watching)."""
 
     kind = "local"
 
-    def __init__(self, fleet: FleetConfig, state_dir: Path) -> None:
-        self.config = fleet
+    def __init__(self, fleet: FleetConfig, state_dir: Path, *, read_only: bool = False) -> None:
+        super().__init__(fleet, state_dir, read_only=read_only)
         self.settings: LocalSettings = fleet.settings
-        self.client = AgentClient(state_dir)
+        self.client = AgentClient(state_dir, may_start=not read_only)
         self.journal = LocalJournal(self.client)
         self._registered = False
+        self._differences: tuple[str, ...] = ()
+
+    @property
+    def poll_interval(self) -> float:
+        return 0.25  # a local call costs a millisecond
 
     async def _call(self, method: str, **params: Any) -> Any:
         if not self._registered:
-            await self.client.call(
-                "ensure_fleet", fleet=self.config.name, settings=settings_to_json(self.settings)
-            )
-            self._registered = True
-        return await self.client.call(method, fleet=self.config.name, **params)
+            await self._register()
+        return await self.client.call(method, fleet=self.name, **params)
 
-    def _check_fleet(self, fleet: str) -> None:
-        if fleet != self.config.name:
-            raise NotFound(f"this backend serves fleet {self.config.name}, not {fleet}")
+    async def _register(self) -> None:
+        wanted = settings_to_json(self.settings)
+        if not self.read_only:
+            await self.client.call("ensure_fleet", fleet=self.name, settings=wanted)
+        else:
+            running = await self.client.call("fleet_settings", fleet=self.name)
+            if running is None:
+                raise NotFound(
+                    f"the local agent runs no fleet {self.name}; read-only mode does not "
+                    "start it (open it once without --read-only)"
+                )
+            self._differences = tuple(_differences(wanted, running["settings"]))
+        self._registered = True
 
-    async def fleets(self) -> list[FleetRef]:
-        snapshot = await self.snapshot(self.config.name)
-        return [FleetRef(self.config.name, self.kind, snapshot.entry)]
+    async def snapshot(self) -> FleetSnapshot:
+        snapshot = FleetSnapshot.from_json(await self._call("snapshot"))
+        return replace(snapshot, differences=self._differences) if self._differences else snapshot
 
-    async def snapshot(self, fleet: str) -> FleetSnapshot:
-        self._check_fleet(fleet)
-        return FleetSnapshot.from_json(await self._call("snapshot"))
-
-    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
-        self._check_fleet(fleet)
+    async def _launch(self, spec: GenerationSpec) -> Generation:
         spec_json = asdict(spec)
         if spec.artifact:
             spec_json["artifact"] = str(Path(spec.artifact).expanduser().resolve())
         return Generation.from_json(await self._call("launch", spec=spec_json))
 
-    async def set_weights(self, fleet: str, weights: Mapping[str, int]) -> None:
-        self._check_fleet(fleet)
-        await self._call("set_weights", weights=dict(weights))
+    async def _set_weights(self, weights: dict[str, int]) -> None:
+        await self._call("set_weights", weights=weights)
 
-    async def retire(self, fleet: str, generation: str) -> None:
-        self._check_fleet(fleet)
+    async def _retire(self, generation: str) -> None:
         # the agent drains first: allow the drain timeout plus the stop grace and margin
         timeout = self.settings.drain_timeout + STOP_GRACE + CALL_TIMEOUT
         await self._call("retire", generation=generation, timeout=timeout)
 
-    async def verify(self, fleet: str, generation: str) -> DriftReport:
-        self._check_fleet(fleet)
+    async def verify(self, generation: str) -> DriftReport:
         report = await self._call("verify", generation=generation)
         return DriftReport(
             fleet=report["fleet"],
@@ -184,18 +222,19 @@ class LocalBackend(Backend):
             unreachable=tuple(report["unreachable"]),
         )
 
-    async def watch(self, fleet: str) -> AsyncIterator[Event]:
-        self._check_fleet(fleet)
+    async def watch(self) -> AsyncIterator[Event]:
         await self._call("ping")
+        for difference in self._differences:
+            yield DifferenceFound(fleet=self.name, what=difference)
         while True:
             try:
                 reader, writer = await self.client.connect()
             except Unreachable as error:
-                yield Event(utcnow(), fleet, EventKind.ERROR, error.message)
+                yield ReadError(fleet=self.name, title=error.title, message=error.message)
                 await asyncio.sleep(1.0)
                 continue
             try:
-                writer.write(rpc.encode({"method": "watch", "params": {"fleet": fleet}}))
+                writer.write(rpc.encode({"method": "watch", "params": {"fleet": self.name}}))
                 await writer.drain()
                 first = await rpc.read(reader)
                 if first is None:
@@ -203,13 +242,32 @@ class LocalBackend(Backend):
                 if not first.get("ok"):
                     rpc.raise_error(first)
                 while (message := await rpc.read(reader)) is not None:
-                    yield Event.from_json(message["event"])
+                    yield event_from_json(message["event"])
             except ConnectionError:
                 pass
             finally:
                 writer.close()
-            yield Event(utcnow(), fleet, EventKind.ERROR, "lost the local agent; reconnecting")
+            yield ReadError(
+                fleet=self.name, title="Unreachable", message="lost the local agent; reconnecting"
+            )
             await asyncio.sleep(0.5)
             with contextlib.suppress(Exception):
                 self._registered = False
                 await self._call("ping")
+
+
+def _differences(
+    wanted: Mapping[str, Any], running: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """One line per setting molt.toml changed since the agent took the fleet's settings."""
+    lines = []
+    for key in sorted(set(wanted) | set(running)):
+        new, old = wanted.get(key), running.get(key)
+        if isinstance(new, Mapping) and isinstance(old, Mapping):
+            lines += _differences(new, old, f"{prefix}{key}.")
+        elif new != old:
+            lines.append(
+                f"molt.toml sets {prefix}{key} = {new!r}, the fleet runs with {old!r} "
+                "(read-only: not applied)"
+            )
+    return lines

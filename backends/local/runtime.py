@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from backends.base import check_complete
 from backends.broadcast import Broadcast
+from backends.deadline import Deadline
 from backends.errors import NotFound, OperationFailed, Refused
+from backends.events import (
+    Event,
+    HealthChanged,
+    InstanceRestarted,
+    ReadError,
+    StateChanged,
+    WeightsChanged,
+    launched,
+)
 from backends.local import checks, processes
 from backends.local.members import GenerationRuntime, InstanceRuntime
 from backends.local.processes import STOP_GRACE
@@ -25,11 +37,10 @@ from backends.local.store import GenerationRow, InstanceRow, Store
 from backends.local.trees import freeze, remove_tree, tree_drift
 from backends.model import (
     DriftReport,
-    Event,
-    EventKind,
     FleetSnapshot,
     Generation,
     GenerationSpec,
+    GenerationState,
     Health,
     Lifecycle,
     iso,
@@ -73,9 +84,11 @@ class FleetRuntime:
         self._reroute()
         await self._open_proxy(last_entry)
         self._spawn_task(self._supervise())
-        for generation in self.generations.values():
+        for generation in list(self.generations.values()):
             if generation.lifecycle is Lifecycle.DRAINING:  # the agent died mid-retire
                 self._retire_task(generation)
+            elif generation.lifecycle is Lifecycle.LAUNCHING:  # ... or mid-launch
+                self._spawn_task(self._finish_launch(generation))
 
     def _adopt(self, generation: GenerationRuntime, saved: InstanceRow) -> None:
         process = processes.Process(pid=saved.pid, started=saved.started)
@@ -106,7 +119,14 @@ class FleetRuntime:
             except OSError as error:
                 reason = f"cannot listen on {host}:{candidate}: {error.strerror}"
         else:
-            self.publish(EventKind.ERROR, reason + " (change listen in molt.toml)")
+            self.publish(
+                ReadError(
+                    fleet=self.name,
+                    title="Proxy",
+                    message=reason + " (change listen in molt.toml)",
+                    source="proxy",
+                )
+            )
             return
         self.store.set_entry(self.name, self.entry)
 
@@ -154,32 +174,34 @@ class FleetRuntime:
         except KeyError:
             raise NotFound(f"fleet {self.name} has no generation {generation_id}") from None
 
-    def publish(
-        self,
-        kind: EventKind,
-        message: str,
-        generation: str | None = None,
-        instance: str | None = None,
-        operator: str | None = None,
+    def publish(self, event: Event) -> None:
+        self.events.publish(event)
+
+    def _state_changed(
+        self, generation_id: str, before: GenerationState, after: GenerationState, detail: str = ""
     ) -> None:
-        self.events.publish(
-            Event(utcnow(), self.name, kind, message, generation, instance, operator)
+        self.publish(
+            StateChanged(
+                fleet=self.name,
+                generation_id=generation_id,
+                before=before,
+                after=after,
+                detail=detail,
+            )
         )
 
     # launching -------------------------------------------------------------------------
     async def launch(self, spec: GenerationSpec) -> Generation:
+        """Record the generation ``launching``, freeze its tree, start its instances,
+        then mark it ``active``. An agent killed at any step finishes it when it starts
+        again (:meth:`_finish_launch`); a start command that cannot run at all leaves
+        nothing behind."""
         artifact = Path(spec.artifact) if spec.artifact else self.settings.artifact
         if not artifact.is_dir():
             raise NotFound(f"artifact {artifact} is not a directory")
         count = spec.count or self.settings.count
         number = self.store.take_generation_number(self.name)
         generation_id = f"g{number}"
-        home = self.home / generation_id
-        try:
-            digest = await asyncio.to_thread(freeze, artifact, home)
-        except OSError as error:
-            await asyncio.to_thread(remove_tree, home)
-            raise OperationFailed(f"cannot copy artifact {artifact}: {error}") from error
         row = GenerationRow(
             fleet=self.name,
             id=generation_id,
@@ -190,28 +212,44 @@ class FleetRuntime:
             launched_at=iso(utcnow()) or "",
             launched_by=spec.launched_by,
             artifact=str(artifact),
-            digest=digest,
+            digest="",
             weight=0,
-            lifecycle=Lifecycle.ACTIVE.value,
+            lifecycle=Lifecycle.LAUNCHING.value,
         )
-        generation = GenerationRuntime(row=row, tree=home / "tree")
+        generation = GenerationRuntime(row=row, tree=self.home / generation_id / "tree")
         async with self._lock:
             self.store.add_generation(row)
             self.generations[generation_id] = generation
-            try:
-                for index in range(1, count + 1):
-                    self._start_instance(generation, f"{generation_id}-{index}")
-            except OperationFailed:
-                await self._destroy(generation, reason="its start command failed")
-                raise
         self.publish(
-            EventKind.STATE,
-            f"{generation_id} launched: {spec.version} × {count}"
-            + (f" — {spec.note}" if spec.note else ""),
-            generation=generation_id,
-            operator=spec.launched_by,
+            launched(self.name, generation_id, spec.version, count, spec.note, spec.launched_by)
         )
+        await self._finish_launch(generation)
         return generation.to_model()
+
+    async def _finish_launch(self, generation: GenerationRuntime) -> None:
+        home = self.home / generation.row.id
+        if not generation.row.digest:
+            await asyncio.to_thread(remove_tree, home)  # a copy cut short is not trusted
+            try:
+                digest = await asyncio.to_thread(freeze, Path(generation.row.artifact), home)
+            except OSError as error:
+                await self._destroy(generation, reason=f"cannot copy its artifact: {error}")
+                raise OperationFailed(
+                    f"cannot copy artifact {generation.row.artifact}: {error}"
+                ) from error
+            generation.row.digest = digest
+            self.store.set_digest(self.name, generation.row.id, digest)
+        async with self._lock:
+            try:
+                for index in range(1, generation.row.count + 1):
+                    instance_id = f"{generation.row.id}-{index}"
+                    if instance_id not in generation.instances:
+                        self._start_instance(generation, instance_id)
+            except OperationFailed as error:
+                await self._destroy(generation, reason=f"its start command failed: {error}")
+                raise
+            generation.row.lifecycle = Lifecycle.ACTIVE.value
+            self.store.set_lifecycle(self.name, generation.row.id, generation.row.lifecycle)
 
     def _start_instance(self, generation: GenerationRuntime, instance_id: str) -> InstanceRuntime:
         port = processes.free_port()
@@ -282,10 +320,14 @@ class FleetRuntime:
         self.store.set_health(self.name, instance.id, after.value, iso(instance.healthy_since))
         self._reroute()
         self.publish(
-            EventKind.HEALTH,
-            checks.describe_transition(instance.id, before, after, result, instance.judge),
-            generation=instance.generation,
-            instance=instance.id,
+            HealthChanged(
+                fleet=self.name,
+                generation_id=instance.generation,
+                instance_id=instance.id,
+                before=before,
+                after=after,
+                check=checks.describe_check(after, result, instance.judge),
+            )
         )
 
     async def _supervise(self) -> None:
@@ -308,23 +350,16 @@ class FleetRuntime:
         how = f"exited with code {code}" if code is not None else "is no longer running"
         instance.restarts += 1
         instance.restart_at = now + min(RESTART_BACKOFF_MAX, 2.0**instance.restarts)
+        restarted = InstanceRestarted(
+            fleet=self.name, generation_id=generation.row.id, instance_id=instance.id, how=how
+        )
         try:
             fresh = self._start_instance(generation, instance.id)
         except OperationFailed as error:
-            self.publish(
-                EventKind.ERROR,
-                f"{instance.id} {how}; restart failed: {error}",
-                generation.row.id,
-                instance.id,
-            )
+            self.publish(replace(restarted, problem=error.message))
             return
         self._reroute()
-        self.publish(
-            EventKind.HEALTH,
-            f"{instance.id} {how}; restarted from the frozen tree (pid {fresh.process.pid})",
-            generation.row.id,
-            instance.id,
-        )
+        self.publish(replace(restarted, pid=fresh.process.pid))
 
     # traffic ---------------------------------------------------------------------------
     def _reroute(self) -> None:
@@ -342,19 +377,21 @@ class FleetRuntime:
         )
 
     async def set_weights(self, weights: Mapping[str, int]) -> None:
+        """The complete map: every generation the agent holds (retired ones are gone)."""
         async with self._lock:
-            for generation_id, weight in weights.items():
-                generation = self._generation(generation_id)
+            complete = check_complete(weights, self.generations)
+            for generation_id, weight in complete.items():
+                generation = self.generations[generation_id]
                 if weight and generation.lifecycle is not Lifecycle.ACTIVE:
-                    raise Refused(f"{generation_id} is being retired; it cannot take traffic")
-            if sum(weights.values()) not in (0, 100):
-                raise Refused(f"weights must sum to 100, not {sum(weights.values())}")
-            self.store.set_weights(self.name, weights)
-            for generation_id, weight in weights.items():
+                    state = generation.lifecycle.value
+                    raise Refused(f"{generation_id} is {state}; it cannot take traffic")
+            before = {g: r.row.weight for g, r in self.generations.items()}
+            self.store.set_weights(self.name, complete)
+            for generation_id, weight in complete.items():
                 self.generations[generation_id].row.weight = weight
             self._reroute()
-        shown = " ".join(f"{g}={w}" for g, w in weights.items())
-        self.publish(EventKind.WEIGHTS, f"weights {shown}")
+        if before != complete:
+            self.publish(WeightsChanged(fleet=self.name, before=before, after=complete))
 
     # retiring --------------------------------------------------------------------------
     async def retire(self, generation_id: str) -> None:
@@ -364,10 +401,11 @@ class FleetRuntime:
             if generation.row.weight > 0:
                 raise Refused(f"{generation_id} still carries {generation.row.weight}% of traffic")
             if generation.lifecycle is not Lifecycle.DRAINING:
+                was = generation.to_model().state
                 generation.row.lifecycle = Lifecycle.DRAINING.value
                 self.store.set_lifecycle(self.name, generation_id, generation.row.lifecycle)
                 self._reroute()
-                self.publish(EventKind.STATE, f"{generation_id} draining", generation_id)
+                self._state_changed(generation_id, was, GenerationState.DRAINING)
             task = self._retire_task(generation)
         await asyncio.shield(task)  # the caller leaving must not stop a retire half way
 
@@ -381,20 +419,22 @@ class FleetRuntime:
         return task
 
     async def _finish_retire(self, generation: GenerationRuntime) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.drain_timeout
-        while self.proxy.in_flight[generation.row.id] > 0 and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        left = self.proxy.in_flight[generation.row.id]
+        generation_id = generation.row.id
+        async for _ in Deadline(self.settings.drain_timeout).every(0.05):
+            if self.proxy.in_flight[generation_id] == 0:
+                break
+        left = self.proxy.in_flight[generation_id]
         if left:
-            self.publish(
-                EventKind.STATE,
-                f"{generation.row.id}: drain timeout, {left} requests still in flight",
-                generation.row.id,
+            detail = f"drain timeout, {left} requests still in flight"
+            self._state_changed(
+                generation_id, GenerationState.DRAINING, GenerationState.DRAINING, detail
             )
-        await self._destroy(generation, reason="retired")
+        await self._destroy(generation, reason="")
 
     async def _destroy(self, generation: GenerationRuntime, reason: str) -> None:
+        """Stop its processes, remove its tree, mark it retired (``reason``: why, when
+        it was not an operator's retire)."""
+        was = generation.to_model().state
         for instance in generation.instances.values():
             if instance.task is not None:
                 instance.task.cancel()
@@ -406,7 +446,7 @@ class FleetRuntime:
         self.store.delete_instances(self.name, generation.row.id)
         self.generations.pop(generation.row.id, None)
         self._reroute()
-        self.publish(EventKind.STATE, f"{generation.row.id} {reason}", generation.row.id)
+        self._state_changed(generation.row.id, was, GenerationState.RETIRED, reason)
 
     # immutability ----------------------------------------------------------------------
     async def verify(self, generation_id: str) -> DriftReport:

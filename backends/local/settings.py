@@ -6,13 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.config import HealthSettings
 from backends.errors import ConfigError
-
-
-def demo_artifact() -> Path:
-    """The packaged demo app, the artifact of the built-in ``demo`` fleet."""
-    return Path(__file__).resolve().parent / "demo_app"
+from backends.health import HealthSettings
 
 
 def split_address(listen: str, key: str = "listen") -> tuple[str, int]:

@@ -166,6 +166,19 @@ class Store:
                     (weight, fleet, generation),
                 )
 
+    def set_digest(self, fleet: str, generation: str, digest: str) -> None:
+        self._db.execute(
+            "UPDATE generations SET digest = ? WHERE fleet = ? AND id = ?",
+            (digest, fleet, generation),
+        )
+
+    def fleet_settings(self, fleet: str) -> tuple[dict[str, Any], str] | None:
+        """(settings, entry) the agent runs ``fleet`` with, or None if it does not."""
+        row = self._db.execute(
+            "SELECT settings, entry FROM fleets WHERE name = ?", (fleet,)
+        ).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
+
     def set_lifecycle(self, fleet: str, generation: str, lifecycle: str) -> None:
         self._db.execute(
             "UPDATE generations SET lifecycle = ? WHERE fleet = ? AND id = ?",

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from backends.base import Backend
-from backends.config import FleetConfig
+from backends.base import Backend, check_complete
 from backends.errors import BackendError, ConfigError, NotFound, OperationFailed, Refused
+from backends.events import DifferenceFound, Event, ReadError
+from backends.fleets import FleetConfig
 from backends.manifest import build_manifest, manifest_digest
 from backends.model import (
     DriftReport,
-    Event,
-    EventKind,
-    FleetRef,
     FleetSnapshot,
     Generation,
     GenerationSpec,
@@ -33,9 +31,18 @@ from backends.ssh.haproxy import Haproxy, ServerStat
 from backends.ssh.health import HostView, instance_model
 from backends.ssh.hosts import Hosts
 from backends.ssh.launching import launch_generation
+from backends.ssh.parts import FleetParts
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import HostAddress, SshSettings
 from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbStore
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """What a sweep found differing from the desired state, and whether it was put back."""
+
+    what: str
+    repaired: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +51,17 @@ class Reading:
 
     snapshot: FleetSnapshot
     host_failures: dict[str, str]
-    notes: tuple[str, ...]
+    differences: tuple[Difference, ...]
 
 
 class SshBackend(Backend):
     """One fleet on SSH hosts behind an HAProxy backend."""
 
     kind = "ssh"
+    hands_over_snapshots = True
 
-    def __init__(self, fleet: FleetConfig, state_dir: Path) -> None:
-        self.config = fleet
-        self.name = fleet.name
+    def __init__(self, fleet: FleetConfig, state_dir: Path, *, read_only: bool = False) -> None:
+        super().__init__(fleet, state_dir, read_only=read_only)
         self.settings: SshSettings = fleet.settings
         settings = self.settings
         if not settings.known_hosts.is_file():
@@ -73,57 +80,66 @@ class SshBackend(Backend):
         self.store = LbStore(lb, fleet.name, self.fleet_dir, timeout=timeout)
         self.journal = LbJournal(lb, self.fleet_dir, timeout=timeout)
         self.hosts = Hosts(self.pool, fleet.name, self.fleet_dir, settings.connect_timeout)
-
-    # naming -------------------------------------------------------------------------------
-    def _check_fleet(self, fleet: str) -> None:
-        if fleet != self.name:
-            raise NotFound(f"this backend serves fleet {self.name}, not {fleet}")
+        self.parts = FleetParts(
+            fleet.name, settings, self.pool, self.hosts, self.store, self.haproxy
+        )
 
     @property
     def entry(self) -> str:
         lb = self.settings.lb
         return lb.entry or f"haproxy {self.lb_host.display} backend {lb.backend}"
 
-    def label(self, host: HostAddress) -> str:
-        """How instances name their host: the address, or address:port when two hosts
-        share an address."""
-        addresses = [h.address for h in self.hosts_config]
-        return host.address if addresses.count(host.address) <= 1 else host.display
+    @property
+    def poll_interval(self) -> float:
+        return min(2.0, max(0.2, self.settings.health.interval))
 
     # reading ------------------------------------------------------------------------------
-    async def fleets(self) -> list[FleetRef]:
-        return [FleetRef(self.name, self.kind, self.entry)]
-
-    async def snapshot(self, fleet: str) -> FleetSnapshot:
-        self._check_fleet(fleet)
+    async def snapshot(self) -> FleetSnapshot:
         return (await self.read()).snapshot
 
     async def read(self) -> Reading:
         """The desired state, HAProxy's ``show stat`` and every host's processes — at
-        once; then HAProxy is brought back to the desired state if it drifted (a reload)."""
+        once; then HAProxy is brought back to the desired state if it drifted (a reload)
+        — except in read-only mode, where the difference is only reported."""
         state, stats, views = await asyncio.gather(
             self.store.read(), self.haproxy.servers(), self.hosts.sweep(self.hosts_config)
         )
         extra = {HostAddress.parse(i.host) for g in state.generations for i in g.instances}
         if extra - set(views):
             views.update(await self.hosts.sweep(extra - set(views)))
-        notes = await self._restore(state, stats)
+        differences = await self._restore(state, stats)
         failures = {
-            self.label(h): v.failure.message for h, v in views.items() if v.failure is not None
+            self.parts.label(h): v.failure.message
+            for h, v in views.items()
+            if v.failure is not None
         }
-        return Reading(self._model(state, stats, views), failures, notes)
+        snapshot = self._model(state, stats, views)
+        reported = tuple(d.what for d in differences if not d.repaired)
+        return Reading(replace(snapshot, differences=reported), failures, differences)
 
-    async def _restore(self, state: FleetState, stats: dict[str, ServerStat]) -> tuple[str, ...]:
+    async def _restore(
+        self, state: FleetState, stats: dict[str, ServerStat]
+    ) -> tuple[Difference, ...]:
         wanted = traffic.desired_weights(state)
-        if not any(name not in stats for name in wanted) and all(
-            stats[n].weight == w or stats[n].status.startswith("MAINT") for n, w in wanted.items()
-        ):
+        missing = [name for name in wanted if name not in stats]
+        reweigh = [
+            n
+            for n, w in wanted.items()
+            if n in stats and stats[n].weight != w and not stats[n].status.startswith("MAINT")
+        ]
+        if not missing and not reweigh:
             return ()  # the common case: nothing to do, no command sent
         if self.read_only:
-            return (
-                "HAProxy differs from the desired state (reloaded?); "
-                "not restored in read-only mode",
-            )
+            what = []
+            if missing:
+                what.append(f"{len(missing)} servers missing")
+            if reweigh:
+                shown = ", ".join(
+                    f"{n} {stats[n].weight} (desired {wanted[n]})" for n in reweigh[:3]
+                )
+                what.append(f"weights differ: {shown}")
+            text = "HAProxy differs from the desired state (" + "; ".join(what) + ")"
+            return (Difference(text + "; not restored in read-only mode", repaired=False),)
         try:
             # under the lock, on a fresh read: a shift in flight elsewhere is not undone
             async with self.store.locked() as state:
@@ -131,17 +147,24 @@ class SshBackend(Backend):
                 stats.update(await self.haproxy.servers())
                 applied = await traffic.apply(self.haproxy, state, stats, self.settings.health)
         except BackendError as error:
-            return (f"cannot restore HAProxy's servers: {error.message}",)
+            return (Difference(f"cannot restore HAProxy's servers: {error.message}", False),)
         stats.update((await self.haproxy.servers()) if applied.added else {})
-        notes = list(applied.problems)
+        found = [Difference(problem, False) for problem in applied.problems]
         if applied.added:
-            notes.append(
-                f"HAProxy had lost {len(applied.added)} servers (reloaded?); "
-                "restored them with their weights"
+            found.append(
+                Difference(
+                    f"HAProxy had lost {len(applied.added)} servers (reloaded?); "
+                    "restored them with their weights",
+                    True,
+                )
             )
         elif applied.reweighted:
-            notes.append(f"restored the weights of {len(applied.reweighted)} HAProxy servers")
-        return tuple(notes)
+            found.append(
+                Difference(
+                    f"restored the weights of {len(applied.reweighted)} HAProxy servers", True
+                )
+            )
+        return tuple(found)
 
     def _model(
         self,
@@ -165,7 +188,11 @@ class SshBackend(Backend):
             host = HostAddress.parse(instance.host)
             instances.append(
                 instance_model(
-                    instance, stats.get(instance.id), views.get(host), record, self.label(host)
+                    instance,
+                    stats.get(instance.id),
+                    views.get(host),
+                    record,
+                    self.parts.label(host),
                 )
             )
         lifecycle = Lifecycle(record.lifecycle)
@@ -181,14 +208,13 @@ class SshBackend(Backend):
             instances=tuple(instances),
             artifact=record.artifact,
             digest=record.digest,
-            extra={"phase": record.phase},
+            extra={"lifecycle": record.lifecycle},
         )
 
-    async def watch(self, fleet: str) -> AsyncIterator[Event]:
-        self._check_fleet(fleet)
-        interval = min(2.0, max(0.2, self.settings.health.interval))
-        follower = Follower(fleet)
+    async def watch(self) -> AsyncIterator[Event]:
+        follower = Follower(self.name)
         failing: dict[str, str] = {}
+        reported: set[str] = set()
         while True:
             try:
                 reading = await self.read()
@@ -196,22 +222,32 @@ class SshBackend(Backend):
                 for event in follower.failed(error):
                     yield event
             else:
-                now = utcnow()
                 for host, why in reading.host_failures.items():
                     if failing.get(host) != why:
-                        yield Event(now, fleet, EventKind.ERROR, f"host {host}: {why}")
+                        yield ReadError(
+                            fleet=self.name, title="Unreachable", message=why, source=f"host {host}"
+                        )
                 for host in failing.keys() - reading.host_failures.keys():
-                    yield Event(now, fleet, EventKind.STATE, f"host {host} answers again")
+                    yield ReadError(
+                        fleet=self.name,
+                        title="Reachable",
+                        message="answers again",
+                        source=f"host {host}",
+                        cleared=True,
+                    )
                 failing = dict(reading.host_failures)
-                for note in reading.notes:
-                    yield Event(now, fleet, EventKind.STATE, note)
+                for difference in reading.differences:
+                    if difference.repaired or difference.what not in reported:
+                        yield DifferenceFound(
+                            fleet=self.name, what=difference.what, repaired=difference.repaired
+                        )
+                reported = {d.what for d in reading.differences if not d.repaired}
                 for event in follower.read(reading.snapshot):
                     yield event
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.poll_interval)
 
     # acting -------------------------------------------------------------------------------
-    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
-        self._check_fleet(fleet)
+    async def _launch(self, spec: GenerationSpec) -> Generation:
         artifact = (
             Path(spec.artifact).expanduser().resolve() if spec.artifact else self.settings.artifact
         )
@@ -219,53 +255,39 @@ class SshBackend(Backend):
             raise NotFound(f"artifact {artifact} is not a directory")
         manifest = await asyncio.to_thread(build_manifest, artifact)
         generation_id = await launch_generation(
-            self, spec, artifact, manifest, manifest_digest(manifest)
+            self.parts, spec, artifact, manifest, manifest_digest(manifest)
         )
-        snapshot = await self.snapshot(fleet)
-        found = snapshot.generation(generation_id)
+        found = (await self.snapshot()).generation(generation_id)
         if found is None:
             raise OperationFailed(f"{generation_id} vanished while it was launched")
         return found
 
-    def placement(self, count: int | None) -> list[HostAddress]:
-        """The host of each instance: ``count`` in total, spread over the hosts in turn;
-        by default the fleet's ``count`` on every host."""
-        hosts = list(self.hosts_config)
-        total = count if count is not None else self.settings.count * len(hosts)
-        return [hosts[index % len(hosts)] for index in range(total)]
-
-    async def set_weights(self, fleet: str, weights: Mapping[str, int]) -> None:
-        self._check_fleet(fleet)
+    async def _set_weights(self, weights: dict[str, int]) -> None:
         async with self.store.update() as state:
-            for generation_id, weight in weights.items():
-                record = state.generation(generation_id)
-                if record is None:
-                    raise NotFound(f"fleet {fleet} has no generation {generation_id}")
-                if weight and record.lifecycle != Lifecycle.ACTIVE.value:
-                    raise Refused(f"{generation_id} is being retired; it cannot take traffic")
-            after = {g.id: int(weights.get(g.id, g.weight)) for g in state.generations}
-            if sum(after.values()) not in (0, 100):
-                raise Refused(f"weights must sum to 100, not {sum(after.values())}")
+            complete = check_complete(weights, [g.id for g in state.generations])
             for record in state.generations:
-                record.weight = after[record.id]
+                if complete[record.id] and record.lifecycle != Lifecycle.ACTIVE.value:
+                    raise Refused(f"{record.id} is {record.lifecycle}; it cannot take traffic")
+            for record in state.generations:
+                record.weight = complete[record.id]
             stats = await self.haproxy.servers()
             applied = await traffic.apply(self.haproxy, state, stats, self.settings.health)
             if applied.problems:
                 raise OperationFailed(applied.problems[0])
 
-    async def retire(self, fleet: str, generation: str) -> None:
-        self._check_fleet(fleet)
-        await retire_generation(self, generation)
+    async def _retire(self, generation: str) -> None:
+        await retire_generation(self.parts, generation)
 
-    async def verify(self, fleet: str, generation: str) -> DriftReport:
-        self._check_fleet(fleet)
+    async def verify(self, generation: str) -> DriftReport:
         state = await self.store.read()
         record = state.generation(generation)
         if record is None:
-            raise NotFound(f"fleet {fleet} has no generation {generation}")
-        labels = {HostAddress.parse(h): self.label(HostAddress.parse(h)) for h in record.hosts}
+            raise NotFound(f"fleet {self.name} has no generation {generation}")
+        labels = {
+            HostAddress.parse(h): self.parts.label(HostAddress.parse(h)) for h in record.hosts
+        }
         checked, drift, unreachable = await self.hosts.drift(record, labels)
-        return DriftReport(fleet, generation, tuple(checked), tuple(drift), tuple(unreachable))
+        return DriftReport(self.name, generation, tuple(checked), tuple(drift), tuple(unreachable))
 
     async def close(self) -> None:
         await self.pool.close()

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from backends.errors import BackendError
-from backends.model import Health, Instance, parse_iso, utcnow
+from backends.model import Health, Instance, utcnow
 from backends.ssh.haproxy import ServerStat
 from backends.ssh.remote import Liveness
 from backends.ssh.state import GenerationRecord, InstanceRecord
 
-#: a launch still "launching" after this long was abandoned (Molt killed mid-launch)
-LAUNCH_ABANDONED = timedelta(minutes=15)
 #: check results that mean the instance answered as it should
 PASSING = {"L4OK", "L6OK", "L7OK", "L7OKC"}
 
@@ -54,10 +52,7 @@ def judge(
         return Health.UNHEALTHY, record.error
     alive = host.liveness.get(record.id) if host is not None and host.failure is None else None
     if host is not None and host.failure is None and (alive is None or not alive.running):
-        if alive is None and generation.phase == "launching":
-            launched = parse_iso(generation.launched_at)
-            if launched is not None and utcnow() - launched > LAUNCH_ABANDONED:
-                return Health.UNHEALTHY, "its launch never finished (Molt stopped mid-launch?)"
+        if alive is None and generation.lifecycle == "launching":
             return Health.PENDING, "starting"
         return Health.UNHEALTHY, "process not running"
     unreachable = f"; host unreachable: {host.failure.message}" if host and host.failure else ""

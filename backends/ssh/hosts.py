@@ -3,7 +3,6 @@ at once, each through its kept connection, a failed host reported by name."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import posixpath
 from collections.abc import Iterable, Sequence
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import asyncssh
 
+from backends.deadline import Deadline
 from backends.errors import BackendError, OperationFailed
 from backends.manifest import MANIFEST_NAME, compare, manifest_digest
 from backends.model import FileChange, FileDrift
@@ -126,13 +126,11 @@ class Hosts:
         """Give the instances a moment to open their ports before HAProxy checks them
         (HAProxy takes a new server down at its first failed check): until each listens
         or its process is gone, at most ``START_GRACE`` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_GRACE
         script = f"{remote.LISTENING_SCRIPT}; echo '{remote.HASHES_MARK}'; " + (
             remote.probe_script(self.fleet_dir)
         )
         waiting = {i.id: i.port for i in instances}
-        while waiting and loop.time() < deadline:
+        async for _ in Deadline(START_GRACE).every(0.1):
             done = await conn.run(script, timeout=self.timeout)
             ports, _, probe = done.stdout.partition(remote.HASHES_MARK)
             listening = remote.parse_listening(ports, conn.host.address)
@@ -142,8 +140,8 @@ class Hosts:
                 for i, port in waiting.items()
                 if port not in listening and (i not in alive or alive[i].running)
             }
-            if waiting:
-                await asyncio.sleep(0.1)
+            if not waiting:
+                return
 
     async def destroy(
         self, generation: str, hosts: Iterable[HostAddress]

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backends.errors import BackendError, OperationFailed
-from backends.model import GenerationSpec, iso, utcnow
+from backends.model import GenerationSpec, Lifecycle, iso, utcnow
+from backends.ssh.parts import FleetParts
 from backends.ssh.settings import HostAddress
 from backends.ssh.state import FleetState, GenerationRecord, InstanceRecord
 
-if TYPE_CHECKING:
-    from backends.ssh.driver import SshBackend
-
 
 async def launch_generation(
-    backend: SshBackend,
+    backend: FleetParts,
     spec: GenerationSpec,
     artifact: Path,
     manifest: dict[str, str],
@@ -34,6 +31,7 @@ async def launch_generation(
     in_use = await backend.hosts.ports_in_use(hosts)
     async with backend.store.update() as state:
         record = GenerationRecord(
+            lifecycle=Lifecycle.LAUNCHING.value,
             id=f"g{state.next_generation}",
             version=spec.version,
             count=len(placement),
@@ -61,7 +59,8 @@ async def launch_generation(
             for instance in saved.instances:
                 if instance.id in errors:
                     instance.error = errors[instance.id]
-            saved.phase = "started"
+            started_any = any(not i.error for i in saved.instances)
+            saved.lifecycle = (Lifecycle.ACTIVE if started_any else Lifecycle.FAILED).value
     if haproxy_error is not None:
         raise haproxy_error
     failed = [i for i in record.instances if i.error or i.id in errors]
@@ -72,7 +71,7 @@ async def launch_generation(
 
 
 def _place(
-    backend: SshBackend,
+    backend: FleetParts,
     state: FleetState,
     generation: str,
     placement: list[HostAddress],
@@ -107,7 +106,7 @@ def _place(
 
 
 async def _deploy(
-    backend: SshBackend, record: GenerationRecord, artifact: Path, manifest: dict[str, str]
+    backend: FleetParts, record: GenerationRecord, artifact: Path, manifest: dict[str, str]
 ) -> dict[str, str]:
     """Put the generation on every host that has instances; ``{instance: error}``."""
     by_host: dict[HostAddress, list[InstanceRecord]] = defaultdict(list)
@@ -129,7 +128,7 @@ async def _deploy(
     return errors
 
 
-async def _add_servers(backend: SshBackend, started: list[InstanceRecord]) -> dict[str, str]:
+async def _add_servers(backend: FleetParts, started: list[InstanceRecord]) -> dict[str, str]:
     """Each instance into HAProxy at weight 0 with its checks on; ``{instance: error}``
     for those HAProxy refused."""
     health = backend.settings.health

@@ -1,40 +1,33 @@
 """Retiring a generation: weight 0 → ``state drain`` → wait until its servers' sessions
 reach 0 (bounded by the drain timeout) → ``state maint`` → ``del server`` → stop its
-processes → remove its trees. Hosts that cannot be reached are remembered in the
-desired state and cleaned when a later retire finds them answering again.
+processes → remove its trees. Every step is safe to do again, so retiring a generation
+that is already draining (a retire cut short) resumes it. Hosts that cannot be reached
+are remembered in the desired state and cleaned when a later retire finds them
+answering again.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
-
+from backends.deadline import Deadline
 from backends.errors import NotFound, OperationFailed, Refused, Unreachable
-from backends.model import iso, parse_iso, utcnow
+from backends.model import Lifecycle, iso, utcnow
 from backends.ssh.haproxy import Haproxy
+from backends.ssh.parts import FleetParts
 from backends.ssh.settings import HostAddress
 
-if TYPE_CHECKING:
-    from backends.ssh.driver import SshBackend
-
 DELETE_TIMEOUT = 10.0  # after the drain, how long HAProxy may keep connections attached
-STALE_AFTER = 300.0  # a retire unfinished for this long (past its drain) was abandoned
 
 
-async def retire_generation(backend: SshBackend, generation: str) -> None:
+async def retire_generation(backend: FleetParts, generation: str) -> None:
     async with backend.store.update() as state:
         record = state.generation(generation)
         if record is None:
             raise NotFound(f"fleet {backend.name} has no generation {generation}")
         if record.weight > 0:
             raise Refused(f"{generation} still carries {record.weight}% of traffic")
-        since = parse_iso(record.draining_since)
-        if record.lifecycle == "draining" and since is not None:
-            age = (utcnow() - since).total_seconds()
-            if age < backend.settings.drain_timeout + STALE_AFTER:
-                raise Refused(f"{generation} is already being retired")
-        record.lifecycle = "draining"
-        record.draining_since = iso(utcnow()) or ""
+        if record.lifecycle != Lifecycle.DRAINING.value:
+            record.lifecycle = Lifecycle.DRAINING.value
+            record.draining_since = iso(utcnow()) or ""
     await drain(backend.haproxy, [i.id for i in record.servers], backend.settings.drain_timeout)
     await delete_servers(backend.haproxy, [i.id for i in record.servers])
     hosts = [HostAddress.parse(h) for h in record.hosts]
@@ -63,36 +56,33 @@ async def drain(haproxy: Haproxy, names: list[str], timeout: float) -> int:
         + [f"set server {haproxy.server(n)} state drain" for n in names],
         check=False,  # a server HAProxy lost in a reload has nothing to drain
     )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
+    busy = 0
+    async for _ in Deadline(timeout).every(0.2):
         stats = await haproxy.servers()
         busy = sum(stats[n].sessions for n in names if n in stats)
-        if busy == 0 or loop.time() >= deadline:
-            return busy
-        await asyncio.sleep(0.2)
+        if busy == 0:
+            break
+    return busy
 
 
 async def delete_servers(haproxy: Haproxy, names: list[str]) -> None:
     """``state maint`` + ``del server``; connections still attached after the drain are
     shut down, then deletion is retried."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DELETE_TIMEOUT
-    left = await haproxy.remove(names)
-    while left:
-        if loop.time() >= deadline:
-            raise OperationFailed(
-                f"HAProxy on {haproxy.lb.name} refused `del server {haproxy.server(left[0])}`: "
-                "connections still attached"
-            )
+    left = list(names)
+    async for _ in Deadline(DELETE_TIMEOUT).every(0.2):
+        left = await haproxy.remove(left)
+        if not left:
+            return
         await haproxy.batch(
             [f"shutdown sessions server {haproxy.server(n)}" for n in left], check=False
         )
-        await asyncio.sleep(0.2)
-        left = await haproxy.remove(left)
+    raise OperationFailed(
+        f"HAProxy on {haproxy.lb.name} refused `del server {haproxy.server(left[0])}`: "
+        "connections still attached"
+    )
 
 
-async def clean_leftovers(backend: SshBackend) -> None:
+async def clean_leftovers(backend: FleetParts) -> None:
     """Remove what earlier retires left on hosts that did not answer then."""
     state = await backend.store.read()
     if not state.leftovers:

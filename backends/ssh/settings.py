@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from backends.config import HealthSettings
 from backends.errors import ConfigError
+from backends.health import HealthSettings
 
 _HOST = re.compile(
     r"^(?:(?P<user>[^@\s]+)@)?(?P<address>\[[^\]]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?$"

@@ -58,8 +58,7 @@ class GenerationRecord:
     artifact: str = ""
     digest: str = ""
     weight: int = 0
-    lifecycle: str = "active"
-    phase: str = "launching"  # launching → started: instances are being started
+    lifecycle: str = "launching"  # → active | failed once its instances were started
     draining_since: str = ""
     hosts: list[str] = field(default_factory=list)
     instances: list[InstanceRecord] = field(default_factory=list)
@@ -87,6 +86,9 @@ class FleetState:
     def from_json(cls, data: dict[str, Any]) -> FleetState:
         generations = []
         for raw in data.get("generations", []):
+            raw = dict(raw)
+            if raw.pop("phase", "started") == "launching":  # the first format kept it apart
+                raw["lifecycle"] = "launching"
             instances = [InstanceRecord(**i) for i in raw.get("instances", [])]
             generations.append(GenerationRecord(**{**raw, "instances": instances}))
         return cls(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from backends.config import HealthSettings
+from backends.health import HealthSettings
 from backends.model import generation_number
 from backends.ssh.haproxy import Haproxy, ServerStat, server_weights
 from backends.ssh.state import FleetState
@@ -31,7 +31,7 @@ class Applied:
 
 def desired_weights(state: FleetState) -> dict[str, int]:
     """HAProxy weight of every server that should be in service, by server name."""
-    active = [g for g in state.generations if g.lifecycle == "active" and g.phase != "launching"]
+    active = [g for g in state.generations if g.lifecycle == "active"]
     per_server = server_weights({g.id: (g.weight, len(g.servers)) for g in active})
     return {i.id: per_server[g.id] for g in active for i in g.servers}
 

@@ -7,6 +7,7 @@ empty fleet made of real parts (processes, sshd + HAProxy, moto's endpoints).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from backends.base import Backend
@@ -15,8 +16,22 @@ from backends.model import GenerationSpec
 
 @dataclass
 class Harness:
+    """A fresh fleet, and ways to look at its world without going through the driver.
+
+    Attributes:
+        reopen: another backend on the same fleet (``read_only`` as asked).
+        fingerprint: everything the world holds about the fleet, read around the
+            driver (files, tables, tags, HAProxy's servers): equal before and after
+            means nothing changed.
+        leave_draining: put a generation in the state a retire leaves when Molt (or
+            the local agent) dies half-way through it.
+    """
+
     backend: Backend
     fleet: str
+    reopen: Callable[[bool], Backend]
+    fingerprint: Callable[[], Awaitable[object]]
+    leave_draining: Callable[[str], Awaitable[None]]
     good_version: str = "v1"  # its instances pass health checks
     bad_version: str = "v9-bad"  # its instances never pass them
     count: int = 2

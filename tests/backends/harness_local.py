@@ -2,20 +2,74 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import signal
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from backends.local.client import LocalBackend
 from tests.backends.harness import Harness
-from tests.support.local import local_fleet, state_dir_env
+from tests.support.local import agent_pids, local_fleet, state_dir_env, wait_for
+
+TABLES = ("fleets", "generations", "instances", "journal")
+
+
+def fingerprint(state_dir: Path) -> object:
+    """The agent's store, the running instances and the files of the state dir."""
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
+        rows = {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}
+    _, pids = agent_pids(state_dir)
+    alive = sorted(p for p in pids if Path(f"/proc/{p}").exists())
+    files = sorted(
+        str(p.relative_to(state_dir))
+        for p in state_dir.rglob("*")
+        if not p.name.startswith("state.db")
+    )
+    return rows, alive, files
+
+
+def leave_draining(state_dir: Path, fleet: str, generation: str) -> None:
+    """The agent killed (``kill -9``) with the generation marked draining."""
+    agent, _ = agent_pids(state_dir)
+    assert agent is not None
+    os.kill(agent, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{agent}").exists() or _zombie(agent), timeout=10)
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
+        db.execute(
+            "UPDATE generations SET lifecycle = 'draining' WHERE fleet = ? AND id = ?",
+            (fleet, generation),
+        )
+        db.commit()
+
+
+def _zombie(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    return True
 
 
 @contextlib.asynccontextmanager
 async def make_harness() -> AsyncIterator[Harness]:
     with state_dir_env() as state_dir:
         fleet = local_fleet("contract", count=2, drain_timeout=2.0)
-        backend = LocalBackend(fleet, state_dir)
+        opened: list[LocalBackend] = []
+
+        def reopen(read_only: bool) -> LocalBackend:
+            opened.append(LocalBackend(fleet, state_dir, read_only=read_only))
+            return opened[-1]
+
+        async def look() -> object:
+            return await asyncio.to_thread(fingerprint, state_dir)
+
+        async def drain(generation: str) -> None:
+            await asyncio.to_thread(leave_draining, state_dir, "contract", generation)
+
+        backend = reopen(False)
         try:
-            yield Harness(backend=backend, fleet="contract")
+            yield Harness(backend, "contract", reopen, look, drain)
         finally:
-            await backend.close()
+            for each in opened:
+                await each.close()

@@ -8,9 +8,11 @@ import contextlib
 import pytest
 
 from backends.errors import NotFound, Refused
+from backends.events import HealthChanged, SnapshotTaken, WeightsChanged
 from backends.journal import JournalRecord, Outcome
-from backends.model import EventKind, FleetSnapshot, GenerationState, Health
-from backends.operations import Operations, wait_settled
+from backends.model import FleetSnapshot, GenerationState, Health
+from backends.operations import Operations
+from backends.session import FleetSession
 
 pytestmark = pytest.mark.slow
 SETTLE = 90.0
@@ -21,89 +23,142 @@ async def until(harness, check, timeout: float = SETTLE) -> FleetSnapshot:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        snapshot = await harness.backend.snapshot(harness.fleet)
+        snapshot = await harness.backend.snapshot()
         if check(snapshot):
             return snapshot
         assert loop.time() < deadline, f"gave up waiting; last snapshot: {snapshot}"
         await asyncio.sleep(0.2)
 
 
+async def settled(harness, generation: str):
+    session = FleetSession.around(harness.backend)
+    return await session.wait_settled(generation, timeout=SETTLE)
+
+
+async def collect(harness, events: list):
+    async for event in harness.backend.watch():
+        events.append(event)
+
+
+@contextlib.asynccontextmanager
+async def watching(harness):
+    events: list = []
+    watcher = asyncio.create_task(collect(harness, events))
+    await asyncio.sleep(0.5)
+    try:
+        yield events
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def eventually(events: list, check, timeout: float = 10.0) -> list:
+    """The events (the watcher may trail the snapshot by a moment) once some pass ``check``."""
+    for _ in range(int(timeout / 0.1)):
+        if [e for e in events if check(e)]:
+            break
+        await asyncio.sleep(0.1)
+    return [e for e in events if check(e)]
+
+
 async def test_empty_fleet_reads_cleanly(harness):
-    snapshot = await harness.backend.snapshot(harness.fleet)
+    snapshot = await harness.backend.snapshot()
     assert snapshot.fleet == harness.fleet
     assert snapshot.generations == ()
     assert snapshot.backend == harness.backend.kind
 
 
-async def test_launch_starts_at_weight_zero_and_streams_health(harness):
-    events = []
+async def test_launch_starts_at_weight_zero_and_streams_typed_health(harness):
+    async with watching(harness) as events:
+        generation = await harness.backend.launch(harness.spec())
+        assert (generation.id, generation.weight) == ("g1", 0)
+        settled_g1 = await settled(harness, "g1")
+        assert settled_g1.state is GenerationState.HEALTHY
+        assert [i.health for i in settled_g1.instances] == [Health.HEALTHY] * harness.count
 
-    async def collect():
-        async for event in harness.backend.watch(harness.fleet):
-            events.append(event)
+        def healthy(e) -> bool:
+            return isinstance(e, HealthChanged) and e.after is Health.HEALTHY
 
-    watcher = asyncio.create_task(collect())
-    await asyncio.sleep(0.5)
-    generation = await harness.backend.launch(harness.fleet, harness.spec())
-    assert generation.id == "g1"
-    assert generation.weight == 0
-    settled = await wait_settled(harness.backend, harness.fleet, "g1", timeout=SETTLE)
-    assert settled.state is GenerationState.HEALTHY
-    assert [i.health for i in settled.instances] == [Health.HEALTHY] * harness.count
-    for _ in range(50):  # events may trail the snapshot by a moment
-        if sum(e.kind is EventKind.HEALTH and "→ healthy" in e.message for e in events) >= 2:
-            break
-        await asyncio.sleep(0.1)
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
-    healthy_events = [e for e in events if e.kind is EventKind.HEALTH and "→ healthy" in e.message]
-    assert len(healthy_events) >= harness.count
-    assert all(e.generation == "g1" for e in healthy_events)
+        while len(await eventually(events, healthy)) < harness.count:
+            await asyncio.sleep(0.1)
+    seen = [e for e in events if healthy(e)]
+    assert {e.instance_id for e in seen} == {i.id for i in settled_g1.instances}
+    assert all(e.generation_id == "g1" and e.before is not Health.HEALTHY for e in seen)
 
 
-async def test_weights_are_applied_and_read_back(harness):
+async def test_weights_are_applied_read_back_and_streamed_as_fields(harness):
     for _ in range(2):
-        await harness.backend.launch(harness.fleet, harness.spec())
+        await harness.backend.launch(harness.spec())
     for generation in ("g1", "g2"):
-        await wait_settled(harness.backend, harness.fleet, generation, timeout=SETTLE)
-    await harness.backend.set_weights(harness.fleet, {"g1": 100, "g2": 0})
-    await harness.backend.set_weights(harness.fleet, {"g1": 30, "g2": 70})
-    snapshot = await harness.backend.snapshot(harness.fleet)
+        await settled(harness, generation)
+    await harness.backend.set_weights({"g1": 100, "g2": 0})
+    async with watching(harness) as events:
+        await harness.backend.set_weights({"g1": 30, "g2": 70})
+        shifts = await eventually(
+            events, lambda e: isinstance(e, WeightsChanged) and e.after == {"g1": 30, "g2": 70}
+        )
+    assert shifts and shifts[0].before == {"g1": 100, "g2": 0}
+    snapshot = await harness.backend.snapshot()
     assert snapshot.weights == {"g1": 30, "g2": 70}
     assert {g.state for g in snapshot.generations} == {GenerationState.LIVE}
+    if harness.backend.hands_over_snapshots:
+        assert any(isinstance(e, SnapshotTaken) for e in events)
+
+
+async def test_a_partial_weight_map_is_refused_and_changes_nothing(harness):
+    for _ in range(2):
+        await harness.backend.launch(harness.spec(count=1))
+    for generation in ("g1", "g2"):
+        await settled(harness, generation)
+    with pytest.raises(Refused, match="missing g2"):
+        await harness.backend.set_weights({"g1": 100})
+    with pytest.raises(Refused, match="unknown g9"):
+        await harness.backend.set_weights({"g1": 100, "g2": 0, "g9": 0})
+    assert (await harness.backend.snapshot()).weights == {"g1": 0, "g2": 0}
 
 
 async def test_bad_version_fails_and_guards_refuse_it_traffic(harness):
     ops = Operations(harness.backend)
-    await ops.launch(harness.fleet, harness.spec(harness.bad_version))
+    await ops.launch(harness.spec(harness.bad_version))
     snapshot = await until(harness, lambda s: s.generations[0].state is GenerationState.FAILED)
     assert snapshot.generations[0].healthy_count() == 0
     with pytest.raises(Refused, match="no healthy instance"):
-        await ops.promote(harness.fleet, "g1")
-    assert (await harness.backend.snapshot(harness.fleet)).weights == {"g1": 0}
+        await ops.promote("g1")
+    assert (await harness.backend.snapshot()).weights == {"g1": 0}
 
 
 async def test_retire_removes_the_generation_and_ids_are_never_reused(harness):
-    await harness.backend.launch(harness.fleet, harness.spec(count=1))
-    await wait_settled(harness.backend, harness.fleet, "g1", timeout=SETTLE)
-    await harness.backend.retire(harness.fleet, "g1")
-    assert (await harness.backend.snapshot(harness.fleet)).generations == ()
-    again = await harness.backend.launch(harness.fleet, harness.spec(count=1))
+    await harness.backend.launch(harness.spec(count=1))
+    await settled(harness, "g1")
+    await harness.backend.retire("g1")
+    assert (await harness.backend.snapshot()).generations == ()
+    again = await harness.backend.launch(harness.spec(count=1))
     assert again.id == "g2"
+
+
+async def test_retiring_a_draining_generation_resumes_the_cut_short_retire(harness):
+    await harness.backend.launch(harness.spec(count=1))
+    await settled(harness, "g1")
+    await harness.leave_draining("g1")
+    shown = (await harness.backend.snapshot()).generation("g1")
+    assert shown is None or shown.state is GenerationState.DRAINING
+    if shown is not None:
+        await Operations(harness.backend).retire("g1")
+    assert (await harness.backend.snapshot()).generations == ()
 
 
 async def test_unknown_generation_is_not_found(harness):
     with pytest.raises(NotFound):
-        await harness.backend.retire(harness.fleet, "g42")
+        await harness.backend.retire("g42")
     with pytest.raises(NotFound):
-        await harness.backend.verify(harness.fleet, "g42")
+        await harness.backend.verify("g42")
 
 
 async def test_a_fresh_generation_has_no_drift(harness):
-    await harness.backend.launch(harness.fleet, harness.spec(count=1))
-    await wait_settled(harness.backend, harness.fleet, "g1", timeout=SETTLE)
-    report = await harness.backend.verify(harness.fleet, "g1")
+    await harness.backend.launch(harness.spec(count=1))
+    await settled(harness, "g1")
+    report = await harness.backend.verify("g1")
     assert report.clean, report
 
 
@@ -119,11 +174,11 @@ async def test_journal_folds_start_and_outcome_into_one_record(harness):
 
 async def test_operations_journal_every_step_with_the_operator(harness):
     ops = Operations(harness.backend)
-    await ops.launch(harness.fleet, harness.spec(count=1))
-    await wait_settled(harness.backend, harness.fleet, "g1", timeout=SETTLE)
-    await ops.promote(harness.fleet, "g1")
+    await ops.launch(harness.spec(count=1))
+    await settled(harness, "g1")
+    await ops.promote("g1")
     with pytest.raises(Refused):
-        await ops.retire(harness.fleet, "g1")
+        await ops.retire("g1")
     records = await harness.backend.journal.records(harness.fleet)
     assert [(r.action, r.outcome) for r in records] == [
         ("launch", Outcome.OK),
@@ -133,3 +188,48 @@ async def test_operations_journal_every_step_with_the_operator(harness):
     assert records[0].args["generation"] == "g1"
     assert {r.operator for r in records} == {await harness.backend.operator()}
     assert "still carries 100%" in records[2].reason
+
+
+async def test_read_only_reads_everything_and_changes_nothing(harness):
+    ops = Operations(harness.backend)
+    await ops.launch(harness.spec(count=1))
+    await settled(harness, "g1")
+    await ops.promote("g1")
+    await ops.launch(harness.spec(count=1))
+    await settled(harness, "g2")
+    before = await harness.fingerprint()
+    viewer = harness.reopen(True)
+    assert viewer.read_only
+    assert (await viewer.snapshot()).weights == {"g1": 100, "g2": 0}
+    assert (await viewer.verify("g2")).clean
+    assert [r.action for r in await viewer.journal.records(harness.fleet)][:2] == [
+        "launch",
+        "promote",
+    ]
+    await viewer.operator()
+    events: list = []
+    watcher = asyncio.create_task(collect_from(viewer, events))
+    await asyncio.sleep(2.0)
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    record = JournalRecord(fleet=harness.fleet, action="shift", operator="mallory")
+    attempts = [
+        lambda: viewer.launch(harness.spec(count=1)),
+        lambda: viewer.set_weights({"g1": 0, "g2": 100}),
+        lambda: viewer.retire("g2"),
+        lambda: viewer.journal.write(record),
+        lambda: Operations(viewer).promote("g2"),
+        lambda: Operations(viewer).retire("g2"),
+        lambda: Operations(viewer).launch(harness.spec(count=1)),
+    ]
+    for attempt in attempts:
+        with pytest.raises(Refused, match="read-only"):
+            await attempt()
+    await viewer.close()
+    assert await harness.fingerprint() == before
+
+
+async def collect_from(backend, events: list):
+    async for event in backend.watch():
+        events.append(event)

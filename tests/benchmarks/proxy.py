@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from backends.local.client import LocalBackend  # noqa: E402
 from backends.model import GenerationSpec  # noqa: E402
-from backends.operations import Operations, wait_settled  # noqa: E402
+from backends.operations import Operations  # noqa: E402
+from backends.session import FleetSession  # noqa: E402
 from tests.support.local import local_fleet, state_dir_env  # noqa: E402
 
 
@@ -87,10 +88,10 @@ async def main(seconds: float, clients: int) -> None:
         fleet = local_fleet("bench", count=1)
         backend = LocalBackend(fleet, state_dir)
         ops = Operations(backend)
-        await ops.launch("bench", GenerationSpec(version="v1", count=1))
-        await wait_settled(backend, "bench", "g1", timeout=30)
-        await ops.promote("bench", "g1")
-        snapshot = await backend.snapshot("bench")
+        await ops.launch(GenerationSpec(version="v1", count=1))
+        await FleetSession.around(backend).wait_settled("g1", timeout=30)
+        await ops.promote("g1")
+        snapshot = await backend.snapshot()
         instance = snapshot.generations[0].instances[0].address
         rows = []
         generator = "wrk" if shutil.which("wrk") else "python aiohttp"

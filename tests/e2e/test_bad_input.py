@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.local.settings import demo_artifact
+from backends.local.demo import demo_artifact
 from tests.support.local import molt
 
 FLEET = f"""

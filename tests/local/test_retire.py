@@ -8,7 +8,8 @@ import pytest
 
 from backends.local.client import LocalBackend
 from backends.model import GenerationSpec
-from backends.operations import Operations, wait_settled
+from backends.operations import Operations
+from backends.session import FleetSession
 from tests.support.local import local_fleet, state_dir_env
 
 pytestmark = pytest.mark.slow
@@ -20,14 +21,14 @@ async def test_a_second_retire_joins_the_first_instead_of_failing():
         ops = Operations(backend)
         try:
             for version in ("v1", "v2"):
-                generation = await ops.launch("web", GenerationSpec(version=version, count=1))
-                await wait_settled(backend, "web", generation.id, timeout=30)
-            await ops.promote("web", "g2")
+                generation = await ops.launch(GenerationSpec(version=version, count=1))
+                await FleetSession.around(backend).wait_settled(generation.id, timeout=30)
+            await ops.promote("g2")
             first, second = await asyncio.gather(
-                ops.retire("web", "g1"), ops.retire("web", "g1"), return_exceptions=True
+                ops.retire("g1"), ops.retire("g1"), return_exceptions=True
             )
             assert first is None and second is None
-            assert [g.id for g in (await backend.snapshot("web")).generations] == ["g2"]
+            assert [g.id for g in (await backend.snapshot()).generations] == ["g2"]
             outcomes = [
                 r.outcome.value
                 for r in await backend.journal.records("web")

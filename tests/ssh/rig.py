@@ -23,8 +23,9 @@ from pathlib import Path
 
 import asyncssh
 
-from backends.config import FleetConfig, HealthSettings
-from backends.local.settings import demo_artifact
+from backends.fleets import FleetConfig
+from backends.health import HealthSettings
+from backends.local.demo import demo_artifact
 from backends.ssh.settings import LbSettings, SshSettings
 from tests.ssh.lb import HaproxyProcess
 from tests.ssh.processes import (

@@ -19,13 +19,13 @@ async def test_every_operation_reuses_one_connection_per_host(make_fleet, tmp_pa
     fleet = make_fleet()
     backend = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), tmp_path)
     try:
-        await backend.launch(fleet.name, _spec())
+        await backend.launch(_spec())
         for _ in range(5):
-            await backend.snapshot(fleet.name)
-        await backend.verify(fleet.name, "g1")
-        await backend.set_weights(fleet.name, {"g1": 100})
-        await backend.set_weights(fleet.name, {"g1": 0})
-        await backend.retire(fleet.name, "g1")
+            await backend.snapshot()
+        await backend.verify("g1")
+        await backend.set_weights({"g1": 100})
+        await backend.set_weights({"g1": 0})
+        await backend.retire("g1")
         hosts = [HostAddress.parse(h) for h in fleet.settings.hosts]
         assert [backend.pool[h].connects for h in hosts] == [1, 1, 1]
     finally:
@@ -36,7 +36,7 @@ async def test_a_lost_connection_is_reopened(make_fleet, tmp_path):
     fleet = make_fleet()
     backend = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), tmp_path)
     try:
-        await backend.snapshot(fleet.name)
+        await backend.snapshot()
         host = fleet.rig.hosts[1]
         for pid in descendants(host.process.pid):  # sshd's per-connection processes
             os.kill(pid, signal.SIGKILL)
@@ -79,19 +79,19 @@ def _spec():
 
 
 async def test_watch_reports_a_reload_and_a_hung_host(make_fleet, tmp_path):
-    from backends.operations import wait_settled
+    from backends.session import FleetSession
 
     fleet = make_fleet(connect_timeout=1.0)
     backend = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), tmp_path)
     messages: list[str] = []
 
     async def collect():
-        async for event in backend.watch(fleet.name):
-            messages.append(f"{event.kind.value}: {event.message}")
+        async for event in backend.watch():
+            messages.append(f"{event.kind.value}: {event.text()}")
 
     try:
-        await backend.launch(fleet.name, _spec())
-        await wait_settled(backend, fleet.name, "g1", timeout=30)
+        await backend.launch(_spec())
+        await FleetSession.around(backend).wait_settled("g1", timeout=30)
         watcher = asyncio.create_task(collect())
         await asyncio.sleep(0.5)
         fleet.proxy.reload()
@@ -102,8 +102,8 @@ async def test_watch_reports_a_reload_and_a_hung_host(make_fleet, tmp_path):
                 break
             await asyncio.sleep(0.1)
         watcher.cancel()
-        assert "state: HAProxy had lost 3 servers (reloaded?); restored them" in text
-        assert "error: host 127.0.0.12: 127.0.0.12" in text and "hung" in text
+        assert "difference: HAProxy had lost 3 servers (reloaded?); restored them" in text
+        assert "error: host 127.0.0.12: Unreachable: 127.0.0.12" in text and "hung" in text
     finally:
         fleet.rig.hosts[2].resume()
         await backend.close()

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from backends.local.settings import demo_artifact
+from backends.local.demo import demo_artifact
 from tests.ssh.load import Load
 
 pytestmark = pytest.mark.slow

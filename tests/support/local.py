@@ -14,9 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from backends.config import FleetConfig, HealthSettings
+from backends.fleets import FleetConfig
+from backends.health import HealthSettings
+from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
-from backends.local.settings import LocalSettings, demo_artifact
+from backends.local.settings import LocalSettings
 
 REPO = Path(__file__).resolve().parents[2]
 

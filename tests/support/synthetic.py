@@ -14,19 +14,27 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from backends.base import Backend
+from backends.base import Backend, check_complete
 from backends.broadcast import Broadcast
 from backends.errors import BackendError, NotFound, Refused
+from backends.events import (
+    Event,
+    HealthChanged,
+    OperatorAction,
+    StateChanged,
+    WeightsChanged,
+    launched,
+)
+from backends.fleets import FleetConfig
 from backends.journal import Journal, JournalRecord, Outcome, fold
 from backends.model import (
     DriftReport,
-    Event,
-    EventKind,
-    FleetRef,
     FleetSnapshot,
     Generation,
     GenerationSpec,
+    GenerationState,
     Health,
     Instance,
     Lifecycle,
@@ -98,14 +106,10 @@ class MemoryJournal(Journal):
 
     async def write(self, record: JournalRecord) -> None:
         await self.backend.maybe_fail("journal")
-        self.writes.append(replace(record, at=self.backend.clock()))
+        written = replace(record, at=self.backend.clock())
+        self.writes.append(written)
         if record.outcome is not Outcome.STARTED:
-            self.backend.publish(
-                EventKind.ACTION,
-                f"{record.operator} {record.summary()}",
-                generation=record.args.get("generation"),
-                operator=record.operator,
-            )
+            self.backend.publish(OperatorAction(fleet=record.fleet, record=written))
 
     async def records(self, fleet: str) -> list[JournalRecord]:
         await self.backend.maybe_fail("journal")
@@ -128,14 +132,21 @@ class SyntheticBackend(Backend):
         operator: str = "alice",
         count: int = 3,
         auto_health: float | None = None,
+        retire_for: float = 0.0,
+        read_only: bool = False,
     ) -> None:
+        config = FleetConfig(name=fleet, backend="synthetic", settings=None, source="test")
+        super().__init__(config, Path("/nonexistent-molt-state"), read_only=read_only)
         self.fleet = fleet
+        self.retire_for = retire_for  # seconds a retire drains (a retire to interrupt)
+        self.closed = False
         self.clock = clock or ManualClock()
         self.entry = entry
         self.operator_name = operator
         self.count = count
         self.auto_health = auto_health
-        self.journal = MemoryJournal(self)
+        self.memory = MemoryJournal(self)
+        self.journal = self.memory
         self.generations: dict[str, _Generation] = {}
         self.failures: dict[str, BackendError] = {}
         self.events = Broadcast()
@@ -192,8 +203,17 @@ class SyntheticBackend(Backend):
             latency_ms=3.0 if health is Health.HEALTHY else None,
             healthy_since=self.clock() if health is Health.HEALTHY else None,
         )
-        text = f"{instance_id} {before.health.value} → {health.value}"
-        self.publish(EventKind.HEALTH, f"{text}  {detail}".rstrip(), generation.id, instance_id)
+        self.publish(
+            HealthChanged(
+                fleet=self.fleet,
+                at=self.clock(),
+                generation_id=generation.id,
+                instance_id=instance_id,
+                before=before.health,
+                after=health,
+                check=detail,
+            )
+        )
 
     def fail(self, method: str, error: BackendError) -> None:
         """Make ``method`` (snapshot, watch, launch, set_weights, retire, journal) raise."""
@@ -207,24 +227,34 @@ class SyntheticBackend(Backend):
         if error is not None:
             raise error
 
-    def publish(
-        self,
-        kind: EventKind,
-        message: str,
-        generation: str | None = None,
-        instance: str | None = None,
-        operator: str | None = None,
-    ) -> None:
-        self.events.publish(
-            Event(self.clock(), self.fleet, kind, message, generation, instance, operator)
+    def publish(self, event: Event) -> None:
+        self.events.publish(event)
+
+    def open_as(self, *, read_only: bool) -> SyntheticBackend:
+        """This backend as a session opens it (read-only fixed from now on)."""
+        self._read_only = read_only
+        self.journal = self.memory
+        return self
+
+    @property
+    def poll_interval(self) -> float:
+        return 0.02
+
+    def _state(self, generation: _Generation, after: GenerationState, detail: str = "") -> None:
+        before = generation.to_model().state
+        self.publish(
+            StateChanged(
+                fleet=self.fleet,
+                at=self.clock(),
+                generation_id=generation.id,
+                before=before,
+                after=after,
+                detail=detail,
+            )
         )
 
     # the contract ------------------------------------------------------------------------
-    async def fleets(self) -> list[FleetRef]:
-        return [FleetRef(self.fleet, self.kind, self.entry)]
-
-    async def snapshot(self, fleet: str) -> FleetSnapshot:
-        self._check(fleet)
+    async def snapshot(self) -> FleetSnapshot:
         await self.maybe_fail("snapshot")
         return FleetSnapshot(
             fleet=self.fleet,
@@ -238,14 +268,12 @@ class SyntheticBackend(Backend):
             taken_at=self.clock(),
         )
 
-    async def watch(self, fleet: str) -> AsyncIterator[Event]:
-        self._check(fleet)
+    async def watch(self) -> AsyncIterator[Event]:
         await self.maybe_fail("watch")
         async for event in self.events.stream():
             yield event
 
-    async def launch(self, fleet: str, spec: GenerationSpec) -> Generation:
-        self._check(fleet)
+    async def _launch(self, spec: GenerationSpec) -> Generation:
         await self.maybe_fail("launch")
         count = spec.count or self.count
         generation_id = self.add_generation(
@@ -254,12 +282,9 @@ class SyntheticBackend(Backend):
             note=spec.note,
             launched_by=spec.launched_by,
         )
-        self.publish(
-            EventKind.STATE,
-            f"{generation_id} launched: {spec.version} × {count}",
-            generation_id,
-            operator=spec.launched_by,
-        )
+        by = spec.launched_by
+        event = launched(self.fleet, generation_id, spec.version, count, spec.note, by)
+        self.publish(replace(event, at=self.clock()))
         if self.auto_health is not None:
             self._spawn(self._settle(generation_id))
         return self.generations[generation_id].to_model()
@@ -274,46 +299,44 @@ class SyntheticBackend(Backend):
                 health = Health.UNHEALTHY if bad else Health.HEALTHY
                 self.set_health(instance.id, health, detail)
 
-    async def set_weights(self, fleet: str, weights: Mapping[str, int]) -> None:
-        self._check(fleet)
+    async def _set_weights(self, weights: Mapping[str, int]) -> None:
         await self.maybe_fail("set_weights")
-        if sum(weights.values()) not in (0, 100):
-            raise Refused(f"weights must sum to 100, not {sum(weights.values())}")
-        for generation_id, weight in weights.items():
-            self._generation(generation_id).weight = weight
-        shown = " ".join(f"{g}={w}" for g, w in weights.items())
-        self.publish(EventKind.WEIGHTS, f"weights {shown}")
+        live = {g: x for g, x in self.generations.items() if x.lifecycle is not Lifecycle.RETIRED}
+        complete = check_complete(weights, live)
+        before = {g: x.weight for g, x in live.items()}
+        for generation_id, weight in complete.items():
+            live[generation_id].weight = weight
+        self.publish(
+            WeightsChanged(fleet=self.fleet, at=self.clock(), before=before, after=complete)
+        )
 
-    async def retire(self, fleet: str, generation: str) -> None:
-        self._check(fleet)
+    async def _retire(self, generation: str) -> None:
         await self.maybe_fail("retire")
         target = self._generation(generation)
         if target.weight:
             raise Refused(f"{generation} still carries {target.weight}% of traffic")
-        target.lifecycle = Lifecycle.DRAINING
-        self.publish(EventKind.STATE, f"{generation} draining", generation)
-        await asyncio.sleep(0)
+        if target.lifecycle is not Lifecycle.DRAINING:
+            self._state(target, GenerationState.DRAINING)
+            target.lifecycle = Lifecycle.DRAINING
+        await asyncio.sleep(self.retire_for)
+        self._state(target, GenerationState.RETIRED)
         target.lifecycle = Lifecycle.RETIRED
-        self.publish(EventKind.STATE, f"{generation} retired", generation)
 
-    async def verify(self, fleet: str, generation: str) -> DriftReport:
+    async def verify(self, generation: str) -> DriftReport:
         self._generation(generation)
-        return DriftReport(fleet=fleet, generation=generation, checked=("synthetic",))
+        return DriftReport(fleet=self.fleet, generation=generation, checked=("synthetic",))
 
     async def operator(self) -> str:
         return self.operator_name
 
     async def close(self) -> None:
+        self.closed = True
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await task
 
     # helpers -------------------------------------------------------------------------------
-    def _check(self, fleet: str) -> None:
-        if fleet != self.fleet:
-            raise NotFound(f"this backend serves fleet {self.fleet}, not {fleet}")
-
     def _generation(self, generation_id: str) -> _Generation:
         found = self.generations.get(generation_id)
         if found is None or found.lifecycle is Lifecycle.RETIRED:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.config import DEMO_FLEET, load_config
+from backends.config import load_config
+from backends.fleets import DEMO_FLEET
 from backends.errors import ConfigError
 
 

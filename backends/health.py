@@ -1,0 +1,33 @@
+"""How an instance's health is judged by Molt's own checks (local) and HAProxy's (ssh):
+``[fleets.NAME.health]`` in molt.toml."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from backends.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    """HTTP GET ``path`` must answer 2xx/3xx within ``timeout`` seconds, every
+    ``interval`` seconds; ``healthy_threshold`` passes in a row make an instance healthy,
+    ``unhealthy_threshold`` failures in a row unhealthy."""
+
+    path: str = "/healthz"
+    interval: float = 1.0
+    timeout: float = 1.0
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ConfigError(f"health.path must start with '/', not {self.path!r}")
+        for name in ("interval", "timeout"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"health.{name} must be a number of seconds above 0")
+        for name in ("healthy_threshold", "unhealthy_threshold"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"health.{name} must be at least 1")

@@ -1,0 +1,75 @@
+"""Read-only on the SSH rig: a weight set by hand on HAProxy's admin socket during an
+incident stays as the engineer set it while a colleague "only looks"; the difference
+is reported. Without --read-only the same read puts the desired state back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from backends.events import DifferenceFound
+from tests.ssh.processes import missing_parts
+
+pytestmark = pytest.mark.slow
+
+
+def hand_weight(fleet, server: str, weight: int) -> None:
+    assert fleet.proxy.command(f"set server {fleet.name}/{server} weight {weight}").strip() == ""
+
+
+def weight_of(fleet, server: str) -> str:
+    rows = fleet.proxy.command(f"show stat {fleet.name} 4 -1").splitlines()
+    header = rows[0].lstrip("# ").split(",")
+    row = next(r.split(",") for r in rows[1:] if r.split(",")[1] == server)
+    return row[header.index("weight")]
+
+
+@pytest.fixture
+def live_fleet(make_fleet):
+    if why := missing_parts():
+        pytest.skip(why)
+    fleet = make_fleet(hosts=None, count=1)
+    fleet.ok("launch", fleet.name, "--version", "v1", "--wait")
+    fleet.ok("promote", fleet.name, "g1")
+    return fleet
+
+
+def test_a_read_only_status_reports_a_hand_set_weight_and_leaves_it(live_fleet):
+    fleet = live_fleet
+    server = fleet.generation("g1")["instances"][0]["id"]
+    hand_weight(fleet, server, 1)
+    looked = fleet.molt("--read-only", "status", fleet.name)
+    assert looked.returncode == 0, looked.stderr
+    assert "! HAProxy differs from the desired state" in looked.stdout
+    assert "not restored in read-only mode" in looked.stdout
+    assert weight_of(fleet, server) == "1"
+    fleet.ok("status", fleet.name)  # read-write: the desired state comes back
+    assert weight_of(fleet, server) != "1"
+
+
+async def test_watching_read_only_for_ten_seconds_changes_no_weight(live_fleet):
+    from backends.ssh.driver import SshBackend
+
+    fleet = live_fleet
+    server = fleet.generation("g1")["instances"][0]["id"]
+    hand_weight(fleet, server, 1)
+    viewer = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), fleet.state_dir,
+                        read_only=True)
+    seen: list = []
+
+    async def watch() -> None:
+        async for event in viewer.watch():
+            seen.append(event)
+
+    watcher = asyncio.create_task(watch())
+    started = time.monotonic()
+    while time.monotonic() - started < 10:
+        await asyncio.sleep(0.5)
+        assert weight_of(fleet, server) == "1"
+    watcher.cancel()
+    await viewer.close()
+    differences = [e for e in seen if isinstance(e, DifferenceFound)]
+    assert len(differences) == 1 and not differences[0].repaired  # said once, not every read
+    assert f"{server} 1 (desired" in differences[0].what
