@@ -13,13 +13,17 @@ from backends.errors import ConfigError
 class HealthSettings:
     """HTTP GET ``path`` must answer 2xx/3xx within ``timeout`` seconds, every
     ``interval`` seconds; ``healthy_threshold`` passes in a row make an instance healthy,
-    ``unhealthy_threshold`` failures in a row unhealthy."""
+    ``unhealthy_threshold`` failures in a row unhealthy. ``start_period``: seconds after
+    an instance starts during which failed checks do not count until its first pass
+    (JVMs, Rails and Django take a while before they listen); an instance whose process
+    exits fails at once whatever the start period."""
 
     path: str = "/healthz"
     interval: float = 1.0
     timeout: float = 1.0
     healthy_threshold: int = 2
     unhealthy_threshold: int = 2
+    start_period: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -28,6 +32,8 @@ class HealthSettings:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"health.{name} must be a number of seconds above 0")
+        if not math.isfinite(self.start_period) or self.start_period < 0:
+            raise ConfigError("health.start_period must be 0 seconds or more")
         for name in ("healthy_threshold", "unhealthy_threshold"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"health.{name} must be at least 1")
