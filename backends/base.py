@@ -21,6 +21,7 @@ from backends.errors import Refused
 from backends.events import Event
 from backends.fleets import FleetConfig
 from backends.journal import Journal, JournalRecord, os_operator
+from backends.locking import LEASE_TTL, Lease
 from backends.model import DriftReport, FleetSnapshot, Generation, GenerationSpec
 
 
@@ -36,6 +37,9 @@ class ReadOnlyJournal(Journal):
 
     async def write(self, record: JournalRecord) -> None:
         raise read_only_refusal(record.action)
+
+    async def lines(self, fleet: str) -> list[str]:
+        return await self.inner.lines(fleet)
 
     async def records(self, fleet: str) -> list[JournalRecord]:
         return await self.inner.records(fleet)
@@ -130,15 +134,16 @@ class Backend(ABC):
         return os_operator()
 
     # writes: refused in read-only mode before the driver sees them ---------------------
-    async def launch(self, spec: GenerationSpec) -> Generation:
+    async def launch(self, spec: GenerationSpec, *, resume: str | None = None) -> Generation:
         """Start a new generation beside the others, at weight 0. Returns as soon as
         its instances are starting; health then streams through :meth:`watch`.
 
         The generation is recorded ``launching`` before anything is made, ``active``
         once its instances were started, ``failed`` if that could not be done — never
-        an orphan that :meth:`snapshot` cannot see."""
+        an orphan that :meth:`snapshot` cannot see. ``resume`` names a generation left
+        ``launching`` by a launch that was cut short: its launch is finished instead."""
         self._refuse_in_read_only("launch")
-        return await self._launch(spec)
+        return await self._launch(spec, resume)
 
     async def set_weights(self, weights: Mapping[str, int]) -> None:
         """Apply the **complete** weights: every non-retired generation, summing to 100
@@ -153,12 +158,40 @@ class Backend(ABC):
         self._refuse_in_read_only("retire")
         await self._retire(generation)
 
+    # the fleet lock: one operator at a time, where the truth lives ------------------------
+    @property
+    def lease_ttl(self) -> float:
+        """Seconds a lease lasts unless renewed (the holder renews it while it acts)."""
+        return LEASE_TTL
+
+    async def acquire(self, lease: Lease) -> Lease:
+        """Take the fleet lock as ``lease`` says, or raise
+        :class:`~backends.locking.Locked` naming who holds it. A lease whose holder is
+        gone (expired, or its connection closed) is taken over."""
+        self._refuse_in_read_only("taking the fleet lock")
+        return await self._acquire(lease)
+
+    @abstractmethod
+    async def _acquire(self, lease: Lease) -> Lease: ...
+
+    @abstractmethod
+    async def renew(self, lease: Lease) -> Lease:
+        """Push the lease's expiry on (``Locked`` if it was lost meanwhile)."""
+
+    @abstractmethod
+    async def release(self, lease: Lease) -> None:
+        """Give the lock back (nothing happens if it is no longer ours)."""
+
+    @abstractmethod
+    async def lock_holder(self) -> Lease | None:
+        """Who holds the fleet lock now, if anyone (a read: allowed in read-only mode)."""
+
     def _refuse_in_read_only(self, what: str) -> None:
         if self._read_only:
             raise read_only_refusal(what)
 
     @abstractmethod
-    async def _launch(self, spec: GenerationSpec) -> Generation: ...
+    async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation: ...
 
     @abstractmethod
     async def _set_weights(self, weights: dict[str, int]) -> None: ...

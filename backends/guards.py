@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from backends.errors import NotFound, Refused
-from backends.model import FleetSnapshot, Generation, GenerationState
+from backends.model import FleetSnapshot, Generation, GenerationState, Lifecycle
 
 MAX_INSTANCES_PER_LAUNCH = 1000
 
@@ -110,6 +110,24 @@ def check_retire(snapshot: FleetSnapshot, generation_id: str) -> Generation:
     # a draining generation may be retired again: that resumes a retire that was cut
     # short (Molt killed mid-drain); each driver finishes or joins it
     return target
+
+
+def interrupted_launch(snapshot: FleetSnapshot, version: str) -> str | None:
+    """The generation a launch of ``version`` should finish instead of starting anew:
+    one left ``launching`` by a launch that was cut short (asked under the fleet lock, so
+    no launch is running). A launch of another version is refused while one is left."""
+    left = [g for g in snapshot.generations if g.lifecycle is Lifecycle.LAUNCHING]
+    for generation in left:
+        if generation.version == version:
+            return generation.id
+    if left:
+        g = left[0]
+        raise Refused(
+            f"{g.id} ({g.version}) was left launching by a launch that was cut short; "
+            f"finish it with `molt launch {snapshot.fleet} --version {g.version}` "
+            f"or remove it with `molt retire {snapshot.fleet} {g.id}`"
+        )
+    return None
 
 
 def check_launch(version: str, count: int | None) -> None:

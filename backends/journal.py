@@ -2,8 +2,9 @@
 
 Every mutating action writes its record twice under one id: once with outcome
 ``started`` *before* anything is touched, and again with the final outcome. Journals
-are append-only (a CloudWatch Logs stream, a file on the LB host, a SQLite table), so
-readers fold the writes of one id into one record: the latest write wins.
+are append-only (a CloudWatch Logs stream, a file on the LB host, a SQLite table) and
+hash-chained (:mod:`backends.chain`); readers fold the writes of one id into one record:
+the first write says what was done, the second only how it ended.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from backends.chain import ChainReport, check
 from backends.model import iso, parse_iso, utcnow
 
 
@@ -77,6 +79,8 @@ class JournalRecord:
                 words.append(f"×{args['count']}")
             if args.get("generation"):
                 words.append(f"→ {args['generation']}")
+            if args.get("resumed"):
+                words.append("(finished a launch cut short)")
             if args.get("note"):
                 words.append(f"“{args['note']}”")
         elif "weights" in args:
@@ -127,20 +131,52 @@ class JournalRecord:
 
 
 def fold(writes: Iterable[JournalRecord]) -> list[JournalRecord]:
-    """Fold append-only writes into one record per action, oldest first."""
-    latest: dict[str, JournalRecord] = {}
+    """Fold append-only writes into one record per action, oldest first. The first
+    write of an id says what was done; a second may only say how a *started* action
+    ended (outcome, reason, weights after, what it made); any other is ignored — a line
+    appended later cannot rewrite history (``history --check`` names it)."""
+    folded: dict[str, JournalRecord] = {}
     for record in writes:
-        latest[record.id] = record  # dicts keep first-insertion order; later writes win
-    return sorted(latest.values(), key=lambda r: r.at)
+        first = folded.get(record.id)
+        if first is None:
+            folded[record.id] = record
+        elif first.outcome is Outcome.STARTED and record.outcome is not Outcome.STARTED:
+            folded[record.id] = replace(
+                first,
+                outcome=record.outcome,
+                reason=record.reason,
+                weights_after=record.weights_after,
+                args={**record.args, **first.args},
+            )
+    return sorted(folded.values(), key=lambda r: r.at)
+
+
+def parse_line(line: str) -> JournalRecord | None:
+    """A stored write (sealed or not), or None for a line that is not one of ours."""
+    try:
+        data = json.loads(line)
+        return JournalRecord.from_json(data) if isinstance(data, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class Journal(ABC):
-    """Where a backend keeps its audit records."""
+    """Where a backend keeps its audit records: sealed lines, appended."""
 
     @abstractmethod
     async def write(self, record: JournalRecord) -> None:
-        """Append one write (a start or an outcome) durably before returning."""
+        """Append one write (a start or an outcome), sealed onto the chain, durably
+        before returning; raise if it could not be stored."""
 
     @abstractmethod
+    async def lines(self, fleet: str) -> list[str]:
+        """Every stored write of ``fleet``, as stored, oldest first."""
+
     async def records(self, fleet: str) -> list[JournalRecord]:
         """Every action on ``fleet``, folded, oldest first."""
+        parsed = (parse_line(line) for line in await self.lines(fleet))
+        return fold(r for r in parsed if r is not None and r.fleet == fleet)
+
+    async def check(self, fleet: str) -> ChainReport:
+        """Verify the hash chain of ``fleet``'s journal."""
+        return check(await self.lines(fleet))

@@ -6,6 +6,8 @@ process) onto these enums; anything provider-only goes in ``extra``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -166,6 +168,8 @@ class Generation:
     artifact: str = ""
     digest: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: what the driver recorded (``launching`` while its launch runs or was cut short)
+    lifecycle: Lifecycle = Lifecycle.ACTIVE
 
     @property
     def number(self) -> int:
@@ -194,6 +198,7 @@ class Generation:
             "count": self.count,
             "artifact": self.artifact,
             "digest": self.digest,
+            "lifecycle": self.lifecycle.value,
             "instances": [i.to_json() for i in self.instances],
         }
 
@@ -211,6 +216,7 @@ class Generation:
             instances=tuple(Instance.from_json(i) for i in data.get("instances", ())),
             artifact=data.get("artifact", ""),
             digest=data.get("digest", ""),
+            lifecycle=Lifecycle(data.get("lifecycle", "active")),
         )
 
 
@@ -240,6 +246,14 @@ class FleetSnapshot:
     def weights(self) -> dict[str, int]:
         return {g.id: g.weight for g in self.generations}
 
+    @property
+    def revision(self) -> str:
+        """What a mutation may change — which generations there are, their weights and
+        which are draining — as a short hash: equal revisions, same fleet to act on
+        (health comes and goes; it does not count)."""
+        shape = [(g.id, g.weight, g.state is GenerationState.DRAINING) for g in self.generations]
+        return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:12]
+
     def generation(self, generation_id: str) -> Generation | None:
         return next((g for g in self.generations if g.id == generation_id), None)
 
@@ -248,6 +262,7 @@ class FleetSnapshot:
             "fleet": self.fleet,
             "backend": self.backend,
             "entry": self.entry,
+            "revision": self.revision,
             "generations": [g.to_json() for g in self.generations],
             "differences": list(self.differences),
         }

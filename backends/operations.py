@@ -1,9 +1,11 @@
 """The one door every mutation goes through, for the TUI and the CLI alike:
 
-read-only check → fresh snapshot → guards → journal record (started) → backend call →
-journal record (outcome). A guard's refusal is journaled too; nothing is touched. An
-action whose *started* record could not be stored does not run. An action cut short
-(Molt quit or was interrupted) ends ``interrupted``, never a dangling *started*.
+read-only check → fleet lock → fresh snapshot (and revision) → guards → journal record
+(started) → backend call → journal record (outcome) → lock released. A guard's refusal
+is journaled too; nothing is touched. An action whose *started* record could not be
+stored does not run. An action cut short (Molt quit or was interrupted) ends
+``interrupted``, never a dangling *started*; one killed outright leaves its *started*
+record without a lease, which is how ``status`` tells it was interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from backends import guards
 from backends.base import Backend, read_only_refusal
 from backends.errors import BackendError, OperationFailed, Refused
 from backends.journal import JournalRecord, Outcome
+from backends.locking import Lease
 from backends.model import FleetSnapshot, Generation, GenerationSpec
 
 MUTATIONS = ("launch", "shift", "promote", "rollback", "retire")
@@ -25,6 +28,13 @@ INTERRUPTED = "Molt stopped before it finished; run the same command again to fi
 
 Plan = Callable[[FleetSnapshot], Mapping[str, int]]
 Act = Callable[[Mapping[str, int]], Awaitable[dict[str, Any]]]
+
+
+class Stale(Refused):
+    """The fleet changed between the moment an operator prepared an action (a staged
+    shift) and the moment it was applied; nothing was changed."""
+
+    title = "The fleet changed"
 
 
 class Operations:
@@ -53,28 +63,41 @@ class Operations:
         if spec.artifact:
             args["artifact"] = spec.artifact
 
+        resume: list[str | None] = [None]
+
         def plan(snapshot: FleetSnapshot) -> Mapping[str, int]:
             guards.check_launch(spec.version, spec.count)
+            resume[0] = guards.interrupted_launch(snapshot, spec.version)
             return snapshot.weights
 
         operator = await self.operator()
         launched: list[Generation] = []
 
         async def act(_: Mapping[str, int]) -> dict[str, Any]:
-            launched.append(await self.backend.launch(replace(spec, launched_by=operator)))
-            return {"generation": launched[0].id}
+            made = await self.backend.launch(replace(spec, launched_by=operator), resume=resume[0])
+            launched.append(made)
+            return {"generation": made.id, **({"resumed": True} if resume[0] else {})}
 
         await self._mutate("launch", args, plan, act)
         return launched[0]
 
-    async def shift(self, weights: Mapping[str, int], *, force: bool = False) -> dict[str, int]:
-        """Set the fleet's weights (they must sum to 100; generations not named get 0)."""
-        return await self._set_weights(
-            "shift",
-            {"weights": dict(weights)},
-            lambda s: guards.plan_weights(s, weights, force=force),
-            force,
-        )
+    async def shift(
+        self, weights: Mapping[str, int], *, force: bool = False, expected: str | None = None
+    ) -> dict[str, int]:
+        """Set the fleet's weights (they must sum to 100; generations not named get 0).
+        ``expected``: the fleet revision the shift was prepared against; if the fleet
+        changed since, :class:`Stale` and nothing changes."""
+
+        def plan(snapshot: FleetSnapshot) -> Mapping[str, int]:
+            if expected is not None and snapshot.revision != expected:
+                now = " ".join(f"{g}={w}" for g, w in snapshot.weights.items())
+                raise Stale(
+                    f"the fleet changed since this shift was prepared (now {now}); "
+                    "look again and confirm"
+                )
+            return guards.plan_weights(snapshot, weights, force=force)
+
+        return await self._set_weights("shift", {"weights": dict(weights)}, plan, force)
 
     async def promote(self, generation: str, *, force: bool = False) -> dict[str, int]:
         """All traffic to ``generation``."""
@@ -132,15 +155,22 @@ class Operations:
     ) -> None:
         if self.read_only:
             raise read_only_refusal(action)
-        snapshot = await self.backend.snapshot()
         record = JournalRecord(
-            fleet=self.fleet,
-            action=action,
-            operator=await self.operator(),
-            args=args,
-            weights_before=snapshot.weights,
-            forced=forced,
+            fleet=self.fleet, action=action, operator=await self.operator(), args=args
         )
+        lease = await self.backend.acquire(
+            Lease.new(record.operator, _doing(action, args), record.id, self.backend.lease_ttl)
+        )
+        keeper = asyncio.ensure_future(self._keep(lease))
+        try:
+            await self._guarded(record, plan, act, forced)
+        finally:
+            keeper.cancel()
+            await asyncio.shield(self._release(lease))
+
+    async def _guarded(self, record: JournalRecord, plan: Plan, act: Act, forced: bool) -> None:
+        snapshot = await self.backend.snapshot()
+        record = replace(record, weights_before=snapshot.weights, forced=forced)
         try:
             weights_after = plan(snapshot)
         except Refused as refusal:
@@ -160,10 +190,31 @@ class Operations:
             raise
         except Exception as error:  # a driver bug must still leave a journal outcome
             await self._write_outcome(record, Outcome.FAILED, f"{type(error).__name__}: {error}")
-            raise OperationFailed(f"{action} failed: {type(error).__name__}: {error}") from error
+            raise OperationFailed(
+                f"{record.action} failed: {type(error).__name__}: {error}"
+            ) from error
         done = record.finished(Outcome.OK)
         await self.backend.journal.write(replace(done, args={**done.args, **result}))
+
+    async def _keep(self, lease: Lease) -> None:
+        """Renew the lease while the action runs (a third of its life at a time)."""
+        while True:
+            await asyncio.sleep(self.backend.lease_ttl / 3)
+            with contextlib.suppress(BackendError):
+                lease = await self.backend.renew(lease)
+
+    async def _release(self, lease: Lease) -> None:
+        with contextlib.suppress(BackendError):
+            await self.backend.release(lease)
 
     async def _write_outcome(self, record: JournalRecord, outcome: Outcome, reason: str) -> None:
         with contextlib.suppress(BackendError):  # the original failure is what matters
             await self.backend.journal.write(record.finished(outcome, reason))
+
+
+def _doing(action: str, args: Mapping[str, Any]) -> str:
+    """``retire g1``, ``shift g1=90 g2=10``, ``launch v2``: what a lock holder is doing."""
+    if "weights" in args:
+        return f"{action} " + " ".join(f"{g}={w}" for g, w in args["weights"].items())
+    detail = args.get("generation") or args.get("version") or ""
+    return f"{action} {detail}".strip()

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,13 +27,14 @@ from backends.deadline import Deadline
 from backends.errors import BackendError, OperationFailed, Unreachable
 from backends.events import Event, ReadError, SnapshotTaken
 from backends.fleets import FleetConfig
-from backends.journal import JournalRecord
+from backends.journal import JournalRecord, Outcome
 from backends.model import (
     FleetSnapshot,
     Generation,
     GenerationSpec,
     GenerationState,
     Health,
+    Lifecycle,
 )
 from backends.operations import Operations
 
@@ -340,9 +342,14 @@ class FleetSession:
 
         return self.run("launch", f"launching {spec.version}", work)
 
-    def shift(self, weights: Mapping[str, int], *, was: str = "") -> InFlight:
+    def shift(
+        self, weights: Mapping[str, int], *, was: str = "", expected: str | None = None
+    ) -> InFlight:
+        """``expected``: the fleet revision the shift was staged against (a staged shift
+        is applied only if nothing changed since; else :class:`Stale`)."""
+
         async def work() -> Done:
-            applied = await self.ops.shift(weights)
+            applied = await self.ops.shift(weights, expected=expected)
             return Done(f"shifted: {_weights(applied)}" + (f" ({was})" if was else ""))
 
         return self.run("shift", f"shifting {_weights(weights)}", work)
@@ -404,6 +411,28 @@ class FleetSession:
 
     async def history(self) -> list[JournalRecord]:
         return await self.backend.journal.records(self.name)
+
+    async def interrupted(self, records: list[JournalRecord] | None = None) -> list[JournalRecord]:
+        """Actions that started and never ended (Molt was killed mid-way), or ended
+        ``interrupted``, and that neither a later action nor the fleet itself shows
+        finished (the local agent finishes a launch or retire on its own). One whose
+        holder still has the fleet lock is running, not interrupted."""
+        records = await self.history() if records is None else records
+        snapshot = self.snapshot or await self.read()
+        holder = await self.backend.lock_holder()
+        running = holder.record if holder is not None else None
+        left = []
+        for index, record in enumerate(records):
+            if record.outcome not in (Outcome.STARTED, Outcome.INTERRUPTED):
+                continue
+            if record.id == running:
+                continue
+            if any(_finishes(later, record) for later in records[index + 1 :]):
+                continue
+            if _done_anyway(record, snapshot):
+                continue
+            left.append(record)
+        return left
 
     # waiting -----------------------------------------------------------------------------
     async def wait_settled(
@@ -488,6 +517,45 @@ class FleetSession:
         await self.close()
 
 
+WEIGHT_ACTIONS = frozenset({"shift", "promote", "rollback"})
+
+
+def _finishes(later: JournalRecord, cut: JournalRecord) -> bool:
+    """Does ``later`` (which went through) finish what ``cut`` left undone?"""
+    if later.outcome is not Outcome.OK:
+        return False
+    if cut.action in WEIGHT_ACTIONS:
+        return later.action in WEIGHT_ACTIONS
+    if cut.action == "launch":
+        return later.action == "launch" and later.args.get("version") == cut.args.get("version")
+    return later.action == cut.action and later.args.get("generation") == cut.args.get("generation")
+
+
+def _done_anyway(record: JournalRecord, snapshot: FleetSnapshot) -> bool:
+    """Does the fleet show that the cut-short action got done all the same?"""
+    if record.action == "retire":
+        return snapshot.generation(str(record.args.get("generation"))) is None
+    if record.action == "launch":
+        return any(
+            g.version == record.args.get("version")
+            and g.launched_by == record.operator
+            and g.launched_at >= record.at - timedelta(seconds=5)
+            and g.lifecycle is not Lifecycle.LAUNCHING
+            for g in snapshot.generations
+        )
+    return False
+
+
+def again(record: JournalRecord, fleet: str) -> str:
+    """The command that finishes an interrupted action."""
+    generation = record.args.get("generation")
+    if record.action == "retire" and generation:
+        return f"molt retire {fleet} {generation}"
+    if record.action == "launch":
+        return f"molt launch {fleet} --version {record.args.get('version')}"
+    return f"molt status {fleet}, then shift again"
+
+
 def _weights(weights: Mapping[str, int]) -> str:
     return " ".join(f"{g}={w}" for g, w in weights.items())
 
@@ -498,4 +566,3 @@ def _why(generation: Generation) -> str:
     if unhealthy and unhealthy[0].last_check:
         return f"{len(unhealthy)}/{total} unhealthy, {unhealthy[0].last_check}"
     return f"{len(unhealthy)}/{total} instances unhealthy"
-

@@ -96,6 +96,11 @@ def build_parser() -> Parser:
 
     history = command("history", "the audit journal: who did what, when, and how it ended")
     history.add_argument("--json", action="store_true")
+    history.add_argument(
+        "--check",
+        action="store_true",
+        help="verify the journal's hash chain (exit 1 names the first broken record)",
+    )
 
     verify = command("verify", "check generations for drift from their frozen artifact")
     verify.add_argument("generation", metavar="GEN", nargs="?")

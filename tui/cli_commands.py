@@ -14,8 +14,9 @@ import humanize
 
 from backends.config import load_config
 from backends.errors import ConfigError, OperationFailed, Refused
+from backends.journal import JournalRecord
 from backends.model import FleetSnapshot, GenerationSpec, iso, utcnow
-from backends.session import FleetSession
+from backends.session import FleetSession, again
 
 
 def parse_weights(pairs: list[str]) -> dict[str, int]:
@@ -57,11 +58,45 @@ async def run(args: argparse.Namespace) -> int:
 
 async def status(args: argparse.Namespace, session: FleetSession) -> int:
     snapshot = await session.read()
+    holder = await session.backend.lock_holder()
+    cut = await session.interrupted()
     if args.json:
-        emit(snapshot.to_json())
-    else:
-        print(format_status(snapshot))
+        emit(
+            {
+                **snapshot.to_json(),
+                "lock": holder.to_json() if holder is not None else None,
+                "interrupted": [_cut_json(r) for r in cut],
+            }
+        )
+        return 0
+    print(format_status(snapshot))
+    if holder is not None:
+        print(f"! locked by {holder.describe()}")
+    for record in cut:
+        print(
+            f"! interrupted: {record.operator} {record.action} {_target(record)} at "
+            f"{iso(record.at)} never finished (Molt was stopped mid-way); "
+            f"`{again(record, session.name)}` finishes it"
+        )
     return 0
+
+
+def _target(record: JournalRecord) -> str:
+    args = record.args
+    if "weights" in args:
+        return " ".join(f"{g}={w}" for g, w in args["weights"].items())
+    return str(args.get("generation") or args.get("version") or "")
+
+
+def _cut_json(record: JournalRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "action": record.action,
+        "target": _target(record),
+        "by": record.operator,
+        "at": iso(record.at),
+        "outcome": record.outcome.value,
+    }
 
 
 def format_status(snapshot: FleetSnapshot) -> str:
@@ -140,6 +175,14 @@ async def retire(args: argparse.Namespace, session: FleetSession) -> int:
 
 
 async def history(args: argparse.Namespace, session: FleetSession) -> int:
+    if args.check:
+        report = await session.backend.journal.check(session.name)
+        if report.legacy:
+            say(f"{report.legacy} older records carry no hash (written before the chain)")
+        if not report.intact:
+            raise OperationFailed(f"the journal of {session.name} is broken: {report.broken}")
+        print(f"journal of {session.name}: {report.records} records, chain intact")
+        return 0
     records = await session.history()
     if args.json:
         emit({"fleet": session.name, "records": [r.to_json() for r in records]})
@@ -200,7 +243,9 @@ async def agent_command(args: argparse.Namespace) -> int:
         if answer.strip() != "stop":
             say("not stopped")
             return 1
-    info = await client.call("stop", start=False)
+    from backends.journal import os_operator
+
+    info = await client.call("stop", start=False, operator=os_operator())
     print(f"agent {info['pid']} stopped with {len(info['instances'])} instances")
     return 0
 

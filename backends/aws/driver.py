@@ -23,6 +23,7 @@ from backends.aws import launching, naming, retiring
 from backends.aws.api import AwsApi
 from backends.aws.health import TargetHealthSource, TargetState, describe_target_health
 from backends.aws.journal import CloudWatchJournal
+from backends.aws.lease import ListenerLease
 from backends.aws.reading import GroupRecord, forward_entries, to_generation
 from backends.aws.resources import FleetResources
 from backends.aws.settings import AwsSettings
@@ -30,6 +31,7 @@ from backends.base import Backend, check_complete
 from backends.errors import BackendError, OperationFailed, Refused
 from backends.events import Event
 from backends.fleets import FleetConfig
+from backends.locking import Lease
 from backends.model import (
     DriftReport,
     FileChange,
@@ -64,6 +66,7 @@ class AwsBackend(Backend):
         self.api = AwsApi(self.settings)
         self.resources = FleetResources(self.api, fleet.name, self.settings)
         self.journal = CloudWatchJournal(self.api)
+        self.leases = ListenerLease(self.api, fleet.name, self.settings.listener_arn)
         self.target_health: TargetHealthSource = describe_target_health
         self._addresses: dict[str, str] = {}
         self._operator: str | None = None
@@ -115,8 +118,21 @@ class AwsBackend(Backend):
             yield event
 
     # acting ----------------------------------------------------------------------------
-    async def _launch(self, spec: GenerationSpec) -> Generation:
-        return await launching.launch(self.resources, spec)
+    async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
+        return await launching.launch(self.resources, spec, resume)
+
+    # the fleet lock: a lease tag on the listener ---------------------------------------
+    async def _acquire(self, lease: Lease) -> Lease:
+        return await self.leases.take(lease)
+
+    async def renew(self, lease: Lease) -> Lease:
+        return await self.leases.renew(lease)
+
+    async def release(self, lease: Lease) -> None:
+        await self.leases.give_back(lease)
+
+    async def lock_holder(self) -> Lease | None:
+        return await self.leases.holder()
 
     async def _set_weights(self, weights: dict[str, int]) -> None:
         records = await self.resources.groups()

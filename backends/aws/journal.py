@@ -1,17 +1,22 @@
-"""The audit journal of an AWS fleet: one JSON line per write in the CloudWatch Logs
-stream ``journal`` of the log group ``/molt/<fleet>`` (made on the first write)."""
+"""The audit journal of an AWS fleet: one sealed JSON line per write in the CloudWatch
+Logs stream ``journal`` of the log group ``/molt/<fleet>`` (made on the first write).
+
+Each write is sealed onto the hash of the stream's last event (writes happen under the
+fleet lock, so the chain has one writer), and a write CloudWatch rejects — or does not
+confirm — raises: no record, no action."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from backends import chain
 from backends.aws import naming
 from backends.aws.api import AwsApi
-from backends.journal import Journal, JournalRecord, fold
+from backends.errors import OperationFailed
+from backends.journal import Journal, JournalRecord
 
 
 def _code(error: ClientError) -> str:
@@ -27,27 +32,46 @@ class CloudWatchJournal(Journal):
 
     async def write(self, record: JournalRecord) -> None:
         group = naming.log_group_name(record.fleet)
-        line = record.to_line()
 
         def work() -> None:
             logs = self.api.client("logs")
             if group not in self._ready:
                 self._ensure(logs, group, record.fleet)
+            line = chain.seal(record.to_json(), chain.hash_of(self._last(logs, group)))
             event = {"timestamp": int(time.time() * 1000), "message": line}
+            stream = {"logGroupName": group, "logStreamName": naming.JOURNAL_STREAM}
             try:
-                logs.put_log_events(
-                    logGroupName=group, logStreamName=naming.JOURNAL_STREAM, logEvents=[event]
-                )
+                answer = logs.put_log_events(**stream, logEvents=[event])
             except ClientError as error:
                 if _code(error) != "ResourceNotFoundException":
                     raise
                 self._ensure(logs, group, record.fleet)  # deleted behind our back
-                logs.put_log_events(
-                    logGroupName=group, logStreamName=naming.JOURNAL_STREAM, logEvents=[event]
+                answer = logs.put_log_events(**stream, logEvents=[event])
+            rejected = answer.get("rejectedLogEventsInfo")
+            if rejected:
+                raise OperationFailed(
+                    f"CloudWatch Logs rejected the journal record for {record.action} "
+                    f"({', '.join(sorted(rejected))}); nothing was done"
                 )
             self._ready.add(group)
 
         await self.api.run(work, f"journal log group {group}")
+
+    def _last(self, logs: Any, group: str) -> str:
+        """The stream's newest event: what the next write is sealed onto."""
+        try:
+            page = logs.get_log_events(
+                logGroupName=group,
+                logStreamName=naming.JOURNAL_STREAM,
+                startFromHead=False,
+                limit=1,
+            )
+        except ClientError as error:
+            if _code(error) == "ResourceNotFoundException":
+                return ""
+            raise
+        events = page.get("events") or []
+        return str(events[-1].get("message", "")) if events else ""
 
     def _ensure(self, logs: Any, group: str, fleet: str) -> None:
         """The log group and stream, tagged with the fleet; already there is fine."""
@@ -63,7 +87,7 @@ class CloudWatchJournal(Journal):
                 if _code(error) != "ResourceAlreadyExistsException":
                     raise
 
-    async def records(self, fleet: str) -> list[JournalRecord]:
+    async def lines(self, fleet: str) -> list[str]:
         group = naming.log_group_name(fleet)
 
         def work() -> list[str]:
@@ -89,11 +113,4 @@ class CloudWatchJournal(Journal):
                     return lines
                 token = page["nextForwardToken"]
 
-        lines = await self.api.run(work, f"journal log group {group}")
-        writes = []
-        for line in lines:
-            try:
-                writes.append(JournalRecord.from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError):
-                continue  # not a Molt record; someone else wrote to the stream
-        return fold(writes)
+        return await self.api.run(work, f"journal log group {group}")

@@ -31,7 +31,13 @@ class Made:
     on_listener: bool = False
 
 
-async def launch(res: FleetResources, spec: GenerationSpec) -> Generation:
+async def launch(
+    res: FleetResources, spec: GenerationSpec, resume: str | None = None
+) -> Generation:
+    """A new generation, or (``resume``) the rest of a launch that was cut short: every
+    step after the anchor group is done only if it is not done yet."""
+    if resume is not None:
+        return await _resume(res, resume)
     image, count, before = await _preflight(res, spec)
     number = await res.new_template_version(image, spec)
     generation = f"g{number}"
@@ -49,6 +55,29 @@ async def launch(res: FleetResources, spec: GenerationSpec) -> Generation:
         listener_before=tuple(before.get("DefaultActions", ())),
     )
     await _create_group(res, made.group, number, tags)
+    return await _finish(res, made, number, tags)
+
+
+async def _resume(res: FleetResources, generation: str) -> Generation:
+    record = await res.group(generation)
+    tags = naming.GenerationTags(
+        fleet=res.fleet,
+        generation=generation,
+        version=record.version,
+        launched_by=record.tags.get(naming.LAUNCHED_BY, ""),
+        note=record.tags.get(naming.NOTE, ""),
+        image=record.tags.get(naming.IMAGE, ""),
+        count=record.count,
+    )
+    before = await res.listener()
+    made = Made(group=record.name, listener_before=tuple(before.get("DefaultActions", ())))
+    return await _finish(res, made, record.number, tags)
+
+
+async def _finish(
+    res: FleetResources, made: Made, number: int, tags: naming.GenerationTags
+) -> Generation:
+    generation = tags.generation
     try:
         await _complete(res, made, number, tags)
     except BackendError as error:
@@ -59,14 +88,14 @@ async def launch(res: FleetResources, spec: GenerationSpec) -> Generation:
         raise failure from error
     return Generation(
         id=generation,
-        version=spec.version,
+        version=tags.version,
         state=GenerationState.LAUNCHING,
         weight=0,
         launched_at=utcnow(),
-        launched_by=spec.launched_by,
-        note=spec.note,
-        count=count,
-        artifact=image,
+        launched_by=tags.launched_by,
+        note=tags.note,
+        count=tags.count,
+        artifact=tags.image,
         digest=f"launch template version {number}",
         extra={"auto_scaling_group": made.group, "target_group": made.target_group or ""},
     )
@@ -99,7 +128,9 @@ async def _complete(
     health-check it — then the group attached to it and scaled up."""
     target_group = await _create_target_group(res, made, number, tags)
     listener = await res.listener()
-    await res.set_forward(listener, [*forward_entries(listener), (target_group, 0)])
+    entries = forward_entries(listener)
+    if target_group not in dict(entries):
+        await res.set_forward(listener, [*entries, (target_group, 0)])
     made.on_listener = True
     what = f"Auto Scaling group {made.group}"
     await res.api.call(
@@ -150,6 +181,10 @@ async def _create_target_group(
     settings = res.settings
     health = settings.health
     name = naming.target_group_name(res.fleet, number)
+    existing = await res.target_group_by_name(name)  # made by a launch cut short
+    if existing is not None:
+        made.target_group = existing
+        return existing
     created = await res.api.call(
         "elbv2",
         "create_target_group",

@@ -159,6 +159,7 @@ def to_generation(
         instances=tuple(instances),
         artifact=record.tags.get(naming.IMAGE, ""),
         digest=f"launch template version {record.template_version}",
+        lifecycle=record.lifecycle,
         extra={
             "auto_scaling_group": record.name,
             "target_group": record.target_group or "",

@@ -14,7 +14,7 @@ from backends.aws.api import AwsApi
 from backends.aws.reading import GroupRecord, fleet_records, forward_action, stickiness
 from backends.aws.settings import AwsSettings
 from backends.deadline import Deadline
-from backends.errors import NotFound, OperationFailed
+from backends.errors import NotFound, OperationFailed, Refused
 from backends.model import GenerationSpec
 
 TEMPLATE_MISSING = ("InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId")
@@ -117,8 +117,17 @@ class FleetResources:
     ) -> None:
         """Forward to ``entries`` by weight. ALB refuses a forward to no target group:
         without entries the default action becomes ``otherwise`` (what it was before a
-        launch that is being undone) or a fixed 503 saying the fleet has no generation."""
+        launch that is being undone) or a fixed 503 saying the fleet has no generation.
+
+        ``listener`` is the listener as the caller read it: it is read again right
+        before the change, and if anyone changed it meanwhile nothing is written."""
         arn = self.settings.listener_arn
+        now = await self.listener()
+        if now.get("DefaultActions") != listener.get("DefaultActions"):
+            raise Refused(
+                f"listener {arn} was changed by someone else while Molt was changing it; "
+                f"nothing was written — see `molt status {self.fleet}` and try again"
+            )
         if entries:
             actions: list[Any] = forward_action(entries, stickiness(listener))
         elif otherwise:

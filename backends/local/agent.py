@@ -20,14 +20,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from backends import chain
 from backends.errors import BackendError, NotFound, OperationFailed
 from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
 from backends.local import rpc
-from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME
+from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
 from backends.local.settings import settings_from_json
 from backends.local.store import Store
+from backends.locking import Lease
 from backends.model import GenerationSpec, iso, utcnow
 
 log = logging.getLogger("molt.agent")
@@ -93,6 +95,9 @@ class Agent:
             if method == "watch":
                 await self._watch(params, reader, writer)
                 return
+            if method == "hold_lock":
+                await self._hold_lock(params, reader, writer)
+                return
             handler: Handler | None = getattr(self, f"rpc_{method}", None)
             if handler is None:
                 answer = rpc.error_message(OperationFailed(f"unknown agent method {method}"))
@@ -126,6 +131,35 @@ class Agent:
             return
         with runtime.events.subscription() as queue:
             await self._stream(queue, reader, writer)
+
+    async def _hold_lock(
+        self, params: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """The fleet lock, held for as long as this connection is: until the holder says
+        ``release`` — or goes away (a Molt killed mid-action frees the lock at once)."""
+        try:
+            runtime = self._fleet(params)
+            lease = Lease.from_json(params.get("lease"))
+            if lease is None:
+                raise OperationFailed("the local agent got a malformed lock request")
+        except BackendError as error:
+            writer.write(rpc.encode(rpc.error_message(error)))
+            return
+        held = runtime.lease
+        if held is not None and held.token != lease.token:
+            writer.write(rpc.encode(rpc.locked_message(runtime.name, held)))
+            return
+        runtime.lease = lease
+        try:
+            writer.write(rpc.encode({"ok": True, "result": lease.to_json()}))
+            await writer.drain()
+            await reader.readline()  # "release", or EOF when the holder is gone
+        finally:
+            if runtime.lease is not None and runtime.lease.token == lease.token:
+                runtime.lease = None
+        with contextlib.suppress(ConnectionError):
+            writer.write(rpc.encode({"ok": True, "result": "released"}))
+            await writer.drain()
 
     async def _stream(
         self,
@@ -166,6 +200,10 @@ class Agent:
         runtime = await self._start_fleet(name, settings_from_json(settings), entry)
         return {"entry": runtime.entry}
 
+    async def rpc_lock_holder(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        lease = self._fleet(params).lease
+        return lease.to_json() if lease is not None else None
+
     async def rpc_fleet_settings(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """What the agent runs a fleet with (read-only sessions compare, never apply)."""
         found = self.store.fleet_settings(str(params.get("fleet", "")))
@@ -179,7 +217,7 @@ class Agent:
 
     async def rpc_launch(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = GenerationSpec(**params["spec"])
-        return (await self._fleet(params).launch(spec)).to_json()
+        return (await self._fleet(params).launch(spec, params.get("resume"))).to_json()
 
     async def rpc_set_weights(self, params: dict[str, Any]) -> None:
         await self._fleet(params).set_weights(
@@ -193,13 +231,15 @@ class Agent:
         return (await self._fleet(params).verify(params["generation"])).to_json()
 
     async def rpc_journal_write(self, params: dict[str, Any]) -> None:
+        """Seal the write onto the fleet's chain and store it (one process, one writer:
+        the chain cannot fork)."""
         record = JournalRecord.from_json(params["record"])
-        self.store.append_journal(record.fleet, record.to_json())
+        self._journal(record)
         runtime = self.fleets.get(record.fleet)
         if runtime is not None and record.outcome is not Outcome.STARTED:
             runtime.publish(OperatorAction(fleet=record.fleet, record=record))
 
-    async def rpc_journal_read(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def rpc_journal_lines(self, params: dict[str, Any]) -> list[str]:
         return self.store.journal(params["fleet"])
 
     async def rpc_status(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -225,12 +265,29 @@ class Agent:
         }
 
     async def rpc_stop(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Stop every instance, then the agent itself."""
+        """Stop every instance, then the agent itself — journaled in every fleet it runs
+        (started before, the outcome after)."""
+        operator = str(params.get("operator") or "unknown")
         pids = []
         for runtime in self.fleets.values():
-            pids.extend(await runtime.stop_instances())
+            running = sum(len(g.instances) for g in runtime.generations.values())
+            record = JournalRecord(
+                fleet=runtime.name,
+                action="agent stop",
+                operator=operator,
+                args={"instances": running},
+                weights_before=runtime.snapshot().weights,
+            )
+            self._journal(record)
+            stopped = await runtime.stop_instances()
+            pids.extend(stopped)
+            self._journal(record.finished(Outcome.OK, f"{len(stopped)} instances stopped"))
         asyncio.get_running_loop().call_later(0.05, self.done.set)
         return {"pid": os.getpid(), "instances": pids}
+
+    def _journal(self, record: JournalRecord) -> None:
+        last = self.store.last_journal_line(record.fleet)
+        self.store.append_journal(record.fleet, chain.seal(record.to_json(), chain.hash_of(last)))
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -246,6 +303,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     state_dir = Path(args[0]).resolve()
+    check_state_dir(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock = (state_dir / LOCK_NAME).open("w")
     try:

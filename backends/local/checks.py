@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -14,27 +14,52 @@ from backends.model import Health
 @dataclass(slots=True)
 class HealthJudge:
     """``pending`` → ``healthy`` after N passes in a row, → ``unhealthy`` after M failures
-    in a row; either way back once the other threshold is met."""
+    in a row; either way back once the other threshold is met.
+
+    Until an instance passes its first check, failures do not count for
+    ``start_period`` seconds after ``started`` (monotonic): a service that takes a minute
+    to listen stays pending, not failed."""
 
     healthy_threshold: int
     unhealthy_threshold: int
+    start_period: float = 0.0
+    started: float = field(default_factory=time.monotonic)
     health: Health = Health.PENDING
     passes: int = 0
     failures: int = 0
+    passed_once: bool = False
 
-    def observe(self, passed: bool) -> Health | None:
+    def starting(self, now: float | None = None) -> float:
+        """Seconds of the start period left (0 once it is over or the first check passed)."""
+        if self.passed_once:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        return max(0.0, self.start_period - (now - self.started))
+
+    def observe(self, passed: bool, now: float | None = None) -> Health | None:
         """Record one check; return the new health if it changed."""
         if passed:
+            self.passed_once = True
             self.passes, self.failures = self.passes + 1, 0
             if self.health is not Health.HEALTHY and self.passes >= self.healthy_threshold:
                 self.health = Health.HEALTHY
                 return self.health
+        elif self.starting(now) > 0:
+            self.passes = 0  # still starting: this failure does not count
         else:
             self.failures, self.passes = self.failures + 1, 0
             if self.health is not Health.UNHEALTHY and self.failures >= self.unhealthy_threshold:
                 self.health = Health.UNHEALTHY
                 return self.health
         return None
+
+    def failed_now(self) -> Health | None:
+        """The process is gone: unhealthy at once, whatever the thresholds."""
+        self.passes, self.failures = 0, self.unhealthy_threshold
+        if self.health is Health.UNHEALTHY:
+            return None
+        self.health = Health.UNHEALTHY
+        return self.health
 
     def reset(self) -> None:
         self.health, self.passes, self.failures = Health.PENDING, 0, 0

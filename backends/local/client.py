@@ -16,11 +16,12 @@ from backends.deadline import Deadline
 from backends.errors import ConfigError, NotFound, Unreachable
 from backends.events import DifferenceFound, Event, ReadError, event_from_json
 from backends.fleets import FleetConfig
-from backends.journal import Journal, JournalRecord, fold
+from backends.journal import Journal, JournalRecord
 from backends.local import rpc
-from backends.local.layout import LOG_NAME, SOCKET_NAME
+from backends.local.layout import LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.processes import STOP_GRACE
 from backends.local.settings import LocalSettings, settings_to_json
+from backends.locking import Lease
 from backends.model import (
     DriftReport,
     FileChange,
@@ -34,7 +35,9 @@ AGENT_START_TIMEOUT = 15.0
 CALL_TIMEOUT = 60.0
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
 #: agent methods that change nothing, so they may be asked twice
-READS = frozenset({"ping", "snapshot", "fleet_settings", "journal_read", "verify", "status"})
+READS = frozenset(
+    {"ping", "snapshot", "fleet_settings", "journal_lines", "lock_holder", "verify", "status"}
+)
 
 
 class AgentClient:
@@ -42,6 +45,7 @@ class AgentClient:
     ``may_start`` is off: a read-only session never starts anything)."""
 
     def __init__(self, state_dir: Path, *, may_start: bool = True) -> None:
+        check_state_dir(state_dir)
         self.state_dir = state_dir
         self.may_start = may_start
         self.socket = state_dir / SOCKET_NAME
@@ -147,9 +151,9 @@ class LocalJournal(Journal):
     async def write(self, record: JournalRecord) -> None:
         await self.client.call("journal_write", record=record.to_json())
 
-    async def records(self, fleet: str) -> list[JournalRecord]:
-        rows = await self.client.call("journal_read", fleet=fleet)
-        return fold(JournalRecord.from_json(row) for row in rows)
+    async def lines(self, fleet: str) -> list[str]:
+        lines: list[str] = await self.client.call("journal_lines", fleet=fleet)
+        return lines
 
 
 class LocalBackend(Backend):
@@ -168,6 +172,7 @@ class LocalBackend(Backend):
         self.journal = LocalJournal(self.client)
         self._registered = False
         self._differences: tuple[str, ...] = ()
+        self._held: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
 
     @property
     def poll_interval(self) -> float:
@@ -196,11 +201,53 @@ class LocalBackend(Backend):
         snapshot = FleetSnapshot.from_json(await self._call("snapshot"))
         return replace(snapshot, differences=self._differences) if self._differences else snapshot
 
-    async def _launch(self, spec: GenerationSpec) -> Generation:
+    async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
         spec_json = asdict(spec)
         if spec.artifact:
             spec_json["artifact"] = str(Path(spec.artifact).expanduser().resolve())
-        return Generation.from_json(await self._call("launch", spec=spec_json))
+        return Generation.from_json(await self._call("launch", spec=spec_json, resume=resume))
+
+    # the fleet lock: held by the agent for as long as our connection stays open ---------
+    async def _acquire(self, lease: Lease) -> Lease:
+        await self._call("ping")  # the agent runs the fleet (with molt.toml's settings)
+        reader, writer = await self.client.connect()
+        try:
+            request = {"fleet": self.name, "lease": lease.to_json()}
+            writer.write(rpc.encode({"method": "hold_lock", "params": request}))
+            await writer.drain()
+            answer = await rpc.read(reader)
+        except ConnectionError as error:
+            writer.close()
+            raise Unreachable(f"lost the local agent while locking: {error}") from error
+        if answer is None or not answer.get("ok"):
+            writer.close()
+            rpc.raise_error(answer or {})
+        self._held[lease.token] = (reader, writer)
+        return lease
+
+    async def renew(self, lease: Lease) -> Lease:
+        return lease.renewed(self.lease_ttl)  # the open connection is what holds it
+
+    async def release(self, lease: Lease) -> None:
+        await self._let_go(lease.token)
+
+    async def _let_go(self, token: str) -> None:
+        held = self._held.pop(token, None)
+        if held is None:
+            return
+        reader, writer = held
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            writer.write(b"release\n")
+            await writer.drain()
+            await asyncio.wait_for(rpc.read(reader), 5.0)  # the agent let go
+        writer.close()
+
+    async def lock_holder(self) -> Lease | None:
+        return Lease.from_json(await self._call("lock_holder"))
+
+    async def close(self) -> None:
+        for token in list(self._held):
+            await self._let_go(token)
 
     async def _set_weights(self, weights: dict[str, int]) -> None:
         await self._call("set_weights", weights=weights)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backends.fleets import DEMO_FLEET, FleetConfig
+from backends.health import HealthSettings
 from backends.local.settings import LocalSettings
 
 
@@ -21,5 +22,7 @@ def demo_fleet() -> FleetConfig:
         start="{python} app.py --port {port}",
         count=2,
         listen_fallback=True,
+        # the demo app listens within a second: a version ending -bad fails soon after
+        health=HealthSettings(start_period=5.0),
     )
     return FleetConfig(name=DEMO_FLEET, backend="local", settings=settings, bootstrap_version="v1")

@@ -25,6 +25,8 @@ class InstanceRuntime:
     healthy_since: datetime | None = None
     restarts: int = 0
     restart_at: float = 0.0
+    exited: bool = False  # its process is gone (seen by the supervisor)
+    crashed: str = ""  # how its last process ended, until one passes a check
     task: asyncio.Task[None] | None = None
 
     def to_model(self) -> Instance:
@@ -63,4 +65,5 @@ class GenerationRuntime:
             instances=instances,
             artifact=self.row.artifact,
             digest=self.row.digest,
+            lifecycle=self.lifecycle,
         )

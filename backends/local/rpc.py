@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from backends import errors
+from backends.locking import Lease, Locked
 
 LINE_LIMIT = 64 * 1024 * 1024  # a snapshot of thousands of instances is one line
 
@@ -35,9 +36,18 @@ def error_message(error: errors.BackendError) -> dict[str, Any]:
     }
 
 
+def locked_message(fleet: str, holder: Lease) -> dict[str, Any]:
+    message = error_message(Locked(fleet, holder))
+    message["error"]["lease"] = holder.to_json()
+    message["error"]["fleet"] = fleet
+    return message
+
+
 def raise_error(answer: dict[str, Any]) -> None:
     """Re-raise the agent's error as the same BackendError subclass on this side."""
     detail = answer.get("error") or {}
+    if detail.get("type") == "Locked":
+        raise Locked(str(detail.get("fleet", "")), Lease.from_json(detail.get("lease")))
     kind = getattr(errors, str(detail.get("type")), errors.BackendError)
     if not (isinstance(kind, type) and issubclass(kind, errors.BackendError)):
         kind = errors.BackendError

@@ -7,6 +7,7 @@ The store holds what must survive the agent; this holds what is re-derived at st
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ import aiohttp
 from backends.base import check_complete
 from backends.broadcast import Broadcast
 from backends.deadline import Deadline
-from backends.errors import NotFound, OperationFailed, Refused
+from backends.errors import BackendError, NotFound, OperationFailed, Refused
 from backends.events import (
     Event,
     HealthChanged,
@@ -35,6 +36,8 @@ from backends.local.routing import Route, Router, Upstream
 from backends.local.settings import LocalSettings, split_address
 from backends.local.store import GenerationRow, InstanceRow, Store
 from backends.local.trees import freeze, remove_tree, tree_drift
+from backends.locking import Lease
+from backends.manifest import check_links
 from backends.model import (
     DriftReport,
     FleetSnapshot,
@@ -69,6 +72,9 @@ class FleetRuntime:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._retiring: dict[str, asyncio.Task[None]] = {}
+        self._launching: dict[str, asyncio.Task[None]] = {}
+        #: the fleet lock, held by one Molt's open connection (see Agent._hold_lock)
+        self.lease: Lease | None = None
 
     # life of the runtime -------------------------------------------------------------
     async def start(self, last_entry: str) -> None:
@@ -88,13 +94,24 @@ class FleetRuntime:
             if generation.lifecycle is Lifecycle.DRAINING:  # the agent died mid-retire
                 self._retire_task(generation)
             elif generation.lifecycle is Lifecycle.LAUNCHING:  # ... or mid-launch
-                self._spawn_task(self._finish_launch(generation))
+                self._launch_task(generation)
+
+    def _judge(self, previous: InstanceRuntime | None = None) -> checks.HealthJudge:
+        """A fresh judge, in its start period; an instance restarted after its process
+        exited stays unhealthy until it passes its checks again."""
+        health = self.settings.health
+        judge = checks.HealthJudge(
+            health.healthy_threshold, health.unhealthy_threshold, health.start_period
+        )
+        if previous is not None and previous.judge.health is Health.UNHEALTHY:
+            judge.health = Health.UNHEALTHY
+        return judge
 
     def _adopt(self, generation: GenerationRuntime, saved: InstanceRow) -> None:
-        process = processes.Process(pid=saved.pid, started=saved.started)
-        judge = checks.HealthJudge(
-            self.settings.health.healthy_threshold, self.settings.health.unhealthy_threshold
+        process = processes.Process(
+            pid=saved.pid, started=saved.started, marks=processes.marks(self.name, saved.id)
         )
+        judge = self._judge()
         instance = InstanceRuntime(
             id=saved.id, generation=generation.row.id, port=saved.port, process=process, judge=judge
         )
@@ -148,7 +165,7 @@ class FleetRuntime:
             i.process
             for g in self.generations.values()
             for i in g.instances.values()
-            if i.process.alive()
+            if i.process.group()  # the leader, or what it left running
         ]
         await self.close()
         await asyncio.to_thread(processes.stop, stopped, STOP_GRACE)
@@ -191,14 +208,20 @@ class FleetRuntime:
         )
 
     # launching -------------------------------------------------------------------------
-    async def launch(self, spec: GenerationSpec) -> Generation:
+    async def launch(self, spec: GenerationSpec, resume: str | None = None) -> Generation:
         """Record the generation ``launching``, freeze its tree, start its instances,
         then mark it ``active``. An agent killed at any step finishes it when it starts
-        again (:meth:`_finish_launch`); a start command that cannot run at all leaves
-        nothing behind."""
+        again; ``resume`` names a generation left launching, to finish (or join) its
+        launch. A start command that cannot run at all leaves nothing behind."""
+        if resume is not None:
+            generation = self._generation(resume)
+            if generation.lifecycle is Lifecycle.LAUNCHING:
+                await asyncio.shield(self._launch_task(generation))
+            return generation.to_model()
         artifact = Path(spec.artifact) if spec.artifact else self.settings.artifact
         if not artifact.is_dir():
             raise NotFound(f"artifact {artifact} is not a directory")
+        await asyncio.to_thread(check_links, artifact)  # refused before anything is made
         count = spec.count or self.settings.count
         number = self.store.take_generation_number(self.name)
         generation_id = f"g{number}"
@@ -223,8 +246,18 @@ class FleetRuntime:
         self.publish(
             launched(self.name, generation_id, spec.version, count, spec.note, spec.launched_by)
         )
-        await self._finish_launch(generation)
+        await asyncio.shield(self._launch_task(generation))  # Molt leaving must not stop it
         return generation.to_model()
+
+    def _launch_task(self, generation: GenerationRuntime) -> asyncio.Task[None]:
+        task = self._launching.get(generation.row.id)
+        if task is None:
+            task = asyncio.ensure_future(self._finish_launch(generation))
+            self._launching[generation.row.id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _: self._launching.pop(generation.row.id, None))
+        return task
 
     async def _finish_launch(self, generation: GenerationRuntime) -> None:
         home = self.home / generation.row.id
@@ -232,8 +265,10 @@ class FleetRuntime:
             await asyncio.to_thread(remove_tree, home)  # a copy cut short is not trusted
             try:
                 digest = await asyncio.to_thread(freeze, Path(generation.row.artifact), home)
-            except OSError as error:
+            except (OSError, BackendError) as error:
                 await self._destroy(generation, reason=f"cannot copy its artifact: {error}")
+                if isinstance(error, BackendError):
+                    raise
                 raise OperationFailed(
                     f"cannot copy artifact {generation.row.artifact}: {error}"
                 ) from error
@@ -244,6 +279,8 @@ class FleetRuntime:
                 for index in range(1, generation.row.count + 1):
                     instance_id = f"{generation.row.id}-{index}"
                     if instance_id not in generation.instances:
+                        stray = processes.strays(processes.marks(self.name, instance_id))
+                        await asyncio.to_thread(processes.stop, stray, STOP_GRACE)
                         self._start_instance(generation, instance_id)
             except OperationFailed as error:
                 await self._destroy(generation, reason=f"its start command failed: {error}")
@@ -253,33 +290,41 @@ class FleetRuntime:
 
     def _start_instance(self, generation: GenerationRuntime, instance_id: str) -> InstanceRuntime:
         port = processes.free_port()
+        command = self.settings.start.format(port=port, python=shlex.quote(processes.python()))
         process = processes.spawn(
-            self.settings.start,
-            port=port,
+            shlex.split(command),
             cwd=generation.tree,
             env={
                 "MOLT_FLEET": self.name,
                 "MOLT_GENERATION": generation.row.id,
                 "MOLT_INSTANCE": instance_id,
                 "MOLT_VERSION": generation.row.version,
+                "PORT": str(port),
             },
-            log=self.home / "logs" / f"{instance_id}.log",
-        )
-        judge = checks.HealthJudge(
-            self.settings.health.healthy_threshold, self.settings.health.unhealthy_threshold
-        )
-        instance = InstanceRuntime(
-            id=instance_id, generation=generation.row.id, port=port, process=process, judge=judge
+            log=self._log(instance_id),
+            marks=processes.marks(self.name, instance_id),
         )
         previous = generation.instances.get(instance_id)
+        instance = InstanceRuntime(
+            id=instance_id,
+            generation=generation.row.id,
+            port=port,
+            process=process,
+            judge=self._judge(previous),
+        )
         if previous is not None:
             instance.restarts, instance.restart_at = previous.restarts, previous.restart_at
+            instance.crashed = previous.crashed
+            instance.last_check = previous.last_check
             if previous.task is not None:
                 previous.task.cancel()
         generation.instances[instance_id] = instance
         self._save_instance(instance)
         self._start_checks(instance)
         return instance
+
+    def _log(self, instance_id: str) -> Path:
+        return self.home / "logs" / f"{instance_id}.log"
 
     def _save_instance(self, instance: InstanceRuntime) -> None:
         self.store.save_instance(
@@ -311,11 +356,24 @@ class FleetRuntime:
             await checks.sleep_until_next(started, health.interval)
 
     def _observe(self, instance: InstanceRuntime, result: checks.CheckResult) -> None:
+        if instance.exited:
+            return  # its process is gone: the supervisor said so and restarts it
         instance.last_check, instance.latency_ms = result.text, result.latency_ms
+        left = instance.judge.starting()
+        if instance.crashed and not instance.judge.passed_once:
+            instance.last_check = f"{instance.crashed}; restarted, {result.text}"
+        elif not result.passed and left > 0:
+            instance.last_check = f"{result.text} (starting: {left:.0f} s of its start period left)"
         before = instance.judge.health
         after = instance.judge.observe(result.passed)
-        if after is None:
-            return
+        if after is not None:
+            self._health_changed(
+                instance, before, after, checks.describe_check(after, result, instance.judge)
+            )
+
+    def _health_changed(
+        self, instance: InstanceRuntime, before: Health, after: Health, check: str
+    ) -> None:
         instance.healthy_since = utcnow() if after is Health.HEALTHY else None
         self.store.set_health(self.name, instance.id, after.value, iso(instance.healthy_since))
         self._reroute()
@@ -326,7 +384,7 @@ class FleetRuntime:
                 instance_id=instance.id,
                 before=before,
                 after=after,
-                check=checks.describe_check(after, result, instance.judge),
+                check=check,
             )
         )
 
@@ -339,15 +397,28 @@ class FleetRuntime:
                 if generation.lifecycle is not Lifecycle.ACTIVE:
                     continue
                 for instance in list(generation.instances.values()):
-                    if instance.process.alive() or loop.time() < instance.restart_at:
+                    if instance.process.alive():
                         continue
-                    self._restart(generation, instance, loop.time())
+                    if not instance.exited:
+                        self._exited(instance)
+                    if loop.time() >= instance.restart_at:
+                        self._restart(generation, instance, loop.time())
+
+    def _exited(self, instance: InstanceRuntime) -> None:
+        """Its process is gone: unhealthy at once, with the exit status and the last
+        line it printed (a start period is for slow starters, not for crashes)."""
+        instance.exited = True
+        last = processes.last_line(self._log(instance.id))
+        instance.last_check = f"process {_how(instance)}" + (f": {last}" if last else "")
+        instance.crashed = instance.last_check
+        before = instance.judge.health
+        if instance.judge.failed_now() is not None:
+            self._health_changed(instance, before, Health.UNHEALTHY, instance.last_check)
 
     def _restart(
         self, generation: GenerationRuntime, instance: InstanceRuntime, now: float
     ) -> None:
-        code = instance.process.exit_code()
-        how = f"exited with code {code}" if code is not None else "is no longer running"
+        how = _how(instance)
         instance.restarts += 1
         instance.restart_at = now + min(RESTART_BACKOFF_MAX, 2.0**instance.restarts)
         restarted = InstanceRestarted(
@@ -458,3 +529,12 @@ class FleetRuntime:
             checked=("local",),
             drift=tuple(drift),
         )
+
+
+def _how(instance: InstanceRuntime) -> str:
+    code = instance.process.exit_code()
+    if code is None:
+        return "is no longer running"
+    if code < 0:
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"

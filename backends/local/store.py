@@ -220,12 +220,16 @@ class Store:
         )
 
     # journal
-    def append_journal(self, fleet: str, record: Mapping[str, Any]) -> None:
-        self._db.execute(
-            "INSERT INTO journal (fleet, record) VALUES (?, ?)",
-            (fleet, json.dumps(record, sort_keys=True)),
-        )
+    def append_journal(self, fleet: str, line: str) -> None:
+        self._db.execute("INSERT INTO journal (fleet, record) VALUES (?, ?)", (fleet, line))
 
-    def journal(self, fleet: str) -> list[dict[str, Any]]:
+    def last_journal_line(self, fleet: str) -> str:
+        row = self._db.execute(
+            "SELECT record FROM journal WHERE fleet = ? ORDER BY seq DESC LIMIT 1", (fleet,)
+        ).fetchone()
+        return str(row[0]) if row else ""
+
+    def journal(self, fleet: str) -> list[str]:
+        """The fleet's journal lines, as stored, oldest first."""
         rows = self._db.execute("SELECT record FROM journal WHERE fleet = ? ORDER BY seq", (fleet,))
-        return [json.loads(record) for (record,) in rows]
+        return [str(record) for (record,) in rows]

@@ -9,6 +9,7 @@ from pathlib import Path
 from backends.manifest import (
     MANIFEST_NAME,
     build_manifest,
+    check_links,
     compare,
     make_read_only,
     make_writable,
@@ -18,13 +19,16 @@ from backends.model import FileDrift
 
 
 def freeze(artifact: Path, home: Path) -> str:
-    """Copy ``artifact`` to ``home/tree``, write its manifest, drop write bits."""
+    """Copy ``artifact`` to ``home/tree`` (links as links; one leading outside the
+    artifact is refused), drop every write bit, then write the manifest of the sealed
+    tree beside it."""
+    check_links(artifact)
     tree = home / "tree"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copytree(artifact, tree, symlinks=True)
+    make_read_only(tree)
     manifest = build_manifest(tree)
     (home / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    make_read_only(tree)
     return manifest_digest(manifest)
 
 

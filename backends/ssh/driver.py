@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from backends.base import Backend, check_complete
 from backends.errors import BackendError, ConfigError, NotFound, OperationFailed, Refused
 from backends.events import DifferenceFound, Event, ReadError
 from backends.fleets import FleetConfig
-from backends.manifest import build_manifest, manifest_digest
+from backends.journal import JournalRecord, Outcome
+from backends.locking import Lease
+from backends.manifest import build_manifest, check_links, manifest_digest
 from backends.model import (
     DriftReport,
     FleetSnapshot,
@@ -34,7 +38,7 @@ from backends.ssh.launching import launch_generation
 from backends.ssh.parts import FleetParts
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import HostAddress, SshSettings
-from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbStore
+from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbLease, LbStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,7 @@ class SshBackend(Backend):
         self.haproxy = Haproxy(lb, settings.lb.socket, settings.lb.backend, timeout=timeout)
         self.store = LbStore(lb, fleet.name, self.fleet_dir, timeout=timeout)
         self.journal = LbJournal(lb, self.fleet_dir, timeout=timeout)
+        self.leases = LbLease(lb, fleet.name, self.fleet_dir, timeout=timeout)
         self.hosts = Hosts(self.pool, fleet.name, self.fleet_dir, settings.connect_timeout)
         self.parts = FleetParts(
             fleet.name, settings, self.pool, self.hosts, self.store, self.haproxy
@@ -120,51 +125,55 @@ class SshBackend(Backend):
     async def _restore(
         self, state: FleetState, stats: dict[str, ServerStat]
     ) -> tuple[Difference, ...]:
-        wanted = traffic.desired_weights(state)
-        missing = [name for name in wanted if name not in stats]
-        reweigh = [
-            n
-            for n, w in wanted.items()
-            if n in stats and stats[n].weight != w and not stats[n].status.startswith("MAINT")
-        ]
-        if not missing and not reweigh:
+        text = traffic.difference(state, stats)
+        if not text:
             return ()  # the common case: nothing to do, no command sent
         if self.read_only:
-            what = []
-            if missing:
-                what.append(f"{len(missing)} servers missing")
-            if reweigh:
-                shown = ", ".join(
-                    f"{n} {stats[n].weight} (desired {wanted[n]})" for n in reweigh[:3]
-                )
-                what.append(f"weights differ: {shown}")
-            text = "HAProxy differs from the desired state (" + "; ".join(what) + ")"
             return (Difference(text + "; not restored in read-only mode", repaired=False),)
         try:
             # under the lock, on a fresh read: a shift in flight elsewhere is not undone
             async with self.store.locked() as state:
                 stats.clear()
                 stats.update(await self.haproxy.servers())
-                applied = await traffic.apply(self.haproxy, state, stats, self.settings.health)
+                text = traffic.difference(state, stats)
+                if not text:
+                    return ()
+                applied = await self._repair(state, stats, text)
         except BackendError as error:
             return (Difference(f"cannot restore HAProxy's servers: {error.message}", False),)
         stats.update((await self.haproxy.servers()) if applied.added else {})
         found = [Difference(problem, False) for problem in applied.problems]
         if applied.added:
-            found.append(
-                Difference(
-                    f"HAProxy had lost {len(applied.added)} servers (reloaded?); "
-                    "restored them with their weights",
-                    True,
-                )
-            )
+            what = f"HAProxy had lost {len(applied.added)} servers (reloaded?); "
+            found.append(Difference(what + "restored them with their weights", True))
         elif applied.reweighted:
-            found.append(
-                Difference(
-                    f"restored the weights of {len(applied.reweighted)} HAProxy servers", True
-                )
-            )
+            what = f"restored the weights of {len(applied.reweighted)} HAProxy servers"
+            found.append(Difference(what, True))
         return tuple(found)
+
+    async def _repair(
+        self, state: FleetState, stats: dict[str, ServerStat], text: str
+    ) -> traffic.Applied:
+        """Put HAProxy back to the desired state — journaled before and after, like
+        every change Molt makes."""
+        record = JournalRecord(
+            fleet=self.name,
+            action="repair",
+            operator=await self.operator(),
+            args={"what": text},
+            weights_before=state.weights(),
+        )
+        await self.journal.write(record)
+        try:
+            applied = await traffic.apply(self.haproxy, state, stats, self.settings.health)
+        except BackendError as error:
+            with contextlib.suppress(BackendError):
+                await self.journal.write(record.finished(Outcome.FAILED, error.message))
+            raise
+        outcome = Outcome.FAILED if applied.problems else Outcome.OK
+        with contextlib.suppress(BackendError):
+            await self.journal.write(record.finished(outcome, "; ".join(applied.problems)))
+        return applied
 
     def _model(
         self,
@@ -208,7 +217,7 @@ class SshBackend(Backend):
             instances=tuple(instances),
             artifact=record.artifact,
             digest=record.digest,
-            extra={"lifecycle": record.lifecycle},
+            lifecycle=lifecycle,
         )
 
     async def watch(self) -> AsyncIterator[Event]:
@@ -247,15 +256,19 @@ class SshBackend(Backend):
             await asyncio.sleep(self.poll_interval)
 
     # acting -------------------------------------------------------------------------------
-    async def _launch(self, spec: GenerationSpec) -> Generation:
+    async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
         artifact = (
             Path(spec.artifact).expanduser().resolve() if spec.artifact else self.settings.artifact
         )
+        if resume is not None:  # the artifact the cut-short launch began with
+            left = (await self.store.read()).generation(resume)
+            artifact = Path(left.artifact) if left is not None else artifact
         if not artifact.is_dir():
             raise NotFound(f"artifact {artifact} is not a directory")
-        manifest = await asyncio.to_thread(build_manifest, artifact)
+        await asyncio.to_thread(check_links, artifact)
+        manifest = await asyncio.to_thread(partial(build_manifest, artifact, seal=True))
         generation_id = await launch_generation(
-            self.parts, spec, artifact, manifest, manifest_digest(manifest)
+            self.parts, spec, artifact, manifest, manifest_digest(manifest), resume
         )
         found = (await self.snapshot()).generation(generation_id)
         if found is None:
@@ -277,6 +290,19 @@ class SshBackend(Backend):
 
     async def _retire(self, generation: str) -> None:
         await retire_generation(self.parts, generation)
+
+    # the fleet lock: a flock held open on the LB host ----------------------------------
+    async def _acquire(self, lease: Lease) -> Lease:
+        return await self.leases.take(lease)
+
+    async def renew(self, lease: Lease) -> Lease:
+        return await self.leases.renew(lease)
+
+    async def release(self, lease: Lease) -> None:
+        await self.leases.give_back(lease)
+
+    async def lock_holder(self) -> Lease | None:
+        return await self.leases.holder()
 
     async def verify(self, generation: str) -> DriftReport:
         state = await self.store.read()

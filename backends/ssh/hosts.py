@@ -78,8 +78,13 @@ class Hosts:
         artifact: Path,
         manifest: dict[str, str],
         start: str,
+        *,
+        resume: bool = False,
     ) -> Deployed:
-        """Upload the artifact once, write its manifest, seal it, start the instances."""
+        """Upload the artifact once, write its manifest, seal it, start the instances.
+        ``resume``: a launch cut short — a tree whose manifest was written is complete
+        and stays (sealed again), a partial one is removed and uploaded again, and only
+        instances that are not running are started."""
         conn = self.pool[host]
         home = self.generation_dir(generation.id)
         about = {
@@ -96,12 +101,35 @@ class Hosts:
             await sftp.makedirs(home, exist_ok=True)
             if await sftp.exists(posixpath.join(home, "tree")):
                 raise OperationFailed(f"{conn.name}: {home}/tree exists already")
-            await sftp.put(str(artifact), posixpath.join(home, "tree"), recurse=True, preserve=True)
+            await sftp.put(
+                str(artifact),
+                posixpath.join(home, "tree"),
+                recurse=True,
+                preserve=True,
+                follow_symlinks=False,  # links go up as links, as the manifest says
+            )
             for name, data in ((MANIFEST_NAME, manifest), ("generation.json", about)):
                 async with sftp.open(posixpath.join(home, name), "w") as handle:
                     await handle.write(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
-        await conn.with_sftp(upload, timeout=UPLOAD_TIMEOUT, what=f"uploading {artifact}")
+        async def uploaded(sftp: asyncssh.SFTPClient) -> bool:
+            try:
+                async with sftp.open(posixpath.join(home, MANIFEST_NAME), "r") as handle:
+                    return bool(json.loads(await handle.read()) == manifest)
+            except (asyncssh.SFTPNoSuchFile, ValueError):
+                return False
+
+        complete = resume and await conn.with_sftp(
+            uploaded, timeout=UPLOAD_TIMEOUT, what=f"reading {home}/{MANIFEST_NAME}"
+        )
+        if resume and complete:
+            probe = await conn.run(remote.probe_script(self.fleet_dir), timeout=self.timeout)
+            alive = remote.parse_probe(probe.stdout)
+            instances = [i for i in instances if not (i.id in alive and alive[i.id].running)]
+        else:
+            if resume:  # a partial upload: start the tree again
+                await conn.run(remote.remove_script(home), timeout=UPLOAD_TIMEOUT)
+            await conn.with_sftp(upload, timeout=UPLOAD_TIMEOUT, what=f"uploading {artifact}")
         sealed = await conn.run(remote.seal_script(home), timeout=UPLOAD_TIMEOUT)
         if not sealed.ok:
             raise OperationFailed(f"{conn.name}: cannot seal {home}: {sealed.reason()}")
@@ -110,6 +138,8 @@ class Hosts:
             "MOLT_GENERATION": generation.id,
             "MOLT_VERSION": generation.version,
         }
+        if not instances:
+            return Deployed({})
         script = remote.start_script(
             home, start, [(i.id, i.port, i.address) for i in instances], env
         )
@@ -166,18 +196,19 @@ class Hosts:
         hosts = [HostAddress.parse(h) for h in generation.hosts]
 
         async def hashes(conn: HostConnection) -> list[FileDrift]:
-            done = await conn.run(remote.hash_script(home), timeout=HASH_TIMEOUT)
+            done = await conn.run(remote.tree_script(home), timeout=HASH_TIMEOUT)
             name = label.get(conn.host, conn.name)
             if done.status in (3, 4):
                 return [FileDrift(name, f"{generation.id}/", FileChange.REMOVED)]
-            head, _, tail = done.stdout.partition(remote.HASHES_MARK)
+            head, _, rest = done.stdout.partition(remote.HASHES_MARK)
+            listing, _, sums = rest.partition(remote.TREE_MARK)
             try:
                 expected = json.loads(head)
             except ValueError:
                 return [FileDrift(name, MANIFEST_NAME, FileChange.CHANGED)]
+            actual = remote.parse_tree(listing, sums)
             found = [
-                FileDrift(name, path, change)
-                for path, change in compare(expected, remote.parse_hashes(tail))
+                FileDrift(name, path, change) for path, change in compare(expected, actual)
             ]
             if manifest_digest(expected) != generation.digest:
                 found.insert(0, FileDrift(name, MANIFEST_NAME, FileChange.CHANGED))

@@ -1,9 +1,11 @@
 """Launching a generation: number and ports under the LB lock, then every host at once
 (upload once, seal, start), then its servers into HAProxy at weight 0.
 
-The generation is in the desired state before any host is touched, so whatever
-happens next it is visible (and retirable), never an orphan. A host that cannot be
-reached gets its instances marked with the reason; the others proceed.
+The generation is in the desired state (``launching``) before any host is touched, so
+whatever happens next it is visible (and retirable), never an orphan. A host that
+cannot be reached gets its instances marked with the reason; the others proceed. A
+launch cut short is finished by launching the same version again (``resume``): trees
+already sealed with the right manifest stay, instances already running are kept.
 """
 
 from __future__ import annotations
@@ -24,28 +26,14 @@ async def launch_generation(
     artifact: Path,
     manifest: dict[str, str],
     digest: str,
+    resume: str | None = None,
 ) -> str:
-    """Launch and return the new generation's id."""
-    placement = backend.placement(spec.count)
-    hosts = list(dict.fromkeys(placement))
-    in_use = await backend.hosts.ports_in_use(hosts)
-    async with backend.store.update() as state:
-        record = GenerationRecord(
-            lifecycle=Lifecycle.LAUNCHING.value,
-            id=f"g{state.next_generation}",
-            version=spec.version,
-            count=len(placement),
-            launched_at=iso(utcnow()) or "",
-            launched_by=spec.launched_by,
-            note=spec.note,
-            artifact=str(artifact),
-            digest=digest,
-            hosts=[str(h) for h in hosts],
-        )
-        state.next_generation += 1
-        record.instances = _place(backend, state, record.id, placement, in_use)
-        state.generations.append(record)
-    errors = await _deploy(backend, record, artifact, manifest)
+    """Launch (or finish launching ``resume``) and return the generation's id."""
+    if resume is not None:
+        record = await _left_launching(backend, resume, digest)
+    else:
+        record = await _record(backend, spec, artifact, digest)
+    errors = await _deploy(backend, record, artifact, manifest, resume is not None)
     started = [i for i in record.instances if not i.error and i.id not in errors]
     haproxy_error: BackendError | None = None
     if started:
@@ -68,6 +56,44 @@ async def launch_generation(
         first = failed[0].error or errors[failed[0].id]
         raise OperationFailed(f"{record.id} could not start anywhere: {first}")
     return record.id
+
+
+async def _left_launching(backend: FleetParts, generation: str, digest: str) -> GenerationRecord:
+    record = (await backend.store.read()).generation(generation)
+    if record is None or record.lifecycle != Lifecycle.LAUNCHING.value:
+        raise OperationFailed(f"{generation} is not left launching; nothing to finish")
+    if record.digest != digest:
+        raise OperationFailed(
+            f"the artifact {record.artifact} changed since {generation}'s launch began; "
+            f"retire {generation} (`molt retire {backend.name} {generation}`) and launch again"
+        )
+    return record
+
+
+async def _record(
+    backend: FleetParts, spec: GenerationSpec, artifact: Path, digest: str
+) -> GenerationRecord:
+    """The new generation in the desired state, with its number, hosts and ports."""
+    placement = backend.placement(spec.count)
+    hosts = list(dict.fromkeys(placement))
+    in_use = await backend.hosts.ports_in_use(hosts)
+    async with backend.store.update() as state:
+        record = GenerationRecord(
+            lifecycle=Lifecycle.LAUNCHING.value,
+            id=f"g{state.next_generation}",
+            version=spec.version,
+            count=len(placement),
+            launched_at=iso(utcnow()) or "",
+            launched_by=spec.launched_by,
+            note=spec.note,
+            artifact=str(artifact),
+            digest=digest,
+            hosts=[str(h) for h in hosts],
+        )
+        state.next_generation += 1
+        record.instances = _place(backend, state, record.id, placement, in_use)
+        state.generations.append(record)
+    return record
 
 
 def _place(
@@ -106,7 +132,11 @@ def _place(
 
 
 async def _deploy(
-    backend: FleetParts, record: GenerationRecord, artifact: Path, manifest: dict[str, str]
+    backend: FleetParts,
+    record: GenerationRecord,
+    artifact: Path,
+    manifest: dict[str, str],
+    resume: bool = False,
 ) -> dict[str, str]:
     """Put the generation on every host that has instances; ``{instance: error}``."""
     by_host: dict[HostAddress, list[InstanceRecord]] = defaultdict(list)
@@ -116,7 +146,7 @@ async def _deploy(
 
     async def one(host: HostAddress) -> None:
         await backend.hosts.deploy(
-            host, record, by_host[host], artifact, manifest, backend.settings.start
+            host, record, by_host[host], artifact, manifest, backend.settings.start, resume=resume
         )
 
     results = await backend.pool.each(by_host, lambda conn: one(conn.host))
@@ -148,9 +178,10 @@ async def _add_servers(backend: FleetParts, started: list[InstanceRecord]) -> di
     errors: dict[str, str] = {}
     for (name, command), answer in zip(commands, answers, strict=True):
         text = answer.strip()
-        refused = (
-            "New server registered" not in text if command.startswith("add server") else bool(text)
-        )
+        if command.startswith("add server"):  # already there: added before a cut
+            refused = "New server registered" not in text and "already exists" not in text
+        else:
+            refused = bool(text)
         if refused and name not in errors:
             errors[name] = f"HAProxy refused `{command}`: {text or 'no answer'}"
     return errors

@@ -171,3 +171,45 @@ def parse_hashes(text: str) -> dict[str, str]:
             path = path.replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\")
         hashes[path[2:] if path.startswith("./") else path] = digest
     return dict(sorted(hashes.items()))
+
+
+TREE_MARK = "--- molt tree ---"
+
+
+def tree_script(generation_dir: str) -> str:
+    """The manifest written at launch; then every entry of the sealed tree (kind, path,
+    mode or link target, NUL-separated); then the sha256 of every regular file."""
+    g = shlex.quote(generation_dir)
+    return (
+        f"cd {g} || exit 3; cat manifest.json || exit 4; printf '\\n%s\\n' '{HASHES_MARK}'; "
+        "cd tree || exit 3; "
+        "find . -mindepth 1 \\( -type l -printf 'L\\0%P\\0%l\\0' \\) "
+        "-o \\( -type d -printf 'D\\0%P\\0%m\\0' \\) "
+        "-o \\( -type f -printf 'F\\0%P\\0%m\\0' \\) "
+        "-o -printf 'S\\0%P\\0%M\\0'; "
+        f"printf '\\n%s\\n' '{TREE_MARK}'; "
+        "find . -type f -exec sha256sum -z {} +"
+    )
+
+
+def parse_tree(listing: str, hashes: str) -> dict[str, object]:
+    """The entries :func:`tree_script` printed, in the manifest's own form."""
+    sums = {}
+    for line in hashes.split("\0"):
+        digest, sep, path = line.strip("\n").partition("  ")
+        if sep and len(digest) == 64:
+            sums[path[2:] if path.startswith("./") else path] = digest
+    tokens = listing.strip("\n").split("\0")
+    entries: dict[str, object] = {}
+    for index in range(0, len(tokens) - 2, 3):
+        kind, path, value = tokens[index : index + 3]
+        kind = kind.strip("\n")
+        if kind == "L":
+            entries[path] = {"link": value}
+        elif kind == "D" and value.isdigit():
+            entries[path] = {"dir": f"{int(value, 8):04o}"}
+        elif kind == "F" and value.isdigit():
+            entries[path] = {"sha256": sums.get(path, ""), "mode": f"{int(value, 8):04o}"}
+        elif kind == "S":
+            entries[path] = {"special": value}
+    return dict(sorted(entries.items()))

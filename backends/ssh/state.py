@@ -23,12 +23,16 @@ from typing import Any
 
 import asyncssh
 
+from backends import chain
 from backends.errors import OperationFailed, Unreachable
-from backends.journal import Journal, JournalRecord, fold
+from backends.journal import Journal, JournalRecord
+from backends.locking import Lease, Locked
 from backends.ssh.connections import HostConnection
 
 STATE_NAME = "state.json"
 JOURNAL_NAME = "journal.jsonl"
+LEASE_NAME = "lease.json"
+LEASE_LOCK = "lease.lock"
 LOCK_WAIT = 30.0
 
 
@@ -78,6 +82,9 @@ class FleetState:
 
     def generation(self, generation_id: str) -> GenerationRecord | None:
         return next((g for g in self.generations if g.id == generation_id), None)
+
+    def weights(self) -> dict[str, int]:
+        return {g.id: g.weight for g in self.generations}
 
     def to_json(self) -> dict[str, Any]:
         return {"format": 1, **asdict(self)}
@@ -192,7 +199,9 @@ async def _drain(process: asyncssh.SSHClientProcess[str]) -> str:
 
 
 class LbJournal(Journal):
-    """JSON lines appended to ``journal.jsonl`` in the fleet's directory on the LB host."""
+    """``journal.jsonl`` in the fleet's directory on the LB host: one sealed line per
+    write, appended by a script under ``flock``, so the chain cannot fork whoever
+    writes (an operator's action, a repair found by a read)."""
 
     def __init__(self, lb: HostConnection, fleet_dir: str, *, timeout: float) -> None:
         self.lb = lb
@@ -201,19 +210,15 @@ class LbJournal(Journal):
         self.timeout = timeout
 
     async def write(self, record: JournalRecord) -> None:
-        line = record.to_line() + "\n"
+        rest = chain.body(record.to_json(), "")[len('{"prev":"",') :]
+        done = await self.lb.run(append_script(self.dir), stdin=rest, timeout=self.timeout)
+        if not done.ok:
+            raise OperationFailed(
+                f"{self.lb.name}: cannot append to {self.path}: {done.reason()}; "
+                "nothing was done"
+            )
 
-        async def append(sftp: asyncssh.SFTPClient) -> None:
-            with contextlib.suppress(asyncssh.SFTPFailure):
-                await sftp.makedirs(self.dir, exist_ok=True)
-            async with sftp.open(self.path, "a") as handle:
-                await handle.write(line)
-                with contextlib.suppress(asyncssh.SFTPError):
-                    await handle.fsync()
-
-        await self.lb.with_sftp(append, timeout=self.timeout, what=f"appending to {JOURNAL_NAME}")
-
-    async def records(self, fleet: str) -> list[JournalRecord]:
+    async def lines(self, fleet: str) -> list[str]:
         async def load(sftp: asyncssh.SFTPClient) -> str:
             try:
                 async with sftp.open(self.path, "r") as handle:
@@ -223,8 +228,127 @@ class LbJournal(Journal):
                 return ""
 
         text = await self.lb.with_sftp(load, timeout=self.timeout, what=f"reading {JOURNAL_NAME}")
-        writes = []
-        for line in text.splitlines():
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                writes.append(JournalRecord.from_json(json.loads(line)))
-        return [r for r in fold(writes) if r.fleet == fleet]
+        return [line for line in text.splitlines() if line.strip()]
+
+
+def append_script(fleet_dir: str) -> str:
+    """Read the record (its JSON after the opening brace) on stdin; under the journal's
+    lock, seal it onto the last line's hash and append it, then sync it to disk."""
+    script = r"""mkdir -p DIR && cd DIR || exit 1
+rest=$(cat)
+exec 9>>journal.lock
+flock -w WAIT 9 || exit 1
+prev=$(tail -n 1 JOURNAL 2>/dev/null | sed -n 's/.*,"hash":"\([0-9a-f]\{64\}\)"}$/\1/p')
+body=$(printf '{"prev":"%s",%s' "$prev" "$rest")
+hash=$(printf '%s' "$body" | sha256sum | cut -c1-64)
+printf '%s,"hash":"%s"}\n' "${body%?}" "$hash" >> JOURNAL || exit 1
+sync JOURNAL 2>/dev/null || true"""
+    return (
+        script.replace("DIR", shlex.quote(fleet_dir))
+        .replace("WAIT", f"{LOCK_WAIT:g}")
+        .replace("JOURNAL", JOURNAL_NAME)
+    )
+
+
+class LbLease:
+    """The fleet lock on the LB host: ``lease.lock`` held with ``flock`` by a command
+    kept open over the SSH connection for as long as the action runs, and
+    ``lease.json`` saying who holds it. A Molt that dies drops its connection, sshd ends
+    the command, and the lock is free at once; ``lease.json`` left behind is stale."""
+
+    def __init__(self, lb: HostConnection, fleet: str, fleet_dir: str, *, timeout: float) -> None:
+        self.lb = lb
+        self.fleet = fleet
+        self.dir = fleet_dir
+        self.timeout = timeout
+        self._held: dict[str, contextlib.AsyncExitStack] = {}
+
+    @property
+    def lock_path(self) -> str:
+        return posixpath.join(self.dir, LEASE_LOCK)
+
+    @property
+    def lease_path(self) -> str:
+        return posixpath.join(self.dir, LEASE_NAME)
+
+    async def take(self, lease: Lease) -> Lease:
+        stack = contextlib.AsyncExitStack()
+        command = (
+            f"mkdir -p {shlex.quote(self.dir)} && exec flock -n {shlex.quote(self.lock_path)} "
+            "sh -c 'echo locked; read _'"
+        )
+        process = await stack.enter_async_context(self.lb.process(command))
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), self.timeout)
+        except TimeoutError:
+            await stack.aclose()
+            raise Unreachable(f"{self.lb.name}: no answer while taking the fleet lock") from None
+        if line.strip() != "locked":
+            await stack.aclose()
+            raise Locked(self.fleet, await self._written())
+        try:
+            await self._write(lease)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._held[lease.token] = stack
+        return lease
+
+    async def renew(self, lease: Lease) -> Lease:
+        renewed = lease.renewed()
+        await self._write(renewed)
+        return renewed
+
+    async def give_back(self, lease: Lease) -> None:
+        stack = self._held.pop(lease.token, None)
+        if stack is None:
+            return
+        try:
+
+            async def remove(sftp: asyncssh.SFTPClient) -> None:
+                with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+                    await sftp.remove(self.lease_path)
+
+            with contextlib.suppress(Exception):
+                await self.lb.with_sftp(remove, timeout=self.timeout, what=f"removing {LEASE_NAME}")
+        finally:
+            await stack.aclose()  # the command reads EOF and exits: the flock is free
+
+    async def holder(self) -> Lease | None:
+        """Who holds the lock now: nobody when the flock is free (whatever lease.json
+        a dead holder left behind). Writes nothing."""
+        lock = shlex.quote(self.lock_path)
+        done = await self.lb.run(
+            f"[ -e {lock} ] || exit 0; flock -n {lock} true && exit 0; exit 75",
+            timeout=self.timeout,
+        )
+        if done.status != 75:
+            return None
+        return await self._written()
+
+    async def _written(self) -> Lease | None:
+        async def load(sftp: asyncssh.SFTPClient) -> bytes | None:
+            try:
+                async with sftp.open(self.lease_path, "rb") as handle:
+                    data: bytes = await handle.read()
+                    return data
+            except asyncssh.SFTPNoSuchFile:
+                return None
+
+        raw = await self.lb.with_sftp(load, timeout=self.timeout, what=f"reading {LEASE_NAME}")
+        if raw is None:
+            return None
+        with contextlib.suppress(ValueError):
+            return Lease.from_json(json.loads(raw))
+        return None
+
+    async def _write(self, lease: Lease) -> None:
+        text = json.dumps(lease.to_json(), sort_keys=True) + "\n"
+        temporary = f"{self.lease_path}.{uuid.uuid4().hex[:8]}"
+
+        async def write(sftp: asyncssh.SFTPClient) -> None:
+            async with sftp.open(temporary, "w") as handle:
+                await handle.write(text)
+            await sftp.posix_rename(temporary, self.lease_path)
+
+        await self.lb.with_sftp(write, timeout=self.timeout, what=f"writing {LEASE_NAME}")

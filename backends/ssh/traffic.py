@@ -36,6 +36,24 @@ def desired_weights(state: FleetState) -> dict[str, int]:
     return {i.id: per_server[g.id] for g in active for i in g.servers}
 
 
+def difference(state: FleetState, stats: dict[str, ServerStat]) -> str:
+    """What in HAProxy differs from the desired state, in one line ("" when nothing)."""
+    wanted = desired_weights(state)
+    missing = [name for name in wanted if name not in stats]
+    reweigh = [
+        n
+        for n, w in wanted.items()
+        if n in stats and stats[n].weight != w and not stats[n].status.startswith("MAINT")
+    ]
+    what = []
+    if missing:
+        what.append(f"{len(missing)} servers missing")
+    if reweigh:
+        shown = ", ".join(f"{n} {stats[n].weight} (desired {wanted[n]})" for n in reweigh[:3])
+        what.append(f"weights differ: {shown}")
+    return ("HAProxy differs from the desired state (" + "; ".join(what) + ")") if what else ""
+
+
 async def apply(
     haproxy: Haproxy,
     state: FleetState,

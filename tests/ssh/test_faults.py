@@ -121,10 +121,12 @@ async def test_verify_names_the_host_and_file_edited_by_hand(make_fleet):
     with (tree / "app.py").open("a") as handle:
         handle.write("# hotfix, sorry\n")
     (tree / "notes.txt").write_text("added by hand\n")
+    (tree / "config.py").symlink_to("/etc/hostname")  # a link: invisible to a checksum
     done = fleet.molt("verify", fleet.name, "g1")
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         f"g1: {host.address}: changed app.py",
+        f"g1: {host.address}: added config.py",
         f"g1: {host.address}: added notes.txt",
     ]
 

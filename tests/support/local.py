@@ -35,15 +35,18 @@ def local_fleet(
     drain_timeout: float = 5.0,
     interval: float = 0.2,
     listen: str | None = None,
+    start_period: float = 10.0,
+    start: str = "{python} app.py --port {port}",
+    artifact: Path | None = None,
 ) -> FleetConfig:
     """A fleet of the packaged demo app with fast health checks."""
     settings = LocalSettings(
-        artifact=demo_artifact(),
-        start="{python} app.py --port {port}",
+        artifact=artifact or demo_artifact(),
+        start=start,
         listen=listen or f"127.0.0.1:{free_port()}",
         count=count,
         drain_timeout=drain_timeout,
-        health=HealthSettings(interval=interval, timeout=1.0),
+        health=HealthSettings(interval=interval, timeout=1.0, start_period=start_period),
     )
     return FleetConfig(name=name, backend="local", settings=settings, source="test")
 
@@ -114,6 +117,33 @@ def molt(
         timeout=timeout,
         cwd=cwd or state_dir,
     )
+
+
+def molt_process(state_dir: Path, *args: str, config: Path | None = None) -> subprocess.Popen[str]:
+    """The real ``molt`` binary, running in the background (to be killed mid-way)."""
+    argv = [str(Path(sys.executable).with_name("molt"))]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return subprocess.Popen(
+        [*argv, *args],
+        env={**os.environ, "MOLT_STATE_DIR": str(state_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=state_dir,
+    )
+
+
+def kill_when(process: subprocess.Popen[str], reached, what: str, timeout: float = 60.0) -> None:
+    """SIGKILL ``process`` the moment ``reached()`` holds — it must still be running."""
+    deadline = time.monotonic() + timeout
+    while not reached():
+        assert process.poll() is None, f"molt ended before {what}: {process.communicate()}"
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.01)
+    assert process.poll() is None, f"molt ended before it could be killed at {what}"
+    process.kill()
+    process.communicate(timeout=10)
 
 
 def molt_json(state_dir: Path, *args: str, config: Path | None = None) -> dict:

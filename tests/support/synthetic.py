@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from backends import chain
 from backends.base import Backend, check_complete
 from backends.broadcast import Broadcast
 from backends.errors import BackendError, NotFound, Refused
@@ -29,6 +30,7 @@ from backends.events import (
 )
 from backends.fleets import FleetConfig
 from backends.journal import Journal, JournalRecord, Outcome, fold
+from backends.locking import Lease, Locked
 from backends.model import (
     DriftReport,
     FleetSnapshot,
@@ -88,6 +90,7 @@ class _Generation:
             count=self.count,
             instances=instances,
             artifact=f"registry.example/web:{self.version}",
+            lifecycle=self.lifecycle,
             digest=f"sha256:{generation_number(self.id):0>8}" + "c0ffee" * 9,
         )
 
@@ -115,6 +118,14 @@ class MemoryJournal(Journal):
         await self.backend.maybe_fail("journal")
         return fold(w for w in self.writes if w.fleet == fleet)
 
+    async def lines(self, fleet: str) -> list[str]:
+        """The writes as a sealed chain (tests may have appended some by hand)."""
+        await self.backend.maybe_fail("journal")
+        lines: list[str] = []
+        for write in (w for w in self.writes if w.fleet == fleet):
+            lines.append(chain.seal(write.to_json(), chain.hash_of(lines[-1]) if lines else ""))
+        return lines
+
 
 class SyntheticBackend(Backend):
     """One fleet in memory, on a frozen clock unless given one. ``auto_health`` (seconds)
@@ -138,6 +149,7 @@ class SyntheticBackend(Backend):
         config = FleetConfig(name=fleet, backend="synthetic", settings=None, source="test")
         super().__init__(config, Path("/nonexistent-molt-state"), read_only=read_only)
         self.fleet = fleet
+        self.lease: Lease | None = None  # another operator's, set by a test to lock them out
         self.retire_for = retire_for  # seconds a retire drains (a retire to interrupt)
         self.closed = False
         self.clock = clock or ManualClock()
@@ -273,8 +285,30 @@ class SyntheticBackend(Backend):
         async for event in self.events.stream():
             yield event
 
-    async def _launch(self, spec: GenerationSpec) -> Generation:
+    # the fleet lock, in memory -----------------------------------------------------------
+    async def _acquire(self, lease: Lease) -> Lease:
+        await self.maybe_fail("lock")
+        if self.lease is not None and self.lease.token != lease.token and not self.lease.expired:
+            raise Locked(self.fleet, self.lease)
+        self.lease = lease
+        return lease
+
+    async def renew(self, lease: Lease) -> Lease:
+        self.lease = lease.renewed(self.lease_ttl)
+        return self.lease
+
+    async def release(self, lease: Lease) -> None:
+        if self.lease is not None and self.lease.token == lease.token:
+            self.lease = None
+
+    async def lock_holder(self) -> Lease | None:
+        return self.lease
+
+    async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
         await self.maybe_fail("launch")
+        if resume is not None:
+            self.generations[resume].lifecycle = Lifecycle.ACTIVE
+            return self.generations[resume].to_model()
         count = spec.count or self.count
         generation_id = self.add_generation(
             spec.version,

@@ -56,3 +56,34 @@ def test_summary_reads_like_the_event_stream():
         args={"version": "v2", "count": 3, "generation": "g2", "note": "hotfix"},
     )
     assert launch.summary() == "launch v2 ×3 → g2 “hotfix”"
+
+
+def test_a_later_line_cannot_rewrite_an_action_that_ended():
+    done = JournalRecord(fleet="web", action="promote", operator="amy", args={"generation": "g2"})
+    forged = replace(done.finished(Outcome.OK), operator="mallory", args={"generation": "g9"})
+    records = fold([done, done.finished(Outcome.OK), forged])
+    assert [(r.operator, r.args["generation"], r.outcome) for r in records] == [
+        ("amy", "g2", Outcome.OK)
+    ]
+
+
+def test_the_chain_names_the_first_record_edited_removed_or_forged():
+    from backends import chain
+
+    writes = [
+        JournalRecord(fleet="web", action=a, operator="amy", args={"generation": "g1"})
+        for a in ("launch", "promote", "retire")
+    ]
+    lines: list[str] = []
+    for write in writes:
+        lines.append(chain.seal(write.to_json(), chain.hash_of(lines[-1]) if lines else ""))
+    assert chain.check(lines).intact and chain.check(lines).records == 3
+    edited = [lines[0], lines[1].replace('"amy"', '"bob"'), lines[2]]
+    assert chain.check(edited).broken.startswith("record 2 (id ")
+    assert "was edited" in chain.check(edited).broken
+    removed = [lines[0], lines[2]]
+    assert "does not follow the record before it" in chain.check(removed).broken
+    resealed = chain.seal(writes[1].to_json() | {"operator": "bob"}, chain.hash_of(lines[0]))
+    assert "record 3" in chain.check([lines[0], resealed, lines[2]]).broken
+    legacy = [writes[0].to_line(), *lines]
+    assert chain.check(legacy).intact and chain.check(legacy).legacy == 1

@@ -1,0 +1,113 @@
+"""One operator at a time: the fleet lock.
+
+Every mutation takes the fleet's lock where the fleet's truth lives (the local agent;
+a lock file held open on the LB host; a tag on the ALB listener) before it reads the
+fleet, so two operators can never interleave a read-modify-write. The loser is refused
+at once, naming who holds the lock, what for and since when.
+
+A lease names its holder, its action and the journal record of that action, so a
+*started* record whose lease is gone tells that Molt was stopped mid-action
+(``interrupted``). Leases expire unless renewed; on the local and ssh backends they
+also end the moment the holder's connection does.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import humanize
+
+from backends.errors import Refused
+from backends.model import iso, parse_iso, utcnow
+
+LEASE_TTL = 60.0  # seconds a lease lasts without renewal
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The fleet lock, as one holder took it."""
+
+    token: str
+    holder: str  # the operator, as the backend knows them
+    host: str  # where that Molt runs, and its pid
+    action: str  # "retire g1", "shift g1=90 g2=10"
+    record: str  # the journal record of the action
+    since: datetime
+    expires: datetime
+
+    @classmethod
+    def new(cls, holder: str, action: str, record: str, ttl: float = LEASE_TTL) -> Lease:
+        now = utcnow()
+        return cls(
+            token=uuid.uuid4().hex[:12],
+            holder=holder,
+            host=f"{socket.gethostname()} pid {os.getpid()}",
+            action=action,
+            record=record,
+            since=now,
+            expires=now + timedelta(seconds=ttl),
+        )
+
+    def renewed(self, ttl: float = LEASE_TTL) -> Lease:
+        return replace(self, expires=utcnow() + timedelta(seconds=ttl))
+
+    @property
+    def expired(self) -> bool:
+        return utcnow() >= self.expires
+
+    def describe(self) -> str:
+        """``alice (laptop pid 4242): retire g1, since 14:02:11 UTC (12 seconds ago)``"""
+        ago = humanize.naturaldelta(max(utcnow() - self.since, timedelta(0)))
+        return (
+            f"{self.holder} ({self.host}): {self.action}, "
+            f"since {self.since.strftime('%H:%M:%S')} UTC ({ago} ago)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "holder": self.holder,
+            "host": self.host,
+            "action": self.action,
+            "record": self.record,
+            "since": iso(self.since, precise=True),
+            "expires": iso(self.expires, precise=True),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Lease | None:
+        """The lease ``to_json`` wrote, or None for anything else (a torn file)."""
+        try:
+            since, expires = parse_iso(data["since"]), parse_iso(data["expires"])
+            if since is None or expires is None:
+                return None
+            return cls(
+                token=str(data["token"]),
+                holder=str(data["holder"]),
+                host=str(data.get("host", "")),
+                action=str(data.get("action", "")),
+                record=str(data.get("record", "")),
+                since=since,
+                expires=expires,
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class Locked(Refused):
+    """Another Molt holds the fleet lock; nothing was read or changed."""
+
+    title = "Locked"
+
+    def __init__(self, fleet: str, holder: Lease | None) -> None:
+        who = holder.describe() if holder is not None else "another Molt (details not yet written)"
+        super().__init__(
+            f"fleet {fleet} is locked by {who}; try again when it has finished "
+            f"(`molt status {fleet}` shows it)"
+        )
+        self.holder = holder

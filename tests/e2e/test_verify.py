@@ -1,0 +1,40 @@
+"""Proof of immutability on the local backend: a file edited, a mode changed or a link
+added in a generation's frozen tree is named by ``molt verify``; an artifact whose link
+leads outside it is refused at launch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from backends.local.demo import demo_artifact
+from tests.support.local import molt
+
+pytestmark = pytest.mark.slow
+
+
+def test_verify_names_a_mode_change_and_an_added_link(state_dir):
+    assert molt(state_dir, "verify", "demo").stdout.strip() == "g1: clean (1 checked)"
+    tree = state_dir / "fleets" / "demo" / "g1" / "tree"
+    (tree / "app.py").chmod(0o755)  # made executable, content untouched
+    tree.chmod(0o755)
+    (tree / "app.cfg").symlink_to("/etc/hostname")
+    done = molt(state_dir, "verify", "demo")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "g1: local: added app.cfg",
+        "g1: local: changed app.py",
+    ]
+
+
+def test_an_artifact_with_a_link_out_of_it_is_refused_at_launch(state_dir, tmp_path):
+    artifact = shutil.copytree(demo_artifact(), tmp_path / "build")
+    os.symlink("../../../etc/passwd", artifact / "users")
+    done = molt(state_dir, "launch", "demo", "--version", "v2", "--artifact", str(artifact))
+    assert done.returncode == 2
+    (said,) = done.stderr.strip().splitlines()
+    assert "the link users → ../../../etc/passwd leads outside the artifact" in said
+    generations = molt(state_dir, "status", "demo").stdout
+    assert "g2" not in generations
