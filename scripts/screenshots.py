@@ -44,23 +44,20 @@ class Clock:
 async def settle(state_dir: Path) -> None:
     """What the operator does while the screenshots' app watches (as the CLI would):
     v2 beside the demo's v1, 30% of traffic to it, then a v3-bad whose checks fail."""
-    from backends.config import demo_fleet
-    from backends.local.client import LocalBackend
+    from backends.local.demo import demo_fleet
     from backends.model import GenerationSpec, Health
-    from backends.operations import Operations, wait_settled
+    from backends.session import FleetSession
 
-    backend = LocalBackend(demo_fleet(), state_dir)
-    ops = Operations(backend)
-    v2 = await ops.launch("demo", GenerationSpec("v2", count=3, note="faster checkout"))
-    await wait_settled(backend, "demo", v2.id, timeout=60)
-    await ops.shift("demo", {"g1": 70, v2.id: 30})
-    bad = await ops.launch("demo", GenerationSpec("v3-bad", count=4, note="new cache layer"))
-    while True:  # until its checks have failed: the red glyphs are the point
-        found = (await backend.snapshot("demo")).generation(bad.id)
-        if found and all(i.health is Health.UNHEALTHY for i in found.instances):
-            break
-        await asyncio.sleep(0.2)
-    await backend.close()
+    async with FleetSession(demo_fleet(), state_dir) as session:
+        v2 = await session.ops.launch(GenerationSpec("v2", count=3, note="faster checkout"))
+        await session.wait_settled(v2.id, timeout=60)
+        await session.ops.shift({"g1": 70, v2.id: 30})
+        bad = await session.ops.launch(GenerationSpec("v3-bad", count=4, note="new cache layer"))
+        while True:  # until its checks have failed: the red glyphs are the point
+            found = (await session.read()).generation(bad.id)
+            if found and all(i.health is Health.UNHEALTHY for i in found.instances):
+                break
+            await asyncio.sleep(0.2)
 
 
 def showing(app: MoltApp, count: int) -> Callable[[], bool]:
@@ -80,7 +77,7 @@ def showing(app: MoltApp, count: int) -> Callable[[], bool]:
 
 
 async def shoot(state_dir: Path, clock: Clock, read_only: bool = False) -> None:
-    from backends.config import demo_fleet
+    from backends.local.demo import demo_fleet
     from tui.app import MoltApp
 
     app = MoltApp([demo_fleet()], state_dir=state_dir, read_only=read_only, clock=clock)

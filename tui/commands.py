@@ -1,5 +1,8 @@
 """The command palette (``ctrl+p``): every action of the fleet view and every fleet,
-offered only where it applies now (read-only hides what would change the fleet)."""
+offered only where it applies now (read-only hides what would change the fleet).
+
+The provider knows screens only through :class:`OffersCommands`, so it imports no
+screen (the fleet view imports this module, not the other way round)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,14 @@ from tui.staging import STEP
 
 if TYPE_CHECKING:
     from tui.screens.fleet import FleetScreen
+
+
+class OffersCommands:
+    """Marks a screen whose own commands the palette lists (the fleet view)."""
+
+    def palette_commands(self) -> list[tuple[str, str, str]]:
+        """(title, help, action) rows for what the screen allows right now."""
+        return []
 
 
 def fleet_commands(screen: FleetScreen) -> list[tuple[str, str, str]]:
@@ -44,7 +55,7 @@ def fleet_commands(screen: FleetScreen) -> list[tuple[str, str, str]]:
         for g in screen.snapshot.generations:
             title = f"Select {g.id} ({g.version}, {g.state.value}, {g.weight}%)"
             commands.append((title, g.note, f"select_generation('{g.id}')"))
-    for name in getattr(screen.app, "fleets", {}):
+    for name in screen.fleet_names:
         if name != screen.fleet.name:
             commands.append((f"Switch to fleet {name}", "", f"app.open_fleet('{name}')"))
     return commands
@@ -54,12 +65,9 @@ class FleetCommands(Provider):
     """Molt's commands, for the fleet view the palette was opened from."""
 
     def _commands(self) -> list[tuple[str, str, str]]:
-        from tui.screens.fleet import FleetScreen
-
-        screens = [s for s in self.app.screen_stack if isinstance(s, FleetScreen)]
-        if not screens or self.screen is not screens[-1]:
+        if not isinstance(self.screen, OffersCommands):
             return []  # inspect view and dialogs: only the system commands
-        return fleet_commands(screens[-1])
+        return self.screen.palette_commands()
 
     def _run(self, action: str) -> partial[Any]:
         return partial(self.app.run_action, action, self.screen)

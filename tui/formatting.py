@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 
 import humanize
 
-from backends.journal import JournalRecord, Outcome
-from backends.model import Event, EventKind, Generation, Health
+from backends.events import (
+    Event,
+    EventKind,
+    HealthChanged,
+    InstanceRestarted,
+    OperatorAction,
+    ReadError,
+)
+from backends.journal import JournalRecord
+from backends.model import FleetSnapshot, Generation, Health
 
 #: one glyph per health, distinct in shape so they read without color (NO_COLOR)
 GLYPHS: Mapping[Health, str] = {
@@ -25,15 +33,10 @@ EVENT_MARKS: Mapping[EventKind, str] = {
     EventKind.STATE: "◆",
     EventKind.WEIGHTS: "⇄",
     EventKind.ERROR: "⚠",
+    EventKind.DIFFERENCE: "≠",
 }
-
-#: what the traffic entry point is called, per backend
-ENTRY_WORDS: Mapping[str, str] = {"local": "proxy", "aws": "ALB", "ssh": "HAProxy"}
-
-
-def entry_label(backend: str, entry: str) -> str:
-    """``proxy 127.0.0.1:8080``: the fleet's traffic entry point in the backend's words."""
-    return f"{ENTRY_WORDS.get(backend, 'entry')} {entry or '—'}"
+RESTARTED = "↻"
+CLEARED = "✓"
 
 
 def age(moment: datetime, now: datetime) -> str:
@@ -45,9 +48,10 @@ def health_counts(generation: Generation) -> Counter[Health]:
     return Counter(i.health for i in generation.instances)
 
 
-def counts_summary(generation: Generation) -> str:
-    """``6/6 healthy`` when all is well, else ``480/500 healthy  ◌15 ✖5``."""
-    counts = health_counts(generation)
+def counts_summary(generation: Generation, healths: Iterable[Health] | None = None) -> str:
+    """``6/6 healthy`` when all is well, else ``480/500 healthy  ◌15 ✖5`` (``healths``:
+    the instances' healths when the caller has them already)."""
+    counts = Counter(healths) if healths is not None else health_counts(generation)
     total = sum(n for h, n in counts.items() if h is not Health.GONE)
     healthy = counts[Health.HEALTHY]
     if not total:
@@ -72,54 +76,47 @@ def clock_time(moment: datetime, tz: tzinfo | None) -> str:
     return moment.astimezone(tz).strftime("%H:%M:%S")
 
 
-def record_event(record: JournalRecord) -> Event:
-    """A journal record as the event stream shows it (the agent publishes the same words)."""
-    generation = record.args.get("generation")
-    message = f"{record.operator} {record.summary()}"
-    if record.outcome is Outcome.STARTED:  # still running, or Molt died half-way
-        message += " — started, no outcome yet"
-    return Event(
-        at=record.at,
-        fleet=record.fleet,
-        kind=EventKind.ACTION,
-        message=message,
-        generation=str(generation) if generation else None,
-        operator=record.operator,
-    )
+def record_event(record: JournalRecord) -> OperatorAction:
+    """A journal record as the event stream shows it (the agent publishes the same)."""
+    return OperatorAction(fleet=record.fleet, at=record.at, record=record)
 
 
 def event_mark(event: Event) -> str:
     """The glyph in front of an event: the new health for health events."""
-    if event.kind is EventKind.HEALTH:
-        return GLYPHS.get(event_health(event) or Health.GONE, "·")
+    if isinstance(event, HealthChanged):
+        return GLYPHS[event.after]
+    if isinstance(event, InstanceRestarted):
+        return RESTARTED
+    if isinstance(event, ReadError) and event.cleared:
+        return CLEARED
     return EVENT_MARKS.get(event.kind, "·")
 
 
-def event_health(event: Event) -> Health | None:
-    """The health an instance moved to, read from ``g3-1 pending → unhealthy  ...``."""
-    _, arrow, rest = event.message.partition("→ ")
-    if not arrow:
-        return Health.GONE if event.message.endswith(" gone") else None
-    word = rest.split(maxsplit=1)[0] if rest.split() else ""
-    try:
-        return Health(word)
-    except ValueError:
-        return None
+def difference_line(differences: Iterable[str]) -> str:
+    """What a read-only session found different and left alone, in one line."""
+    found = list(differences)
+    if not found:
+        return ""
+    more = f"  (+{len(found) - 1} more)" if len(found) > 1 else ""
+    return found[0] + more
 
 
 def event_matches(event: Event, tokens: Iterable[str]) -> bool:
     """Does ``event`` match every filter token? ``g3`` means generation g3, ``g3-1``
     instance g3-1; any other token is looked for in the text, ignoring case."""
-    haystack = f"{event.kind.value} {event.operator or ''} {event.message}".lower()
+    haystack: str | None = None
     for token in tokens:
         if is_generation_id(token):
             if event.generation != token:
                 return False
         elif is_instance_id(token):
-            if event.instance != token and token not in event.message.split():
+            if event.instance != token:
                 return False
-        elif token.lower() not in haystack:
-            return False
+        else:
+            if haystack is None:
+                haystack = f"{event.kind.value} {event.operator or ''} {event.text()}".lower()
+            if token.lower() not in haystack:
+                return False
     return True
 
 
@@ -130,3 +127,27 @@ def is_generation_id(token: str) -> bool:
 def is_instance_id(token: str) -> bool:
     generation, dash, number = token.partition("-")
     return bool(dash) and is_generation_id(generation) and number.isdigit()
+
+
+def goodbye(
+    fleet: str,
+    snapshot: FleetSnapshot | None,
+    entry_label: Callable[[str], str],
+    hints: Iterable[str] = (),
+    interrupted: Iterable[str] = (),
+) -> str:
+    """What Molt says on the way out: closing it never stops the fleet; an operation it
+    cut short is named, with how to finish it."""
+    where = ""
+    if snapshot is not None:
+        count = len(snapshot.generations)
+        where = f" ({count} generation{'s' * (count != 1)}, {entry_label(snapshot.entry)})"
+    lines = [f"Molt closed; the {fleet} fleet keeps running{where}."]
+    lines[0] += "".join(f" {hint}" for hint in dict.fromkeys(h for h in hints if h))
+    cut_short = list(interrupted)
+    if cut_short:
+        lines.append(
+            "Interrupted (journaled so; run the same action again to finish it): "
+            + "; ".join(cut_short)
+        )
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""What workers report back to the screen that started them (results as messages)."""
+"""What a fleet session tells the screen that renders it, as Textual messages, so each
+update is handled in the screen's own message loop (not inside the session's task)."""
 
 from __future__ import annotations
 
@@ -6,48 +7,21 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from backends.journal import JournalRecord
-from backends.model import FleetSnapshot, Generation
+from backends.session import (
+    HistoryRead,
+    OperationsChanged,
+    OperatorKnown,
+    Preparing,
+    ProblemChanged,
+)
+
+#: the session's updates that come seldom; snapshots and events are batched per frame
+SessionNews = HistoryRead | OperationsChanged | OperatorKnown | Preparing | ProblemChanged
 
 
 @dataclass
-class SnapshotRead(Message):
-    """A fresh, consistent read of the fleet. Only the newest one matters."""
+class SessionChanged(Message, bubble=False):
+    """One of the session's seldom updates (who acts, an operation started or ended, a
+    problem, the demo's preparation, the journal read at start)."""
 
-    snapshot: FleetSnapshot
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SnapshotRead)
-
-
-@dataclass
-class OperatorKnown(Message):
-    """Who is acting, as the backend knows them (shown in the header)."""
-
-    operator: str
-
-
-@dataclass
-class Progress(Message):
-    """A line of progress while the fleet is being prepared (the demo's first launch)."""
-
-    text: str
-
-
-class Prepared(Message):
-    """The fleet is ready: the demo fleet's first generation is live (or nothing to do)."""
-
-
-@dataclass
-class JournalRead(Message):
-    """The fleet's journal, to seed the event stream with past operator actions."""
-
-    records: list[JournalRecord]
-
-
-@dataclass
-class OperationDone(Message):
-    """A mutation finished: ``text`` says what changed."""
-
-    text: str
-    generation: Generation | None = None
+    update: SessionNews

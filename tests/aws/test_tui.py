@@ -21,8 +21,8 @@ async def test_launch_and_promote_by_keys_on_aws(world, health, tmp_path):
     fleet = aws_fleet(world)
     drivers: list[AwsBackend] = []
 
-    def opener(config, state_dir):
-        driver = AwsBackend(config, state_dir)
+    def opener(config, state_dir, *, read_only):
+        driver = AwsBackend(config, state_dir, read_only=read_only)
         driver.target_health = health  # the explicit seam: pending first, then healthy
         drivers.append(driver)
         return driver

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from backends.config import FleetConfig  # noqa: E402
+from backends.fleets import FleetConfig  # noqa: E402
 from backends.model import Health, utcnow  # noqa: E402
 from tests.support.synthetic import SyntheticBackend  # noqa: E402
 from tui.app import MoltApp, tune_gc  # noqa: E402
@@ -60,7 +60,7 @@ async def drive(backend: SyntheticBackend, rate: int, seconds: float) -> int:
 async def driver_alone(rate: int, seconds: float) -> float:
     """CPU share of the driver with nobody painting (a consumer drains the events)."""
     backend = big_fleet()
-    stream = backend.watch("big")
+    stream = backend.watch()
     drain = asyncio.ensure_future(_drain(stream))
     cpu, wall = time.process_time(), time.perf_counter()
     await drive(backend, rate, seconds)
@@ -87,6 +87,7 @@ class Probe:
         self.app = app
         self.paints = 0
         self.painted = asyncio.Event()
+        self.painted_at: list[float] = []  # when each paint's bytes were ready
         self.event_delays: list[float] = []
         original = app._display
 
@@ -94,6 +95,7 @@ class Probe:
             if update is not None:
                 update.render_segments(app.console)  # the bytes a terminal would get
                 self.paints += 1
+                self.painted_at.append(time.perf_counter())
                 self.painted.set()
             original(screen, update)
 
@@ -113,14 +115,18 @@ class Probe:
 async def measure(rate: int, seconds: float) -> dict[str, float]:
     backend = big_fleet()
     fleet = FleetConfig(name="big", backend="synthetic", settings=None)
-    app = MoltApp([fleet], state_dir=Path("/nonexistent"), opener=lambda *_: backend)
+    app = MoltApp(
+        [fleet],
+        state_dir=Path("/nonexistent"),
+        opener=lambda _fleet, _dir, *, read_only: backend.open_as(read_only=read_only),
+    )
     reads = 0
     original_snapshot = backend.snapshot
 
-    async def counting_snapshot(name: str):  # noqa: ANN202
+    async def counting_snapshot():  # noqa: ANN202
         nonlocal reads
         reads += 1
-        return await original_snapshot(name)
+        return await original_snapshot()
 
     backend.snapshot = counting_snapshot  # type: ignore[method-assign]
     async with app.run_test(size=(120, 36)) as pilot:
@@ -154,8 +160,14 @@ async def measure(rate: int, seconds: float) -> dict[str, float]:
 
 
 async def press_keys(app: MoltApp, screen: FleetScreen, probe: Probe, driver) -> list[float]:  # noqa: ANN001
-    """← and → in turn; latency = key posted → the first paint after the selection moved."""
+    """← and → in turn; latency = key posted → the first paint after the selection moved.
+
+    The moment the selection moves is taken by a watcher (it runs inside the key's
+    handler), and the paint is the first one that ended after it: a paint that already
+    showed the move counts even when this coroutine only wakes up after it."""
     latencies: list[float] = []
+    moved: list[float] = []
+    screen.watch(screen, "selected", lambda _: moved.append(time.perf_counter()), init=False)
     direction = "left"
     while not driver.done():
         await asyncio.sleep(KEY_EVERY)
@@ -167,9 +179,11 @@ async def press_keys(app: MoltApp, screen: FleetScreen, probe: Probe, driver) ->
         app.simulate_key(direction)
         while screen.selected == before:
             await asyncio.sleep(0.0005)
-        probe.painted.clear()
-        await probe.painted.wait()
-        latencies.append(time.perf_counter() - started)
+        while not probe.painted_at or probe.painted_at[-1] < moved[-1]:
+            probe.painted.clear()
+            await probe.painted.wait()
+        first = next(t for t in probe.painted_at if t >= moved[-1])
+        latencies.append(first - started)
     return latencies
 
 

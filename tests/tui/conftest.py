@@ -12,8 +12,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from backends.base import Backend
-from backends.config import FleetConfig
+from backends.fleets import FleetConfig
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.fleets import three_generations
 from tui.app import MoltApp
@@ -40,7 +39,11 @@ def synthetic_fleet(name: str = "web") -> FleetConfig:
 
 
 def make_app(
-    backend: Backend, clock: ManualClock, *, read_only: bool = False, **backends: Backend
+    backend: SyntheticBackend,
+    clock: ManualClock,
+    *,
+    read_only: bool = False,
+    **backends: SyntheticBackend,
 ) -> MoltApp:
     """The real app; ``backends`` adds more fleets by name."""
     by_name = {"web": backend, **backends}
@@ -48,7 +51,7 @@ def make_app(
         [synthetic_fleet(name) for name in by_name],
         state_dir=Path("/nonexistent-molt-state"),
         read_only=read_only,
-        opener=lambda fleet, _: by_name[fleet.name],
+        opener=lambda fleet, _dir, *, read_only: by_name[fleet.name].open_as(read_only=read_only),
         clock=clock,
         tz=UTC,
     )

@@ -54,8 +54,8 @@ def past_actions(backend: SyntheticBackend) -> None:
             at=now - timedelta(seconds=seconds),
             id=f"{action}-{seconds}",
         )
-        backend.journal.writes.append(record)
-    backend.journal.seeded = len(backend.journal.writes)
+        backend.memory.writes.append(record)
+    backend.memory.seeded = len(backend.memory.writes)
 
 
 def health_story(backend: SyntheticBackend, clock: ManualClock) -> None:

@@ -20,7 +20,7 @@ def weights(backend) -> dict[str, int]:
 
 def actions(backend) -> list[tuple[str, str]]:
     """(action, outcome) of what the app did."""
-    return [(r.action, r.outcome.value) for r in backend.journal.since_seeded()]
+    return [(r.action, r.outcome.value) for r in backend.memory.since_seeded()]
 
 
 async def test_launch_opens_prefilled_and_closes_into_a_column_coming_up(app, backend):

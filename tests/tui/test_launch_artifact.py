@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from backends.config import FleetConfig
+from backends.fleets import FleetConfig
 from tests.tui.conftest import ready, until
 from tui.app import MoltApp
 from tui.modals.launch import LaunchModal
@@ -17,7 +17,7 @@ def aws_app(backend, clock) -> MoltApp:
     return MoltApp(
         [fleet],
         state_dir=Path("/nonexistent-molt-state"),
-        opener=lambda _fleet, _dir: backend,
+        opener=lambda _fleet, _dir, *, read_only: backend.open_as(read_only=read_only),
         clock=clock,
     )
 
@@ -31,8 +31,6 @@ async def test_an_aws_fleet_without_a_default_image_needs_one_typed(backend, clo
         assert "Image (AMI) is required" in str(app.screen.query_one("#problem").render())
         await pilot.press("tab", "tab", "tab", *"ami-0123", "enter")
         await until(pilot, lambda: not isinstance(app.screen, LaunchModal))
-        await until(
-            pilot, lambda: any(r.action == "launch" for r in backend.journal.since_seeded())
-        )
-        (launch,) = [r for r in backend.journal.since_seeded() if r.action == "launch"]
+        await until(pilot, lambda: any(r.action == "launch" for r in backend.memory.since_seeded()))
+        (launch,) = [r for r in backend.memory.since_seeded() if r.action == "launch"]
         assert launch.args["artifact"] == "ami-0123" and launch.args["version"] == "v4"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from backends.local.client import LocalBackend
 from tests.support.local import local_fleet, state_dir_env
 from tests.tui.conftest import ready, until
 from tui.app import MoltApp
@@ -15,8 +14,7 @@ from tui.widgets.generations import GenerationStrip
 async def test_launch_from_the_modal_brings_instances_up_healthy_on_screen():
     with state_dir_env() as state_dir:
         fleet = local_fleet("web", count=2, drain_timeout=1.0)
-        backend = LocalBackend(fleet, state_dir)
-        app = MoltApp([fleet], state_dir=state_dir, opener=lambda *_: backend)
+        app = MoltApp([fleet], state_dir=state_dir)
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await ready(pilot)
             assert "no generations yet" in str(screen.query_one(GenerationStrip).placeholder)
@@ -29,6 +27,6 @@ async def test_launch_from_the_modal_brings_instances_up_healthy_on_screen():
             await until(pilot, lambda: column.generation.healthy_count() == 2, timeout=20)
             assert "2/2 healthy" in column.render_line(3).text
             log = screen.query_one(EventLog)
-            messages = [e.message for e in log.visible_events]
+            messages = [e.text() for e in log.visible_events]
             assert any("pending → healthy" in m for m in messages)
             assert any(m.endswith("launch v1 ×2 → g1") for m in messages)

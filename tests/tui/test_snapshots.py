@@ -8,7 +8,8 @@ from __future__ import annotations
 from backends.errors import Unreachable
 from backends.model import Health
 from tests.tui.conftest import SIZE, make_app, ready, until
-from tests.tui.fleets import health_story
+from tests.tui.fleets import health_story, three_generations
+from tests.tui.test_in_flight import Differing
 from tui.widgets.event_log import EventLog
 from tui.widgets.status import StatusLine
 
@@ -71,5 +72,19 @@ def test_backend_error(snap_compare, backend, clock):
         backend.set_health("g2-6", Health.HEALTHY, "200 in 3 ms (2/2 passed)")
         status = pilot.app.screen.query_one(StatusLine)
         await until(pilot, lambda: status.problem != "")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_read_only_difference(snap_compare, clock):
+    backend = Differing(clock=clock, auto_health=0.01)
+    three_generations(backend)
+    app = make_app(backend, clock, read_only=True)
+
+    async def run_before(pilot) -> None:
+        screen = await ready(pilot)
+        log = screen.query_one(EventLog)
+        await until(pilot, lambda: len(log.visible_events) == 6)  # the journal, the difference
+        await until(pilot, lambda: screen.query_one(StatusLine).difference != "")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

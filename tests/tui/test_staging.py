@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from backends.model import Event, EventKind, Health
+from backends.events import HealthChanged
+from backends.model import Health
 from tests.support.synthetic import FROZEN, SyntheticBackend
-from tui.formatting import counts_summary, event_health, event_matches, staged_text
+from tui.formatting import counts_summary, event_mark, event_matches, staged_text
 from tui.staging import CannotStage, stage_step
 
 
@@ -14,7 +15,7 @@ async def fleet(*weights: int, healths: list[Health] | None = None):
     backend = SyntheticBackend()
     for n, weight in enumerate(weights, start=1):
         backend.add_generation(f"v{n}", healths or 2, weight=weight)
-    return await backend.snapshot("web")
+    return await backend.snapshot()
 
 
 async def test_plus_takes_from_the_biggest_carrier_and_minus_gives_to_it():
@@ -43,7 +44,15 @@ async def test_words_and_glyphs_read_without_color():
     )
     assert counts_summary(snapshot.generations[0]) == "480/500 healthy  ◌15  ✖5"
     assert staged_text({"g1": 100, "g2": 0}, {"g1": 90, "g2": 10}) == "g1 100% → 90%   g2 0% → 10%"
-    event = Event(FROZEN, "web", EventKind.HEALTH, "g3-1 pending → unhealthy  GET /", "g3", "g3-1")
-    assert event_health(event) is Health.UNHEALTHY
+    event = HealthChanged(
+        fleet="web",
+        at=FROZEN,
+        generation_id="g3",
+        instance_id="g3-1",
+        before=Health.PENDING,
+        after=Health.UNHEALTHY,
+        check="GET /healthz → 500",
+    )
+    assert event_mark(event) == "✖"
     assert event_matches(event, ["g3"]) and event_matches(event, ["g3-1", "get"])
     assert not event_matches(event, ["g31"]) and not event_matches(event, ["g3-2"])

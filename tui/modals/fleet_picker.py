@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from backends.config import FleetConfig
+from backends.fleets import FleetConfig
 
 
 class FleetPicker(ModalScreen[str | None]):

@@ -1,10 +1,14 @@
-"""The fleet view: generations side by side above the live event stream."""
+"""The fleet view: generations side by side above the live event stream.
+
+It renders one :class:`~backends.session.FleetSession` and sends it intents; the
+session, not the screen, owns the reads and the operations in flight.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 from textual import on
@@ -14,12 +18,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from backends.base import Backend
-from backends.config import FleetConfig
-from backends.model import Event, EventKind, FleetSnapshot
-from backends.operations import Operations
-from tui.formatting import entry_label, record_event, staged_text
-from tui.messages import JournalRead, OperationDone, OperatorKnown, Prepared, Progress
+from backends.events import Event, EventKind, OperatorAction
+from backends.fleets import FleetConfig
+from backends.model import FleetSnapshot
+from backends.session import FleetSession, HistoryRead, InFlight
+from tui.commands import OffersCommands, fleet_commands
+from tui.formatting import difference_line, record_event, staged_text
 from tui.modals.fleet_picker import FleetPicker
 from tui.modals.help import HelpModal
 from tui.screens.fleet_actions import FleetActions
@@ -35,7 +39,7 @@ from tui.widgets.status import StatusLine
 JOURNAL_SEED = 500  # past actions shown at start; `molt history` has them all
 
 
-class FleetScreen(FleetActions, Screen[None]):
+class FleetScreen(OffersCommands, FleetActions, Screen[None]):
     """One fleet: select a generation, act on it, watch what happens."""
 
     AUTO_FOCUS = ""  # keys belong to the fleet view until `/` opens the filter
@@ -54,27 +58,33 @@ class FleetScreen(FleetActions, Screen[None]):
 
     def __init__(
         self,
-        fleet: FleetConfig,
-        backend: Backend,
+        session: FleetSession,
         *,
-        state_dir: Path,
-        read_only: bool = False,
         clock: Callable[[], datetime],
         tz: tzinfo | None = None,
-        fleet_count: int = 1,
+        fleets: Sequence[FleetConfig] = (),
     ) -> None:
         super().__init__()
-        self.fleet, self.backend, self.state_dir = fleet, backend, state_dir
-        self.ops = Operations(backend, read_only=read_only)
-        self.read_only, self.clock, self.tz, self.fleet_count = read_only, clock, tz, fleet_count
-        self.preparing = ""
+        self.session, self.fleet = session, session.fleet
+        self.read_only, self.clock, self.tz = session.read_only, clock, tz
+        self.fleets = list(fleets) or [session.fleet]
         self._follow_launch: str | None = None  # select this generation once it shows
         self._binding_state: tuple[bool, ...] = ()
-        self.init_workers()
+        self._seen_actions: set[tuple[str, str]] = set()  # journal records shown: (id, outcome)
+        self.init_updates()
+
+    @property
+    def preparing(self) -> str:
+        """Progress of the fleet's preparation (the demo's first launch), "" when ready."""
+        return self.session.preparing
+
+    @property
+    def fleet_names(self) -> list[str]:
+        return [f.name for f in self.fleets]
 
     def compose(self) -> ComposeResult:
         header = FleetHeader()
-        header.fleet, header.read_only = self.fleet.name, self.read_only
+        header.show_session(self.session)
         yield header
         yield GenerationStrip(self.clock).data_bind(
             FleetScreen.snapshot, FleetScreen.selected, FleetScreen.staged
@@ -91,11 +101,10 @@ class FleetScreen(FleetActions, Screen[None]):
         self.query_one("#events").border_title = "events"
         self.query_one(GenerationStrip).placeholder = "reading the fleet…"
         self.set_interval(1.0, self._refresh_ages, name="ages")
-        self.start_session()
+        self.follow_session()
 
-    async def on_unmount(self) -> None:
-        self.workers.cancel_node(self)
-        await self.backend.close()
+    def on_unmount(self) -> None:
+        self.stop_following()  # the session lives on: the App closes it on the way out
 
     # what applies now -----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -115,20 +124,21 @@ class FleetScreen(FleetActions, Screen[None]):
             "rollback": len(generations) > 1 and any(g.weight for g in generations),
             "retire": chosen,
             "close_filter": self.filtering,
-            "fleets": self.fleet_count > 1,
+            "fleets": len(self.fleets) > 1,
         }
         return rules.get(action, True)
 
-    # painting (called by the workers' throttle) ---------------------------------------------
+    # painting (called by the feed's throttle) -----------------------------------------------
     def paint_events(self, events: list[Event]) -> None:
+        for event in events:
+            if event.kind is EventKind.ACTION:
+                self._seen_actions.add(_action_key(event))
         self.query_one(EventLog).add_events(events)
-        if any(e.kind is EventKind.ACTION for e in events):
-            for screen in self._inspectors():
-                screen.load_journal()
 
     def paint_snapshot(self, snapshot: FleetSnapshot) -> None:
         header = self.query_one(FleetHeader)
         header.backend, header.entry = snapshot.backend, snapshot.entry
+        self.query_one(StatusLine).difference = difference_line(snapshot.differences)
         ids = [g.id for g in snapshot.generations]
         if self._follow_launch in ids:
             self.selected, self._follow_launch = self._follow_launch, None
@@ -140,8 +150,6 @@ class FleetScreen(FleetActions, Screen[None]):
         self.snapshot = snapshot
         self._refresh_footer()
         self.query_one(GenerationStrip).placeholder = self._placeholder()
-        for screen in self._inspectors():
-            screen.snapshot = snapshot
 
     def _refresh_footer(self) -> None:
         """The footer shows what applies now. Textual rebuilds it on every refresh, which
@@ -173,10 +181,12 @@ class FleetScreen(FleetActions, Screen[None]):
             return "no generations yet"
         return "no generations yet — press n to launch one"
 
-    def show_status(self, *, activity: str, problem: str) -> None:
+    def show_status(self) -> None:
         status = self.query_one(StatusLine)
-        status.activity = ", ".join(t for t in (self.preparing, activity) if t)
-        status.problem = problem
+        now = asyncio.get_running_loop().time()
+        doing = [_doing(o, now) for o in self.session.in_flight]
+        status.activity = ", ".join(t for t in (self.preparing, *dict.fromkeys(doing)) if t)
+        status.problem = self.session.problem
 
     def watch_staged(self, staged: dict[str, int] | None) -> None:
         text = staged_text(self.snapshot.weights, staged) if staged and self.snapshot else ""
@@ -185,41 +195,26 @@ class FleetScreen(FleetActions, Screen[None]):
 
     def _refresh_ages(self) -> None:
         self.query_one(GenerationStrip).refresh_ages()
+        if self.session.in_flight:  # how long it has been running
+            self.show_status()
 
-    def _inspectors(self) -> list[InspectScreen]:
-        return [s for s in self.app.screen_stack if isinstance(s, InspectScreen)]
+    # what the session says ------------------------------------------------------------------
+    def show_operator(self, operator: str) -> None:
+        self.query_one(FleetHeader).operator = operator
 
-    # worker results -------------------------------------------------------------------------
-    @on(OperatorKnown)
-    def _operator_known(self, message: OperatorKnown) -> None:
-        self.query_one(FleetHeader).operator = message.operator
-
-    @on(Progress)
-    def _progress(self, message: Progress) -> None:
-        self.preparing = message.text
-        self.query_one(GenerationStrip).placeholder = message.text
-        self._update_status()
-
-    @on(Prepared)
-    def _prepared(self) -> None:
-        self.preparing = ""
+    def show_preparing(self, text: str) -> None:
         self.query_one(GenerationStrip).placeholder = self._placeholder()
-        self._update_status()
-        self.request_read()
+        self.show_status()
 
-    @on(JournalRead)
-    def _journal_read(self, message: JournalRead) -> None:
-        log = self.query_one(EventLog)
-        streamed = {e.message for e in log.visible_events if e.kind is EventKind.ACTION}
-        past = [record_event(r) for r in message.records[-JOURNAL_SEED:]]
-        log.add_events([e for e in past if e.message not in streamed], in_order=True)
+    def show_history(self, update: HistoryRead) -> None:
+        past = [record_event(r) for r in update.records[-JOURNAL_SEED:]]
+        fresh = [e for e in past if _action_key(e) not in self._seen_actions]
+        self._seen_actions.update(_action_key(e) for e in fresh)
+        self.query_one(EventLog).add_events(fresh, in_order=True)
 
-    @on(OperationDone)
-    def _operation_done(self, message: OperationDone) -> None:
-        self.notify(message.text, title="Done", timeout=4)
-        if message.generation is not None:
-            self._follow_launch = message.generation.id
-        self.request_read()
+    def operation_done(self, operation: InFlight) -> None:
+        if operation.done is not None and operation.done.generation is not None:
+            self._follow_launch = operation.done.generation.id
 
     @on(GenerationColumn.Clicked)
     def _column_clicked(self, message: GenerationColumn.Clicked) -> None:
@@ -239,7 +234,8 @@ class FleetScreen(FleetActions, Screen[None]):
     def action_inspect(self) -> None:
         target = self.selected_generation
         if target is not None and self.snapshot is not None:
-            self.app.push_screen(InspectScreen(self, target.id, self.snapshot))
+            inspect = InspectScreen(self.session, target.id, clock=self.clock, tz=self.tz)
+            self.app.push_screen(inspect)
 
     def action_filter(self) -> None:
         self.filtering = True
@@ -267,8 +263,7 @@ class FleetScreen(FleetActions, Screen[None]):
         self.set_focus(None)
 
     def action_fleets(self) -> None:
-        fleets = list(getattr(self.app, "fleets", {}).values())
-        self.app.push_screen(FleetPicker(fleets, self.fleet.name), self._fleet_chosen)
+        self.app.push_screen(FleetPicker(self.fleets, self.fleet.name), self._fleet_chosen)
 
     def _fleet_chosen(self, name: str | None) -> None:
         if name and name != self.fleet.name:
@@ -283,21 +278,21 @@ class FleetScreen(FleetActions, Screen[None]):
     async def action_quit(self) -> None:
         await self.run_action("app.quit")
 
-    def goodbye(self) -> str:
-        """What Molt says on the way out: closing it never stops the fleet."""
-        snapshot = self.snapshot
-        where = ""
-        if snapshot is not None:
-            count = len(snapshot.generations)
-            where = (
-                f" ({count} generation{'s' * (count != 1)}, "
-                + entry_label(snapshot.backend, snapshot.entry)
-                + ")"
-            )
-        text = f"Molt closed; the {self.fleet.name} fleet keeps running{where}."
-        if self.fleet.backend == "local":
-            text += " `molt agent stop` stops the local agent and its instances."
-        return text
-
     def allowed(self, action: str, *parameters: Any) -> bool:
         return bool(self.check_action(action, parameters))
+
+    def palette_commands(self) -> list[tuple[str, str, str]]:
+        return fleet_commands(self)
+
+
+def _action_key(event: Event) -> tuple[str, str]:
+    """One journal record's outcome, shown once whether it streamed in or was read."""
+    if isinstance(event, OperatorAction):
+        return event.record.id, event.record.outcome.value
+    return "", event.text()
+
+
+def _doing(operation: InFlight, now: float) -> str:
+    """``retiring g3 (draining) · 12 s``: what an operation does, and for how long."""
+    seconds = now - operation.started
+    return f"{operation.doing} · {seconds:.0f} s" if seconds >= 1 else operation.doing

@@ -1,8 +1,13 @@
-"""``enter`` on a generation: its instances, its frozen spec and its journal entries."""
+"""``enter`` on a generation: its instances, its frozen spec and its journal entries.
+
+It renders the fleet's :class:`~backends.session.FleetSession` on its own (it follows the
+session's reads and actions), so it needs nothing from the fleet view.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 
 from rich.table import Table
 from rich.text import Text
@@ -15,14 +20,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
+from backends.events import EventKind
 from backends.journal import JournalRecord
 from backends.model import FleetSnapshot, Generation, Instance, iso
-from tui.formatting import GLYPHS, age, clock_time, counts_summary
+from backends.session import EventArrived, FleetSession, SnapshotUpdated, Update, describe
+from tui.formatting import GLYPHS, age, clock_time, counts_summary, record_event
+from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
 
-if TYPE_CHECKING:
-    from tui.screens.fleet import FleetScreen
-
+SHOWS_PER_SECOND = 5  # a table of hundreds of rows: updated in place, a few times a second
 COLUMNS = ("instance", "address", "health", "last check", "latency", "healthy since")
 HEALTH_STYLES = {"healthy": "green", "pending": "yellow", "unhealthy": "bold red", "gone": "dim"}
 
@@ -33,20 +39,28 @@ class InspectScreen(Screen[None]):
     BINDINGS = [Binding("escape", "back", "back", tooltip="back to the fleet view", id="back")]
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None)
-    """The fleet as last read (set by the fleet view on every paint)."""
+    """The fleet as last read by the session."""
 
-    def __init__(self, source: FleetScreen, generation_id: str, snapshot: FleetSnapshot) -> None:
+    def __init__(
+        self,
+        session: FleetSession,
+        generation_id: str,
+        *,
+        clock: Callable[[], datetime],
+        tz: tzinfo | None = None,
+    ) -> None:
         super().__init__()
-        self.source = source
-        self.generation_id = generation_id
-        self.set_reactive(InspectScreen.snapshot, snapshot)
+        self.session, self.generation_id = session, generation_id
+        self.clock, self.tz = clock, tz
+        self.set_reactive(InspectScreen.snapshot, session.snapshot)
         self.records: list[JournalRecord] = []
+        self._shown: dict[str, tuple[object, ...]] = {}  # the cells on screen, per instance
+        self._shows = Throttle(self, 1 / SHOWS_PER_SECOND, self._follow)
+        self._unlisten: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         header = FleetHeader()
-        source_header = self.source.query_one(FleetHeader)
-        for name in ("fleet", "backend", "entry", "operator", "read_only"):
-            setattr(header, name, getattr(source_header, name))
+        header.show_session(self.session)
         yield header
         yield Static(id="inspect-title")
         yield Static(id="spec")
@@ -63,6 +77,22 @@ class InspectScreen(Screen[None]):
         self._show()
         self.load_journal()
         table.focus()
+        self._unlisten = self.session.listen(self._heard)
+
+    def on_unmount(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+        self._shows.cancel()
+
+    def _heard(self, update: Update) -> None:
+        """Called in the session's task: note it, show it in our own loop."""
+        if isinstance(update, SnapshotUpdated):
+            self._shows.touch()
+        elif isinstance(update, EventArrived) and update.event.kind is EventKind.ACTION:
+            self.call_next(self.load_journal)
+
+    def _follow(self) -> None:
+        self.snapshot = self.session.snapshot
 
     @property
     def generation(self) -> Generation | None:
@@ -90,27 +120,29 @@ class InspectScreen(Screen[None]):
     def _show_instances(self, instances: tuple[Instance, ...]) -> None:
         """Keyed updates: rows stay put (and the cursor with them) as health changes."""
         table = self.query_one("#instances", DataTable)
-        now = self.source.clock()
+        now = self.clock()
         with self.app.batch_update():
             wanted = {i.id for i in instances}
-            shown = {k.value for k in table.rows}
             for key in [k for k in table.rows if k.value not in wanted]:
                 table.remove_row(key)
+                self._shown.pop(str(key.value), None)
             for instance in instances:
                 cells = self._cells(instance, now)
-                if instance.id not in shown:
+                before = self._shown.get(instance.id)
+                if before is None:
                     table.add_row(*cells, key=instance.id)
-                    continue
-                for column, value in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(instance.id, column, value)
+                else:
+                    for column, value, was in zip(COLUMNS, cells, before, strict=True):
+                        if value != was:  # only what changed: hundreds of rows stay cheap
+                            table.update_cell(instance.id, column, value)
+                self._shown[instance.id] = cells
 
-    def _cells(self, instance: Instance, now: object) -> tuple[object, ...]:
+    def _cells(self, instance: Instance, now: datetime) -> tuple[object, ...]:
         health = instance.health.value
         since = "—"
         if instance.healthy_since is not None:
-            since = f"{clock_time(instance.healthy_since, self.source.tz)} · " + age(
-                instance.healthy_since,
-                now,  # type: ignore[arg-type]
+            since = f"{clock_time(instance.healthy_since, self.tz)} · " + age(
+                instance.healthy_since, now
             )
         latency = f"{instance.latency_ms:.0f} ms" if instance.latency_ms is not None else "—"
         return (
@@ -131,7 +163,7 @@ class InspectScreen(Screen[None]):
         table.add_row("launched by", g.launched_by or "—")
         table.add_row(
             "when",
-            f"{iso(g.launched_at)} ({age(g.launched_at, self.source.clock())})",
+            f"{iso(g.launched_at)} ({age(g.launched_at, self.clock())})",
         )
         table.add_row("instances", str(g.count or len(g.instances)))
         table.add_row("note", g.note or "—")
@@ -143,16 +175,14 @@ class InspectScreen(Screen[None]):
 
     @work(exclusive=True, group="inspect-journal", exit_on_error=False)
     async def _read_journal(self) -> list[JournalRecord]:
-        return await self.source.backend.journal.records(self.source.fleet.name)
+        return await self.session.history()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.SUCCESS:
             records = event.worker.result or []
-            self.records = [r for r in records if _concerns(r, self.generation_id)]
+            self.records = [r for r in records if record_event(r).concerns(self.generation_id)]
             self._show_journal()
         elif event.state is WorkerState.ERROR and event.worker.error is not None:
-            from tui.screens.fleet_workers import describe
-
             title, message = describe(event.worker.error)
             self.query_one("#journal-lines", Static).update(Text(f"{title}: {message}", "red"))
 
@@ -170,15 +200,3 @@ class InspectScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
-
-
-def _concerns(record: JournalRecord, generation_id: str) -> bool:
-    """Actions that named the generation, or changed its weight."""
-    args = record.args
-    if args.get("generation") == generation_id:
-        return True
-    if generation_id in (args.get("weights") or {}):
-        return True
-    before = record.weights_before.get(generation_id)
-    after = record.weights_after.get(generation_id)
-    return before is not None and after is not None and before != after

@@ -1,4 +1,5 @@
-"""The live event stream: health transitions and operator actions, newest first.
+"""The live event stream: health transitions, operator actions, differences found,
+newest first. Drawn from the typed events' fields; the text is only shown, never parsed.
 
 A ``ScrollView`` drawn with the Line API and an LRU cache of ``Strip``s (after
 toolong's ``log_lines.py``), so thousands of events cost no more than a screenful.
@@ -19,18 +20,21 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from backends.model import Event, EventKind, Health
-from tui.formatting import clock_time, event_health, event_mark, event_matches
+from backends.events import Event, EventKind, HealthChanged, InstanceRestarted
+from backends.model import Health
+from tui.formatting import clock_time, event_mark, event_matches
 from tui.throttle import Throttle
 
 KEEP = 5000  # events kept in memory; older ones are in the journal and the backend's logs
 RESIZES_PER_SECOND = 4  # growing the scroll range costs a layout pass and an extra frame
+CACHED_LINES = 256  # rendered lines kept: a tall terminal's screenful and then some
 
 KIND_CLASSES = {
     EventKind.ACTION: "events--action",
     EventKind.STATE: "events--state",
     EventKind.WEIGHTS: "events--weights",
     EventKind.ERROR: "events--error",
+    EventKind.DIFFERENCE: "events--difference",
 }
 HEALTH_CLASSES = {
     Health.HEALTHY: "events--healthy",
@@ -42,13 +46,18 @@ HEALTH_CLASSES = {
 
 def concerns(event: Event, generation: str | None) -> bool:
     """Is ``event`` about ``generation``: its own, or a shift that changed its weight?"""
-    if generation is None:
-        return False
-    if event.generation is not None:
-        return event.generation == generation
-    return event.kind in (EventKind.ACTION, EventKind.WEIGHTS) and (
-        f"{generation}=" in event.message
-    )
+    return generation is not None and event.concerns(generation)
+
+
+def mark_class(event: Event) -> str:
+    """The color of an event's glyph: a health event's says where the instance went."""
+    if isinstance(event, HealthChanged):
+        return HEALTH_CLASSES[event.after]
+    if isinstance(event, InstanceRestarted):
+        return "events--pending" if event.pid is not None else "events--unhealthy"
+    if event.kind is EventKind.ACTION:
+        return "events--marker"
+    return KIND_CLASSES.get(event.kind, "events--state")
 
 
 class EventLog(ScrollView):
@@ -61,6 +70,7 @@ class EventLog(ScrollView):
         "events--state",
         "events--weights",
         "events--error",
+        "events--difference",
         "events--healthy",
         "events--pending",
         "events--unhealthy",
@@ -80,6 +90,7 @@ class EventLog(ScrollView):
     EventLog > .events--state { color: $foreground; }
     EventLog > .events--weights { color: $primary; }
     EventLog > .events--error { color: $error; text-style: bold; }
+    EventLog > .events--difference { color: $warning; text-style: bold; }
     EventLog > .events--healthy { color: $success; }
     EventLog > .events--pending { color: $warning; }
     EventLog > .events--unhealthy { color: $error; }
@@ -100,7 +111,8 @@ class EventLog(ScrollView):
         self._events: deque[tuple[int, Event]] = deque(maxlen=KEEP)  # oldest first
         self._visible: list[tuple[int, Event]] = []  # newest first
         self._numbers = count()
-        self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(256)
+        self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(CACHED_LINES)
+        self._styles: dict[tuple[str, bool], Style] = {}
         self._resizes = Throttle(self, 1 / RESIZES_PER_SECOND, self._resize_now)
 
     @property
@@ -130,7 +142,8 @@ class EventLog(ScrollView):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._cache.clear()  # a new theme: the cached lines carry the old colors
+        self._cache.clear()  # a new theme: the cached lines and styles carry the old colors
+        self._styles.clear()
 
     def watch_filter_text(self) -> None:
         self._refilter()
@@ -143,16 +156,18 @@ class EventLog(ScrollView):
         self._visible = [pair for pair in reversed(self._events) if event_matches(pair[1], tokens)]
         self.scroll_to(y=0, animate=False)
         self._resize_now()
+        self.refresh()
 
     def _resize_now(self) -> None:
+        """The scroll range follows the events (a layout pass when it changes, which
+        stops once the log holds ``KEEP`` events; nothing when it does not)."""
         self.virtual_size = Size(self.size.width, len(self._visible))
-        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         if index >= len(self._visible):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style("", False))
         number, event = self._visible[index]
         lit = concerns(event, self.highlight)
         key = (number, width, lit)
@@ -163,25 +178,25 @@ class EventLog(ScrollView):
         return strip
 
     def _style(self, name: str, lit: bool) -> Style:
-        style = self.get_component_rich_style(name)
-        if lit:  # blended over the log's background, so a translucent tint stays subtle
-            tint = self.get_component_rich_style("events--highlight")
-            style += Style(bgcolor=tint.bgcolor)
+        style = self._styles.get((name, lit))
+        if style is None:  # computing a component style walks the DOM: once per theme
+            style = self.get_component_rich_style(name) if name else self.rich_style
+            if lit:  # blended over the log's background, so a translucent tint stays subtle
+                tint = self.get_component_rich_style("events--highlight")
+                style += Style(bgcolor=tint.bgcolor)
+            self._styles[(name, lit)] = style
         return style
 
     def _render_event(self, event: Event, width: int, lit: bool) -> Strip:
-        if event.kind is EventKind.HEALTH:  # the glyph carries the color, the words stay calm
-            mark_class = HEALTH_CLASSES.get(event_health(event) or Health.GONE, "events--state")
-            text_class = "events--state"
-        elif event.kind is EventKind.ACTION:  # who did what: bold, the marker in accent
-            mark_class, text_class = "events--marker", "events--action"
-        else:
-            mark_class = text_class = KIND_CLASSES.get(event.kind, "events--state")
+        # health: the glyph carries the color, the words stay calm; actions: bold
+        text_class = "events--state" if event.kind is EventKind.HEALTH else mark_class(event)
+        if event.kind is EventKind.ACTION:
+            text_class = "events--action"
         segments = [
             Segment("▌" if lit else " ", self._style("events--marker", lit)),
             Segment(clock_time(event.at, self.tz) + " ", self._style("events--time", lit)),
             Segment(f"{event.generation or '':<4} ", self._style("events--generation", lit)),
-            Segment(event_mark(event) + " ", self._style(mark_class, lit)),
-            Segment(event.message, self._style(text_class, lit)),
+            Segment(event_mark(event) + " ", self._style(mark_class(event), lit)),
+            Segment(event.text(), self._style(text_class, lit)),
         ]
         return Strip(segments).adjust_cell_length(width, self._style("events--state", lit))

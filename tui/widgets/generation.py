@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import groupby
+from operator import attrgetter
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.dom import NoScreen
+from textual.errors import NoWidget
 from textual.events import Click
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -35,6 +39,7 @@ HEALTH_CLASSES = {
     Health.UNHEALTHY: "generation--failed",
     Health.GONE: "generation--muted",
 }
+HEALTH_OF = attrgetter("health")
 PLAIN = "│┌┐└┘─"
 HEAVY = "┃┏┓┗┛━"  # the selected column: a different line, so it shows without color
 
@@ -95,76 +100,113 @@ class GenerationColumn(Widget):
         self.staged_weight: int | None = None
         self._view: tuple[object, ...] = ()
         self._lines: list[Strip] | None = None
-        self._base = Style()
+        self._summary = counts_summary(generation)
+        self._healths: tuple[Health, ...] = tuple(map(HEALTH_OF, generation.instances))
+        self._base: Style | None = None  # the widget's own style: until the theme changes
         self._styles: dict[str, Style] = {}
 
     def show(self, generation: Generation, *, selected: bool, staged_weight: int | None) -> None:
         """Draw ``generation`` (a newer read of it); repaint only if what shows changed."""
+        if generation is not self.generation:
+            self._healths = tuple(map(HEALTH_OF, generation.instances))
         self.generation, self.selected, self.staged_weight = generation, selected, staged_weight
         view = (
             generation.version,
             generation.state,
             generation.weight,
             generation.note,
-            tuple(i.health for i in generation.instances),
+            self._healths,
             selected,
             staged_weight,
             age(generation.launched_at, self.clock()),
         )
         if view != self._view:
+            if not self._view or self._healths != self._view[4]:
+                self._summary = counts_summary(generation, self._healths)
             self._view = view
-            self._lines = None
+            self._repaint()
+
+    def _repaint(self) -> None:
+        """Refresh only the lines that changed: between two reads of a busy fleet a few
+        glyph rows change, not the whole column. Off screen, draw it when it shows."""
+        old, self._lines = self._lines, None
+        width, height = self.size
+        if old is None or len(old) != height or not self._on_screen():
             self.refresh()
+            return
+        self._lines = new = self._render_all(width, height)
+        changed = [y for y, (was, now) in enumerate(zip(old, new, strict=True)) if was != now]
+        if len(changed) > height // 2:
+            self.refresh()
+        elif changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def _on_screen(self) -> bool:
+        try:
+            geometry = self.screen.find_widget(self)
+        except (NoScreen, NoWidget):
+            return False
+        return geometry.region.overlaps(geometry.clip)
 
     def needed_height(self, width: int) -> int:
         """Rows to show every instance at ``width`` (the strip grows to fit, up to a cap)."""
         g, inner = self.generation, max(1, width - 4)
         footer = bool(g.note) + bool(g.launched_by)
-        summary = counts_summary(g)
-        if not g.instances or len(g.instances) + 2 + len(summary) <= inner:
+        if not g.instances or self._one_line(inner):
             body = 3
         else:
             body = 2 + -(-len(g.instances) // inner) + 1
         return 2 + body + footer
+
+    def _one_line(self, inner: int) -> bool:
+        """A few instances: glyphs and their count fit on one line, as in the sketch."""
+        return len(self.generation.instances) + 2 + len(self._summary) <= inner
 
     def on_resize(self) -> None:
         self._lines = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._lines = None  # a new theme: the cached lines carry the old colors
+        self._lines, self._base = None, None  # a new theme: cached lines and styles are stale
 
     def on_click(self, event: Click) -> None:
         self.post_message(self.Clicked(self.generation.id))
 
+    @property
+    def base_style(self) -> Style:
+        if self._base is None:  # rich_style walks the ancestors: once per theme, not per paint
+            self._base, self._styles = self.rich_style, {}
+        return self._base
+
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
-        if style is None:  # rich_style walks the ancestors: once per name and paint
-            style = self._styles[name] = self._base + self.get_component_rich_style(
-                name, partial=True
-            )
+        if style is None:
+            base = self.base_style
+            style = self._styles[name] = base + self.get_component_rich_style(name, partial=True)
         return style
 
     def render_line(self, y: int) -> Strip:
         if self._lines is None or len(self._lines) != self.size.height:
-            self._base, self._styles = self.rich_style, {}
             self._lines = self._render_all(self.size.width, self.size.height)
         return self._lines[y] if y < len(self._lines) else Strip.blank(self.size.width)
 
     def _render_all(self, width: int, height: int) -> list[Strip]:
+        base = self.base_style
         if width < 8 or height < 3:
-            return [Strip.blank(width, self._base)] * height
+            return [Strip.blank(width, base)] * height
         inner = width - 4
         rows = self._content(inner, height - 2)
         chars = HEAVY if self.selected else PLAIN
         edge = self._style("generation--selected" if self.selected else "generation--border")
+        left, right = Segment(chars[0] + " ", edge), Segment(" " + chars[0], edge)
         lines = [self._top(width, chars, edge)]
-        for row in rows:
-            content = Strip(row).adjust_cell_length(inner, self._base)
-            left = Strip([Segment(chars[0] + " ", edge)])
-            right = Strip([Segment(" " + chars[0], edge)])
-            lines.append(Strip.join([left, content, right]))
-        lines.append(Strip([Segment(chars[3] + chars[5] * (width - 2) + chars[4], edge)]))
+        for row in rows:  # one Strip per line: building Strips is most of the cost
+            length = sum(segment.cell_length for segment in row)
+            if length > inner:
+                row, length = list(Strip(row).crop(0, inner)), inner
+            pad = [Segment(" " * (inner - length), base)] if length < inner else []
+            lines.append(Strip([left, *row, *pad, right], width))
+        lines.append(Strip([Segment(chars[3] + chars[5] * (width - 2) + chars[4], edge)], width))
         return lines
 
     def _top(self, width: int, chars: str, edge: Style) -> Strip:
@@ -181,12 +223,13 @@ class GenerationColumn(Widget):
             Segment(when, edge),
             Segment(chars[2], edge),
         ]
-        return Strip(segments).crop(0, width)
+        strip = Strip(segments)
+        return strip if strip.cell_length == width else strip.crop(0, width)
 
     def _content(self, inner: int, height: int) -> list[list[Segment]]:
         g = self.generation
         rows = [self._state_row(inner), self._bar(inner)]
-        summary = counts_summary(g)
+        summary, base = self._summary, self.base_style
         footer = []
         if g.note:
             note = _truncate(f"“{g.note}”", inner)
@@ -194,14 +237,13 @@ class GenerationColumn(Widget):
         if g.launched_by:
             by = _truncate(f"by {g.launched_by}", inner)
             footer.append([Segment(by, self._style("generation--muted"))])
-        if g.instances and len(g.instances) + 2 + len(summary) <= inner:
-            # a few instances: glyphs and their count on one line, as in the sketch
-            glyphs = self._glyph_run([i.health for i in g.instances])
-            rows.append([*glyphs, Segment("  " + summary, self._base)])
+        if g.instances and self._one_line(inner):
+            glyphs = self._glyph_run(self._healths)
+            rows.append([*glyphs, Segment("  " + summary, base)])
         else:
             grid_rows = max(1, height - len(rows) - len(footer) - 1)
             rows.extend(self._grid(inner, grid_rows))
-            rows.append([Segment(summary, self._base)])
+            rows.append([Segment(summary, base)])
         rows.extend(footer)
         return (rows + [[]] * height)[:height]
 
@@ -214,7 +256,7 @@ class GenerationColumn(Widget):
         gap = max(1, inner - len(state) - len(weight))
         return [
             Segment(state, self._style(STATE_CLASSES[g.state])),
-            Segment(" " * gap, self._base),
+            Segment(" " * gap, self.base_style),
             Segment(weight, self._style("generation--title")),
         ]
 
@@ -232,7 +274,7 @@ class GenerationColumn(Widget):
         return [Segment(text, self._style(name)) for text, name in parts if text]
 
     def _grid(self, inner: int, rows: int) -> list[list[Segment]]:
-        healths = [i.health for i in self.generation.instances]
+        healths = list(self._healths)
         if not healths:
             return [[Segment("starting…", self._style("generation--waiting"))]]
         capacity = inner * rows

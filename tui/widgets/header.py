@@ -3,13 +3,16 @@ whether Molt may change anything."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.formatting import entry_label
+if TYPE_CHECKING:
+    from backends.session import FleetSession
 
 
 class FleetHeader(Horizontal):
@@ -29,8 +32,19 @@ class FleetHeader(Horizontal):
     fleet: reactive[str] = reactive("")
     backend: reactive[str] = reactive("")
     entry: reactive[str] = reactive("")
+    entry_word: reactive[str] = reactive("entry")
+    """What the backend calls its traffic entry point (``proxy``, ``ALB``)."""
     operator: reactive[str] = reactive("")
     read_only: reactive[bool] = reactive(False)
+
+    def show_session(self, session: FleetSession) -> None:
+        """Everything the header says, from what ``session`` knows now."""
+        snapshot = session.snapshot
+        self.fleet, self.read_only = session.name, session.read_only
+        self.entry_word = session.driver.entry_word
+        self.backend = snapshot.backend if snapshot else session.fleet.backend
+        self.entry = snapshot.entry if snapshot else ""
+        self.operator = session.operator
 
     def compose(self) -> ComposeResult:
         yield Static(id="where")
@@ -43,7 +57,7 @@ class FleetHeader(Horizontal):
         if self.is_mounted:
             self._update()
 
-    watch_backend = watch_entry = watch_operator = watch_read_only = watch_fleet
+    watch_backend = watch_entry = watch_entry_word = watch_operator = watch_read_only = watch_fleet
 
     def _update(self) -> None:
         where = Text.assemble(
@@ -53,7 +67,7 @@ class FleetHeader(Horizontal):
             " · ",
             self.backend or "…",
             " · ",
-            entry_label(self.backend, self.entry) if self.entry else "entry …",
+            f"{self.entry_word} {self.entry}" if self.entry else f"{self.entry_word} …",
             " · operator ",
             (self.operator or "…", "bold"),
         )

@@ -1,5 +1,6 @@
 """One line between the generations and the events: a staged shift waiting for
-``enter``, what Molt is doing, and what went wrong (with the next retry)."""
+``enter``, what Molt is doing, what went wrong (with the next retry), and what a
+read-only session found different and left alone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from textual.widget import Widget
 
 
 class StatusLine(Widget):
-    """Staged shift · activity · problem, in that order, each only when there is one."""
+    """Staged shift · activity · problem · difference, in that order, each only when
+    there is one."""
 
     DEFAULT_CSS = """
     StatusLine {
@@ -25,6 +27,8 @@ class StatusLine(Widget):
     """``promoting g2…``, ``starting the demo fleet…``"""
     problem: reactive[str] = reactive("")
     """``Unreachable: … — retrying in 2 s``"""
+    difference: reactive[str] = reactive("")
+    """``molt.toml sets listen = …, the fleet runs with … (read-only: not applied)``"""
 
     def render(self) -> Text:
         parts: list[Text] = []
@@ -41,6 +45,8 @@ class StatusLine(Widget):
             parts.append(Text(f"⋯ {self.activity}", "italic"))
         if self.problem:
             parts.append(Text(f"⚠ {self.problem}", "bold red"))
+        if self.difference:
+            parts.append(Text(f"≠ {self.difference}", "bold yellow"))
         if not parts:  # idle: the legend, so the glyphs explain themselves
             return Text("● healthy  ◌ pending  ✖ unhealthy   █ weight  ▓ gain  ▒ loss", "dim")
         line = Text("   ").join(parts)
