@@ -41,7 +41,8 @@ class Throttle:
         self._timer = None
         self._queued = False
         self._last = time.monotonic()
-        self.callback()
+        if self.owner.app.is_running:  # not while the app takes its widgets down
+            self.callback()
 
     def cancel(self) -> None:
         self._queued = False

@@ -88,9 +88,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def marks(fleet: str, instance: str) -> tuple[str, ...]:
-    """What every process of an instance carries in its environment."""
-    return (f"MOLT_FLEET={fleet}", f"MOLT_INSTANCE={instance}")
+def marks(home: Path, fleet: str, instance: str) -> tuple[str, ...]:
+    """What every process of an instance carries in its environment: the fleet's home
+    too, so that another Molt's fleet of the same name (another state directory on the
+    machine) is never taken for a stray of this one."""
+    return (f"MOLT_HOME={home.resolve()}", f"MOLT_FLEET={fleet}", f"MOLT_INSTANCE={instance}")
 
 
 @dataclass(slots=True)
@@ -129,14 +131,14 @@ def spawn(
     argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, marks: tuple[str, ...]
 ) -> Process:
     """Start ``argv`` in its own session (so it outlives the agent and leads a group of
-    its own), output appended to ``log``."""
+    its own), output appended to ``log``, its ``marks`` in its environment."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
         try:
             popen = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env={**os.environ, **env},
+                env={**os.environ, **env, **dict(m.split("=", 1) for m in marks)},
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,

@@ -37,8 +37,8 @@ def lifecycle(state_dir: Path, generation: str) -> str | None:
     return None
 
 
-def processes_of(instance: str) -> list[int]:
-    wanted = [m.encode() for m in marks("web", instance)]
+def processes_of(state_dir: Path, instance: str) -> list[int]:
+    wanted = [m.encode() for m in marks(state_dir / "fleets" / "web", "web", instance)]
     found = []
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
@@ -78,7 +78,7 @@ def test_the_agent_killed_mid_launch_finishes_it_when_it_starts_again(state_dir)
         ),
         timeout=60,
     )
-    assert all(len(processes_of(i)) == 1 for i in ("g1-1", "g1-2"))  # no duplicates
+    assert all(len(processes_of(state_dir, i)) == 1 for i in ("g1-1", "g1-2"))  # no duplicates
 
 
 def test_molt_killed_mid_retire_leaves_the_agent_to_finish_it(state_dir):
@@ -93,7 +93,7 @@ def test_molt_killed_mid_retire_leaves_the_agent_to_finish_it(state_dir):
     status = molt_json(state_dir, "status", "web", config=toml)
     assert [g["id"] for g in status["generations"]] == ["g2"]
     assert status["interrupted"] == [] and status["lock"] is None
-    assert not processes_of("g1-1") and not processes_of("g1-2")
+    assert not processes_of(state_dir, "g1-1") and not processes_of(state_dir, "g1-2")
 
 
 def test_the_agent_killed_mid_retire_finishes_it_when_it_starts_again(state_dir):
@@ -107,7 +107,8 @@ def test_the_agent_killed_mid_retire_finishes_it_when_it_starts_again(state_dir)
     retiring.communicate(timeout=60)
     again = molt(state_dir, "retire", "web", "g1", config=toml)  # a new agent resumes it
     assert again.returncode == 0 or "no generation g1" in again.stderr, again.stderr
-    wait_for(lambda: not processes_of("g1-1") and not processes_of("g1-2"), timeout=30)
+    gone = ("g1-1", "g1-2")
+    wait_for(lambda: not any(processes_of(state_dir, i) for i in gone), timeout=30)
     status = molt_json(state_dir, "status", "web", config=toml)
     assert [g["id"] for g in status["generations"]] == ["g2"]
-    assert all(processes_of(i) for i in ("g2-1", "g2-2"))
+    assert all(processes_of(state_dir, i) for i in ("g2-1", "g2-2"))

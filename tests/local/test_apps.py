@@ -68,20 +68,19 @@ def test_retire_and_agent_stop_leave_nothing_of_a_piped_start_command():
         for version in ("v1", "v2"):
             done = molt(state_dir, "launch", "web", "--version", version, "--wait", config=toml)
             assert done.returncode == 0, done.stderr
-        g1 = [p for i in ("g1-1", "g1-2") for p in group_members_of("web", i)]
+        g1 = [p for i in ("g1-1", "g1-2") for p in group_members_of(state_dir, "web", i)]
         assert len(g1) >= 6  # sh, the app and its child, cat — per instance
         assert molt(state_dir, "retire", "web", "g1", config=toml).returncode == 0
-        assert all(not group_members_of("web", i) for i in ("g1-1", "g1-2"))
-        assert group_members_of("web", "g2-1")
+        assert all(not group_members_of(state_dir, "web", i) for i in ("g1-1", "g1-2"))
+        assert group_members_of(state_dir, "web", "g2-1")
         stopped = molt(state_dir, "agent", "stop", "--yes", config=toml)
         assert stopped.returncode == 0, stopped.stderr
-        wait_for(
-            lambda: not group_members_of("web", "g2-1") and not group_members_of("web", "g2-2")
-        )
+        wait_for(lambda: not any(group_members_of(state_dir, "web", i) for i in ("g2-1", "g2-2")))
 
 
-def group_members_of(fleet: str, instance: str) -> list[int]:
+def group_members_of(state_dir: Path, fleet: str, instance: str) -> list[int]:
     """Every process carrying the instance's marks, whatever group it is in."""
+    its = marks(state_dir / "fleets" / fleet, fleet, instance)
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -89,9 +88,9 @@ def group_members_of(fleet: str, instance: str) -> list[int]:
                 environ = (entry / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if all(m.encode() in environ for m in marks(fleet, instance)):
+            if all(m.encode() in environ for m in its):
                 found.append(int(entry.name))
-    return [p for p in found if group_members(_pgid(p), marks(fleet, instance))]
+    return [p for p in found if group_members(_pgid(p), its)]
 
 
 def _pgid(pid: int) -> int:

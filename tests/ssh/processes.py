@@ -14,8 +14,10 @@ DEPLOY_USER = "molt-deploy"
 SSHD = "/usr/sbin/sshd"
 HAPROXY = "/usr/sbin/haproxy"
 START = "python3 app.py --port {port} --host {address}"
-TEST_ADDRESSES = [f"127.0.0.{n}" for n in range(10, 61)]
-DOWN_ADDRESS = "127.0.0.59"  # nothing ever listens here
+# each pytest-xdist worker its own loopback addresses: gw0 127.0.0.x, gw1 127.0.1.x, ...
+NET = "127.0." + os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+TEST_ADDRESSES = [f"{NET}.{n}" for n in range(10, 61)]
+DOWN_ADDRESS = f"{NET}.59"  # nothing ever listens here
 
 
 def missing_parts() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import itertools
 import os
 import pwd
@@ -42,12 +43,14 @@ from tests.ssh.processes import (
 
 def ensure_deploy_user() -> pwd.struct_passwd:
     """The non-root user Molt logs in as (shell /bin/sh, no password)."""
-    try:
-        return pwd.getpwnam(DEPLOY_USER)
-    except KeyError:
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", DEPLOY_USER], check=True)
-        subprocess.run(["usermod", "-p", "*", DEPLOY_USER], check=True)
-        return pwd.getpwnam(DEPLOY_USER)
+    with open("/run/molt-deploy-user.lock", "w") as lock:  # parallel test workers
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(DEPLOY_USER)
+        except KeyError:
+            subprocess.run(["useradd", "-m", "-s", "/bin/sh", DEPLOY_USER], check=True)
+            subprocess.run(["usermod", "-p", "*", DEPLOY_USER], check=True)
+            return pwd.getpwnam(DEPLOY_USER)
 
 
 @dataclass

@@ -129,6 +129,8 @@ async def test_verify_names_the_host_and_file_edited_by_hand(make_fleet):
         f"g1: {host.address}: added config.py",
         f"g1: {host.address}: added notes.txt",
     ]
+    drift = fleet.generation("g1")["drift"]
+    assert fleet.generation("g1")["tainted"] and f"{host.address}: added config.py" in drift
 
 
 async def test_another_molt_elsewhere_sees_the_same_fleet(make_fleet, tmp_path):
@@ -158,9 +160,10 @@ async def test_haproxy_errors_name_the_command_that_failed(make_fleet):
 
 
 async def test_an_lb_host_without_stream_forwarding_is_driven_through_socat(make_fleet, rig):
+    from tests.ssh.processes import TEST_ADDRESSES
     from tests.ssh.rig import ensure_deploy_user
 
-    strict = rig.start_host("127.0.0.13", ensure_deploy_user(), "DisableForwarding yes\n")
+    strict = rig.start_host(TEST_ADDRESSES[3], ensure_deploy_user(), "DisableForwarding yes\n")
     rig.extra_processes.append(strict.process)
     rig.write_known_hosts(rig.known_hosts, [*rig.hosts, strict])
     fleet = make_fleet(hosts=rig.hosts[:2])

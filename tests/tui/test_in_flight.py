@@ -41,7 +41,7 @@ async def start_retire(pilot) -> None:
 
 
 async def test_f_during_a_retire_lets_it_finish_and_shows_it_on_return(backend, clock):
-    backend.retire_for = RETIRE_SECONDS
+    backend.drained = asyncio.Event()  # g3 drains until the test has looked
     other = SyntheticBackend("api", clock=clock)
     other.add_generation("v7", 2, weight=100)
     app = make_app(backend, clock, api=other)
@@ -53,13 +53,14 @@ async def test_f_during_a_retire_lets_it_finish_and_shows_it_on_return(backend, 
         screen = await ready(pilot)
         assert screen.fleet.name == "web" and outcomes(backend) == []
         assert "retiring g3" in screen.query_one(StatusLine).activity
-        await until(pilot, lambda: outcomes(backend) == ["ok"], timeout=RETIRE_SECONDS + 5)
+        backend.drained.set()
+        await until(pilot, lambda: outcomes(backend) == ["ok"])
         await until(pilot, lambda: screen.snapshot.generation("g3") is None)
         assert screen.query_one(StatusLine).activity == ""
 
 
 async def test_q_during_a_retire_can_wait_for_it_then_quits(backend, clock):
-    backend.retire_for = RETIRE_SECONDS
+    backend.drained = asyncio.Event()
     app = make_app(backend, clock)
     async with app.run_test(size=(120, 36)) as pilot:
         await start_retire(pilot)
@@ -69,7 +70,8 @@ async def test_q_during_a_retire_can_wait_for_it_then_quits(backend, clock):
         await pilot.press("w")  # wait: progress stays on screen until it is done
         assert "Waiting for 1 operation" in str(app.screen.query_one("#quit-title").render())
         assert outcomes(backend) == []
-        await exited(app, timeout=RETIRE_SECONDS + 5)
+        backend.drained.set()
+        await exited(app)
         assert outcomes(backend) == ["ok"]
     assert backend.closed and "the web fleet keeps running" in app.goodbye
 
