@@ -65,3 +65,17 @@ class OperationFailed(BackendError):
     """The backend accepted an operation but could not complete it."""
 
     title = "Operation failed"
+
+
+class BadInput(ConfigError):
+    """Text an operator typed (a note, a version) that Molt will not store or show:
+    exit code 2, like any other usage error."""
+
+    title = "Bad input"
+
+
+def shown(text: str) -> str:
+    """Outside text (a config value, a command-line word) fit for a one-line message:
+    control and other invisible characters written as escapes (``\\x1b``, ``\\u202e``),
+    so none reaches a terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

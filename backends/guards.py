@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from backends.errors import NotFound, Refused
+from backends.errors import BadInput, NotFound, Refused, shown
 from backends.model import FleetSnapshot, Generation, GenerationState, Lifecycle
 
 MAX_INSTANCES_PER_LAUNCH = 1000
@@ -20,7 +20,7 @@ def _find(snapshot: FleetSnapshot, generation_id: str) -> Generation:
     if found is None:
         known = ", ".join(g.id for g in snapshot.generations) or "none"
         raise NotFound(
-            f"fleet {snapshot.fleet} has no generation {generation_id} "
+            f"fleet {snapshot.fleet} has no generation {shown(generation_id)} "
             f"(not retired: {known}); see `molt status {snapshot.fleet}`"
         )
     return found
@@ -130,8 +130,41 @@ def interrupted_launch(snapshot: FleetSnapshot, version: str) -> str | None:
     return None
 
 
-def check_launch(version: str, count: int | None) -> None:
-    """A launch needs a version label and a sane instance count."""
+#: characters that can move a terminal's cursor, recolour it, end a line or reorder
+#: what follows (Trojan Source): C0, DEL, C1, line/paragraph separators, bidi controls
+_CONTROLS = frozenset(
+    [*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), "\u2028", "\u2029", "\u061c"]
+    + ["\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+)
+
+
+def check_plain_text(field: str, text: str) -> None:
+    """Text an operator types that other operators will see (a note, a version) must be
+    plain text on one line: no escape sequence may reach their terminals or fake a line
+    of history. Markup-like text (``[/]``, ``[bold]``) and emoji are fine: they are
+    shown literally.
+
+    Raises:
+        BadInput: naming ``field`` and the first control character (exit code 2).
+    """
+    for position, char in enumerate(text, start=1):
+        if char in _CONTROLS:
+            raise BadInput(
+                f"the {field} holds a control character (U+{ord(char):04X} at character "
+                f"{position}); write it as one line of plain text"
+            )
+
+
+def check_launch(version: str, count: int | None, note: str = "") -> None:
+    """A launch needs a version label and a sane instance count; the version and the
+    note must be plain text (:func:`check_plain_text`).
+
+    Raises:
+        BadInput: a control character in the version or the note (exit code 2).
+        Refused: no version, a version with spaces, or a count out of range.
+    """
+    check_plain_text("version", version)
+    check_plain_text("note", note)
     if not version.strip() or any(c.isspace() for c in version):
         raise Refused("a generation needs a version label without spaces, e.g. --version v2")
     if count is not None and not 1 <= count <= MAX_INSTANCES_PER_LAUNCH:

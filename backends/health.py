@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from backends.errors import ConfigError
+
+#: what an HTTP request line (and HAProxy's ``option httpchk``) can carry as a path
+URL_PATH = re.compile(r"/[\x21-\x7e]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +32,19 @@ class HealthSettings:
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ConfigError(f"health.path must start with '/', not {self.path!r}")
+        if not URL_PATH.fullmatch(self.path):
+            raise ConfigError(
+                f"health.path must be a URL path without spaces or control characters "
+                f"(e.g. /healthz), not {self.path!r}"
+            )
         for name in ("interval", "timeout"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"health.{name} must be a number of seconds above 0")
+                raise ConfigError(f"health.{name} must be a number of seconds above 0, not {value}")
         if not math.isfinite(self.start_period) or self.start_period < 0:
-            raise ConfigError("health.start_period must be 0 seconds or more")
+            raise ConfigError(
+                f"health.start_period must be 0 seconds or more, not {self.start_period}"
+            )
         for name in ("healthy_threshold", "unhealthy_threshold"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"health.{name} must be at least 1")

@@ -19,14 +19,34 @@ path = "/healthz"
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backends.errors import ConfigError
+from backends.errors import ConfigError, shown
+from backends.health import URL_PATH
 
 #: an ALB forward action holds at most this many weighted target groups
 MAX_FORWARD_TARGET_GROUPS = 5
 USER_DATA_MAX_BYTES = 16 * 1024
+
+
+def _seconds(key: str, value: float) -> None:
+    """A duration must be a finite number of seconds above 0 (``nan`` and ``inf`` are not)."""
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{key} must be more than 0 seconds, not {value}")
+
+
+def _check_user_data(path: Path) -> None:
+    """A file of at most 16 KB (a name too long for the OS is no file)."""
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except (OSError, ValueError):
+        size = None
+    if size is None:
+        raise ConfigError(f"user_data {shown(str(path))} is not a file")
+    if size > USER_DATA_MAX_BYTES:
+        raise ConfigError(f"user_data {shown(str(path))} is larger than 16 KB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +64,11 @@ class TargetHealthCheck:
     grace_period: int = 300
 
     def __post_init__(self) -> None:
-        if not self.path.startswith("/"):
-            raise ConfigError(f"health.path must start with '/', not {self.path!r}")
+        if not URL_PATH.fullmatch(self.path):
+            raise ConfigError(
+                f"health.path must be a URL path like /healthz (no spaces or control "
+                f"characters), not {self.path!r}"
+            )
         if not 5 <= self.interval <= 300:
             raise ConfigError(f"health.interval must be 5–300 seconds, not {self.interval}")
         if not 2 <= self.timeout < self.interval:
@@ -56,8 +79,10 @@ class TargetHealthCheck:
         for name in ("healthy_threshold", "unhealthy_threshold"):
             if not 2 <= getattr(self, name) <= 10:
                 raise ConfigError(f"health.{name} must be 2–10, not {getattr(self, name)}")
-        if self.grace_period < 0:
-            raise ConfigError("health.grace_period must be 0 seconds or more")
+        if not math.isfinite(self.grace_period) or self.grace_period < 0:
+            raise ConfigError(
+                f"health.grace_period must be 0 seconds or more, not {self.grace_period}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +98,7 @@ class RetrySettings:
         if not 1 <= self.max_attempts <= 20:
             raise ConfigError(f"retry.max_attempts must be 1–20, not {self.max_attempts}")
         for name in ("connect_timeout", "read_timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"retry.{name} must be more than 0 seconds")
+            _seconds(f"retry.{name}", getattr(self, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +112,9 @@ class AwsSettings:
     ``instance_profile`` (a name or an ARN) and ``user_data`` (a file) shape each
     generation's launch template version. ``count``: instances per generation.
     ``port``, ``protocol``, ``health`` and ``deregistration_delay`` shape each
-    generation's target group. ``poll_interval``: seconds between refreshes while
+    generation's target group. ``logs_group``: a CloudWatch Logs group holding the
+    instances' output (one stream per instance id; else ``molt logs`` reads the EC2
+    console output). ``poll_interval``: seconds between refreshes while
     watching. ``retire_timeout``: how long a retire waits for AWS to delete the
     generation's Auto Scaling group.
     """
@@ -110,6 +136,7 @@ class AwsSettings:
     protocol: str = "HTTP"
     deregistration_delay: int = 30
     poll_interval: float = 5.0
+    logs_group: str | None = None
     retire_timeout: float = 600.0
     health: TargetHealthCheck = field(default_factory=TargetHealthCheck)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -134,15 +161,10 @@ class AwsSettings:
             raise ConfigError(
                 f"deregistration_delay must be 0–3600 seconds, not {self.deregistration_delay}"
             )
-        if self.poll_interval <= 0:
-            raise ConfigError("poll_interval must be more than 0 seconds")
-        if self.retire_timeout <= 0:
-            raise ConfigError("retire_timeout must be more than 0 seconds")
+        _seconds("poll_interval", self.poll_interval)
+        _seconds("retire_timeout", self.retire_timeout)
         if self.user_data is not None:
-            if not self.user_data.is_file():
-                raise ConfigError(f"user_data {self.user_data} is not a file")
-            if self.user_data.stat().st_size > USER_DATA_MAX_BYTES:
-                raise ConfigError(f"user_data {self.user_data} is larger than 16 KB")
+            _check_user_data(self.user_data)
 
     @property
     def entry(self) -> str:

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.errors import ConfigError
+from backends.errors import ConfigError, shown
 from backends.health import HealthSettings
+from backends.templates import check
+
+#: what a local ``start`` command may name
+PLACEHOLDERS = ("port", "python")
 
 
 def split_address(listen: str, key: str = "listen") -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not host or not _is_port(port):
         raise ConfigError(f"{key} must look like 127.0.0.1:8080, not {listen!r}")
     return host.strip("[]"), int(port)
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= 65535
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory; a name too long for the OS is not one."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)
 class LocalSettings:
     """``listen``: the proxy's address; ``artifact``: the directory each generation
     freezes a copy of; ``start``: the command run in that copy, with ``{port}`` (and
-    ``{python}``, the interpreter running Molt); ``count``: instances per generation;
+    ``{python}``, the interpreter running Molt; a literal brace is written ``{{`` or
+    ``}}``, see :mod:`backends.templates`); ``count``: instances per generation;
     ``drain_timeout``: seconds a retiring generation may finish in-flight requests;
     ``listen_fallback``: take a free port when ``listen`` is in use."""
 
@@ -35,14 +53,13 @@ class LocalSettings:
 
     def __post_init__(self) -> None:
         split_address(self.listen)
-        if not self.artifact.is_dir():
-            raise ConfigError(f"artifact {self.artifact} is not a directory")
-        if "{port}" not in self.start:
-            raise ConfigError("start must contain {port}, where the instance listens")
+        if not _is_dir(self.artifact):
+            raise ConfigError(f"artifact {shown(str(self.artifact))} is not a directory")
+        check(self.start, PLACEHOLDERS)
         if not 1 <= self.count <= 1000:
             raise ConfigError(f"count must be 1–1000, not {self.count}")
-        if self.drain_timeout < 0:
-            raise ConfigError("drain_timeout must be 0 seconds or more")
+        if not math.isfinite(self.drain_timeout) or self.drain_timeout < 0:
+            raise ConfigError(f"drain_timeout must be 0 seconds or more, not {self.drain_timeout}")
 
 
 def settings_to_json(settings: LocalSettings) -> dict[str, Any]:

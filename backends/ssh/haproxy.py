@@ -11,17 +11,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncssh
 
-from backends.errors import BackendError, OperationFailed, Unreachable
+from backends.errors import BackendError, OperationFailed, Unreachable, shown
 from backends.ssh.connections import HostConnection
 
 PROMPT = b"\n> "
 MAX_WEIGHT = 256
+#: the names HAProxy gives servers (and all a runtime API command line may carry)
+SERVER_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+#: a ``show stat`` duration beyond a century is junk, not an uptime
+MAX_SECONDS = 100 * 365 * 86400
+MAX_FIELD = 500
+RESPONSE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,43 +45,88 @@ class ServerStat:
     check_ms: float | None
     check_desc: str
     since_change: int | None  # lastchg: seconds since the last UP/DOWN change
+    #: what real requests saw, as HAProxy counts them (totals since the server was added)
+    responses: int = 0  # hrsp_1xx … hrsp_5xx and hrsp_other
+    errors: int = 0  # hrsp_5xx, plus econ and eresp: requests it could not deliver
+    rate: int | None = None  # sessions in the last second
+    rtime_ms: float | None = None  # average response time over the last 1024 requests
+    rtime_max_ms: float | None = None
 
 
 def parse_stat(text: str) -> dict[str, ServerStat]:
-    """Server rows of a ``show stat`` CSV, by server name."""
+    """Server rows of a ``show stat`` CSV, by server name.
+
+    Whatever the answer holds, what comes back is safe to use: a row whose server name
+    HAProxy could not have given is skipped; numbers are whole, not negative and within
+    reason (else ``None``, or 0 for weight and sessions); text fields are one printable
+    line each.
+
+    Raises:
+        ValueError: the text is not a ``show stat`` answer at all.
+    """
     lines = text.lstrip().splitlines()
     if not lines or not lines[0].startswith("# "):
         raise ValueError(f"not a show stat answer: {text[:80]!r}")
     lines[0] = lines[0][2:]
     servers = {}
-    for row in csv.DictReader(line for line in lines if line.strip()):
-        name = row.get("svname") or ""
-        if name in ("FRONTEND", "BACKEND", ""):
-            continue
-        servers[name] = ServerStat(
-            name=name,
-            status=row.get("status") or "",
-            weight=_int(row.get("weight")) or 0,
-            sessions=_int(row.get("scur")) or 0,
-            check_status=(row.get("check_status") or "").strip("* "),
-            check_code=row.get("check_code") or "",
-            check_ms=_float(row.get("check_duration")),
-            check_desc=row.get("last_chk") or "",
-            since_change=_int(row.get("lastchg")),
-        )
+    try:
+        for row in csv.DictReader(line for line in lines if line.strip()):
+            stat = _server(row)
+            if stat is not None:
+                servers[stat.name] = stat
+    except csv.Error as error:
+        raise ValueError(f"not a show stat answer: {error}") from error
     return servers
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+def _server(row: dict[Any, Any]) -> ServerStat | None:
+    """One row as a :class:`ServerStat`; ``None`` for FRONTEND, BACKEND and junk."""
+    name = _text(row.get("svname"))
+    if name in ("FRONTEND", "BACKEND") or not SERVER_NAME.fullmatch(name):
         return None
+    weight = _count(row.get("weight"))
+    return ServerStat(
+        name=name,
+        status=_text(row.get("status")),
+        weight=weight if weight is not None and weight <= MAX_WEIGHT else 0,
+        sessions=_count(row.get("scur")) or 0,
+        check_status=_text(row.get("check_status")).strip("* "),
+        check_code=_text(row.get("check_code")),
+        check_ms=_milliseconds(row.get("check_duration")),
+        check_desc=_text(row.get("last_chk")),
+        since_change=_seconds(row.get("lastchg")),
+        responses=sum(_count(row.get(f"hrsp_{c}")) or 0 for c in RESPONSE_CLASSES),
+        errors=sum(_count(row.get(f)) or 0 for f in ("hrsp_5xx", "econ", "eresp")),
+        rate=_count(row.get("rate")),
+        rtime_ms=_milliseconds(row.get("rtime")),
+        rtime_max_ms=_milliseconds(row.get("rtime_max")),
+    )
 
 
-def _float(value: str | None) -> float | None:
-    number = _int(value)
-    return float(number) if number is not None else None
+def _text(value: object) -> str:
+    """A field as one printable line (a missing column reads as ``None``, surplus ones
+    as a list)."""
+    return shown(value)[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+def _count(value: object) -> int | None:
+    """A whole number HAProxy wrote (ASCII digits, at most 18 of them), else ``None``."""
+    if not isinstance(value, str):
+        return None
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+        return None
+    return int(digits)
+
+
+def _seconds(value: object) -> int | None:
+    number = _count(value)
+    return number if number is not None and number <= MAX_SECONDS else None
+
+
+def _milliseconds(value: object) -> float | None:
+    number = _count(value)
+    return float(number) if number is not None and number <= MAX_SECONDS * 1000 else None
 
 
 def _accepted(command: str, answer: str) -> bool:

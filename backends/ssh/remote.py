@@ -12,11 +12,17 @@ so a recycled pid is never mistaken for one, nor signalled.
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from backends.templates import render
+
 STOP_GRACE = 5.0
+#: Linux's largest pid (``/proc/sys/kernel/pid_max`` on 64-bit)
+MAX_PID = 4194304
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +48,32 @@ done"""
 
 
 def parse_probe(text: str) -> dict[str, Liveness]:
+    """:func:`probe_script`'s lines → each instance's liveness; other lines are skipped."""
     found = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 3:
-            pid = int(parts[1]) if parts[1].isdigit() else None
-            found[parts[0]] = Liveness(parts[0], pid, parts[2] == "up")
-        elif len(parts) == 2:  # an empty pid file
+        if len(parts) == 3 and parts[2] in ("up", "down"):
+            pid = _pid(parts[1])
+            found[parts[0]] = Liveness(parts[0], pid, parts[2] == "up" and pid is not None)
+        elif len(parts) == 2 and parts[1] == "down":  # an empty pid file
             found[parts[0]] = Liveness(parts[0], None, False)
     return found
+
+
+def _pid(text: str) -> int | None:
+    """A process id as ``sh`` prints one (ASCII digits, at most 4194304 on Linux)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 7):
+        return None
+    pid = int(text)
+    return pid if 0 < pid <= MAX_PID else None
 
 
 LISTENING_SCRIPT = "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null"
 
 
 def parse_listening(text: str, address: str) -> set[int]:
-    """Ports in use for ``address`` (on it, on any IPv4 address, or on IPv6)."""
+    """Ports in use for ``address`` (on it, on any IPv4 address, or on IPv6), from
+    /proc/net/tcp{,6}; lines that are not a listening socket are skipped."""
     ports = set()
     wanted = _hex_ipv4(address)
     for line in text.splitlines():
@@ -65,15 +81,23 @@ def parse_listening(text: str, address: str) -> set[int]:
         if len(fields) < 4 or fields[3] != "0A" or ":" not in fields[1]:
             continue  # header, or not LISTEN
         local, _, port = fields[1].rpartition(":")
-        if len(local) != 8 or local in ("00000000", wanted):
-            ports.add(int(port, 16))
+        number = _hex_port(port)
+        if number is not None and (len(local) != 8 or local in ("00000000", wanted)):
+            ports.add(number)
     return ports
+
+
+def _hex_port(text: str) -> int | None:
+    """``1F90`` → 8080: a port as /proc/net/tcp writes it (four hex digits)."""
+    if len(text) != 4 or not all(c in string.hexdigits for c in text):
+        return None
+    return int(text, 16)
 
 
 def _hex_ipv4(address: str) -> str:
     """``127.0.0.10`` as /proc/net/tcp writes it (little-endian hex)."""
     parts = address.split(".")
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts):
         return ""
     return "".join(f"{int(p):02X}" for p in reversed(parts))
 
@@ -96,7 +120,7 @@ def start_script(
     lines = [f"G={g}", 'cd "$G/tree" || exit 1', 'mkdir -p "$G/run" "$G/logs" || exit 1']
     lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
     for instance, port, address in instances:
-        command = start.replace("{port}", str(port)).replace("{address}", address)
+        command = render(start, port=port, address=address)
         i = shlex.quote(instance)
         lines.append(
             f"MOLT_INSTANCE={i} PORT={port} setsid sh -c {shlex.quote(command)} "
@@ -107,11 +131,12 @@ def start_script(
 
 
 def parse_started(text: str) -> dict[str, int]:
+    """:func:`start_script`'s ``<id> <pid>`` lines; other lines are skipped."""
     started = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            started[parts[0]] = int(parts[1])
+        if len(parts) == 2 and (pid := _pid(parts[1])) is not None:
+            started[parts[0]] = pid
     return started
 
 
@@ -158,22 +183,38 @@ def hash_script(generation_dir: str) -> str:
 
 
 def parse_hashes(text: str) -> dict[str, str]:
-    """``sha256sum`` lines → ``{relative/path: sha256}`` (undoing its escapes)."""
+    """``sha256sum`` lines → ``{relative/path: sha256}`` (undoing its escapes); lines
+    that are not one are skipped."""
     hashes = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines: a file name may hold \x85 or \u2028
         escaped = line.startswith("\\")
         if escaped:
             line = line[1:]
         digest, sep, path = line.partition("  ")
-        if not sep or len(digest) != 64:
+        if not sep or not path or not _is_sha256(digest):
             continue
         if escaped:
-            path = path.replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\")
+            path = _unescape(path)
         hashes[path[2:] if path.startswith("./") else path] = digest
     return dict(sorted(hashes.items()))
 
 
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _unescape(path: str) -> str:
+    """Undo sha256sum's escapes of backslash, newline and carriage return in one pass,
+    so an escaped backslash followed by an ``n`` stays a backslash and an ``n``."""
+    return re.sub(r"\\([nr\\])", lambda m: {"n": "\n", "r": "\r"}.get(m[1], "\\"), path)
+
+
 TREE_MARK = "--- molt tree ---"
+
+
+def _is_mode(text: str) -> bool:
+    """A file mode as ``find -printf %m`` writes it (octal digits)."""
+    return 0 < len(text) <= 6 and all(c in "01234567" for c in text)
 
 
 def tree_script(generation_dir: str) -> str:
@@ -206,9 +247,9 @@ def parse_tree(listing: str, hashes: str) -> dict[str, object]:
         kind = kind.strip("\n")
         if kind == "L":
             entries[path] = {"link": value}
-        elif kind == "D" and value.isdigit():
+        elif kind == "D" and _is_mode(value):
             entries[path] = {"dir": f"{int(value, 8):04o}"}
-        elif kind == "F" and value.isdigit():
+        elif kind == "F" and _is_mode(value):
             entries[path] = {"sha256": sums.get(path, ""), "mode": f"{int(value, 8):04o}"}
         elif kind == "S":
             entries[path] = {"special": value}

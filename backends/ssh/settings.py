@@ -15,17 +15,54 @@ backend = "web"
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from backends.errors import ConfigError
+from backends.errors import ConfigError, shown
 from backends.health import HealthSettings
+from backends.templates import check
+
+#: what an ssh ``start`` command may name
+PLACEHOLDERS = ("port", "address")
 
 _HOST = re.compile(
-    r"^(?:(?P<user>[^@\s]+)@)?(?P<address>\[[^\]]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?$"
+    r"^(?:(?P<user>[^@]*)@)?(?P<address>\[[^\]]*\]|[^:@\[\]]*)(?::(?P<port>[0-9]{1,5}))?$"
 )
+_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_SCOPE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def _is_hostname(text: str) -> bool:
+    """Host name characters (letters, digits, ``-``, ``.``); all-digit names must be
+    real IPv4 addresses (``999.1.1.1`` is a typo, not a host)."""
+    name = text[:-1] if text.endswith(".") else text
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+        return False
+    if all(label.isdigit() for label in labels):
+        return _is_address(name, ipaddress.IPv4Address)
+    return True
+
+
+def _is_address(text: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ipv6(text: str) -> bool:
+    """``2001:db8::1`` or ``fe80::1%eth0`` (the part inside ``[…]``)."""
+    address, sep, scope = text.partition("%")
+    if sep and not _SCOPE.match(scope):
+        return False
+    return ":" in address and _is_address(address, ipaddress.IPv6Address)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -38,15 +75,34 @@ class HostAddress:
 
     @classmethod
     def parse(cls, text: str, key: str = "hosts") -> HostAddress:
+        """``deploy@10.0.0.11``, ``host:2222``, ``deploy@[2001:db8::1]:22``: a user name
+        (optional), a host name or address, a port (optional, default 22).
+
+        Raises:
+            ConfigError: naming ``key`` and what is wrong with ``text``.
+        """
         match = _HOST.match(text.strip())
-        if not match:
+        if not match or not match.group("address"):
             raise ConfigError(
                 f"{key}: {text!r} must look like deploy@10.0.0.11 or deploy@host:2222"
+            )
+        user, address = match.group("user"), match.group("address")
+        if user is not None and not _USER.match(user):
+            raise ConfigError(
+                f"{key}: the user in {text!r} must be letters, digits, _ . or - "
+                "(starting with a letter or _), e.g. deploy@10.0.0.11"
+            )
+        bracketed = address.startswith("[")
+        if not (_is_ipv6(address[1:-1]) if bracketed else _is_hostname(address)):
+            raise ConfigError(
+                f"{key}: {text!r} must name a host by letters, digits, - and . "
+                "(e.g. web-1.example.com, 10.0.0.11) or an IPv6 address in brackets "
+                "([2001:db8::1])"
             )
         port = int(match.group("port") or 22)
         if not 0 < port < 65536:
             raise ConfigError(f"{key}: port of {text!r} must be 1–65535")
-        return cls(match.group("address").strip("[]"), port, match.group("user") or "")
+        return cls(address.strip("[]"), port, user or "")
 
     @property
     def display(self) -> str:
@@ -80,6 +136,18 @@ class LbSettings:
     @property
     def address(self) -> HostAddress:
         return HostAddress.parse(self.host, "lb.host")
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory; a name too long for the OS is not one."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _default_known_hosts() -> Path:
@@ -118,21 +186,22 @@ class SshSettings:
         parsed = [HostAddress.parse(h) for h in self.hosts]
         if len(set(parsed)) != len(parsed):
             raise ConfigError("hosts lists the same host twice")
-        if not self.artifact.is_dir():
-            raise ConfigError(f"artifact {self.artifact} is not a directory")
-        if "{port}" not in self.start:
-            raise ConfigError("start must contain {port}, where the instance listens")
+        if not _is_dir(self.artifact):
+            raise ConfigError(f"artifact {shown(str(self.artifact))} is not a directory")
+        check(self.start, PLACEHOLDERS)
         if not PurePosixPath(self.base_dir).is_absolute():
             raise ConfigError(f"base_dir must be an absolute path, not {self.base_dir!r}")
         self.port_range  # noqa: B018 - validates
         if not 1 <= self.count <= 100:
             raise ConfigError(f"count (instances per host) must be 1–100, not {self.count}")
-        if self.connect_timeout <= 0:
-            raise ConfigError("connect_timeout must be more than 0 seconds")
+        if not math.isfinite(self.connect_timeout) or self.connect_timeout <= 0:
+            raise ConfigError(
+                f"connect_timeout must be more than 0 seconds, not {self.connect_timeout}"
+            )
         if not 1 <= self.max_handshakes <= 100:
             raise ConfigError("max_handshakes must be 1–100")
-        if self.drain_timeout < 0:
-            raise ConfigError("drain_timeout must be 0 seconds or more")
+        if not math.isfinite(self.drain_timeout) or self.drain_timeout < 0:
+            raise ConfigError(f"drain_timeout must be 0 seconds or more, not {self.drain_timeout}")
 
     @property
     def host_addresses(self) -> tuple[HostAddress, ...]:
@@ -141,7 +210,8 @@ class SshSettings:
     @property
     def port_range(self) -> range:
         low, sep, high = self.ports.partition("-")
-        if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        low, high = low.strip(), high.strip()
+        if not sep or not _is_number(low) or not _is_number(high):
             raise ConfigError(f'ports must look like "20000-29999", not {self.ports!r}')
         first, last = int(low), int(high)
         if not 1024 <= first <= last <= 65535:

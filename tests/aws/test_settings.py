@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backends.aws import naming
+from backends.aws.settings import AwsSettings, RetrySettings, TargetHealthCheck
 from backends.config import load_config
 from backends.errors import ConfigError
 
@@ -89,3 +90,48 @@ def test_target_group_names_fit_alb_and_never_collide():
     assert long_a == naming.target_group_name("payments-reconciliation-worker", 1234)
     assert long_a.endswith("-g1234")
     assert naming.target_group_name("api_v2", 1) != naming.target_group_name("api-v2", 1)
+
+
+# issue 9: no nan, no inf, whatever the way in ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (("poll_interval = 5", "poll_interval = nan"), "fleets.web.poll_interval"),
+        (("poll_interval = 5", "retire_timeout = inf"), "fleets.web.retire_timeout"),
+        (("max_attempts = 6", "connect_timeout = nan"), "fleets.web.retry.connect_timeout"),
+        (("max_attempts = 6", "read_timeout = -inf"), "fleets.web.retry.read_timeout"),
+        (("poll_interval = 5", "poll_interval = 1" + "0" * 400), "fleets.web.poll_interval"),
+    ],
+)
+def test_non_finite_numbers_are_refused_naming_the_key(tmp_path, change, key):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, EXAMPLE.replace(*change)))
+    assert caught.value.message.startswith(f"{key} must be a finite number")
+    assert caught.value.exit_code == 2
+
+
+BASE = {
+    "region": "eu-west-1",
+    "listener_arn": "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/web/1/2",
+    "vpc_id": "vpc-1",
+    "subnets": ("subnet-1",),
+}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: AwsSettings(**BASE, poll_interval=float("nan")), "poll_interval must be more"),
+        (lambda: AwsSettings(**BASE, retire_timeout=float("inf")), "retire_timeout must be more"),
+        (lambda: RetrySettings(connect_timeout=float("nan")), "retry.connect_timeout must be"),
+        (lambda: RetrySettings(read_timeout=float("inf")), "retry.read_timeout must be"),
+        (lambda: TargetHealthCheck(grace_period=float("nan")), "health.grace_period must be"),
+        (lambda: TargetHealthCheck(interval=float("nan")), "health.interval must be"),
+        (lambda: TargetHealthCheck(path="/up\r\n"), "health.path must be a URL path"),
+    ],
+)
+def test_settings_made_directly_refuse_nan_and_inf(make, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        make()

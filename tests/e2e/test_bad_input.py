@@ -76,3 +76,46 @@ def test_read_only_refuses_before_touching_anything(state_dir):
     assert_one_line(done, 1, "read-only mode: launch is not allowed")
     status = molt(state_dir, "status", "web", "--json", config=path)
     assert '"generations": []' in status.stdout
+
+
+# issue 9: refused at load or at the door, before anything starts -----------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "phrases"),
+    [
+        (
+            ("{python} app.py --port {port}", "sh -c 'echo ${HOME}; {python} app.py -p {port}'"),
+            ("fleets.web.start has an unknown placeholder {HOME}", "a literal brace as {{"),
+        ),
+        (("[fleets.web]", "[fleets.Web]"), ("[fleets.Web]: a fleet name is lowercase",)),
+        (('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:0"\ndrain_timeout = nan'),
+         ("fleets.web.drain_timeout must be a finite number, not nan",)),
+        (('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:0"\n[fleets.web.health]\ninterval = inf'),
+         ("fleets.web.health.interval must be a finite number, not inf",)),
+    ],
+)  # fmt: skip
+def test_a_bad_template_name_or_number_is_refused_at_load(state_dir, change, phrases):
+    text = FLEET.replace(*change)
+    done = molt(state_dir, "status", config=config(state_dir, text))
+    assert_one_line(done, 2, *phrases)
+    assert not (state_dir / "agent.sock").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "phrase"),
+    [
+        ("--note", "fix \x1b[2J\x1b[31mparser", "the note holds a control character (U+001B"),
+        ("--note", "one\nmolt: retire web g1 ok", "the note holds a control character (U+000A"),
+        ("--note", "abc\u202edcba", "the note holds a control character (U+202E"),
+        ("--version", "v2\x1b]0;pwned\x07", "the version holds a control character (U+001B"),
+    ],
+)
+def test_control_characters_in_a_note_or_version_exit_2_before_anything_starts(
+    state_dir, flag, value, phrase
+):
+    args = ["launch", "web", "--version", "v2", flag, value]
+    done = molt(state_dir, *args, config=config(state_dir, FLEET))
+    assert_one_line(done, 2, phrase)
+    assert "\x1b" not in done.stderr and "\u202e" not in done.stderr
+    assert not (state_dir / "agent.sock").exists()  # refused before an agent was started

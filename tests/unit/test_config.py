@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from backends.config import load_config
+from backends.errors import ConfigError, shown
 from backends.fleets import DEMO_FLEET
-from backends.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -93,3 +94,133 @@ def test_unknown_fleet_lists_the_known_ones(tmp_path):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path / "missing.toml"))
+
+
+# issue 9: refused at load, one line naming the key ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (
+            "sh -c 'echo ${HOME}; app --port {port}'",
+            "fleets.web.start has an unknown placeholder {HOME}",
+        ),
+        ("{python} app.py --port {prot}", "fleets.web.start has an unknown placeholder {prot}"),
+        ("{python} app.py --port {address}", "unknown placeholder {address}"),
+        ("{python} app.py { --port {port}", "fleets.web.start has a lone '{'"),
+        ("{python} app.py --port 8000", "fleets.web.start must contain {port}"),
+    ],
+)
+def test_start_templates_are_checked_at_load(tmp_path, start, message):
+    text = GOOD.replace("{python} server.py --port {port}", start.replace("\\", "\\\\"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert message in caught.value.message
+    assert "\n" not in caught.value.message and caught.value.exit_code == 2
+    if "must contain" not in message:
+        assert "a literal brace as {{" in caught.value.message
+
+
+def test_a_shell_variable_written_with_doubled_braces_is_accepted(tmp_path):
+    start = "sh -c 'echo ${{HOME}}; exec {python} server.py --port {port}'"
+    web = load_config(write(tmp_path, GOOD.replace("{python} server.py --port {port}", start)))
+    assert web.fleet("web").settings.start == start
+
+
+@pytest.mark.parametrize(
+    "name", ["Web", "-web", "_web", "web.eu", "web eu", "wéb", "a\x1bb", "a\x7fb", ""]
+)
+def test_fleet_names_are_lowercase_letters_digits_dash_underscore(tmp_path, name):
+    text = GOOD.replace("[fleets.web]", f"[fleets.{json.dumps(name)}]")
+    with pytest.raises(ConfigError, match=r"a fleet name is lowercase letters, digits") as caught:
+        load_config(write(tmp_path, text))
+    spelled = (
+        name
+        if re.fullmatch(r"[A-Za-z0-9_-]+", name)
+        else shown(json.dumps(name, ensure_ascii=False))
+    )
+    assert f"[fleets.{spelled}]" in caught.value.message  # as molt.toml spells it
+    assert caught.value.message.isprintable() and caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize("name", ["web", "0web", "api-eu", "api_v2", "a"])
+def test_good_fleet_names_load(tmp_path, name):
+    text = GOOD.replace("[fleets.web", f"[fleets.{name}")
+    assert list(load_config(write(tmp_path, text)).fleets) == [name]
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("drain_timeout = nan", "fleets.web.drain_timeout"),
+        ("drain_timeout = inf", "fleets.web.drain_timeout"),
+        ("drain_timeout = -inf", "fleets.web.drain_timeout"),
+        ("drain_timeout = 1" + "0" * 400, "fleets.web.drain_timeout"),
+        ("[fleets.web.health]\ninterval = nan", "fleets.web.health.interval"),
+        ("[fleets.web.health]\ntimeout = inf", "fleets.web.health.timeout"),
+        ("[fleets.web.health]\nstart_period = nan", "fleets.web.health.start_period"),
+    ],
+)
+def test_non_finite_numbers_are_refused_naming_the_key(tmp_path, line, key):
+    text = GOOD.replace('[fleets.web.health]\npath = "/up"\ninterval = 2\n', "") + line + "\n"
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} must be a finite number") as caught:
+        load_config(write(tmp_path, text))
+    assert caught.value.exit_code == 2 and len(caught.value.message) < 120
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"drain_timeout": float("nan")}, "drain_timeout must be 0 seconds or more, not nan"),
+        ({"drain_timeout": float("inf")}, "drain_timeout must be 0 seconds or more, not inf"),
+        ({"start": "app {port} ${HOME}"}, "start has an unknown placeholder {HOME}"),
+    ],
+)
+def test_local_settings_made_directly_refuse_the_same(tmp_path, change, message):
+    from backends.local.settings import LocalSettings
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        LocalSettings(**{"artifact": tmp_path, "start": "app {port}", **change})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"interval": float("nan")},
+        {"timeout": float("inf")},
+        {"start_period": float("nan")},
+        {"path": "/up\r\nX-Evil: 1"},
+        {"path": "/a b"},
+    ],
+)
+def test_health_settings_made_directly_refuse_nan_inf_and_odd_paths(change):
+    from backends.health import HealthSettings
+
+    with pytest.raises(ConfigError, match=r"^health\.\w+ must"):
+        HealthSettings(**change)
+
+
+def test_health_path_errors_name_the_key_in_full(tmp_path):
+    with pytest.raises(ConfigError, match=r"^fleets\.web\.health\.path must be a URL path"):
+        load_config(write(tmp_path, GOOD.replace('path = "/up"', 'path = "/up now"')))
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("9" * 5000, "is not valid TOML: a number too long to read"),
+        ("1" + "0" * 400, "fleets.web.count must be a whole number of at most 18 digits"),
+    ],
+)
+def test_numbers_too_long_to_mean_anything_are_refused_in_a_short_line(tmp_path, number, message):
+    text = GOOD.replace('listen = "127.0.0.1:9000"', f"count = {number}")
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        load_config(write(tmp_path, text))
+    assert len(caught.value.message) < 200
+
+
+def test_an_artifact_name_too_long_for_the_os_is_not_a_directory(tmp_path):
+    text = GOOD.replace('artifact = "app"', f'artifact = "{"x" * 5000}"')
+    with pytest.raises(ConfigError, match=r"^fleets\.web\.artifact .* is not a directory"):
+        load_config(write(tmp_path, text))
