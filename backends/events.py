@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     ERROR = "error"  # the driver could not read (part of) the fleet, or can again
     DIFFERENCE = "difference"  # the world differs from what Molt set, repaired or reported
     SNAPSHOT = "snapshot"  # a polled driver's fresh read, handed to watchers
+    TRAFFIC = "traffic"  # a generation started (or stopped) doing worse than its baseline
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -289,6 +290,37 @@ class SnapshotTaken(Event):
         return {"snapshot": self.snapshot.to_json()}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrafficCrossed(Event):
+    """``generation_id`` started doing worse than its baseline on real requests
+    (``worse``), or stopped. ``findings`` reads like ``5xx 31% vs 0.1% on g1``."""
+
+    kind: ClassVar[EventKind] = EventKind.TRAFFIC
+    generation_id: str
+    baseline: str
+    worse: bool
+    findings: tuple[str, ...] = ()
+
+    @property
+    def generation(self) -> str | None:
+        return self.generation_id
+
+    def text(self) -> str:
+        if self.worse:
+            return f"{self.generation_id} does worse than {self.baseline}: " + "; ".join(
+                self.findings
+            )
+        return f"{self.generation_id} no longer does worse than {self.baseline}"
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation_id,
+            "baseline": self.baseline,
+            "worse": self.worse,
+            "findings": list(self.findings),
+        }
+
+
 def _health(value: Any) -> Health | None:
     return Health(value) if value else None
 
@@ -344,6 +376,14 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
         )
     if kind == EventKind.DIFFERENCE:
         return DifferenceFound(**base, what=str(data["what"]), repaired=bool(data["repaired"]))
+    if kind == EventKind.TRAFFIC:
+        return TrafficCrossed(
+            **base,
+            generation_id=str(data["generation"]),
+            baseline=str(data["baseline"]),
+            worse=bool(data["worse"]),
+            findings=tuple(data.get("findings") or ()),
+        )
     if kind == EventKind.SNAPSHOT:
         return SnapshotTaken(**base, snapshot=FleetSnapshot.from_json(data["snapshot"]))
     raise ValueError(f"not a Molt event: {kind!r}")

@@ -11,32 +11,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (the only clock the model uses)."""
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime | None, *, precise: bool = False) -> str | None:
-    """``2026-11-26T14:00:00Z``: the one time format of JSON output; ``precise`` keeps
-    milliseconds (the journal orders actions that happen within one second)."""
-    if moment is None:
-        return None
-    moment = moment.astimezone(UTC)
-    if precise:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
+from backends.clock import iso as iso
+from backends.clock import parse_iso as parse_iso
+from backends.clock import utcnow as utcnow
+from backends.traffic import Traffic
 
 GENERATION_ID = re.compile(r"^g([1-9][0-9]*)$")
 
@@ -123,6 +105,8 @@ class Instance:
     latency_ms: float | None = None
     healthy_since: datetime | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: what real requests to this instance saw (None: nothing known, or not per instance)
+    traffic: Traffic | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -136,6 +120,7 @@ class Instance:
         data["last_check"] = self.last_check
         data["latency_ms"] = self.latency_ms
         data["healthy_since"] = iso(self.healthy_since)
+        data["traffic"] = self.traffic.to_json() if self.traffic is not None else None
         return data
 
     @classmethod
@@ -149,6 +134,7 @@ class Instance:
             last_check=data.get("last_check", ""),
             latency_ms=data.get("latency_ms"),
             healthy_since=parse_iso(data.get("healthy_since")),
+            traffic=Traffic.from_json(data.get("traffic")),
         )
 
 
@@ -170,6 +156,16 @@ class Generation:
     extra: Mapping[str, str] = field(default_factory=dict)
     #: what the driver recorded (``launching`` while its launch runs or was cut short)
     lifecycle: Lifecycle = Lifecycle.ACTIVE
+    #: what real requests to the generation saw (None: nothing known yet)
+    traffic: Traffic | None = None
+    #: drift ``verify`` found since launch (sticky: tainted until retired)
+    drift: tuple[str, ...] = ()
+    #: older than the fleet's ``max_age``: due a rebuild
+    rebuild_due: bool = False
+
+    @property
+    def tainted(self) -> bool:
+        return bool(self.drift)
 
     @property
     def number(self) -> int:
@@ -199,6 +195,10 @@ class Generation:
             "artifact": self.artifact,
             "digest": self.digest,
             "lifecycle": self.lifecycle.value,
+            "traffic": self.traffic.to_json() if self.traffic is not None else None,
+            "tainted": self.tainted,
+            "drift": list(self.drift),
+            "rebuild_due": self.rebuild_due,
             "instances": [i.to_json() for i in self.instances],
         }
 
@@ -217,6 +217,9 @@ class Generation:
             artifact=data.get("artifact", ""),
             digest=data.get("digest", ""),
             lifecycle=Lifecycle(data.get("lifecycle", "active")),
+            traffic=Traffic.from_json(data.get("traffic")),
+            drift=tuple(data.get("drift") or ()),
+            rebuild_due=bool(data.get("rebuild_due", False)),
         )
 
 
@@ -241,6 +244,8 @@ class FleetSnapshot:
     taken_at: datetime = field(default_factory=utcnow)
     #: what differs from what Molt set and was left alone (read-only mode): one line each
     differences: tuple[str, ...] = ()
+    #: parts of the read that could not be made (e.g. traffic numbers): one line each
+    problems: tuple[str, ...] = ()
 
     @property
     def weights(self) -> dict[str, int]:
@@ -265,6 +270,7 @@ class FleetSnapshot:
             "revision": self.revision,
             "generations": [g.to_json() for g in self.generations],
             "differences": list(self.differences),
+            "problems": list(self.problems),
         }
 
     @classmethod
@@ -275,6 +281,7 @@ class FleetSnapshot:
             entry=data["entry"],
             generations=tuple(Generation.from_json(g) for g in data["generations"]),
             differences=tuple(data.get("differences", ())),
+            problems=tuple(data.get("problems", ())),
         )
 
 

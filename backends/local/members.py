@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from backends.local import checks, processes
+from backends.local.meter import Meter
 from backends.local.store import GenerationRow
 from backends.model import Generation, Instance, Lifecycle, derive_state, parse_iso, utcnow
 
@@ -29,7 +30,8 @@ class InstanceRuntime:
     crashed: str = ""  # how its last process ended, until one passes a check
     task: asyncio.Task[None] | None = None
 
-    def to_model(self) -> Instance:
+    def to_model(self, meter: Meter | None = None, as_of: datetime | None = None) -> Instance:
+        traffic = meter.traffic([self.id], as_of or utcnow(), history=False) if meter else None
         return Instance(
             id=self.id,
             address=f"127.0.0.1:{self.port}",
@@ -38,6 +40,7 @@ class InstanceRuntime:
             last_check=self.last_check,
             latency_ms=self.latency_ms,
             healthy_since=self.healthy_since,
+            traffic=traffic,
         )
 
 
@@ -51,8 +54,12 @@ class GenerationRuntime:
     def lifecycle(self) -> Lifecycle:
         return Lifecycle(self.row.lifecycle)
 
-    def to_model(self) -> Generation:
-        instances = tuple(i.to_model() for i in self.instances.values())
+    def to_model(self, meter: Meter | None = None, as_of: datetime | None = None) -> Generation:
+        """The generation as Molt shows it; with the proxy's ``meter``, what real
+        requests to it and to each instance saw."""
+        as_of = as_of or utcnow()
+        instances = tuple(i.to_model(meter, as_of) for i in self.instances.values())
+        traffic = meter.traffic(self.instances, as_of, history=True) if meter else None
         return Generation(
             id=self.row.id,
             version=self.row.version,
@@ -66,4 +73,5 @@ class GenerationRuntime:
             artifact=self.row.artifact,
             digest=self.row.digest,
             lifecycle=self.lifecycle,
+            traffic=traffic,
         )

@@ -15,11 +15,13 @@ Molt serves); answers stream through with back-pressure.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
 import httptools
 
+from backends.local.meter import Meter
 from backends.local.routing import Router, Upstream
 from backends.local.upstream import UpstreamSide
 from backends.local.wire import HOP_BY_HOP, IDEMPOTENT, simple_answer
@@ -42,10 +44,11 @@ class Request:
 class Proxy:
     """Listens for clients and forwards each request to the upstream the router picks."""
 
-    def __init__(self, fleet: str, router: Router) -> None:
+    def __init__(self, fleet: str, router: Router, meter: Meter | None = None) -> None:
         self.fleet = fleet
         self.router = router
         self.in_flight: Counter[str] = Counter()
+        self.meter = meter  # what real requests saw (None: not recorded)
         self.idle: dict[int, list[UpstreamSide]] = {}
         self.address = ""
         self._server: asyncio.Server | None = None
@@ -88,6 +91,7 @@ class Proxy:
                 )
             return
         exchange.upstream = upstream
+        exchange.sent = time.perf_counter()
         self.in_flight[upstream.generation] += 1
         pool = self.idle.get(upstream.port)
         while pool:
@@ -118,7 +122,7 @@ class Proxy:
 class Exchange:
     """One client request on its way to an upstream and back."""
 
-    __slots__ = ("client", "request", "upstream", "connection", "attempts", "answered")
+    __slots__ = ("client", "request", "upstream", "connection", "attempts", "answered", "sent")
 
     def __init__(self, client: ClientSide, request: Request) -> None:
         self.client = client
@@ -127,15 +131,22 @@ class Exchange:
         self.connection: UpstreamSide | None = None
         self.attempts = 1
         self.answered = False  # some bytes of the answer reached the client
+        self.sent = 0.0  # when the current upstream was chosen
 
-    def finish(self) -> None:
-        if self.upstream is not None:
-            self.client.proxy.in_flight[self.upstream.generation] -= 1
+    def finish(self, status: int | None) -> None:
+        """The current upstream is done with this request: ``status`` is its answer,
+        0 when it could not be delivered, None when the client went away first."""
+        upstream = self.upstream
+        if upstream is not None:
+            proxy = self.client.proxy
+            proxy.in_flight[upstream.generation] -= 1
+            if status is not None and proxy.meter is not None:
+                proxy.meter.record(upstream.instance, time.perf_counter() - self.sent, status)
             self.upstream = None
 
     def failed_before_answer(self) -> None:
         failed = self.upstream
-        self.finish()
+        self.finish(0)
         if self.request.method in IDEMPOTENT and self.attempts < 2 and not self.client.gone:
             self.attempts += 1
             self.client.proxy.dispatch(self, avoid=failed)

@@ -28,6 +28,7 @@ class UpstreamSide(asyncio.Protocol):
         self.chunked = False  # re-chunking the body for the client
         self.until_close = False  # the instance ends its answer by closing
         self.keep_client = True
+        self.status = 0  # of the answer being relayed
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -35,7 +36,7 @@ class UpstreamSide(asyncio.Protocol):
 
     def send(self, exchange: Exchange) -> None:
         if exchange.client.gone:  # the client left while we were connecting
-            exchange.finish()
+            exchange.finish(None)
             self.proxy.release(self)
             return
         self.exchange = exchange
@@ -51,7 +52,7 @@ class UpstreamSide(asyncio.Protocol):
         exchange, self.exchange = self.exchange, None
         self.transport.close()
         if exchange is not None:
-            exchange.finish()
+            exchange.finish(None)
 
     def _timed_out(self) -> None:
         self.timer = None
@@ -59,7 +60,7 @@ class UpstreamSide(asyncio.Protocol):
         self.transport.close()
         if exchange is None:
             return
-        exchange.finish()
+        exchange.finish(0)
         if exchange.answered:
             exchange.client.transport.close()
         else:
@@ -82,7 +83,7 @@ class UpstreamSide(asyncio.Protocol):
         if not exchange.answered:
             exchange.failed_before_answer()
         else:  # half an answer went out: the client cannot trust this connection now
-            exchange.finish()
+            exchange.finish(0)
             exchange.client.transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -113,7 +114,7 @@ class UpstreamSide(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         assert self.exchange is not None and self.parser is not None
         request = self.exchange.request
-        status = self.parser.get_status_code()
+        status = self.status = self.parser.get_status_code()
         lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason(status))]
         length = None
         upstream_chunked = False
@@ -175,5 +176,5 @@ class UpstreamSide(asyncio.Protocol):
         else:
             self.transport.close()
         if exchange is not None:
-            exchange.finish()
+            exchange.finish(self.status)
             exchange.client.done(self.keep_client)

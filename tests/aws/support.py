@@ -35,7 +35,11 @@ FAKE_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/molt-test-aws-credentials",
 }
 CLEARED = (
-    "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN"
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ROLE_ARN",
 )
 
 _server_lock = threading.Lock()
@@ -242,3 +246,105 @@ class ScriptedTargetHealth:
                 "Health checks failed with these codes: [500]",
             )
         return real
+
+
+def averaged_percentiles(cloudwatch: Any, **request: Any) -> Mapping[str, Any]:
+    """The test side of the metrics seam: the same ``GetMetricData`` call against moto,
+    with percentile statistics asked as averages (moto stores the datapoints the test
+    puts, as the ALB would, but cannot compute percentiles)."""
+    queries = []
+    for query in request["MetricDataQueries"]:
+        stat = query["MetricStat"]["Stat"]
+        if stat.startswith("p"):
+            query = {**query, "MetricStat": {**query["MetricStat"], "Stat": "Average"}}
+        queries.append(query)
+    answer: Mapping[str, Any] = cloudwatch.get_metric_data(
+        **{**request, "MetricDataQueries": queries}
+    )
+    return answer
+
+
+def put_alb_minute(
+    world: World, target_group_arn: str, *, requests: int, errors_5xx: int, latency_s: float
+) -> None:
+    """One minute of an ALB's metrics for one target group, as AWS would publish them."""
+    from datetime import UTC, datetime, timedelta
+
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    dimensions = [
+        {
+            "Name": "TargetGroup",
+            "Value": "targetgroup/" + target_group_arn.split(":targetgroup/")[1],
+        },
+        {
+            "Name": "LoadBalancer",
+            "Value": "app/" + world.listener_arn.split(":listener/app/")[1].rsplit("/", 1)[0],
+        },
+    ]
+    world.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {
+                "MetricName": "RequestCount",
+                "Dimensions": dimensions,
+                "Timestamp": minute,
+                "Value": requests,
+                "Unit": "Count",
+            },
+            {
+                "MetricName": "HTTPCode_Target_5XX_Count",
+                "Dimensions": dimensions,
+                "Timestamp": minute,
+                "Value": errors_5xx,
+                "Unit": "Count",
+            },
+            {
+                "MetricName": "TargetResponseTime",
+                "Dimensions": dimensions,
+                "Timestamp": minute,
+                "Value": latency_s,
+                "Unit": "Seconds",
+            },
+        ],
+    )
+
+
+
+async def serve_as_the_alb(
+    world: World,
+    metrics: Any,
+    error_rates: Mapping[str, float],
+    stop: Any,
+    *,
+    per_minute: int = 600,
+    latency_s: float = 0.012,
+) -> None:
+    """Until ``stop`` (an ``asyncio.Event``) is set: whenever the listener's weights
+    change, the minute of metrics the ALB would publish for that split — ``per_minute``
+    requests shared by weight, 5xx at ``error_rates[generation id]`` (0 if not given) —
+    and ``metrics`` (the backend's :class:`~backends.aws.metrics.Metrics`) reads
+    CloudWatch again at its next read, as if that minute had passed."""
+    import asyncio
+
+    elbv2 = world.client("elbv2")
+    seen: dict[str, int] = {}
+
+    def publish() -> None:
+        nonlocal seen
+        listener = elbv2.describe_listeners(ListenerArns=[world.listener_arn])["Listeners"][0]
+        forward = listener["DefaultActions"][0].get("ForwardConfig") or {"TargetGroups": []}
+        weights = {g["TargetGroupArn"]: g.get("Weight", 0) for g in forward["TargetGroups"]}
+        if weights == seen:
+            return
+        for arn, weight in weights.items():
+            generation = arn.split(":targetgroup/")[1].split("/")[0].rsplit("-", 1)[1]
+            requests = per_minute * weight // 100
+            errors = round(requests * error_rates.get(generation, 0.0))
+            put_alb_minute(world, arn, requests=requests, errors_5xx=errors, latency_s=latency_s)
+        seen = weights
+
+    while not stop.is_set():
+        await asyncio.to_thread(publish)
+        # a minute later, at every turn: a fetch in flight may have cached the one before
+        metrics._fetched = float("-inf")
+        await asyncio.sleep(0.1)

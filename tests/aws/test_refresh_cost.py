@@ -44,7 +44,8 @@ async def test_the_cost_does_not_grow_with_instances(backend, world):
 
 async def test_waiting_for_a_launch_reads_at_the_fleets_poll_interval(world, tmp_path):
     """``molt launch --wait``: 1 + G calls per ``poll_interval`` (G generations), plus
-    one DescribeInstances when the new instances first appear."""
+    one DescribeInstances when the new instances first appear and one GetMetricData
+    per minute (CloudWatch's own period) for the traffic numbers."""
     backend = AwsBackend(aws_fleet(world, poll_interval=1.0), tmp_path)
     backend.target_health = ScriptedTargetHealth(pending_for=3.5)  # the ALB takes a while
     session = FleetSession.around(backend)
@@ -59,9 +60,11 @@ async def test_waiting_for_a_launch_reads_at_the_fleets_poll_interval(world, tmp
     assert reads <= elapsed / interval + 2
     assert requests.sent["DescribeTargetHealth"] == reads  # G = 1
     assert requests.sent["DescribeInstances"] <= 1
+    assert requests.sent["GetMetricData"] <= 1  # traffic numbers: once a minute at most
     assert set(requests.sent) <= {
         "DescribeAutoScalingGroups",
         "DescribeTargetHealth",
         "DescribeInstances",
+        "GetMetricData",
     }
     await backend.close()

@@ -1,7 +1,13 @@
-"""Throughput and latency of the local proxy: direct to an instance vs through Molt.
+"""Throughput and latency of the local proxy: direct to an instance vs through Molt,
+and the cost of recording traffic (the proxy with its meter on vs off, in one run).
 
 Run: .venv/bin/python tests/benchmarks/proxy.py [--seconds 10] [--clients 8]
-Target: through the proxy ≥ 50% of direct throughput, ≤ 2 ms added p50.
+Targets: through the proxy ≥ 50% of direct throughput, ≤ 2 ms added p50; recording
+costs at most 5% of the proxy's throughput and 0.1 ms of its p50.
+
+The agent's proxy (recording, on uvloop) is measured as Molt runs it. For on vs off,
+two more proxies run in this process on uvloop, one with a meter and one without,
+in front of the same instance, measured in turn (twice each, the better kept).
 
 The load comes from ``wrk`` (Debian package wrk) when it is installed: a load generator
 in C leaves the CPU to what is measured. Without it, a Python (aiohttp) generator is
@@ -21,10 +27,14 @@ import time
 from pathlib import Path
 
 import aiohttp
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from backends.local.client import LocalBackend  # noqa: E402
+from backends.local.meter import Meter  # noqa: E402
+from backends.local.proxy import Proxy  # noqa: E402
+from backends.local.routing import Route, Router, Upstream  # noqa: E402
 from backends.model import GenerationSpec  # noqa: E402
 from backends.operations import Operations  # noqa: E402
 from backends.session import FleetSession  # noqa: E402
@@ -93,18 +103,30 @@ async def main(seconds: float, clients: int) -> None:
         await ops.promote("g1")
         snapshot = await backend.snapshot()
         instance = snapshot.generations[0].instances[0].address
-        rows = []
         generator = "wrk" if shutil.which("wrk") else "python aiohttp"
-        for label, address in (("direct", instance), ("through proxy", snapshot.entry)):
+        port = int(instance.rpartition(":")[2])
+        recording, silent = await side_proxies(port)
+
+        async def measure(address: str) -> tuple[float, float, float, int]:
             url = f"http://{address}/"
             if generator == "wrk":
-                rows.append((label, *wrk(url, clients, seconds)))
-                continue
+                return await asyncio.to_thread(wrk, url, clients, seconds)
             await hammer(url, clients, 1.0)  # warm up connections
             rate, latencies, failures = await hammer(url, clients, seconds)
-            rows.append((label, rate, pct(latencies, 50), pct(latencies, 99), failures))
+            return rate, pct(latencies, 50), pct(latencies, 99), failures
+
+        rows = [("direct", *await measure(instance))]
+        rows.append(("through the agent's proxy", *await measure(snapshot.entry)))
+        paired: dict[str, list[tuple[float, float, float, int]]] = {"on": [], "off": []}
+        for _ in range(2):
+            paired["on"].append(await measure(recording.address))
+            paired["off"].append(await measure(silent.address))
+        for label, key in (("proxy, recording on", "on"), ("proxy, recording off", "off")):
+            rows.append((label, *max(paired[key])))
+        await recording.close()
+        await silent.close()
         await backend.close()
-    direct, proxied = rows
+    direct, proxied, on, off = rows
     print(
         f"\n{clients} keep-alive clients ({generator}), {seconds:.0f} s each, "
         "one demo app instance upstream\n"
@@ -119,6 +141,24 @@ async def main(seconds: float, clients: int) -> None:
         f"\nproxy throughput {ratio:.0%} of direct (target ≥ 50%); "
         f"added p50 {added:.2f} ms (target ≤ 2 ms)"
     )
+    cost = 1 - on[1] / off[1]
+    print(
+        f"recording costs {cost:.1%} of throughput (target ≤ 5%) and "
+        f"{on[2] - off[2]:+.3f} ms of p50 (target ≤ 0.1 ms)"
+    )
+
+
+async def side_proxies(port: int) -> tuple[Proxy, Proxy]:
+    """Two proxies in this process in front of the instance on ``port``: one records
+    every request in a meter, the other records nothing."""
+    proxies = []
+    for meter in (Meter(), None):
+        router = Router()
+        router.update([Route("g1", 100, (Upstream("g1", "g1-1", port),))])
+        proxy = Proxy("bench", router, meter)
+        await proxy.start("127.0.0.1", 0)
+        proxies.append(proxy)
+    return proxies[0], proxies[1]
 
 
 if __name__ == "__main__":
@@ -126,4 +166,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=8)
     options = parser.parse_args()
-    asyncio.run(main(options.seconds, options.clients))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main(options.seconds, options.clients))

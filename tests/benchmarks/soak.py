@@ -6,7 +6,7 @@ Two generations of the demo app behind the agent's proxy; every few seconds the
 traffic moves g1 100% → 50/50 → g2 100% → 50/50 → back, through the guarded door
 (Operations: lock, journal, guards), while keep-alive clients request without pause.
 Reports the requests that failed and the agent's memory (RSS) and open file
-descriptors at the start and the end: both should stay flat.
+descriptors after a warm-up under load and at the end: both should stay flat.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from backends.session import FleetSession  # noqa: E402
 from tests.support.load import keep_alive_load  # noqa: E402
 from tests.support.local import agent_pids, local_fleet, state_dir_env  # noqa: E402
 
+WARM_UP = 15.0  # seconds of load before the first reading
 CYCLE = ({"g1": 100, "g2": 0}, {"g1": 50, "g2": 50}, {"g1": 0, "g2": 100}, {"g1": 50, "g2": 50})
 
 
@@ -46,10 +47,10 @@ async def soak(minutes: float, clients: int, every: float) -> list[tuple[str, st
             await session.wait_settled(generation.id, timeout=60)
         await session.ops.promote("g1")
         entry = (await session.read()).entry
-        await asyncio.sleep(2.0)  # let the agent settle before the first reading
-        start = agent_usage(state_dir)
         stop = asyncio.Event()
         load = asyncio.create_task(keep_alive_load(f"http://{entry}/", clients, stop, 0))
+        await asyncio.sleep(WARM_UP)  # the proxy's pools fill up: then measure
+        start = agent_usage(state_dir)
         began, shifts = time.monotonic(), 0
         while time.monotonic() - began < minutes * 60:
             await asyncio.sleep(every)

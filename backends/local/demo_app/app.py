@@ -3,6 +3,9 @@
 ``/`` answers ``demo <version> <generation> <instance>``; ``/healthz`` answers 200 —
 except that a version ending in ``-bad`` always fails it and one ending in ``-flaky``
 fails a third of the time, so a newcomer can watch a launch fail and the guards refuse it.
+A version ending in ``-errors`` passes its health checks but answers 500 to 30% of real
+requests, and one ending in ``-slow`` adds 200 ms to every answer: the releases that
+only real traffic shows up.
 """
 
 import argparse
@@ -10,6 +13,7 @@ import os
 import random
 import signal
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = os.environ.get("MOLT_VERSION", "v0")
@@ -36,6 +40,16 @@ class Handler(BaseHTTPRequestHandler):
             ok = healthy()
             self._answer(200 if ok else 500, "ok\n" if ok else "unhealthy\n")
         else:
+            self._real_request()
+
+    def _real_request(self) -> None:
+        if VERSION.endswith("-slow"):
+            time.sleep(0.2)
+        if VERSION.endswith("-errors") and random.random() < 0.3:
+            print(f"error: {self.command} {self.path} failed: the demo's injected fault",
+                  file=sys.stderr, flush=True)
+            self._answer(500, f"demo {VERSION} {GENERATION} {INSTANCE}: internal error\n")
+        else:
             self._answer(200, f"demo {VERSION} {GENERATION} {INSTANCE}\n")
 
     def do_HEAD(self) -> None:
@@ -44,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
-        self._answer(200, f"demo {VERSION} {GENERATION} {INSTANCE}\n")
+        self._real_request()
 
     def _answer(self, status: int, body: str) -> None:
         data = body.encode()
@@ -70,6 +84,7 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     server = Server((args.host, args.port), Handler)
+    print(f"demo {VERSION} ({INSTANCE}) listening on {args.host}:{args.port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.serve_forever()
     return 0
