@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
 from backends.errors import ConfigError
+from backends.rollout import Plan
 
 DEMO_FLEET = "demo"
 
@@ -34,6 +36,12 @@ class FleetConfig:
     source: str = "built-in"
     #: the built-in demo: launch this version as g1 on first use
     bootstrap_version: str | None = None
+    #: ``[fleets.NAME.rollout]``: the fleet's rollout plan (None: Molt's default plan)
+    rollout: Plan | None = None
+    #: seconds between the TUI's own immutability checks of every generation
+    verify_interval: float = 600.0
+    #: generations older than this are due a rebuild (None: no limit)
+    max_age: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

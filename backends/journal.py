@@ -83,6 +83,12 @@ class JournalRecord:
                 words.append("(finished a launch cut short)")
             if args.get("note"):
                 words.append(f"“{args['note']}”")
+        elif self.action == "rollout":
+            words += [str(args.get("event", "")), str(args.get("generation", ""))]
+            if args.get("baseline"):
+                words.append(f"against {args['baseline']}")
+            if args.get("reason"):
+                words.append(f"— {args['reason']}")
         elif "weights" in args:
             words.extend(f"{g}={w}" for g, w in args["weights"].items())
         elif args.get("generation"):
@@ -90,6 +96,12 @@ class JournalRecord:
         if self.weights_before and self.action in {"shift", "promote", "rollback"}:
             before = "/".join(str(v) for v in self.weights_before.values())
             words.append(f"(was {before})")
+        if self.action == "shift" and args.get("rollout"):
+            words.append(
+                f"— rollout step {args['step']}/{args['of']}"
+                if args.get("step")
+                else "— rollout back to the baseline"
+            )
         if self.forced:
             words.append("[forced]")
         if self.outcome is Outcome.REFUSED:

@@ -26,6 +26,8 @@ from backends.errors import Refused
 from backends.model import iso, parse_iso, utcnow
 
 LEASE_TTL = 60.0  # seconds a lease lasts without renewal
+FLEET_LOCK = "fleet"  # every mutation holds it while it acts
+ROLLOUT_LOCK = "rollout"  # the process driving a rollout holds it until the rollout ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +41,17 @@ class Lease:
     record: str  # the journal record of the action
     since: datetime
     expires: datetime
+    lock: str = FLEET_LOCK  # which of the fleet's locks
 
     @classmethod
-    def new(cls, holder: str, action: str, record: str, ttl: float = LEASE_TTL) -> Lease:
+    def new(
+        cls,
+        holder: str,
+        action: str,
+        record: str,
+        ttl: float = LEASE_TTL,
+        lock: str = FLEET_LOCK,
+    ) -> Lease:
         now = utcnow()
         return cls(
             token=uuid.uuid4().hex[:12],
@@ -51,6 +61,7 @@ class Lease:
             record=record,
             since=now,
             expires=now + timedelta(seconds=ttl),
+            lock=lock,
         )
 
     def renewed(self, ttl: float = LEASE_TTL) -> Lease:
@@ -77,6 +88,7 @@ class Lease:
             "record": self.record,
             "since": iso(self.since, precise=True),
             "expires": iso(self.expires, precise=True),
+            "lock": self.lock,
         }
 
     @classmethod
@@ -94,6 +106,7 @@ class Lease:
                 record=str(data.get("record", "")),
                 since=since,
                 expires=expires,
+                lock=str(data.get("lock", FLEET_LOCK)),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -104,10 +117,17 @@ class Locked(Refused):
 
     title = "Locked"
 
-    def __init__(self, fleet: str, holder: Lease | None) -> None:
+    def __init__(self, fleet: str, holder: Lease | None, lock: str = FLEET_LOCK) -> None:
         who = holder.describe() if holder is not None else "another Molt (details not yet written)"
-        super().__init__(
-            f"fleet {fleet} is locked by {who}; try again when it has finished "
-            f"(`molt status {fleet}` shows it)"
-        )
+        if (holder.lock if holder is not None else lock) == ROLLOUT_LOCK:
+            message = (
+                f"fleet {fleet} has a rollout driven by {who}; one rollout at a time "
+                f"(`molt rollout {fleet} --abort` ends it)"
+            )
+        else:
+            message = (
+                f"fleet {fleet} is locked by {who}; try again when it has finished "
+                f"(`molt status {fleet}` shows it)"
+            )
+        super().__init__(message)
         self.holder = holder

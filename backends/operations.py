@@ -63,10 +63,10 @@ class Operations:
         if spec.artifact:
             args["artifact"] = spec.artifact
 
+        guards.check_launch(spec.version, spec.count, spec.note)  # bad input: before the lock
         resume: list[str | None] = [None]
 
         def plan(snapshot: FleetSnapshot) -> Mapping[str, int]:
-            guards.check_launch(spec.version, spec.count)
             resume[0] = guards.interrupted_launch(snapshot, spec.version)
             return snapshot.weights
 
@@ -82,11 +82,17 @@ class Operations:
         return launched[0]
 
     async def shift(
-        self, weights: Mapping[str, int], *, force: bool = False, expected: str | None = None
+        self,
+        weights: Mapping[str, int],
+        *,
+        force: bool = False,
+        expected: str | None = None,
+        why: Mapping[str, Any] | None = None,
     ) -> dict[str, int]:
         """Set the fleet's weights (they must sum to 100; generations not named get 0).
         ``expected``: the fleet revision the shift was prepared against; if the fleet
-        changed since, :class:`Stale` and nothing changes."""
+        changed since, :class:`Stale` and nothing changes. ``why``: what justified it,
+        journaled with it (a rollout's step and the checks that passed)."""
 
         def plan(snapshot: FleetSnapshot) -> Mapping[str, int]:
             if expected is not None and snapshot.revision != expected:
@@ -97,7 +103,8 @@ class Operations:
                 )
             return guards.plan_weights(snapshot, weights, force=force)
 
-        return await self._set_weights("shift", {"weights": dict(weights)}, plan, force)
+        args = {"weights": dict(weights), **(why or {})}
+        return await self._set_weights("shift", args, plan, force)
 
     async def promote(self, generation: str, *, force: bool = False) -> dict[str, int]:
         """All traffic to ``generation``."""
@@ -132,6 +139,18 @@ class Operations:
 
         await self._mutate("retire", {"generation": generation}, plan, act)
 
+    async def record(
+        self, action: str, args: Mapping[str, Any], *, record_id: str | None = None
+    ) -> None:
+        """Journal an action that changes no weight and asks nothing of the driver (a
+        rollout starting, pausing, ending) — through the same door: read-only refuses
+        it, it holds the fleet lock, its record is chained like any other."""
+
+        async def act(_: Mapping[str, int]) -> dict[str, Any]:
+            return {}
+
+        await self._mutate(action, dict(args), lambda s: s.weights, act, record_id=record_id)
+
     async def _set_weights(
         self,
         action: str,
@@ -151,13 +170,22 @@ class Operations:
         return applied
 
     async def _mutate(
-        self, action: str, args: dict[str, Any], plan: Plan, act: Act, *, forced: bool = False
+        self,
+        action: str,
+        args: dict[str, Any],
+        plan: Plan,
+        act: Act,
+        *,
+        forced: bool = False,
+        record_id: str | None = None,
     ) -> None:
         if self.read_only:
             raise read_only_refusal(action)
         record = JournalRecord(
             fleet=self.fleet, action=action, operator=await self.operator(), args=args
         )
+        if record_id is not None:
+            record = replace(record, id=record_id)
         lease = await self.backend.acquire(
             Lease.new(record.operator, _doing(action, args), record.id, self.backend.lease_ttl)
         )

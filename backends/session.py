@@ -16,29 +16,49 @@ import asyncio
 import contextlib
 import fcntl
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from backends import registry
+from backends import registry, rollout_run
 from backends.base import Backend
+from backends.baseline import baseline, worse_than_baseline
+from backends.clock import utcnow
 from backends.deadline import Deadline
-from backends.errors import BackendError, OperationFailed, Unreachable
-from backends.events import Event, ReadError, SnapshotTaken
+from backends.errors import OperationFailed, Unreachable
+from backends.events import Event, OperatorAction, ReadError, SnapshotTaken, TrafficCrossed
 from backends.fleets import FleetConfig
-from backends.journal import JournalRecord, Outcome
+from backends.interrupted import again as again
+from backends.interrupted import interrupted
+from backends.journal import JournalRecord
+from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Locked
 from backends.model import (
+    DriftReport,
     FleetSnapshot,
     Generation,
     GenerationSpec,
     GenerationState,
     Health,
-    Lifecycle,
 )
 from backends.operations import Operations
+from backends.rollout import Plan, rollout_state
+from backends.taint import annotate, findings, taints
+from backends.updates import AttentionChanged as AttentionChanged
+from backends.updates import Done as Done
+from backends.updates import EventArrived as EventArrived
+from backends.updates import HistoryRead as HistoryRead
+from backends.updates import InFlight as InFlight
+from backends.updates import Listener as Listener
+from backends.updates import OperationsChanged as OperationsChanged
+from backends.updates import OperatorKnown as OperatorKnown
+from backends.updates import Preparing as Preparing
+from backends.updates import ProblemChanged as ProblemChanged
+from backends.updates import RolloutProgress as RolloutProgress
+from backends.updates import SnapshotUpdated as SnapshotUpdated
+from backends.updates import Update as Update
+from backends.updates import describe as describe
 
 BOOTSTRAP_TIMEOUT = 60.0
+ATTENTION_EVERY = 5.0  # seconds between looks at the journal and the locks
 DEGRADED_GRACE = 15.0  # a generation degraded with nothing pending this long has settled
 READ_GAP = 0.1  # at most 10 reads a second, however fast events arrive
 RETRY_MAX = 10.0
@@ -46,95 +66,6 @@ RETRY_MAX = 10.0
 
 class Opener(Protocol):
     def __call__(self, fleet: FleetConfig, state_dir: Path, *, read_only: bool) -> Backend: ...
-
-
-def describe(error: BaseException) -> tuple[str, str]:
-    """(title, one-line message) for the operator: a BackendError's own words, anything
-    else as a generic line (the details belong in a bug report, not on screen)."""
-    if isinstance(error, BackendError):
-        return error.title, error.message
-    text = " ".join(str(error).split()) or "no details"
-    return "Unexpected error", f"{type(error).__name__}: {text}"
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """What a finished operation says, and the generation it made (launch)."""
-
-    text: str
-    generation: Generation | None = None
-
-
-@dataclass(eq=False)
-class InFlight:
-    """An operation the session runs: ``doing`` is what the status line shows."""
-
-    number: int
-    action: str
-    doing: str
-    task: asyncio.Task[None] = field(repr=False)
-    started: float = field(default_factory=lambda: asyncio.get_running_loop().time())
-    done: Done | None = None
-    error: BaseException | None = None
-
-    @property
-    def interrupted(self) -> bool:
-        return self.task.cancelled()
-
-
-# what listeners are told ---------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SnapshotUpdated:
-    snapshot: FleetSnapshot
-
-
-@dataclass(frozen=True, slots=True)
-class EventArrived:
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
-class ProblemChanged:
-    """What keeps the session from reading the fleet ("" once it can again)."""
-
-    problem: str
-
-
-@dataclass(frozen=True, slots=True)
-class OperationsChanged:
-    """An operation started or ended (``finished``: the one that just ended)."""
-
-    in_flight: tuple[InFlight, ...]
-    finished: InFlight | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorKnown:
-    operator: str
-
-
-@dataclass(frozen=True, slots=True)
-class Preparing:
-    """Progress while the fleet is prepared (the demo's first launch); "" when ready."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRead:
-    records: tuple[JournalRecord, ...]
-
-
-Update = (
-    SnapshotUpdated
-    | EventArrived
-    | ProblemChanged
-    | OperationsChanged
-    | OperatorKnown
-    | Preparing
-    | HistoryRead
-)
-Listener = Callable[[Update], None]
 
 
 class _Backoff:
@@ -177,6 +108,13 @@ class FleetSession:
         self._dirty = asyncio.Event()
         self._numbers = 0
         self._started = False
+        self._worse: dict[str, tuple[str, ...]] = {}  # generation → what it does worse
+        self._look_again = asyncio.Event()
+        #: generation → drift found (journaled, or seen by this read-only session)
+        self.drift: dict[str, tuple[str, ...]] = {}
+        #: the fleet's rollout, interrupted actions and lock, as last seen
+        self.seen = AttentionChanged(None)
+        self._worse_base: dict[str, str] = {}
 
     @classmethod
     def around(cls, backend: Backend) -> FleetSession:
@@ -237,6 +175,8 @@ class FleetSession:
                 await self._failed("read", error, backoff)
         self._spawn(self._follow())
         self._spawn(self._seed_history())
+        self._spawn(self._keep_attention())
+        self._spawn(self._verify_now_and_then())
         try:
             await self.prepare(lambda text: self._preparing(text))
         except Exception as error:  # shown; the fleet is usable anyway
@@ -289,6 +229,8 @@ class FleetSession:
         self._tell(EventArrived(event))
         if not self.backend.hands_over_snapshots:
             self.request_read()
+        if isinstance(event, OperatorAction):
+            self._look_again.set()  # a rollout step, a pause, an interrupted action…
 
     def request_read(self) -> None:
         """Read the fleet again soon (at most 10 times a second, one read at a time)."""
@@ -315,8 +257,34 @@ class FleetSession:
         return snapshot
 
     def _take(self, snapshot: FleetSnapshot) -> None:
+        snapshot = annotate(snapshot, self.drift, self.fleet.max_age, utcnow())
         self.snapshot = snapshot
         self._tell(SnapshotUpdated(snapshot))
+        for event in self._crossings(snapshot):
+            self._tell(EventArrived(event))
+
+    def _crossings(self, snapshot: FleetSnapshot) -> list[Event]:
+        """A generation that starts, or stops, doing worse than its baseline: the
+        moment is an event (the columns show the state; the stream shows when)."""
+        events: list[Event] = []
+        for generation in snapshot.generations:
+            findings = tuple(worse_than_baseline(snapshot, generation.id))
+            was = self._worse.get(generation.id, ())
+            if bool(findings) != bool(was):
+                base = baseline(snapshot, generation.id)
+                events.append(
+                    TrafficCrossed(
+                        fleet=self.name,
+                        generation_id=generation.id,
+                        baseline=base.id if base else (self._worse_base.get(generation.id, "")),
+                        worse=bool(findings),
+                        findings=findings,
+                    )
+                )
+                if base is not None:
+                    self._worse_base[generation.id] = base.id
+            self._worse[generation.id] = findings
+        return events
 
     async def _failed(self, what: str, error: BaseException, backoff: _Backoff) -> None:
         title, message = describe(error)
@@ -374,6 +342,107 @@ class FleetSession:
 
         return self.run("retire", f"retiring {generation} (draining)", work)
 
+    # rollouts ----------------------------------------------------------------------------
+    def start_rollout(self, generation: str, plan: Plan) -> InFlight:
+        """Drive a rollout of ``generation`` (this session holds the rollout lock while
+        it runs; progress arrives as :class:`RolloutProgress`)."""
+
+        async def work() -> Done:
+            done = await rollout_run.start(self, generation, plan, self._rollout_line)
+            return Done(f"rollout of {done.generation} done: {done.generation} at 100%")
+
+        return self.run("rollout", f"rolling out {generation}", work)
+
+    def pause_rollout(self) -> InFlight:
+        async def work() -> Done:
+            paused = await rollout_run.pause(self, f"paused by {await self.ops.operator()}")
+            return Done(f"rollout of {paused.generation} paused")
+
+        return self.run("rollout", "pausing the rollout", work)
+
+    def resume_rollout(self) -> InFlight:
+        async def work() -> Done:
+            resumed = await rollout_run.resume(self, self._rollout_line)
+            return Done(f"rollout of {resumed.generation} {resumed.state.value}")
+
+        return self.run("rollout", "resuming the rollout", work)
+
+    def abort_rollout(self, reason: str = "") -> InFlight:
+        async def work() -> Done:
+            operator = await self.ops.operator()
+            aborted = await rollout_run.abort(self, reason or f"aborted by {operator}")
+            return Done(
+                f"rollout of {aborted.generation} aborted: all traffic on {aborted.baseline}"
+            )
+
+        return self.run("rollout", "aborting the rollout", work)
+
+    def _rollout_line(self, text: str) -> None:
+        self._tell(RolloutProgress(text))
+        self._look_again.set()
+
+    async def attention(self) -> AttentionChanged:
+        """The fleet's rollout, interrupted actions and lock holder, read now."""
+        records = await self.history()
+        snapshot = self.snapshot or await self.read()
+        lock = await self.backend.lock_holder(FLEET_LOCK)
+        driver = await self.backend.lock_holder(ROLLOUT_LOCK)
+        cut = interrupted(records, snapshot, [lock, driver])
+        for generation, found in taints(records).items():
+            self.drift[generation] = tuple(dict.fromkeys([*self.drift.get(generation, ()), *found]))
+        return AttentionChanged(rollout_state(records, driver), tuple(cut), lock)
+
+    # immutability ------------------------------------------------------------------------
+    async def verify(self, generations: list[str] | None = None) -> list[DriftReport]:
+        """Check generations against what they were launched from. Drift found is
+        journaled (sticky: the generation stays tainted until retired) — unless the
+        session is read-only, when it is only shown."""
+        snapshot = await self.read()
+        targets = generations if generations is not None else [g.id for g in snapshot.generations]
+        reports = [await self.backend.verify(g) for g in targets]
+        for report in reports:
+            found = findings(report)
+            if not found:
+                continue
+            known = self.drift.get(report.generation, ())
+            self.drift[report.generation] = tuple(dict.fromkeys([*known, *found]))
+            if not self.read_only and not set(found) <= set(known):
+                with contextlib.suppress(Locked):  # the next check journals it, then
+                    args = {"generation": report.generation, "drift": found}
+                    await self.ops.record("verify", args)
+        if self.snapshot is not None:
+            self._take(self.snapshot)
+        return reports
+
+    async def _verify_now_and_then(self) -> None:
+        """The TUI's own immutability checks, every ``verify_interval`` seconds."""
+        backoff = _Backoff()
+        while True:
+            await asyncio.sleep(self.fleet.verify_interval)
+            try:
+                await self.verify()
+                self._clear("verify")
+            except Exception as error:
+                await self._failed("verify", error, backoff)
+
+    async def _keep_attention(self) -> None:
+        """Look at the journal and the locks now and then (and after every action), so a
+        rollout driven elsewhere — or a driver that died — shows."""
+        backoff = _Backoff()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._look_again.wait(), ATTENTION_EVERY)
+            self._look_again.clear()
+            try:
+                seen = await self.attention()
+            except Exception as error:
+                await self._failed("attention", error, backoff)
+                continue
+            self._clear("attention")
+            if seen != self.seen:
+                self.seen = seen
+                self._tell(seen)
+
     def run(self, action: str, doing: str, work: Callable[[], Awaitable[Done]]) -> InFlight:
         """Run ``work`` (a mutation through :attr:`ops`) as this session's operation."""
         self._numbers += 1
@@ -405,34 +474,20 @@ class FleetSession:
             self.request_read()
 
     async def finish_operations(self) -> None:
-        """Wait until every operation in flight has ended."""
+        """Wait until every operation in flight has ended (whoever waits may be
+        cancelled; the operations are not)."""
         while self.in_flight:
-            await asyncio.gather(*(o.task for o in self.in_flight), return_exceptions=True)
+            await asyncio.wait([asyncio.shield(o.task) for o in self.in_flight])
 
     async def history(self) -> list[JournalRecord]:
         return await self.backend.journal.records(self.name)
 
     async def interrupted(self, records: list[JournalRecord] | None = None) -> list[JournalRecord]:
-        """Actions that started and never ended (Molt was killed mid-way), or ended
-        ``interrupted``, and that neither a later action nor the fleet itself shows
-        finished (the local agent finishes a launch or retire on its own). One whose
-        holder still has the fleet lock is running, not interrupted."""
+        """Actions Molt was stopped in the middle of (see :mod:`backends.interrupted`)."""
         records = await self.history() if records is None else records
         snapshot = self.snapshot or await self.read()
-        holder = await self.backend.lock_holder()
-        running = holder.record if holder is not None else None
-        left = []
-        for index, record in enumerate(records):
-            if record.outcome not in (Outcome.STARTED, Outcome.INTERRUPTED):
-                continue
-            if record.id == running:
-                continue
-            if any(_finishes(later, record) for later in records[index + 1 :]):
-                continue
-            if _done_anyway(record, snapshot):
-                continue
-            left.append(record)
-        return left
+        holders = [await self.backend.lock_holder(lock) for lock in (FLEET_LOCK, ROLLOUT_LOCK)]
+        return interrupted(records, snapshot, holders)
 
     # waiting -----------------------------------------------------------------------------
     async def wait_settled(
@@ -515,45 +570,6 @@ class FleetSession:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
-
-
-WEIGHT_ACTIONS = frozenset({"shift", "promote", "rollback"})
-
-
-def _finishes(later: JournalRecord, cut: JournalRecord) -> bool:
-    """Does ``later`` (which went through) finish what ``cut`` left undone?"""
-    if later.outcome is not Outcome.OK:
-        return False
-    if cut.action in WEIGHT_ACTIONS:
-        return later.action in WEIGHT_ACTIONS
-    if cut.action == "launch":
-        return later.action == "launch" and later.args.get("version") == cut.args.get("version")
-    return later.action == cut.action and later.args.get("generation") == cut.args.get("generation")
-
-
-def _done_anyway(record: JournalRecord, snapshot: FleetSnapshot) -> bool:
-    """Does the fleet show that the cut-short action got done all the same?"""
-    if record.action == "retire":
-        return snapshot.generation(str(record.args.get("generation"))) is None
-    if record.action == "launch":
-        return any(
-            g.version == record.args.get("version")
-            and g.launched_by == record.operator
-            and g.launched_at >= record.at - timedelta(seconds=5)
-            and g.lifecycle is not Lifecycle.LAUNCHING
-            for g in snapshot.generations
-        )
-    return False
-
-
-def again(record: JournalRecord, fleet: str) -> str:
-    """The command that finishes an interrupted action."""
-    generation = record.args.get("generation")
-    if record.action == "retire" and generation:
-        return f"molt retire {fleet} {generation}"
-    if record.action == "launch":
-        return f"molt launch {fleet} --version {record.args.get('version')}"
-    return f"molt status {fleet}, then shift again"
 
 
 def _weights(weights: Mapping[str, int]) -> str:

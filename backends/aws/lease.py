@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 from backends.aws.api import AwsApi
 from backends.aws.naming import elb_tag_value
-from backends.locking import Lease, Locked
+from backends.locking import FLEET_LOCK, Lease, Locked
 
-TAG = "molt:lease"
+TAG = "molt:lease"  # the fleet lock; other locks add their name: molt:lease:rollout
 SETTLE = 1.0  # seconds between writing the tag and reading it back
 FIELDS = ("t", "s", "e", "r", "o", "a")  # token, since, expires, record, host, action
 
@@ -36,7 +36,11 @@ def encode(lease: Lease) -> str:
     return (head + " h=" + elb_tag_value(lease.holder))[:256]
 
 
-def decode(value: str) -> Lease | None:
+def tag_of(lock: str) -> str:
+    return TAG if lock == FLEET_LOCK else f"{TAG}:{lock}"
+
+
+def decode(value: str, lock: str = FLEET_LOCK) -> Lease | None:
     head, _, holder = value.partition(" h=")
     fields = dict(part.partition("=")[::2] for part in head.split())
     try:
@@ -48,6 +52,7 @@ def decode(value: str) -> Lease | None:
             record=fields.get("r", ""),
             since=datetime.fromtimestamp(int(fields["s"]), UTC),
             expires=datetime.fromtimestamp(int(fields["e"]), UTC),
+            lock=lock,
         )
     except (KeyError, ValueError):
         return None
@@ -59,15 +64,15 @@ class ListenerLease:
         self.fleet = fleet
         self.arn = listener_arn
 
-    async def holder(self) -> Lease | None:
+    async def holder(self, lock: str = FLEET_LOCK) -> Lease | None:
         """The lease on the listener, unless it has expired."""
         answer = await self.api.call(
             "elbv2", "describe_tags", f"listener {self.arn}", ResourceArns=[self.arn]
         )
         for description in answer.get("TagDescriptions", []):
             for tag in description.get("Tags", []):
-                if tag.get("Key") == TAG:
-                    lease = decode(str(tag.get("Value", "")))
+                if tag.get("Key") == tag_of(lock):
+                    lease = decode(str(tag.get("Value", "")), lock)
                     return lease if lease is not None and not lease.expired else None
         return None
 
@@ -77,22 +82,22 @@ class ListenerLease:
             "add_tags",
             f"listener {self.arn}",
             ResourceArns=[self.arn],
-            Tags=[{"Key": TAG, "Value": encode(lease)}],
+            Tags=[{"Key": tag_of(lease.lock), "Value": encode(lease)}],
         )
 
     async def take(self, lease: Lease) -> Lease:
-        current = await self.holder()
+        current = await self.holder(lease.lock)
         if current is not None and current.token != lease.token:
             raise Locked(self.fleet, current)
         await self._write(lease)
         await asyncio.sleep(SETTLE)
-        again = await self.holder()
+        again = await self.holder(lease.lock)
         if again is None or again.token != lease.token:
-            raise Locked(self.fleet, again)
+            raise Locked(self.fleet, again, lease.lock)
         return lease
 
     async def renew(self, lease: Lease) -> Lease:
-        current = await self.holder()
+        current = await self.holder(lease.lock)
         if current is not None and current.token != lease.token:
             raise Locked(self.fleet, current)
         renewed = lease.renewed()
@@ -100,12 +105,12 @@ class ListenerLease:
         return renewed
 
     async def give_back(self, lease: Lease) -> None:
-        current = await self.holder()
+        current = await self.holder(lease.lock)
         if current is not None and current.token == lease.token:
             await self.api.call(
                 "elbv2",
                 "remove_tags",
                 f"listener {self.arn}",
                 ResourceArns=[self.arn],
-                TagKeys=[TAG],
+                TagKeys=[tag_of(lease.lock)],
             )

@@ -1,0 +1,123 @@
+"""Progressive rollouts on the local backend with real load: a version that fails a
+third of real requests is aborted at the first step, a good one goes all the way, and
+a rollout can be paused, aborted or picked up again from anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+
+import pytest
+
+from tests.support.load import keep_alive_load
+from tests.support.local import molt, molt_json, molt_process, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+async def under_load(state_dir, run):
+    """Run ``run()`` (in a thread) while keep-alive clients hammer the fleet."""
+    entry = molt_json(state_dir, "status", "demo")["entry"]
+    stop = asyncio.Event()
+    load = asyncio.create_task(keep_alive_load(f"http://{entry}/", 4, stop, 0))
+    try:
+        result = await asyncio.to_thread(run)
+    finally:
+        stop.set()
+    return result, await load
+
+
+def launch(state_dir, version: str) -> str:
+    done = molt(state_dir, "launch", "demo", "--version", version, "--wait")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+async def test_a_version_failing_real_requests_is_aborted_at_the_first_step(state_dir):
+    launch(state_dir, "v2-errors")
+    done, tally = await under_load(
+        state_dir,
+        lambda: molt(state_dir, "rollout", "demo", "g2", "--steps", "10,50,100", "--bake", "8"),
+    )
+    assert done.returncode == 1
+    (said,) = done.stderr.strip().splitlines()
+    reason = r"molt: g2 5xx \d+% > max [\d.]+% \(baseline g1 [\d.]+%\) at step 10%"
+    assert re.fullmatch(reason, said)
+    assert molt_json(state_dir, "status", "demo")["generations"][0]["weight"] == 100
+    assert all(f.startswith("500 demo v2-errors") for f in tally.failures)  # nothing else failed
+    status = molt_json(state_dir, "status", "demo")
+    assert status["rollout"]["state"] == "aborted" and status["rollout"]["step"] == 1
+
+
+async def test_a_good_version_goes_all_the_way(state_dir):
+    launch(state_dir, "v2")
+    done, tally = await under_load(
+        state_dir,
+        lambda: molt(state_dir, "rollout", "demo", "g2", "--steps", "20,100", "--bake", "3"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("g2 at 100%")
+    assert "step 1/2 · 20% · bake" in done.stdout and "✓ 5xx" in done.stdout
+    assert tally.failed == 0
+    weights = {g["id"]: g["weight"] for g in molt_json(state_dir, "status", "demo")["generations"]}
+    assert weights == {"g1": 0, "g2": 100}
+    steps = [
+        r for r in molt_json(state_dir, "history", "demo")["records"] if r["args"].get("rollout")
+    ]
+    assert [r["args"].get("step") for r in steps if r["action"] == "shift"] == [1, 2]
+    assert all(c["passed"] for c in steps[-2]["args"]["checks"])  # the numbers behind step 2
+
+
+async def test_killed_mid_bake_it_is_interrupted_and_anyone_resumes_it(state_dir):
+    launch(state_dir, "v2")
+
+    def kill_then_resume():
+        driving = molt_process(
+            state_dir, "rollout", "demo", "g2", "--steps", "10,100", "--bake", "20"
+        )
+        wait_for(
+            lambda: molt_json(state_dir, "status", "demo")["generations"][1]["weight"] == 10,
+            timeout=30,
+        )
+        driving.send_signal(signal.SIGKILL)
+        driving.communicate(timeout=10)
+        status = wait_for(
+            lambda: (
+                (s := molt_json(state_dir, "status", "demo"))["rollout"]["state"] == "interrupted"
+                and s
+            ),
+            timeout=15,
+        )
+        assert [g["weight"] for g in status["generations"]] == [90, 10]  # left where it was
+        return molt(state_dir, "rollout", "demo", "--resume", timeout=180)
+
+    done, _ = await under_load(state_dir, kill_then_resume)
+    assert done.returncode == 0, done.stderr
+    weights = {g["id"]: g["weight"] for g in molt_json(state_dir, "status", "demo")["generations"]}
+    assert weights == {"g1": 0, "g2": 100}
+
+
+async def test_pause_and_abort_from_a_second_process(state_dir):
+    launch(state_dir, "v2")
+
+    def control():
+        driving = molt_process(
+            state_dir, "rollout", "demo", "g2", "--steps", "10,100", "--bake", "30"
+        )
+        wait_for(
+            lambda: (molt_json(state_dir, "status", "demo")["rollout"] or {}).get("step") == 1,
+            timeout=30,
+        )
+        assert molt(state_dir, "rollout", "demo", "--pause").returncode == 0
+        assert molt_json(state_dir, "status", "demo")["rollout"]["state"] == "paused"
+        second = molt(state_dir, "rollout", "demo", "g2")
+        assert second.returncode == 1 and "already has a rollout of g2" in second.stderr
+        assert molt(state_dir, "rollout", "demo", "--abort").returncode == 0
+        out, err = driving.communicate(timeout=60)
+        return driving.returncode, err
+
+    (code, err), _ = await under_load(state_dir, control)
+    assert code == 1 and "was aborted by" in err
+    weights = {g["id"]: g["weight"] for g in molt_json(state_dir, "status", "demo")["generations"]}
+    assert weights == {"g1": 100, "g2": 0}
