@@ -15,13 +15,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from backends.errors import Refused
 from backends.events import Event
 from backends.fleets import FleetConfig
 from backends.journal import Journal, JournalRecord, os_operator
-from backends.locking import LEASE_TTL, Lease
+from backends.locking import FLEET_LOCK, LEASE_TTL, Lease
 from backends.model import DriftReport, FleetSnapshot, Generation, GenerationSpec
 
 
@@ -129,9 +129,29 @@ class Backend(ABC):
             NotFound: no such generation (or it is retired).
         """
 
+    @abstractmethod
+    async def frozen(self, generation: str) -> dict[str, Any]:
+        """What a generation was launched from, for ``molt diff``: ``manifest`` (every
+        file, link and mode of its artifact; local and ssh) and/or ``template`` (its
+        launch template version's data; aws) — read from what Molt keeps about the
+        launch, never from the instances' hosts."""
+
     async def operator(self) -> str:
         """Who is acting, as this backend's world knows them."""
         return os_operator()
+
+    @abstractmethod
+    async def logs(self, instance: str, lines: int) -> list[str]:
+        """The last ``lines`` lines an instance printed, oldest first, as they were
+        printed (the caller makes them safe to show).
+
+        Raises:
+            NotFound: no such instance.
+        """
+
+    @abstractmethod
+    def follow(self, instance: str) -> AsyncIterator[str]:
+        """Every line the instance prints from now on, until the consumer stops."""
 
     # writes: refused in read-only mode before the driver sees them ---------------------
     async def launch(self, spec: GenerationSpec, *, resume: str | None = None) -> Generation:
@@ -183,8 +203,10 @@ class Backend(ABC):
         """Give the lock back (nothing happens if it is no longer ours)."""
 
     @abstractmethod
-    async def lock_holder(self) -> Lease | None:
-        """Who holds the fleet lock now, if anyone (a read: allowed in read-only mode)."""
+    async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:
+        """Who holds ``lock`` now, if anyone (a read: allowed in read-only mode).
+        Every lease names its lock: the fleet lock, or the rollout lock a process
+        driving a rollout holds for as long as it runs."""
 
     def _refuse_in_read_only(self, what: str) -> None:
         if self._read_only:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from backends.errors import BackendError
+from backends import guards
+from backends.errors import BackendError, shown
 from tui import cli_commands
 
 USAGE_EXIT = 2
@@ -23,7 +25,33 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming what to do."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(USAGE_EXIT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        # the message quotes what was typed: escape what a terminal would act on
+        self.exit(USAGE_EXIT, f"{self.prog}: {shown(message)} (see {self.prog} --help)\n")
+
+
+def plain_text(field: str) -> Callable[[str], str]:
+    """An argument type refusing control characters (``--note``, ``--version``) before
+    anything is opened: a usage error, exit 2."""
+
+    def check(text: str) -> str:
+        try:
+            guards.check_plain_text(field, text)
+        except BackendError as error:
+            raise argparse.ArgumentTypeError(error.message) from None
+        return text
+
+    return check
+
+
+def seconds(text: str) -> float:
+    """An argument type for durations: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def _common(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -57,9 +85,17 @@ def build_parser() -> Parser:
     status.add_argument("--json", action="store_true", help="stable machine-readable output")
 
     launch = command("launch", "launch a new generation beside the others, at weight 0")
-    launch.add_argument("--version", required=True, metavar="V", help="the version label")
+    launch.add_argument(
+        "--version",
+        required=True,
+        type=plain_text("version"),
+        metavar="V",
+        help="the version label",
+    )
     launch.add_argument("--count", type=int, metavar="N", help="instances (default: the fleet's)")
-    launch.add_argument("--note", default="", metavar="TEXT", help="why: shown in the TUI")
+    launch.add_argument(
+        "--note", default="", type=plain_text("note"), metavar="TEXT", help="why: shown in the TUI"
+    )
     launch.add_argument("--artifact", metavar="DIR", help="artifact directory (local, ssh)")
     launch.add_argument("--image", dest="artifact", metavar="AMI", help="AMI id (aws)")
     launch.add_argument(
@@ -67,7 +103,7 @@ def build_parser() -> Parser:
     )
     launch.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=300.0,
         metavar="S",
         help="seconds --wait waits (default 300)",
@@ -105,6 +141,44 @@ def build_parser() -> Parser:
     verify = command("verify", "check generations for drift from their frozen artifact")
     verify.add_argument("generation", metavar="GEN", nargs="?")
     verify.add_argument("--json", action="store_true")
+
+    rollout = command(
+        "rollout", "walk a generation through weight steps, judged against its baseline"
+    )
+    rollout.add_argument("generation", metavar="GEN", nargs="?")
+    rollout.add_argument("--steps", metavar="10,50,100", help="weight steps (percent)")
+    rollout.add_argument("--bake", type=seconds, metavar="S", help="seconds at each step")
+    rollout.add_argument("--pause", action="store_true", help="pause the fleet's rollout")
+    rollout.add_argument("--resume", action="store_true", help="resume (or drive on) its rollout")
+    rollout.add_argument("--abort", action="store_true", help="all traffic back to the baseline")
+
+    logs = command("logs", "what an instance printed (a generation: its first instance)")
+    logs.add_argument("instance", metavar="INSTANCE")
+    logs.add_argument("--lines", type=int, default=100, metavar="N", help="last N lines (100)")
+    logs.add_argument("-f", "--follow", action="store_true", help="then follow new lines")
+
+    diff = command("diff", "what changed between two generations")
+    diff.add_argument("a", metavar="GEN_A")
+    diff.add_argument("b", metavar="GEN_B")
+    diff.add_argument("--json", action="store_true")
+
+    report = command("report", "what happened to a fleet, as Markdown for an incident document")
+    report.add_argument("--since", default="24h", metavar="2h", help="how far back (24h)")
+
+    watch = command("watch", "follow a fleet's events and traffic as they happen")
+    watch.add_argument(
+        "--until",
+        metavar="COND",
+        help="exit 0 once healthy:GEN (every instance healthy) or weight:GEN=PCT holds",
+    )
+    watch.add_argument(
+        "--timeout",
+        type=seconds,
+        default=None,
+        metavar="S",
+        help="give up after S seconds (exit 1)",
+    )
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
 
     agent = command("agent", "the local backend's agent (instances and proxy)", fleet="none")
     agent.add_argument("action", choices=["status", "stop"])

@@ -7,16 +7,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from typing import Any
 
 import humanize
 
+from backends import rollout_run
+from backends.baseline import worse_than_baseline
 from backends.config import load_config
-from backends.errors import ConfigError, OperationFailed, Refused
+from backends.errors import ConfigError, OperationFailed, Refused, shown
 from backends.journal import JournalRecord
 from backends.model import FleetSnapshot, GenerationSpec, iso, utcnow
 from backends.session import FleetSession, again
+from backends.taint import annotate
+from backends.traffic import ms_text, percent_text, rate_text
+from tui import cli_incident
+from tui.cli_rollout import rollout as rollout_command
+from tui.cli_watch import watch
+
+WEIGHT = re.compile(r"-?[0-9]{1,6}")  # ASCII digits only: '²'.isdigit() is true
 
 
 def parse_weights(pairs: list[str]) -> dict[str, int]:
@@ -24,10 +34,10 @@ def parse_weights(pairs: list[str]) -> dict[str, int]:
     weights: dict[str, int] = {}
     for pair in pairs:
         generation, sep, value = pair.partition("=")
-        if not sep or not generation or not value.strip().lstrip("-").isdigit():
-            raise ConfigError(f"weights look like g1=90 g2=10, not {pair!r}")
+        if not sep or not generation or not WEIGHT.fullmatch(value.strip()):
+            raise ConfigError(f"weights look like g1=90 g2=10, not {shown(repr(pair))}")
         if generation in weights:
-            raise ConfigError(f"{generation} is given twice")
+            raise ConfigError(f"{shown(repr(generation))} is given twice")
         weights[generation] = int(value)
     return weights
 
@@ -57,21 +67,31 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def status(args: argparse.Namespace, session: FleetSession) -> int:
-    snapshot = await session.read()
-    holder = await session.backend.lock_holder()
-    cut = await session.interrupted()
+    await session.read()
+    seen = await session.attention()  # the journal: rollout, interrupted actions, drift
+    snapshot = annotate(
+        session.snapshot or await session.read(), session.drift, session.fleet.max_age, utcnow()
+    )
+    holder, cut, rolling = seen.lock, seen.interrupted, seen.rollout
     if args.json:
         emit(
             {
                 **snapshot.to_json(),
                 "lock": holder.to_json() if holder is not None else None,
                 "interrupted": [_cut_json(r) for r in cut],
+                "rollout": rolling.to_json() if rolling is not None else None,
             }
         )
         return 0
     print(format_status(snapshot))
     if holder is not None:
         print(f"! locked by {holder.describe()}")
+    if rolling is not None and not rolling.ended:
+        print(
+            f"! rollout of {rolling.generation} against {rolling.baseline}: {rolling.state.value}"
+            f", step {rolling.step}/{len(rolling.plan.steps)} ({rolling.weight}%)"
+            + (f" — {rolling.reason}" if rolling.reason else "")
+        )
     for record in cut:
         print(
             f"! interrupted: {record.operator} {record.action} {_target(record)} at "
@@ -106,8 +126,23 @@ def format_status(snapshot: FleetSnapshot) -> str:
         lines.append("no generations yet: molt launch FLEET --version V")
         lines += [f"! {difference}" for difference in snapshot.differences]
         return "\n".join(lines)
-    rows = [("GEN", "VERSION", "STATE", "WEIGHT", "HEALTHY", "LAUNCHED", "BY", "NOTE")]
+    rows = [
+        (
+            "GEN",
+            "VERSION",
+            "STATE",
+            "WEIGHT",
+            "HEALTHY",
+            "REQ/S",
+            "5XX",
+            "P99",
+            "LAUNCHED",
+            "BY",
+            "NOTE",
+        )
+    ]
     for g in snapshot.generations:
+        t = g.traffic
         rows.append(
             (
                 g.id,
@@ -115,6 +150,11 @@ def format_status(snapshot: FleetSnapshot) -> str:
                 g.state.value,
                 f"{g.weight}%",
                 f"{g.healthy_count()}/{len(g.instances)}",
+                rate_text(t.rps).removesuffix(" req/s") if t else "—",
+                percent_text(t.error_rate) if t else "—",
+                (ms_text(t.p99_ms) if t.p99_ms is not None else f"avg {ms_text(t.avg_ms)}")
+                if t and (t.p99_ms is not None or t.avg_ms is not None)
+                else "—",
                 humanize.naturaltime(now - g.launched_at),
                 g.launched_by,
                 g.note,
@@ -126,6 +166,17 @@ def format_status(snapshot: FleetSnapshot) -> str:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     lines += [f"! {difference}" for difference in snapshot.differences]
+    lines += [f"! {problem}" for problem in snapshot.problems]
+    for g in snapshot.generations:
+        lines += [f"! {g.id} is tainted (retire it; launch a new generation): {d}" for d in g.drift]
+        if g.rebuild_due:
+            age = humanize.naturaldelta(now - g.launched_at)
+            lines.append(f"! {g.id} is {age} old: rebuild due")
+    for g in snapshot.generations:
+        lines += [
+            f"! {g.id} does worse than its baseline: {w}"
+            for w in worse_than_baseline(snapshot, g.id)
+        ]
     return "\n".join(lines)
 
 
@@ -156,6 +207,12 @@ async def promote(args: argparse.Namespace, session: FleetSession) -> int:
 
 
 async def rollback(args: argparse.Namespace, session: FleetSession) -> int:
+    """During a rollout, a rollback aborts it: all traffic to its baseline, in one step."""
+    running = await rollout_run.current(session)
+    if running is not None and not running.ended:
+        operator = await session.ops.operator()
+        await rollout_run.abort(session, f"rolled back by {operator}")
+        return _weights_done(args, (await session.read()).weights)
     return _weights_done(args, await session.ops.rollback())
 
 
@@ -197,9 +254,7 @@ async def history(args: argparse.Namespace, session: FleetSession) -> int:
 
 
 async def verify(args: argparse.Namespace, session: FleetSession) -> int:
-    snapshot = await session.read()
-    targets = [args.generation] if args.generation else [g.id for g in snapshot.generations]
-    reports = [await session.backend.verify(g) for g in targets]
+    reports = await session.verify([args.generation] if args.generation else None)
     if args.json:
         emit({"fleet": session.name, "reports": [r.to_json() for r in reports]})
     else:
@@ -258,6 +313,11 @@ def open_tui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "logs": cli_incident.logs,
+    "diff": cli_incident.diff,
+    "report": cli_incident.report,
+    "watch": watch,
+    "rollout": rollout_command,
     "status": status,
     "launch": launch,
     "shift": shift,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,15 @@ from backends.aws.api import AwsApi
 from backends.aws.health import TargetHealthSource, TargetState, describe_target_health
 from backends.aws.journal import CloudWatchJournal
 from backends.aws.lease import ListenerLease
+from backends.aws.metrics import Metrics
 from backends.aws.reading import GroupRecord, forward_entries, to_generation
 from backends.aws.resources import FleetResources
 from backends.aws.settings import AwsSettings
 from backends.base import Backend, check_complete
-from backends.errors import BackendError, OperationFailed, Refused
+from backends.errors import BackendError, NotFound, OperationFailed, Refused
 from backends.events import Event
 from backends.fleets import FleetConfig
-from backends.locking import Lease
+from backends.locking import FLEET_LOCK, Lease
 from backends.model import (
     DriftReport,
     FileChange,
@@ -67,6 +69,7 @@ class AwsBackend(Backend):
         self.resources = FleetResources(self.api, fleet.name, self.settings)
         self.journal = CloudWatchJournal(self.api)
         self.leases = ListenerLease(self.api, fleet.name, self.settings.listener_arn)
+        self.metrics = Metrics(self.api, self.settings.listener_arn)
         self.target_health: TargetHealthSource = describe_target_health
         self._addresses: dict[str, str] = {}
         self._operator: str | None = None
@@ -83,12 +86,20 @@ class AwsBackend(Backend):
         )
         targets = dict(zip([r.name for r in records if r.target_group], healths, strict=True))
         await self._learn_addresses(records)
+        numbers = await self.metrics.traffic(records)
         generations = tuple(
-            to_generation(r, targets.get(r.name, {}), self._addresses, self.settings.port)
+            replace(
+                to_generation(r, targets.get(r.name, {}), self._addresses, self.settings.port),
+                traffic=numbers.get(r.target_group or ""),
+            )
             for r in records
         )
         return FleetSnapshot(
-            fleet=self.name, backend=self.kind, entry=self.settings.entry, generations=generations
+            fleet=self.name,
+            backend=self.kind,
+            entry=self.settings.entry,
+            generations=generations,
+            problems=(self.metrics.problem,) if self.metrics.problem else (),
         )
 
     async def _targets(self, record: GroupRecord, target_group: str) -> Mapping[str, TargetState]:
@@ -131,8 +142,8 @@ class AwsBackend(Backend):
     async def release(self, lease: Lease) -> None:
         await self.leases.give_back(lease)
 
-    async def lock_holder(self) -> Lease | None:
-        return await self.leases.holder()
+    async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:
+        return await self.leases.holder(lock)
 
     async def _set_weights(self, weights: dict[str, int]) -> None:
         records = await self.resources.groups()
@@ -186,6 +197,7 @@ class AwsBackend(Backend):
                     FileChange.CHANGED,
                 )
             )
+        drift.extend(self._group_drift(record))
         for instance in await self.resources.instances(record.instance_ids):
             drift.extend(_instance_drift(instance, expected, image))
         on_listener = dict(forward_entries(await self.resources.listener()))
@@ -199,6 +211,100 @@ class AwsBackend(Backend):
             checked=(*record.instance_ids, "listener"),
             drift=tuple(drift),
         )
+
+    async def frozen(self, generation: str) -> dict[str, Any]:
+        """The launch template version the generation was launched from (its AMI,
+        instance type, user data…), as EC2 keeps it."""
+        record = await self.resources.group(generation)
+        answer = await self.api.call(
+            "ec2",
+            "describe_launch_template_versions",
+            f"launch template version {record.number}",
+            LaunchTemplateName=naming.template_name(self.name),
+            Versions=[str(record.number)],
+        )
+        versions = answer.get("LaunchTemplateVersions") or [{}]
+        return {"template": dict(versions[0].get("LaunchTemplateData") or {})}
+
+    # what instances print: a CloudWatch Logs group (one stream per instance id) when
+    # the fleet names one, else the EC2 console output --------------------------------
+    async def _own(self, instance: str) -> None:
+        records = await self.resources.groups()
+        if not any(instance in r.instance_ids for r in records):
+            running = [i for r in records for i in r.instance_ids]
+            raise NotFound(
+                f"fleet {self.name} has no instance {instance} (running: "
+                f"{', '.join(running) or 'none'}); see `molt status {self.name}`"
+            )
+
+    async def logs(self, instance: str, lines: int) -> list[str]:
+        await self._own(instance)
+        group = getattr(self.settings, "logs_group", None)
+        if group:
+            page = await self.api.call(
+                "logs",
+                "get_log_events",
+                f"log stream {instance} of {group}",
+                logGroupName=group,
+                logStreamName=instance,
+                startFromHead=False,
+                limit=max(1, min(int(lines), 10_000)),
+            )
+            return [str(e.get("message", "")).rstrip("\n") for e in page.get("events", [])]
+        return (await self._console(instance))[-lines:] if lines else []
+
+    async def _console(self, instance: str) -> list[str]:
+        answer = await self.api.call(
+            "ec2",
+            "get_console_output",
+            f"the console output of {instance}",
+            InstanceId=instance,
+            Latest=True,
+        )
+        return str(answer.get("Output") or "").splitlines()
+
+    async def follow(self, instance: str) -> AsyncIterator[str]:
+        await self._own(instance)
+        group = getattr(self.settings, "logs_group", None)
+        token: str | None = None
+        seen = len(await self._console(instance)) if not group else 0
+        while True:
+            if group:
+                params: dict[str, Any] = {"logGroupName": group, "logStreamName": instance}
+                params |= {"nextToken": token} if token else {"startFromHead": False, "limit": 1}
+                page = await self.api.call(
+                    "logs", "get_log_events", f"log stream {instance} of {group}", **params
+                )
+                events = page.get("events", []) if token else []
+                token = page.get("nextForwardToken") or token
+                for event in events:
+                    yield str(event.get("message", "")).rstrip("\n")
+            else:
+                lines = await self._console(instance)
+                for line in lines[seen:]:
+                    yield line
+                seen = max(seen, len(lines))
+            await asyncio.sleep(max(self.settings.poll_interval, 5.0))
+
+    def _group_drift(self, record: GroupRecord) -> list[FileDrift]:
+        """Group settings changed after launch: capacity, how health is judged."""
+        if record.lifecycle is not Lifecycle.ACTIVE:
+            return []  # still launching, or retiring: its capacity moves on purpose
+        launched = {
+            "MinSize": record.count,
+            "MaxSize": record.count,
+            "DesiredCapacity": record.count,
+            "HealthCheckType": "ELB",
+            "HealthCheckGracePeriod": self.settings.health.grace_period,
+        }
+        now = {**record.settings, "DesiredCapacity": record.desired}
+        return [
+            FileDrift(
+                record.name, f"{key} {now.get(key)}, launched with {value}", FileChange.CHANGED
+            )
+            for key, value in launched.items()
+            if key in now and now.get(key) is not None and now.get(key) != value
+        ]
 
     async def operator(self) -> str:
         """The caller's ARN, as STS knows it: what the journal and the TUI header show."""

@@ -46,6 +46,8 @@ class GroupRecord:
     status: str
     template_version: str
     instances: tuple[Mapping[str, Any], ...] = field(default=())
+    #: the group's own settings, as Auto Scaling reports them (for drift)
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, group: Mapping[str, Any]) -> GroupRecord | None:
@@ -71,6 +73,10 @@ class GroupRecord:
             status=str(group.get("Status") or ""),
             template_version=str((group.get("LaunchTemplate") or {}).get("Version", "")),
             instances=tuple(group.get("Instances") or ()),
+            settings={
+                key: group.get(key)
+                for key in ("MinSize", "MaxSize", "HealthCheckType", "HealthCheckGracePeriod")
+            },
         )
 
     @property

@@ -24,12 +24,12 @@ from backends import chain
 from backends.errors import BackendError, NotFound, OperationFailed
 from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
-from backends.local import rpc
+from backends.local import logs, rpc
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
 from backends.local.settings import settings_from_json
 from backends.local.store import Store
-from backends.locking import Lease
+from backends.locking import FLEET_LOCK, Lease
 from backends.model import GenerationSpec, iso, utcnow
 
 log = logging.getLogger("molt.agent")
@@ -95,6 +95,9 @@ class Agent:
             if method == "watch":
                 await self._watch(params, reader, writer)
                 return
+            if method == "follow_log":
+                await self._follow_log(params, reader, writer)
+                return
             if method == "hold_lock":
                 await self._hold_lock(params, reader, writer)
                 return
@@ -132,6 +135,28 @@ class Agent:
         with runtime.events.subscription() as queue:
             await self._stream(queue, reader, writer)
 
+    async def _follow_log(
+        self, params: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """An instance's new lines, one message each, until the follower goes away."""
+        try:
+            path = self._fleet(params).log_of(str(params.get("instance", "")))
+        except BackendError as error:
+            writer.write(rpc.encode(rpc.error_message(error)))
+            return
+        closed = asyncio.ensure_future(reader.read())
+        try:
+            writer.write(rpc.encode({"ok": True}))
+            async for line in logs.follow(path):
+                if closed.done():
+                    break
+                writer.write(rpc.encode({"line": line}))
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            closed.cancel()
+
     async def _hold_lock(
         self, params: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -145,18 +170,19 @@ class Agent:
         except BackendError as error:
             writer.write(rpc.encode(rpc.error_message(error)))
             return
-        held = runtime.lease
+        held = runtime.leases.get(lease.lock)
         if held is not None and held.token != lease.token:
             writer.write(rpc.encode(rpc.locked_message(runtime.name, held)))
             return
-        runtime.lease = lease
+        runtime.leases[lease.lock] = lease
         try:
             writer.write(rpc.encode({"ok": True, "result": lease.to_json()}))
             await writer.drain()
             await reader.readline()  # "release", or EOF when the holder is gone
         finally:
-            if runtime.lease is not None and runtime.lease.token == lease.token:
-                runtime.lease = None
+            current = runtime.leases.get(lease.lock)
+            if current is not None and current.token == lease.token:
+                del runtime.leases[lease.lock]
         with contextlib.suppress(ConnectionError):
             writer.write(rpc.encode({"ok": True, "result": "released"}))
             await writer.drain()
@@ -200,8 +226,12 @@ class Agent:
         runtime = await self._start_fleet(name, settings_from_json(settings), entry)
         return {"entry": runtime.entry}
 
+    async def rpc_logs(self, params: dict[str, Any]) -> list[str]:
+        path = self._fleet(params).log_of(str(params.get("instance", "")))
+        return await asyncio.to_thread(logs.tail, path, max(0, int(params.get("lines", 100))))
+
     async def rpc_lock_holder(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        lease = self._fleet(params).lease
+        lease = self._fleet(params).leases.get(str(params.get("lock", FLEET_LOCK)))
         return lease.to_json() if lease is not None else None
 
     async def rpc_fleet_settings(self, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -229,6 +259,9 @@ class Agent:
 
     async def rpc_verify(self, params: dict[str, Any]) -> dict[str, Any]:
         return (await self._fleet(params).verify(params["generation"])).to_json()
+
+    async def rpc_frozen(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._fleet(params).frozen(str(params["generation"]))
 
     async def rpc_journal_write(self, params: dict[str, Any]) -> None:
         """Seal the write onto the fleet's chain and store it (one process, one writer:

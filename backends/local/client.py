@@ -21,7 +21,7 @@ from backends.local import rpc
 from backends.local.layout import LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.processes import STOP_GRACE
 from backends.local.settings import LocalSettings, settings_to_json
-from backends.locking import Lease
+from backends.locking import FLEET_LOCK, Lease
 from backends.model import (
     DriftReport,
     FileChange,
@@ -36,7 +36,16 @@ CALL_TIMEOUT = 60.0
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
 #: agent methods that change nothing, so they may be asked twice
 READS = frozenset(
-    {"ping", "snapshot", "fleet_settings", "journal_lines", "lock_holder", "verify", "status"}
+    {
+        "ping",
+        "snapshot",
+        "fleet_settings",
+        "journal_lines",
+        "lock_holder",
+        "verify",
+        "status",
+        "logs",
+    }
 )
 
 
@@ -242,12 +251,38 @@ class LocalBackend(Backend):
             await asyncio.wait_for(rpc.read(reader), 5.0)  # the agent let go
         writer.close()
 
-    async def lock_holder(self) -> Lease | None:
-        return Lease.from_json(await self._call("lock_holder"))
+    async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:
+        return Lease.from_json(await self._call("lock_holder", lock=lock))
 
     async def close(self) -> None:
         for token in list(self._held):
             await self._let_go(token)
+
+    async def frozen(self, generation: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._call("frozen", generation=generation)
+        return found
+
+    # what instances print --------------------------------------------------------------
+    async def logs(self, instance: str, lines: int) -> list[str]:
+        found: list[str] = await self._call("logs", instance=instance, lines=lines)
+        return found
+
+    async def follow(self, instance: str) -> AsyncIterator[str]:
+        await self._call("ping")
+        reader, writer = await self.client.connect()
+        try:
+            request = {"fleet": self.name, "instance": instance}
+            writer.write(rpc.encode({"method": "follow_log", "params": request}))
+            await writer.drain()
+            first = await rpc.read(reader)
+            if first is None or not first.get("ok"):
+                rpc.raise_error(first or {})
+            while (message := await rpc.read(reader)) is not None:
+                yield str(message["line"])
+        except ConnectionError as error:
+            raise Unreachable(f"lost the local agent while following {instance}") from error
+        finally:
+            writer.close()
 
     async def _set_weights(self, weights: dict[str, int]) -> None:
         await self._call("set_weights", weights=weights)

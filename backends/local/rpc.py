@@ -47,7 +47,8 @@ def raise_error(answer: dict[str, Any]) -> None:
     """Re-raise the agent's error as the same BackendError subclass on this side."""
     detail = answer.get("error") or {}
     if detail.get("type") == "Locked":
-        raise Locked(str(detail.get("fleet", "")), Lease.from_json(detail.get("lease")))
+        holder = Lease.from_json(detail.get("lease"))
+        raise Locked(str(detail.get("fleet", "")), holder)
     kind = getattr(errors, str(detail.get("type")), errors.BackendError)
     if not (isinstance(kind, type) and issubclass(kind, errors.BackendError)):
         kind = errors.BackendError

@@ -7,6 +7,7 @@ The store holds what must survive the agent; this holds what is re-derived at st
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
@@ -28,8 +29,9 @@ from backends.events import (
     WeightsChanged,
     launched,
 )
-from backends.local import checks, processes
+from backends.local import checks, logs, processes
 from backends.local.members import GenerationRuntime, InstanceRuntime
+from backends.local.meter import Meter
 from backends.local.processes import STOP_GRACE
 from backends.local.proxy import Proxy
 from backends.local.routing import Route, Router, Upstream
@@ -37,7 +39,7 @@ from backends.local.settings import LocalSettings, split_address
 from backends.local.store import GenerationRow, InstanceRow, Store
 from backends.local.trees import freeze, remove_tree, tree_drift
 from backends.locking import Lease
-from backends.manifest import check_links
+from backends.manifest import MANIFEST_NAME, check_links
 from backends.model import (
     DriftReport,
     FleetSnapshot,
@@ -50,6 +52,7 @@ from backends.model import (
     parse_iso,
     utcnow,
 )
+from backends.templates import render
 
 RESTART_BACKOFF_MAX = 30.0
 SUPERVISE_EVERY = 0.5
@@ -65,7 +68,8 @@ class FleetRuntime:
         self.home = state_dir / "fleets" / name
         self.generations: dict[str, GenerationRuntime] = {}
         self.router = Router()
-        self.proxy = Proxy(name, self.router)
+        self.meter = Meter()
+        self.proxy = Proxy(name, self.router, self.meter)
         self.entry = ""
         self.events = Broadcast()
         self._lock = asyncio.Lock()
@@ -73,8 +77,9 @@ class FleetRuntime:
         self._tasks: set[asyncio.Task[None]] = set()
         self._retiring: dict[str, asyncio.Task[None]] = {}
         self._launching: dict[str, asyncio.Task[None]] = {}
-        #: the fleet lock, held by one Molt's open connection (see Agent._hold_lock)
-        self.lease: Lease | None = None
+        #: the fleet's locks by name, each held by one Molt's open connection
+        #: (see Agent._hold_lock)
+        self.leases: dict[str, Lease] = {}
 
     # life of the runtime -------------------------------------------------------------
     async def start(self, last_entry: str) -> None:
@@ -109,7 +114,9 @@ class FleetRuntime:
 
     def _adopt(self, generation: GenerationRuntime, saved: InstanceRow) -> None:
         process = processes.Process(
-            pid=saved.pid, started=saved.started, marks=processes.marks(self.name, saved.id)
+            pid=saved.pid,
+            started=saved.started,
+            marks=processes.marks(self.home, self.name, saved.id),
         )
         judge = self._judge()
         instance = InstanceRuntime(
@@ -178,11 +185,12 @@ class FleetRuntime:
 
     # reading ---------------------------------------------------------------------------
     def snapshot(self) -> FleetSnapshot:
+        as_of = utcnow()
         return FleetSnapshot(
             fleet=self.name,
             backend="local",
             entry=self.entry,
-            generations=tuple(g.to_model() for g in self.generations.values()),
+            generations=tuple(g.to_model(self.meter, as_of) for g in self.generations.values()),
         )
 
     def _generation(self, generation_id: str) -> GenerationRuntime:
@@ -279,7 +287,7 @@ class FleetRuntime:
                 for index in range(1, generation.row.count + 1):
                     instance_id = f"{generation.row.id}-{index}"
                     if instance_id not in generation.instances:
-                        stray = processes.strays(processes.marks(self.name, instance_id))
+                        stray = processes.strays(processes.marks(self.home, self.name, instance_id))
                         await asyncio.to_thread(processes.stop, stray, STOP_GRACE)
                         self._start_instance(generation, instance_id)
             except OperationFailed as error:
@@ -290,7 +298,7 @@ class FleetRuntime:
 
     def _start_instance(self, generation: GenerationRuntime, instance_id: str) -> InstanceRuntime:
         port = processes.free_port()
-        command = self.settings.start.format(port=port, python=shlex.quote(processes.python()))
+        command = render(self.settings.start, port=port, python=shlex.quote(processes.python()))
         process = processes.spawn(
             shlex.split(command),
             cwd=generation.tree,
@@ -302,7 +310,7 @@ class FleetRuntime:
                 "PORT": str(port),
             },
             log=self._log(instance_id),
-            marks=processes.marks(self.name, instance_id),
+            marks=processes.marks(self.home, self.name, instance_id),
         )
         previous = generation.instances.get(instance_id)
         instance = InstanceRuntime(
@@ -324,7 +332,18 @@ class FleetRuntime:
         return instance
 
     def _log(self, instance_id: str) -> Path:
-        return self.home / "logs" / f"{instance_id}.log"
+        return logs.log_path(self.home, instance_id)
+
+    def log_of(self, instance_id: str) -> Path:
+        """An instance's log (one retired a while ago keeps its log)."""
+        path = self._log(instance_id)
+        if not path.exists() or "/" in instance_id or instance_id.startswith("."):
+            running = [i for g in self.generations.values() for i in g.instances]
+            raise NotFound(
+                f"fleet {self.name} has no instance {instance_id} "
+                f"(running: {', '.join(running) or 'none'}); see `molt status {self.name}`"
+            )
+        return path
 
     def _save_instance(self, instance: InstanceRuntime) -> None:
         self.store.save_instance(
@@ -389,10 +408,15 @@ class FleetRuntime:
         )
 
     async def _supervise(self) -> None:
-        """Restart instances whose process died, with a growing back-off."""
+        """Restart instances whose process died, with a growing back-off; keep their
+        logs under their size cap."""
         loop = asyncio.get_running_loop()
+        rounds = 0
         while True:
             await asyncio.sleep(SUPERVISE_EVERY)
+            rounds += 1
+            if rounds % 20 == 0:
+                await asyncio.to_thread(self._cap_logs)
             for generation in list(self.generations.values()):
                 if generation.lifecycle is not Lifecycle.ACTIVE:
                     continue
@@ -403,6 +427,11 @@ class FleetRuntime:
                         self._exited(instance)
                     if loop.time() >= instance.restart_at:
                         self._restart(generation, instance, loop.time())
+
+    def _cap_logs(self) -> None:
+        for generation in list(self.generations.values()):
+            for instance_id in list(generation.instances):
+                logs.cap(self._log(instance_id))
 
     def _exited(self, instance: InstanceRuntime) -> None:
         """Its process is gone: unhealthy at once, with the exit status and the last
@@ -512,6 +541,8 @@ class FleetRuntime:
         running = [i.process for i in generation.instances.values()]
         await asyncio.to_thread(processes.stop, running, STOP_GRACE)
         await asyncio.to_thread(remove_tree, self.home / generation.row.id)
+        for instance_id in generation.instances:
+            self.meter.forget(instance_id)
         generation.row.lifecycle = Lifecycle.RETIRED.value
         self.store.set_lifecycle(self.name, generation.row.id, generation.row.lifecycle)
         self.store.delete_instances(self.name, generation.row.id)
@@ -520,6 +551,14 @@ class FleetRuntime:
         self._state_changed(generation.row.id, was, GenerationState.RETIRED, reason)
 
     # immutability ----------------------------------------------------------------------
+    async def frozen(self, generation_id: str) -> dict[str, Any]:
+        """The manifest written when the generation's tree was frozen (kept in its
+        home while the generation lives)."""
+        self._generation(generation_id)
+        path = self.home / generation_id / MANIFEST_NAME
+        text = await asyncio.to_thread(path.read_text) if path.exists() else "null"
+        return {"manifest": json.loads(text)}
+
     async def verify(self, generation_id: str) -> DriftReport:
         self._generation(generation_id)  # NotFound for an unknown or retired one
         drift = await asyncio.to_thread(tree_drift, self.home / generation_id)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import posixpath
+import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from backends.base import Backend, check_complete
 from backends.errors import BackendError, ConfigError, NotFound, OperationFailed, Refused
 from backends.events import DifferenceFound, Event, ReadError
 from backends.fleets import FleetConfig
 from backends.journal import JournalRecord, Outcome
-from backends.locking import Lease
+from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
 from backends.manifest import build_manifest, check_links, manifest_digest
 from backends.model import (
     DriftReport,
@@ -30,15 +32,17 @@ from backends.model import (
 )
 from backends.polling import Follower
 from backends.ssh import traffic
-from backends.ssh.connections import ConnectOptions, HostPool
+from backends.ssh.connections import ConnectOptions, HostConnection, HostPool
 from backends.ssh.haproxy import Haproxy, ServerStat
 from backends.ssh.health import HostView, instance_model
 from backends.ssh.hosts import Hosts
 from backends.ssh.launching import launch_generation
+from backends.ssh.meter import ServerMeter
 from backends.ssh.parts import FleetParts
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import HostAddress, SshSettings
 from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbLease, LbStore
+from backends.traffic import combine, merge_histories
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,11 @@ class SshBackend(Backend):
         self.haproxy = Haproxy(lb, settings.lb.socket, settings.lb.backend, timeout=timeout)
         self.store = LbStore(lb, fleet.name, self.fleet_dir, timeout=timeout)
         self.journal = LbJournal(lb, self.fleet_dir, timeout=timeout)
-        self.leases = LbLease(lb, fleet.name, self.fleet_dir, timeout=timeout)
+        self.meter = ServerMeter()
+        self.leases = {
+            lock: LbLease(lb, fleet.name, self.fleet_dir, timeout=timeout, lock=lock)
+            for lock in (FLEET_LOCK, ROLLOUT_LOCK)
+        }
         self.hosts = Hosts(self.pool, fleet.name, self.fleet_dir, settings.connect_timeout)
         self.parts = FleetParts(
             fleet.name, settings, self.pool, self.hosts, self.store, self.haproxy
@@ -109,6 +117,7 @@ class SshBackend(Backend):
         state, stats, views = await asyncio.gather(
             self.store.read(), self.haproxy.servers(), self.hosts.sweep(self.hosts_config)
         )
+        self.meter.read(stats)
         extra = {HostAddress.parse(i.host) for g in state.generations for i in g.instances}
         if extra - set(views):
             views.update(await self.hosts.sweep(extra - set(views)))
@@ -193,18 +202,21 @@ class SshBackend(Backend):
         views: dict[HostAddress, HostView],
     ) -> Generation:
         instances = []
+        histories = []
         for instance in record.instances:
             host = HostAddress.parse(instance.host)
+            stat = stats.get(instance.id)
+            model = instance_model(instance, stat, views.get(host), record, self.parts.label(host))
+            traffic = self.meter.traffic(instance.id, stat, history=True)
+            if traffic is not None and traffic.history is not None:
+                histories.append(traffic.history)
             instances.append(
-                instance_model(
-                    instance,
-                    stats.get(instance.id),
-                    views.get(host),
-                    record,
-                    self.parts.label(host),
-                )
+                replace(model, traffic=replace(traffic, history=None) if traffic else None)
             )
         lifecycle = Lifecycle(record.lifecycle)
+        together = combine((i.traffic for i in instances), utcnow())
+        if together is not None and histories:
+            together = replace(together, history=merge_histories(histories))
         return Generation(
             id=record.id,
             version=record.version,
@@ -218,6 +230,7 @@ class SshBackend(Backend):
             artifact=record.artifact,
             digest=record.digest,
             lifecycle=lifecycle,
+            traffic=together,
         )
 
     async def watch(self) -> AsyncIterator[Event]:
@@ -293,16 +306,16 @@ class SshBackend(Backend):
 
     # the fleet lock: a flock held open on the LB host ----------------------------------
     async def _acquire(self, lease: Lease) -> Lease:
-        return await self.leases.take(lease)
+        return await self.leases[lease.lock].take(lease)
 
     async def renew(self, lease: Lease) -> Lease:
-        return await self.leases.renew(lease)
+        return await self.leases[lease.lock].renew(lease)
 
     async def release(self, lease: Lease) -> None:
-        await self.leases.give_back(lease)
+        await self.leases[lease.lock].give_back(lease)
 
-    async def lock_holder(self) -> Lease | None:
-        return await self.leases.holder()
+    async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:
+        return await self.leases[lock].holder()
 
     async def verify(self, generation: str) -> DriftReport:
         state = await self.store.read()
@@ -314,6 +327,40 @@ class SshBackend(Backend):
         }
         checked, drift, unreachable = await self.hosts.drift(record, labels)
         return DriftReport(self.name, generation, tuple(checked), tuple(drift), tuple(unreachable))
+
+    async def frozen(self, generation: str) -> dict[str, Any]:
+        if (await self.store.read()).generation(generation) is None:
+            raise NotFound(f"fleet {self.name} has no generation {generation}")
+        return {"manifest": await self.store.kept_manifest(generation)}
+
+    # what instances print: ``logs/<instance>.log`` in the generation's directory --------
+    async def _instance_log(self, instance: str) -> tuple[HostConnection, str]:
+        state = await self.store.read()
+        for record in state.generations:
+            for known in record.instances:
+                if known.id == instance:
+                    home = self.hosts.generation_dir(record.id)
+                    path = posixpath.join(home, "logs", f"{instance}.log")
+                    return self.pool[HostAddress.parse(known.host)], path
+        running = [i.id for g in state.generations for i in g.instances]
+        raise NotFound(
+            f"fleet {self.name} has no instance {instance} (running: "
+            f"{', '.join(running) or 'none'}); see `molt status {self.name}`"
+        )
+
+    async def logs(self, instance: str, lines: int) -> list[str]:
+        conn, path = await self._instance_log(instance)
+        done = await conn.run(
+            f"tail -n {max(0, int(lines))} {shlex.quote(path)} 2>/dev/null || true",
+            timeout=self.settings.connect_timeout * 3,
+        )
+        return done.stdout.splitlines()
+
+    async def follow(self, instance: str) -> AsyncIterator[str]:
+        conn, path = await self._instance_log(instance)
+        async with conn.process(f"exec tail -n 0 -F {shlex.quote(path)} 2>/dev/null") as tail:
+            while line := await tail.stdout.readline():
+                yield line.rstrip("\n")
 
     async def close(self) -> None:
         await self.pool.close()

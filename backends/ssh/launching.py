@@ -33,6 +33,7 @@ async def launch_generation(
         record = await _left_launching(backend, resume, digest)
     else:
         record = await _record(backend, spec, artifact, digest)
+    await backend.store.keep_manifest(record.id, manifest)
     errors = await _deploy(backend, record, artifact, manifest, resume is not None)
     started = [i for i in record.instances if not i.error and i.id not in errors]
     haproxy_error: BackendError | None = None

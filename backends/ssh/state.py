@@ -26,12 +26,12 @@ import asyncssh
 from backends import chain
 from backends.errors import OperationFailed, Unreachable
 from backends.journal import Journal, JournalRecord
-from backends.locking import Lease, Locked
+from backends.locking import FLEET_LOCK, Lease, Locked
 from backends.ssh.connections import HostConnection
 
 STATE_NAME = "state.json"
 JOURNAL_NAME = "journal.jsonl"
-LEASE_NAME = "lease.json"
+LEASE_NAME = "lease.json"  # the fleet lock; other locks: <name>-lease.json / .lock
 LEASE_LOCK = "lease.lock"
 LOCK_WAIT = 30.0
 
@@ -179,6 +179,36 @@ class LbStore:
             finally:
                 process.stdin.write_eof()
 
+    def manifest_path(self, generation: str) -> str:
+        return posixpath.join(self.dir, "manifests", f"{generation}.json")
+
+    async def keep_manifest(self, generation: str, manifest: dict[str, Any]) -> None:
+        """The generation's manifest, kept on the LB host beside the desired state, so
+        ``molt diff`` needs no instance host."""
+        text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+
+        async def write(sftp: asyncssh.SFTPClient) -> None:
+            await sftp.makedirs(posixpath.dirname(self.manifest_path(generation)), exist_ok=True)
+            async with sftp.open(self.manifest_path(generation), "w") as handle:
+                await handle.write(text)
+
+        await self.lb.with_sftp(write, timeout=self.timeout, what="writing a manifest")
+
+    async def kept_manifest(self, generation: str) -> dict[str, Any] | None:
+        async def load(sftp: asyncssh.SFTPClient) -> bytes | None:
+            try:
+                async with sftp.open(self.manifest_path(generation), "rb") as handle:
+                    data: bytes = await handle.read()
+                    return data
+            except asyncssh.SFTPNoSuchFile:
+                return None
+
+        raw = await self.lb.with_sftp(load, timeout=self.timeout, what="reading a manifest")
+        with contextlib.suppress(ValueError):
+            found = json.loads(raw) if raw is not None else None
+            return found if isinstance(found, dict) else None
+        return None
+
     async def _write(self, state: FleetState) -> None:
         text = json.dumps(state.to_json(), indent=1, sort_keys=True) + "\n"
         temporary = f"{self.state_path}.{uuid.uuid4().hex[:8]}"
@@ -256,20 +286,24 @@ class LbLease:
     ``lease.json`` saying who holds it. A Molt that dies drops its connection, sshd ends
     the command, and the lock is free at once; ``lease.json`` left behind is stale."""
 
-    def __init__(self, lb: HostConnection, fleet: str, fleet_dir: str, *, timeout: float) -> None:
+    def __init__(
+        self,
+        lb: HostConnection,
+        fleet: str,
+        fleet_dir: str,
+        *,
+        timeout: float,
+        lock: str = FLEET_LOCK,
+    ) -> None:
         self.lb = lb
         self.fleet = fleet
         self.dir = fleet_dir
         self.timeout = timeout
+        self.lock = lock
         self._held: dict[str, contextlib.AsyncExitStack] = {}
-
-    @property
-    def lock_path(self) -> str:
-        return posixpath.join(self.dir, LEASE_LOCK)
-
-    @property
-    def lease_path(self) -> str:
-        return posixpath.join(self.dir, LEASE_NAME)
+        prefix = "" if lock == FLEET_LOCK else f"{lock}-"
+        self.lock_path = posixpath.join(fleet_dir, prefix + LEASE_LOCK)
+        self.lease_path = posixpath.join(fleet_dir, prefix + LEASE_NAME)
 
     async def take(self, lease: Lease) -> Lease:
         stack = contextlib.AsyncExitStack()
@@ -285,7 +319,7 @@ class LbLease:
             raise Unreachable(f"{self.lb.name}: no answer while taking the fleet lock") from None
         if line.strip() != "locked":
             await stack.aclose()
-            raise Locked(self.fleet, await self._written())
+            raise Locked(self.fleet, await self._written(), self.lock)
         try:
             await self._write(lease)
         except BaseException:

@@ -149,3 +149,31 @@ def test_access_denied_is_one_line_naming_the_call(world, tmp_path):
         "is not authorized to perform: autoscaling:DescribeAutoScalingGroups",
         "IAM policy",
     )
+
+
+def test_logs_show_the_instances_console_output(world, tmp_path):
+    config = molt_toml(world, tmp_path / "molt.toml")
+    ok(molt(tmp_path, "launch", "web", "--version", "v1", "--image", world.image,
+            "--count", "1", "--wait", config=config))
+    instance = molt_json(tmp_path, "status", "web", config=config)["generations"][0]["instances"][0]
+    shown = ok(molt(tmp_path, "logs", "web", instance["id"], "--lines", "5", config=config))
+    assert len(shown.splitlines()) == 5  # moto's console output: a kernel's boot lines
+    first = ok(molt(tmp_path, "logs", "web", "g1", "--lines", "1000", config=config))
+    assert first.startswith("Linux version")
+
+
+def test_a_group_changed_by_hand_is_drift_and_taints_the_generation(world, tmp_path):
+    config = molt_toml(world, tmp_path / "molt.toml")
+    ok(molt(tmp_path, "launch", "web", "--version", "v1", "--image", world.image,
+            "--count", "1", "--wait", config=config))
+    assert molt(tmp_path, "verify", "web", config=config).returncode == 0
+    world.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="molt-web-g1", MaxSize=3, HealthCheckType="EC2"
+    )
+    done = molt(tmp_path, "verify", "web", config=config)
+    assert done.returncode == 1
+    assert "g1: molt-web-g1: changed MaxSize 3, launched with 1" in done.stdout
+    assert "g1: molt-web-g1: changed HealthCheckType EC2, launched with ELB" in done.stdout
+    generation = molt_json(tmp_path, "status", "web", config=config)["generations"][0]
+    drift = "molt-web-g1: changed MaxSize 3, launched with 1"
+    assert generation["tainted"] and drift in generation["drift"]

@@ -9,8 +9,8 @@ import pytest
 
 from backends.aws.driver import AwsBackend
 from backends.errors import AuthError, NotFound, OperationFailed, Throttled, Unreachable
-from backends.journal import Outcome
 from backends.events import ReadError
+from backends.journal import Outcome
 from backends.model import GenerationSpec, GenerationState
 from backends.operations import Operations
 from tests.aws.faults import install

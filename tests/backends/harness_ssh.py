@@ -20,7 +20,8 @@ from tests.ssh.rig import Rig, shared_rig
 
 def fingerprint(rig: Rig, fleet: str, proxy: HaproxyProcess) -> object:
     """Every file of the fleet on every host (the LB host's state and journal included)
-    with its size, mode and inode (a file rewritten is a new one), and HAProxy's servers with their weights and admin state."""
+    with its size, mode and inode (a file rewritten is a new one), and HAProxy's servers
+    with their weights and admin state."""
     files = sorted(
         (str(path), path.stat().st_size, path.stat().st_mode, path.stat().st_ino)
         for directory in rig.fleet_dirs(fleet)

@@ -37,7 +37,8 @@ def answers(listen: str) -> bool:
 def test_a_changed_listen_is_reported_and_nothing_moves(state_dir):
     first, second = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     toml = config(state_dir / "molt.toml", first)
-    assert molt(state_dir, "launch", "web", "--version", "v1", "--wait", config=toml).returncode == 0
+    launched = molt(state_dir, "launch", "web", "--version", "v1", "--wait", config=toml)
+    assert launched.returncode == 0
     assert molt(state_dir, "promote", "web", "g1", config=toml).returncode == 0
     config(toml, second)
     looked = molt(state_dir, "--read-only", "status", "web", config=toml)

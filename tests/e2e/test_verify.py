@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from backends.local.demo import demo_artifact
-from tests.support.local import molt
+from tests.support.local import molt, molt_json
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +27,16 @@ def test_verify_names_a_mode_change_and_an_added_link(state_dir):
         "g1: local: added app.cfg",
         "g1: local: changed app.py",
     ]
+    (app := tree / "app.py").chmod(0o444)  # put back by hand: the generation stays tainted
+    (tree / "app.cfg").unlink()
+    tree.chmod(0o555)
+    status = molt_json(state_dir, "status", "demo")["generations"][0]
+    assert status["tainted"]
+    assert status["drift"] == ["local: added app.cfg", "local: changed app.py"]
+    assert molt(state_dir, "verify", "demo").returncode == 0 and app.exists()
+    assert molt_json(state_dir, "status", "demo")["generations"][0]["tainted"]  # sticky
+    shown = molt(state_dir, "status", "demo").stdout
+    assert "! g1 is tainted (retire it; launch a new generation): local: changed app.py" in shown
 
 
 def test_an_artifact_with_a_link_out_of_it_is_refused_at_launch(state_dir, tmp_path):

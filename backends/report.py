@@ -1,0 +1,177 @@
+"""``molt report``: what happened to a fleet, in order, as Markdown to paste into an
+incident document — a headline, the generations now, their weights over time, every
+action and who took it, health incidents, and the error rates per generation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from backends.chain import ChainReport
+from backends.clock import utcnow
+from backends.durations import parse_duration
+from backends.journal import JournalRecord, Outcome
+from backends.model import FleetSnapshot, Health
+from backends.text import printable
+from backends.traffic import ms_text, percent_text, rate_text
+
+WEIGHT_ACTIONS = frozenset({"shift", "promote", "rollback"})
+
+
+def parse_since(text: str) -> timedelta:
+    """``90s``, ``30m``, ``2h``, ``1d``, ``2 weeks``."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ValueError(f"--since looks like 30m, 2h or 1d, not {text!r}") from None
+
+
+def _cell(text: object) -> str:
+    """Text from outside, safe in a Markdown table cell and in a terminal."""
+    return printable(str(text)).replace("|", "\\|").replace("\n", " ")
+
+
+def _time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def headline(records: Sequence[JournalRecord], snapshot: FleetSnapshot) -> str:
+    """The one line an incident document starts with."""
+    aborts = [r for r in records if r.action == "rollout" and r.args.get("event") == "abort"]
+    if aborts:
+        last = aborts[-1]
+        return f"Rollout of {last.args.get('generation')} aborted by {last.operator}: " + str(
+            last.args.get("reason") or "no reason given"
+        )
+    failed = [r for r in records if r.outcome in (Outcome.FAILED, Outcome.INTERRUPTED)]
+    if failed:
+        last = failed[-1]
+        return f"{last.action} by {last.operator} {last.outcome.value}: {last.reason}"
+    rollbacks = [r for r in records if r.action == "rollback" and r.outcome is Outcome.OK]
+    if rollbacks:
+        return f"Rolled back to {rollbacks[-1].args.get('generation')} by {rollbacks[-1].operator}"
+    live = [g for g in snapshot.generations if g.weight]
+    serving = ", ".join(f"{g.id} ({g.version}) {g.weight}%" for g in live) or "nothing"
+    return f"{len(records)} actions, none failed; serving {serving}"
+
+
+def report(
+    snapshot: FleetSnapshot,
+    records: Sequence[JournalRecord],
+    chain: ChainReport,
+    since: timedelta,
+    now: datetime | None = None,
+) -> str:
+    now = now or utcnow()
+    start = now - since
+    window = [r for r in records if r.at >= start]
+    lines = [
+        f"# {snapshot.fleet}: {_cell(headline(window, snapshot))}",
+        "",
+        f"Fleet **{snapshot.fleet}** on the {snapshot.backend} backend (entry "
+        f"`{_cell(snapshot.entry)}`), from {_time(start)} to {_time(now)} UTC. "
+        + (
+            f"Journal: {chain.records} records, hash chain intact."
+            if chain.intact
+            else f"Journal: **hash chain broken** — {_cell(chain.broken)}."
+        ),
+        "",
+    ]
+    lines += _generations(snapshot) + _weights(window, snapshot) + _actions(window)
+    lines += _incidents(window, snapshot) + _traffic(snapshot)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _generations(snapshot: FleetSnapshot) -> list[str]:
+    lines = [
+        "## Generations now",
+        "",
+        "| generation | version | state | weight | healthy | launched | by | note |",
+        "|---|---|---|---:|---|---|---|---|",
+    ]
+    for g in snapshot.generations:
+        healthy = sum(1 for i in g.instances if i.health is Health.HEALTHY)
+        lines.append(
+            f"| {g.id} | {_cell(g.version)} | {g.state.value} | {g.weight}% | "
+            f"{healthy}/{len(g.instances)} | {_time(g.launched_at)} | {_cell(g.launched_by)} | "
+            f"{_cell(g.note)} |"
+        )
+    return [*lines, ""]
+
+
+def _weights(records: Sequence[JournalRecord], snapshot: FleetSnapshot) -> list[str]:
+    changes = [
+        r
+        for r in records
+        if r.outcome is Outcome.OK and r.weights_after and r.weights_after != r.weights_before
+    ]
+    ids = sorted(
+        {g for r in changes for g in r.weights_after} | set(snapshot.weights),
+        key=lambda g: int(g[1:]) if g[1:].isdigit() else 0,
+    )
+    lines = ["## Weights over time", ""]
+    if not changes:
+        return [*lines, "No weight changed in this period.", ""]
+    lines += [
+        "| time (UTC) | by | action | " + " | ".join(ids) + " |",
+        "|---|---|---|" + "---:|" * len(ids),
+    ]
+    for r in changes:
+        cells = " | ".join(
+            f"{r.weights_after.get(g, 0)}%" if g in r.weights_after else "—" for g in ids
+        )
+        lines.append(f"| {_time(r.at)} | {_cell(r.operator)} | {_cell(r.summary())} | {cells} |")
+    return [*lines, ""]
+
+
+def _actions(records: Sequence[JournalRecord]) -> list[str]:
+    lines = ["## Actions", ""]
+    if not records:
+        return [*lines, "No action in this period.", ""]
+    for r in records:
+        lines.append(
+            f"- {_time(r.at)} **{_cell(r.operator)}** {_cell(r.summary())} — {r.outcome.value}"
+        )
+    who = sorted({r.operator for r in records})
+    return [*lines, "", f"Actors: {', '.join(_cell(w) for w in who)}.", ""]
+
+
+def _incidents(records: Sequence[JournalRecord], snapshot: FleetSnapshot) -> list[str]:
+    found = []
+    for r in records:
+        if r.outcome in (Outcome.FAILED, Outcome.INTERRUPTED, Outcome.REFUSED):
+            found.append(f"- {_time(r.at)} {r.action} {r.outcome.value}: {_cell(r.reason)}")
+        elif r.action == "rollout" and r.args.get("event") in ("abort", "inconclusive"):
+            found.append(
+                f"- {_time(r.at)} rollout {r.args['event']}: {_cell(r.args.get('reason'))}"
+            )
+        elif r.action == "verify" and r.args.get("drift"):
+            found.append(
+                f"- {_time(r.at)} drift in {r.args.get('generation')}: "
+                + _cell("; ".join(map(str, r.args["drift"])))
+            )
+    for g in snapshot.generations:
+        sick = [i for i in g.instances if i.health is Health.UNHEALTHY]
+        if sick:
+            found.append(
+                f"- now: {g.id} has {len(sick)} unhealthy instances ({_cell(sick[0].last_check)})"
+            )
+    return ["## Health incidents", "", *(found or ["None recorded."]), ""]
+
+
+def _traffic(snapshot: FleetSnapshot) -> list[str]:
+    lines = [
+        "## Error rates per generation (now)",
+        "",
+        "| generation | req/s | 5xx | p99 | window |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    known = [g for g in snapshot.generations if g.traffic is not None]
+    for g in known:
+        t = g.traffic
+        assert t is not None
+        lines.append(
+            f"| {g.id} | {rate_text(t.rps)} | {percent_text(t.error_rate)} | "
+            f"{ms_text(t.p99_ms)} | {t.window_s or '—'} s |"
+        )
+    return lines + ([""] if known else ["", "No traffic numbers are known yet.", ""])
