@@ -34,6 +34,9 @@ system-deps:
 	  fi; \
 	fi
 
+# three workers on two cores: most tests wait on real processes, servers and timers
+PYTEST_ARGS ?= -n 3 --dist worksteal
+
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
