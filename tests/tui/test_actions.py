@@ -50,6 +50,16 @@ async def test_launch_modal_refuses_a_bad_version_and_count(app, backend):
         assert len(backend.generations) == 3
 
 
+async def test_launch_modal_refuses_a_pasted_control_character_in_the_note(app, backend):
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("n")
+        app.screen.query_one("#note").value = "fix \x1b[2J parser"  # as a paste would bring it
+        await pilot.press("enter")
+        assert "note" in str(app.screen.query_one("#problem").render())
+        assert len(backend.generations) == 3  # nothing launched, the modal stays open
+
+
 async def test_stage_shows_weights_before_anything_changes_then_enter_applies(app, backend):
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await ready(pilot)

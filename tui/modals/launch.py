@@ -3,6 +3,7 @@ artifact (a directory, or an AMI on AWS) when it is not the fleet's default."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -10,8 +11,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from backends import guards
-from backends.errors import Refused
+from backends.errors import BackendError
 from backends.model import GenerationSpec
+from tui.formatting import literal
 
 
 class LaunchModal(ModalScreen[GenerationSpec | None]):
@@ -39,13 +41,14 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Launch a new generation of {self.fleet}", classes="dialog-title")
+            title = Text(f"Launch a new generation of {literal(self.fleet)}")
+            yield Label(title, classes="dialog-title")
             yield Static(
                 "It starts beside the others at weight 0; shift traffic to it once healthy.",
                 classes="dialog-body",
             )
             yield Label("Version", classes="field-label")
-            yield Input(self.version, placeholder="e.g. v2", id="version")
+            yield Input(literal(self.version), placeholder="e.g. v2", id="version")
             yield Label("Instances", classes="field-label")
             count = "" if self.count is None else str(self.count)
             yield Input(count, placeholder="the fleet's default", type="integer", id="count")
@@ -87,17 +90,18 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
             return
         try:
             count = int(count_text) if count_text else None
-            guards.check_launch(version, count)
         except ValueError:
-            self._problem(f"instances must be a whole number, not {count_text!r}")
+            self._problem(f"instances must be a whole number, not {literal(repr(count_text))}")
             return
-        except Refused as refusal:
+        try:
+            guards.check_launch(version, count, note)
+        except BackendError as refusal:  # Refused, or BadInput (a control character)
             self._problem(refusal.message)
             return
         self.dismiss(GenerationSpec(version=version, count=count, note=note, artifact=artifact))
 
     def _problem(self, text: str) -> None:
-        self.query_one("#problem", Label).update(text)
+        self.query_one("#problem", Label).update(Text(text))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
