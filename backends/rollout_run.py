@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from backends import baseline as baselines
@@ -142,10 +142,21 @@ async def _let_go(session: FleetSession, lease: Lease) -> None:
 
 
 async def _event(session: FleetSession, rollout: Rollout, event: str, reason: str) -> None:
-    await session.ops.record(
-        "rollout",
-        {"event": event, "rollout": rollout.id, "generation": rollout.generation, "reason": reason},
-    )
+    args = {"event": event, "rollout": rollout.id, "generation": rollout.generation}
+    await _past_locks(lambda: session.ops.record("rollout", {**args, "reason": reason}))
+
+
+async def _past_locks(act: Callable[[], Awaitable[object]]) -> None:
+    """``act()``, waiting out a fleet lock held by a mutation in flight (a rollout's step
+    and an abort from another terminal may well meet)."""
+    for attempt in range(LOCKED_TRIES):
+        try:
+            await act()
+            return
+        except Locked:
+            if attempt == LOCKED_TRIES - 1:
+                raise
+            await asyncio.sleep(LOCKED_WAIT)
 
 
 def _weights(snapshot: FleetSnapshot, rollout: Rollout, weight: int) -> dict[str, int]:
@@ -166,15 +177,12 @@ async def _back_to_baseline(session: FleetSession, rollout: Rollout, reason: str
     step can follow. The shift waits out a fleet lock held by a shift in flight (the
     driver's own step, say)."""
     await _event(session, rollout, "abort", reason)
-    for attempt in range(LOCKED_TRIES):
+
+    async def shift() -> None:
         snapshot = await session.read()
-        try:
-            await session.ops.shift(_weights(snapshot, rollout, 0), why={"rollout": rollout.id})
-            return
-        except Locked:
-            if attempt == LOCKED_TRIES - 1:
-                raise
-            await asyncio.sleep(LOCKED_WAIT)
+        await session.ops.shift(_weights(snapshot, rollout, 0), why={"rollout": rollout.id})
+
+    await _past_locks(shift)
 
 
 async def _drive(

@@ -124,13 +124,11 @@ class Metrics:
         return {
             arn: numbers
             for index, arn in enumerate(groups)
-            if (numbers := _numbers(latest, index, now)) is not None
+            if (numbers := _numbers(latest, index)) is not None
         }
 
 
-def _numbers(
-    latest: Mapping[str, tuple[datetime, float]], index: int, now: datetime
-) -> Traffic | None:
+def _numbers(latest: Mapping[str, tuple[datetime, float]], index: int) -> Traffic | None:
     def value(prefix: str) -> float | None:
         found = latest.get(f"{prefix}{index}")
         return found[1] if found else None
@@ -149,7 +147,7 @@ def _numbers(
         requests=int(requests),
         rps=requests / PERIOD,
         error_rate=min(1.0, errors / requests) if requests else 0.0,
-        as_of=latest[f"r{index}"][0] if f"r{index}" in latest else now,
+        as_of=latest[f"r{index}"][0] + timedelta(seconds=PERIOD),  # the minute's end
         p50_ms=ms("m"),
         p99_ms=ms("n"),
         avg_ms=ms("a"),

@@ -309,7 +309,6 @@ def put_alb_minute(
     )
 
 
-
 async def serve_as_the_alb(
     world: World,
     metrics: Any,
