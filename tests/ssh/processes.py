@@ -14,8 +14,11 @@ DEPLOY_USER = "molt-deploy"
 SSHD = "/usr/sbin/sshd"
 HAPROXY = "/usr/sbin/haproxy"
 START = "python3 app.py --port {port} --host {address}"
-# each pytest-xdist worker its own loopback addresses: gw0 127.0.0.x, gw1 127.0.1.x, ...
-NET = "127.0." + os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+# each test run (the pytest process that started it) and each of its pytest-xdist
+# workers its own loopback addresses, 127.R.W.x: two runs on one machine never share one
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_RUN = os.getppid() if _WORKER else os.getpid()
+NET = f"127.{_RUN % 250 + 1}.{(_WORKER or 'gw0').removeprefix('gw')}"
 TEST_ADDRESSES = [f"{NET}.{n}" for n in range(10, 61)]
 DOWN_ADDRESS = f"{NET}.59"  # nothing ever listens here
 
