@@ -1,17 +1,28 @@
 """``molt report``: what happened to a fleet, in order, as Markdown to paste into an
 incident document — a headline, the generations now, their weights over time, every
-action and who took it, health incidents, and the error rates per generation."""
+action and who took it, health incidents, and the error rates per generation. And the
+TUI's timeline: the same journal merged with the health and traffic events seen."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from backends.chain import ChainReport
 from backends.clock import utcnow
 from backends.durations import parse_duration
+from backends.events import (
+    Event,
+    HealthChanged,
+    InstanceRestarted,
+    StateChanged,
+    TrafficCrossed,
+    WeightsChanged,
+)
 from backends.journal import JournalRecord, Outcome
-from backends.model import FleetSnapshot, Health
+from backends.model import GENERATION_ID, FleetSnapshot, GenerationState, Health
 from backends.text import printable
 from backends.traffic import ms_text, percent_text, rate_text
 
@@ -175,3 +186,118 @@ def _traffic(snapshot: FleetSnapshot) -> list[str]:
             f"{ms_text(t.p99_ms)} | {t.window_s or '—'} s |"
         )
     return lines + ([""] if known else ["", "No traffic numbers are known yet.", ""])
+
+
+# the timeline: the TUI's ``t`` ---------------------------------------------------------
+class MomentKind(StrEnum):
+    ACTION = "action"  # an operator's action, from the journal
+    HEALTH = "health"  # an instance went unhealthy (or recovered, or was restarted)
+    TRAFFIC = "traffic"  # the weights moved, or a generation did worse than its baseline
+    DRIFT = "drift"  # verify found a generation running something it was not launched from
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """One line of a fleet's timeline. ``alarm``: something went wrong (a failed or
+    refused action, an unhealthy instance, drift); ``generations``: the ones it is about."""
+
+    at: datetime
+    kind: MomentKind
+    text: str
+    generations: tuple[str, ...] = ()
+    instance: str = ""
+    who: str = ""
+    alarm: bool = False
+
+    def matches(self, tokens: Sequence[str]) -> bool:
+        """Does it match every token? ``g3`` means generation g3, ``g3-1`` instance
+        g3-1; any other token is looked for in the kind, who and text, ignoring case."""
+        haystack = f"{self.kind.value} {self.who} {self.text}".lower()
+        for token in tokens:
+            generation, dash, number = token.partition("-")
+            if GENERATION_ID.match(token):
+                if token not in self.generations:
+                    return False
+            elif dash and GENERATION_ID.match(generation) and number.isdigit():
+                if self.instance != token:
+                    return False
+            elif token.lower() not in haystack:
+                return False
+        return True
+
+
+ALARMS = frozenset({Outcome.FAILED, Outcome.INTERRUPTED, Outcome.REFUSED})
+SAME_CHANGE = timedelta(minutes=1)  # a weights event this close to its journaled action
+
+
+def _moved(before: Mapping[str, int], after: Mapping[str, int]) -> tuple[str, ...]:
+    return tuple(g for g in {**before, **after} if before.get(g, 0) != after.get(g, 0))
+
+
+def _action(record: JournalRecord) -> Moment:
+    args = record.args
+    named = (str(args["generation"]),) if args.get("generation") else ()
+    moved = _moved(record.weights_before, record.weights_after)
+    concerned = tuple(dict.fromkeys([*named, *(args.get("weights") or {}), *moved]))
+    if record.action == "verify" and args.get("drift"):
+        found = "; ".join(map(str, args["drift"]))
+        text = f"drift in {args.get('generation')}: {found}"
+        return Moment(record.at, MomentKind.DRIFT, text, concerned, who=record.operator, alarm=True)
+    text = record.summary()
+    if record.outcome is Outcome.STARTED:
+        text += " — started, no outcome yet"
+    aborted = record.action == "rollout" and args.get("event") in ("abort", "inconclusive")
+    alarm = record.outcome in ALARMS or aborted
+    return Moment(record.at, MomentKind.ACTION, text, concerned, who=record.operator, alarm=alarm)
+
+
+def noteworthy(event: Event) -> bool:
+    """Does ``event`` belong on the timeline? Health incidents and traffic changes do;
+    routine health (pending → healthy), actions (the journal has them) and reads do not."""
+    if isinstance(event, HealthChanged):
+        return event.after is Health.UNHEALTHY or (
+            event.before is Health.UNHEALTHY and event.after is Health.HEALTHY
+        )
+    if isinstance(event, StateChanged):
+        return event.after in (GenerationState.FAILED, GenerationState.DEGRADED)
+    return isinstance(event, InstanceRestarted | WeightsChanged | TrafficCrossed)
+
+
+def _event(event: Event) -> Moment:
+    generations = (event.generation,) if event.generation else ()
+    if isinstance(event, WeightsChanged):
+        return Moment(event.at, MomentKind.TRAFFIC, event.text(), _moved(event.before, event.after))
+    if isinstance(event, TrafficCrossed):
+        return Moment(event.at, MomentKind.TRAFFIC, event.text(), generations, alarm=event.worse)
+    alarm = not (isinstance(event, HealthChanged) and event.after is Health.HEALTHY)
+    if isinstance(event, HealthChanged) and not alarm:
+        text = f"{event.instance_id} recovered: unhealthy → healthy"
+    else:
+        text = event.text()
+    return Moment(
+        event.at, MomentKind.HEALTH, text, generations, instance=event.instance or "", alarm=alarm
+    )
+
+
+def _journaled(event: WeightsChanged, records: Sequence[JournalRecord]) -> bool:
+    """Is this weights change the effect of an action already on the timeline?"""
+    return any(
+        r.outcome is Outcome.OK
+        and dict(r.weights_after) == dict(event.after)
+        and abs(r.at - event.at) <= SAME_CHANGE
+        for r in records
+    )
+
+
+def timeline(records: Sequence[JournalRecord], events: Iterable[Event]) -> list[Moment]:
+    """Operator actions (the journal), health incidents and traffic changes (events seen
+    while watching), merged oldest first. A weights change an action made shows once,
+    as the action."""
+    moments = [_action(r) for r in records]
+    for event in events:
+        if not noteworthy(event):
+            continue
+        if isinstance(event, WeightsChanged) and _journaled(event, records):
+            continue
+        moments.append(_event(event))
+    return sorted(moments, key=lambda m: m.at)

@@ -70,7 +70,7 @@ async def test_enter_inspects_instances_spec_and_journal_and_escape_returns(app,
         assert isinstance(app.screen, InspectScreen)
         table = app.screen.query_one(DataTable)
         await until(pilot, lambda: table.row_count == 6)
-        assert table.get_row("g2-1")[1] == "10.0.2.1:8000"
+        assert str(table.get_row("g2-1")[1]) == "10.0.2.1:8000"  # a literal Text
         assert "registry.example/web:v2" in text_of(app.screen.query_one("#spec"))
         await until(pilot, lambda: len(app.screen.records) == 2)
         backend.set_health("g2-6", Health.HEALTHY, "200 in 4 ms")

@@ -1,4 +1,7 @@
-"""``enter`` on a generation: its instances, its frozen spec and its journal entries.
+"""``enter`` on a generation: its instances, its frozen spec and its journal entries —
+and, for the incident responder, its drift findings (a tainted generation), whether it
+is due a rebuild, ``l`` the selected instance's logs and ``d`` the diff against the
+previous generation.
 
 It renders the fleet's :class:`~backends.session.FleetSession` on its own (it follows the
 session's reads and actions), so it needs nothing from the fleet view.
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
+import humanize
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -24,7 +28,10 @@ from backends.events import EventKind
 from backends.journal import JournalRecord
 from backends.model import FleetSnapshot, Generation, Instance, iso
 from backends.session import EventArrived, FleetSession, SnapshotUpdated, Update, describe
-from tui.formatting import GLYPHS, age, clock_time, counts_summary, record_event
+from tui.formatting import GLYPHS, age, clock_time, counts_summary, literal, record_event
+from tui.modals.diff import DiffModal
+from tui.screens.fleet_incident import REBUILD, TAINTED
+from tui.screens.logs import LogsScreen
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
 
@@ -36,7 +43,26 @@ HEALTH_STYLES = {"healthy": "green", "pending": "yellow", "unhealthy": "bold red
 class InspectScreen(Screen[None]):
     """One generation in detail; follows the fleet view's reads while it is open."""
 
-    BINDINGS = [Binding("escape", "back", "back", tooltip="back to the fleet view", id="back")]
+    BINDINGS = [
+        Binding("escape", "back", "back", tooltip="back to the fleet view", id="back"),
+        # not in the footer yet: the inspect screenshot pins it (see the incident report)
+        Binding(
+            "l",
+            "logs",
+            "logs",
+            show=False,
+            tooltip="what the selected instance prints, followed live",
+            id="inspect.logs",
+        ),
+        Binding(
+            "d",
+            "diff",
+            "diff",
+            show=False,
+            tooltip="what changed from the previous generation to this one",
+            id="inspect.diff",
+        ),
+    ]
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None)
     """The fleet as last read by the session."""
@@ -108,12 +134,15 @@ class InspectScreen(Screen[None]):
         if g is None:
             title.update(f" {self.generation_id} is retired or gone — escape returns")
             return
-        title.update(
-            Text.assemble(
-                (f" {g.id}  {g.version} ", "bold reverse"),
-                f"  {g.state.value.upper()} · weight {g.weight}% · {counts_summary(g)}",
-            )
+        line = Text.assemble(
+            (f" {g.id}  {literal(g.version)} ", "bold reverse"),
+            f"  {g.state.value.upper()} · weight {g.weight}% · {counts_summary(g)}",
         )
+        if g.tainted:
+            line.append(f"  {TAINTED} TAINTED", "bold red")
+        if g.rebuild_due:
+            line.append(f"  {REBUILD} REBUILD DUE", "bold yellow")
+        title.update(line)
         self._show_instances(g.instances)
         self.query_one("#spec", Static).update(self._spec(g))
 
@@ -145,11 +174,11 @@ class InspectScreen(Screen[None]):
                 instance.healthy_since, now
             )
         latency = f"{instance.latency_ms:.0f} ms" if instance.latency_ms is not None else "—"
-        return (
-            instance.id,
-            instance.address,
+        return (  # a DataTable reads plain strings as markup: what came from outside is Text
+            Text(literal(instance.id)),
+            Text(literal(instance.address)),
             Text(f"{GLYPHS[instance.health]} {health}", HEALTH_STYLES.get(health, "")),
-            instance.last_check or "—",
+            Text(literal(instance.last_check) or "—"),
             latency,
             since,
         )
@@ -158,15 +187,25 @@ class InspectScreen(Screen[None]):
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
-        table.add_row("artifact", g.artifact or "—")
-        table.add_row("manifest", g.digest or "—")
-        table.add_row("launched by", g.launched_by or "—")
+        table.add_row("artifact", Text(literal(g.artifact) or "—"))  # from outside: never markup
+        table.add_row("manifest", Text(literal(g.digest) or "—"))
+        table.add_row("launched by", Text(literal(g.launched_by) or "—"))
         table.add_row(
             "when",
             f"{iso(g.launched_at)} ({age(g.launched_at, self.clock())})",
         )
         table.add_row("instances", str(g.count or len(g.instances)))
-        table.add_row("note", g.note or "—")
+        table.add_row("note", Text(literal(g.note) or "—"))
+        if g.tainted:
+            found = Text("tainted: retire it and launch a new generation", "bold red")
+            for finding in g.drift:
+                found.append("\n" + literal(finding), "")
+            table.add_row(Text(f"{TAINTED} drift", "bold red"), found)
+        if g.rebuild_due:
+            limit = self.session.fleet.max_age
+            older = f" (max age {humanize.naturaldelta(limit)})" if limit else ""
+            launched = f"launched {age(g.launched_at, self.clock())}{older}: due a rebuild"
+            table.add_row(Text(f"{REBUILD} rebuild", "bold yellow"), launched)
         return table
 
     # journal ------------------------------------------------------------------------------
@@ -197,6 +236,26 @@ class InspectScreen(Screen[None]):
             lines.append(f"{record.outcome.value:<8} ", "")
             lines.append(record.summary() + "\n")
         self.query_one("#journal-lines", Static).update(lines)
+
+    # the incident responder's keys --------------------------------------------------------
+    @property
+    def selected_instance(self) -> str | None:
+        """The instance under the table's cursor (the first, before any is chosen)."""
+        table = self.query_one("#instances", DataTable)
+        if not table.row_count:
+            return None
+        row = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return str(row.value) if row.value is not None else None
+
+    def action_logs(self) -> None:
+        instance = self.selected_instance
+        if instance is None:
+            self.notify(f"{self.generation_id} has no instance to show the logs of")
+            return
+        self.app.push_screen(LogsScreen(self.session, instance))
+
+    def action_diff(self) -> None:
+        self.app.push_screen(DiffModal(self.session, self.generation_id))
 
     def action_back(self) -> None:
         self.dismiss()

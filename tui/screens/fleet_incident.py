@@ -1,0 +1,115 @@
+"""The incident responder's keys in the fleet view — ``l`` logs of the selected
+generation's first instance, ``t`` the fleet's timeline, ``d`` the diff against the
+previous generation — and the marks of tainted generations and of those due a rebuild.
+
+All of it only reads, so read-only mode keeps every key.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+import humanize
+from rich.text import Text
+
+from backends.events import Event
+from backends.model import FleetSnapshot
+from backends.report import noteworthy
+from backends.session import FleetSession
+from tui.formatting import age, literal
+from tui.modals.diff import DiffModal
+from tui.screens.logs import LogsScreen
+from tui.screens.timeline import KEEP, TimelineScreen
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from backends.model import Generation
+
+    _Base = Screen[None]
+else:
+    _Base = object
+
+TAINTED = "✗"
+REBUILD = "⟳"
+SHOWN_FINDINGS = 1  # findings named in the fleet view's line; the inspect screen lists all
+
+
+def taint_lines(
+    snapshot: FleetSnapshot | None, max_age: timedelta | None, now: datetime
+) -> list[Text]:
+    """``✗ g2 tainted: 2 drift findings (…) — retire it; launch a new generation`` per
+    tainted generation, ``⟳ g1 launched 9 days ago (max age 7 days): due a rebuild`` per
+    old one."""
+    lines: list[Text] = []
+    for g in snapshot.generations if snapshot else ():
+        if g.tainted:
+            count = len(g.drift)
+            head = f"{TAINTED} {g.id} tainted: {count} drift finding{'s' * (count != 1)}"
+            named = "; ".join(literal(d) for d in g.drift[:SHOWN_FINDINGS])
+            more = f", +{count - SHOWN_FINDINGS} more" if count > SHOWN_FINDINGS else ""
+            lines.append(
+                Text.assemble(
+                    (head, "bold"),
+                    f" ({named}{more})",
+                    " — retire it; launch a new generation",
+                )
+            )
+    for g in snapshot.generations if snapshot else ():
+        if g.rebuild_due:
+            limit = f" (max age {humanize.naturaldelta(max_age)})" if max_age else ""
+            lines.append(
+                Text.assemble(
+                    (f"{REBUILD} {g.id} launched {age(g.launched_at, now)}", "bold"),
+                    f"{limit}: due a rebuild",
+                )
+            )
+    return lines
+
+
+class FleetIncident(_Base):
+    """Mixed into :class:`~tui.screens.fleet.FleetScreen`."""
+
+    session: FleetSession
+    snapshot: FleetSnapshot | None
+    tz: tzinfo | None
+
+    if TYPE_CHECKING:
+
+        @property
+        def selected_generation(self) -> Generation | None: ...
+
+    def init_incident(self, since: datetime) -> None:
+        #: health incidents and traffic changes seen, for the timeline (the journal
+        #: keeps the actions; health is only known from the moment Molt watches)
+        self.noteworthy: deque[Event] = deque(maxlen=KEEP)
+        self.watching_since = since
+
+    def note_events(self, events: list[Event]) -> None:
+        self.noteworthy.extend(e for e in events if noteworthy(e))
+
+    def incident_rules(self) -> dict[str, bool]:
+        target = self.selected_generation
+        return {
+            "logs": target is not None and bool(target.instances),
+            "diff": target is not None,
+            "timeline": True,
+        }
+
+    def action_logs(self) -> None:
+        target = self.selected_generation
+        if target is not None and target.instances:
+            self.app.push_screen(LogsScreen(self.session, target.instances[0].id))
+
+    def action_timeline(self) -> None:
+        screen = TimelineScreen(
+            self.session, list(self.noteworthy), since=self.watching_since, tz=self.tz
+        )
+        self.app.push_screen(screen)
+
+    def action_diff(self) -> None:
+        target = self.selected_generation
+        if target is not None:
+            self.app.push_screen(DiffModal(self.session, target.id))
