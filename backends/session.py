@@ -275,6 +275,7 @@ class FleetSession:
                 events.append(
                     TrafficCrossed(
                         fleet=self.name,
+                        at=snapshot.taken_at,
                         generation_id=generation.id,
                         baseline=base.id if base else (self._worse_base.get(generation.id, "")),
                         worse=bool(findings),
@@ -429,6 +430,7 @@ class FleetSession:
         """Look at the journal and the locks now and then (and after every action), so a
         rollout driven elsewhere — or a driver that died — shows."""
         backoff = _Backoff()
+        self._look_again.set()  # a look at once: a rollout already running shows at start
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._look_again.wait(), ATTENTION_EVERY)

@@ -87,7 +87,7 @@ class MoltApp(App[None]):
                 )
             except BackendError as error:
                 title, message = describe(error)
-                self.notify(message, title=title, severity="error")
+                self.notify(message, title=title, severity="error", markup=False)
                 return
             screen = FleetScreen(
                 self.sessions[name], clock=self.clock, tz=self.tz, fleets=list(self.fleets.values())

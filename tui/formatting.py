@@ -15,9 +15,11 @@ from backends.events import (
     InstanceRestarted,
     OperatorAction,
     ReadError,
+    TrafficCrossed,
 )
 from backends.journal import JournalRecord
 from backends.model import FleetSnapshot, Generation, Health
+from backends.text import printable
 
 #: one glyph per health, distinct in shape so they read without color (NO_COLOR)
 GLYPHS: Mapping[Health, str] = {
@@ -34,9 +36,20 @@ EVENT_MARKS: Mapping[EventKind, str] = {
     EventKind.WEIGHTS: "⇄",
     EventKind.ERROR: "⚠",
     EventKind.DIFFERENCE: "≠",
+    EventKind.TRAFFIC: "⚑",
 }
 RESTARTED = "↻"
 CLEARED = "✓"
+FLAG = "⚑"  # a generation doing worse than its baseline on real requests
+
+
+def literal(text: str) -> str:
+    """Text from outside (a note, a version, a remote error, a hostname) as it is shown:
+    every character literally — markup stays brackets, because callers put it in
+    ``Text``/``Content``/``Segment``s, never in markup — except control characters,
+    written as escapes (``\\x1b``, ``\\x0a``) so none reaches the terminal or breaks a line,
+    and tabs as one space (a tab has no width in a cell grid)."""
+    return printable(text).replace("\t", " ")
 
 
 def age(moment: datetime, now: datetime) -> str:
@@ -88,6 +101,8 @@ def event_mark(event: Event) -> str:
     if isinstance(event, InstanceRestarted):
         return RESTARTED
     if isinstance(event, ReadError) and event.cleared:
+        return CLEARED
+    if isinstance(event, TrafficCrossed) and not event.worse:
         return CLEARED
     return EVENT_MARKS.get(event.kind, "·")
 

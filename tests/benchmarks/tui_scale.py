@@ -1,5 +1,6 @@
-"""How the fleet view holds up at scale: 10 generations × 500 instances, 2,000 health
-events a second from a synthetic driver for 10 s, while an operator presses ←/→.
+"""How the fleet view holds up at scale: 10 generations × 500 instances, each column
+with its traffic line and sparklines (refreshed every second, as a meter would), 2,000
+health events a second from a synthetic driver for 10 s, while an operator presses ←/→.
 
 Prints keystroke-to-paint latency (p50/p95/max), event-to-screen latency, paints and
 reads per second, and the process's CPU share (app + driver; the driver alone is
@@ -16,13 +17,16 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from backends.events import Event  # noqa: E402
 from backends.fleets import FleetConfig  # noqa: E402
-from backends.model import Health, utcnow  # noqa: E402
+from backends.model import FleetSnapshot, Health, utcnow  # noqa: E402
 from tests.support.synthetic import SyntheticBackend  # noqa: E402
 from tui.app import MoltApp, tune_gc  # noqa: E402
 from tui.screens.fleet import FleetScreen  # noqa: E402
@@ -30,16 +34,37 @@ from tui.screens.fleet import FleetScreen  # noqa: E402
 GENERATIONS, INSTANCES = 10, 500
 TICK = 0.01  # the driver publishes a batch every 10 ms
 KEY_EVERY = 0.2  # an operator's key press every 200 ms
+TRAFFIC_EVERY = 1.0  # new traffic numbers and sparkline steps, as a meter reports them
+STEPS = 60  # sparkline steps kept per generation (10 minutes of 10 s steps)
 MIX = [Health.HEALTHY] * 8 + [Health.PENDING, Health.UNHEALTHY]
+Step = tuple[float | None, float | None]  # a sparkline step: (req/s, error rate)
 
 
 def big_fleet() -> SyntheticBackend:
     backend = SyntheticBackend("big", clock=utcnow)
     for n in range(1, GENERATIONS + 1):
         healths = [random.choice(MIX) for _ in range(INSTANCES)]
-        weight = 100 if n == GENERATIONS else 0
+        weight = 100 // GENERATIONS + (100 % GENERATIONS if n == GENERATIONS else 0)  # all judged
         backend.add_generation(f"v{n}", healths, weight=weight, age=timedelta(minutes=60 - n))
+    histories = {g: [_step(n) for _ in range(STEPS)] for n, g in enumerate(backend.generations)}
+    set_traffic(backend, histories)
     return backend
+
+
+def _step(n: int) -> Step:
+    """One 10 s step of a generation's request rate and error rate (the newest does worse)."""
+    errors = 0.2 if n == GENERATIONS - 1 else 0.002
+    return random.uniform(20, 60), random.uniform(0, errors)
+
+
+def set_traffic(backend: SyntheticBackend, histories: Mapping[str, Sequence[Step]]) -> None:
+    """Every generation's traffic line and sparklines, handed over in one read."""
+    for index, (generation, history) in enumerate(histories.items()):
+        rps, error_rate = history[-1]
+        last = index == len(histories) - 1
+        backend.set_traffic(
+            generation, rps, error_rate, random.uniform(10, 40), history=history, publish=last
+        )
 
 
 async def drive(backend: SyntheticBackend, rate: int, seconds: float) -> int:
@@ -47,12 +72,22 @@ async def drive(backend: SyntheticBackend, rate: int, seconds: float) -> int:
     loop = asyncio.get_running_loop()
     per_tick = max(1, round(rate * TICK))
     ids = [i.id for g in backend.generations.values() for i in g.instances]
-    sent, start = 0, loop.time()
+    histories = {
+        g.id: list(zip(g.traffic.history.rps, g.traffic.history.error_rate, strict=True))
+        for g in (x.to_model() for x in backend.generations.values())
+        if g.traffic is not None and g.traffic.history is not None
+    }
+    sent, start, traffic_at = 0, loop.time(), loop.time()
     while (now := loop.time()) - start < seconds:
         due = int((now - start) * rate) - sent
         for _ in range(min(due, per_tick * 5)):
             backend.set_health(random.choice(ids), random.choice(MIX), "synthetic")
             sent += 1
+        if now - traffic_at >= TRAFFIC_EVERY:
+            for n, history in enumerate(histories.values()):
+                history[:] = [*history[1:], _step(n)]
+            set_traffic(backend, histories)
+            traffic_at = now
         await asyncio.sleep(TICK)
     return sent
 
@@ -69,7 +104,7 @@ async def driver_alone(rate: int, seconds: float) -> float:
     return share
 
 
-async def _drain(stream) -> None:
+async def _drain(stream: AsyncIterator[Event]) -> None:
     async for _ in stream:
         pass
 
@@ -91,7 +126,7 @@ class Probe:
         self.event_delays: list[float] = []
         original = app._display
 
-        def display(screen, update) -> None:  # noqa: ANN001 - Textual's private hook
+        def display(screen: Any, update: Any) -> None:  # Textual's private hook
             if update is not None:
                 update.render_segments(app.console)  # the bytes a terminal would get
                 self.paints += 1
@@ -99,12 +134,12 @@ class Probe:
                 self.painted.set()
             original(screen, update)
 
-        app._display = display  # type: ignore[method-assign]
+        app._display = display  # type: ignore[method-assign,assignment]
 
     def watch_events(self, screen: FleetScreen) -> None:
         original = screen.paint_events
 
-        def paint_events(events) -> None:  # noqa: ANN001
+        def paint_events(events: list[Event]) -> None:
             now = datetime.now(UTC)
             self.event_delays.extend((now - e.at).total_seconds() for e in events)
             original(events)
@@ -123,7 +158,7 @@ async def measure(rate: int, seconds: float) -> dict[str, float]:
     reads = 0
     original_snapshot = backend.snapshot
 
-    async def counting_snapshot():  # noqa: ANN202
+    async def counting_snapshot() -> FleetSnapshot:
         nonlocal reads
         reads += 1
         return await original_snapshot()
@@ -159,7 +194,9 @@ async def measure(rate: int, seconds: float) -> dict[str, float]:
     }
 
 
-async def press_keys(app: MoltApp, screen: FleetScreen, probe: Probe, driver) -> list[float]:  # noqa: ANN001
+async def press_keys(
+    app: MoltApp, screen: FleetScreen, probe: Probe, driver: asyncio.Future[int]
+) -> list[float]:
     """← and → in turn; latency = key posted → the first paint after the selection moved.
 
     The moment the selection moves is taken by a watcher (it runs inside the key's
@@ -172,7 +209,7 @@ async def press_keys(app: MoltApp, screen: FleetScreen, probe: Probe, driver) ->
     while not driver.done():
         await asyncio.sleep(KEY_EVERY)
         before = screen.selected
-        ids = [g.id for g in screen.snapshot.generations]
+        ids = [g.id for g in screen.snapshot.generations] if screen.snapshot else []
         if before == ids[0] or before == ids[-1]:
             direction = "right" if before == ids[0] else "left"
         started = time.perf_counter()
@@ -198,6 +235,7 @@ def main() -> int:
     result = asyncio.run(measure(args.rate, args.seconds))
     print(
         f"fleet view at scale: {GENERATIONS} generations × {INSTANCES} instances, "
+        f"each with a traffic line and sparklines (new every {TRAFFIC_EVERY:g} s), "
         f"{args.rate} health events/s for {args.seconds:.0f} s, 120×36\n"
     )
     print("| measure | value |")

@@ -88,13 +88,13 @@ def test_molt_in_tmux_follows_the_cli_and_acts_by_keys(state_dir: Path, terminal
     terminal.shows("g2  v2", "launch v2 → g2")  # no key pressed: it streamed in
     wait_for(lambda: terminal.screen().count("2/2 healthy") == 2, timeout=15)
 
-    terminal.press("l", "p")
+    terminal.press("Right", "p")
     terminal.shows("Promote g2?")
     terminal.press("y")
     screen = terminal.shows("promote g2")
     wait_for(lambda: _weights(terminal.screen()) == ["0%", "100%"], timeout=15)
 
-    terminal.press("h", "r")
+    terminal.press("Left", "r")
     terminal.shows("Type g1 to confirm")
     terminal.press("g", "1", "Enter")
     terminal.gone("g1  v1", timeout=30)

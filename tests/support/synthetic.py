@@ -3,8 +3,9 @@
 It implements the whole contract (snapshot, watch, launch, set_weights, retire, verify,
 journal) without processes or sockets; the TUI drives it through the same
 :class:`backends.operations.Operations` as any driver, so the same guards apply.
-Tests shape it directly (``add_generation``, ``set_health``, ``fail``) with a frozen
-clock, so screenshots are byte-stable.
+Tests shape it directly (``add_generation``, ``set_health``, ``set_traffic``, ``fail``)
+with a frozen clock, so screenshots are byte-stable, and act on it as another operator
+would (``elsewhere``, ``rollout_elsewhere``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from backends.events import (
     Event,
     HealthChanged,
     OperatorAction,
+    SnapshotTaken,
     StateChanged,
     WeightsChanged,
     launched,
 )
 from backends.fleets import FleetConfig
 from backends.journal import Journal, JournalRecord, Outcome, fold
-from backends.locking import Lease, Locked
+from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease, Locked
 from backends.model import (
     DriftReport,
     FleetSnapshot,
@@ -43,6 +45,9 @@ from backends.model import (
     derive_state,
     generation_number,
 )
+from backends.operations import Operations
+from backends.rollout import Plan
+from backends.traffic import Traffic, TrafficHistory
 
 FROZEN = datetime(2026, 11, 26, 14, 2, 11, tzinfo=UTC)
 
@@ -76,6 +81,7 @@ class _Generation:
     weight: int = 0
     lifecycle: Lifecycle = Lifecycle.ACTIVE
     instances: list[Instance] = field(default_factory=list)
+    traffic: Traffic | None = None
 
     def to_model(self) -> Generation:
         instances = tuple(self.instances)
@@ -92,6 +98,7 @@ class _Generation:
             artifact=f"registry.example/web:{self.version}",
             lifecycle=self.lifecycle,
             digest=f"sha256:{generation_number(self.id):0>8}" + "c0ffee" * 9,
+            traffic=self.traffic,
         )
 
 
@@ -112,7 +119,7 @@ class MemoryJournal(Journal):
         written = replace(record, at=self.backend.clock())
         self.writes.append(written)
         if record.outcome is not Outcome.STARTED:
-            self.backend.publish(OperatorAction(fleet=record.fleet, record=written))
+            self.backend.publish(OperatorAction(fleet=record.fleet, at=written.at, record=written))
 
     async def records(self, fleet: str) -> list[JournalRecord]:
         await self.backend.maybe_fail("journal")
@@ -149,8 +156,10 @@ class SyntheticBackend(Backend):
         config = FleetConfig(name=fleet, backend="synthetic", settings=None, source="test")
         super().__init__(config, Path("/nonexistent-molt-state"), read_only=read_only)
         self.fleet = fleet
-        self.lease: Lease | None = None  # another operator's, set by a test to lock them out
+        self.leases: dict[str, Lease] = {}
+        self.printed: dict[str, list[str]] = {}  # instance → lines it printed
         self.retire_for = retire_for  # seconds a retire drains (a retire to interrupt)
+        self.drained: asyncio.Event | None = None  # if set: a retire drains until it is set
         self.closed = False
         self.clock = clock or ManualClock()
         self.entry = entry
@@ -227,6 +236,66 @@ class SyntheticBackend(Backend):
             )
         )
 
+    def set_traffic(
+        self,
+        generation_id: str,
+        rps: float | None,
+        error_rate: float | None = 0.0,
+        p99_ms: float | None = None,
+        *,
+        window_s: float = 60.0,
+        history: Sequence[tuple[float | None, float | None]] = (),
+        publish: bool = True,
+    ) -> None:
+        """What real requests to ``generation_id`` saw over the last ``window_s`` seconds
+        (``rps`` None: nothing seen), handed to watchers in a fresh read as a polled
+        driver does (``publish=False``: not yet, more to set first). ``history``:
+        (req/s, error rate) per 10 s step, oldest first."""
+        generation = self.generations[generation_id]
+        if rps is None:
+            generation.traffic = None
+        else:
+            steps = TrafficHistory(10.0, tuple(r for r, _ in history), tuple(e for _, e in history))
+            generation.traffic = Traffic(
+                window_s=window_s,
+                requests=round(rps * window_s),
+                rps=rps,
+                error_rate=error_rate,
+                as_of=self.clock(),
+                p50_ms=p99_ms / 3 if p99_ms is not None else None,
+                p99_ms=p99_ms,
+                history=steps if history else None,
+            )
+        if publish:
+            self.publish(SnapshotTaken(fleet=self.fleet, at=self.clock(), snapshot=self._read()))
+
+    def elsewhere(self, operator: str = "bob") -> Operations:
+        """The guarded operations of another operator on this fleet (another terminal,
+        the CLI): same lock, same journal, same guards."""
+        ops = Operations(self)
+        ops._operator = operator
+        return ops
+
+    async def rollout_elsewhere(
+        self, generation: str, baseline: str, *, steps: int, plan: Plan, by: str = "bob"
+    ) -> str:
+        """A rollout of ``generation`` driven from another terminal, ``steps`` steps in, as
+        ``molt rollout`` leaves it: its driver holds the rollout lock, its start and each
+        step are journaled (the steps as shifts carrying the rollout). Returns its id."""
+        rollout = f"rollout-{generation}"
+        await self.acquire(Lease.new(by, f"rollout {generation}", rollout, lock=ROLLOUT_LOCK))
+        ops = self.elsewhere(by)
+        start = {"event": "start", "generation": generation, "baseline": baseline}
+        await ops.record("rollout", {**start, "plan": plan.to_json()}, record_id=rollout)
+        for step in range(1, steps + 1):
+            weights = {g: x.weight for g, x in self.generations.items() if x.weight}
+            others = sum(w for g, w in weights.items() if g not in (generation, baseline))
+            weights[generation] = plan.steps[step - 1]
+            weights[baseline] = 100 - plan.steps[step - 1] - others
+            why = {"rollout": rollout, "step": step, "of": len(plan.steps), "checks": []}
+            await ops.shift(weights, why=why)
+        return rollout
+
     def fail(self, method: str, error: BackendError) -> None:
         """Make ``method`` (snapshot, watch, launch, set_weights, retire, journal) raise."""
         self.failures[method] = error
@@ -268,6 +337,9 @@ class SyntheticBackend(Backend):
     # the contract ------------------------------------------------------------------------
     async def snapshot(self) -> FleetSnapshot:
         await self.maybe_fail("snapshot")
+        return self._read()
+
+    def _read(self) -> FleetSnapshot:
         return FleetSnapshot(
             fleet=self.fleet,
             backend=self.kind,
@@ -288,21 +360,35 @@ class SyntheticBackend(Backend):
     # the fleet lock, in memory -----------------------------------------------------------
     async def _acquire(self, lease: Lease) -> Lease:
         await self.maybe_fail("lock")
-        if self.lease is not None and self.lease.token != lease.token and not self.lease.expired:
-            raise Locked(self.fleet, self.lease)
-        self.lease = lease
+        held = self.leases.get(lease.lock)
+        if held is not None and held.token != lease.token and not held.expired:
+            raise Locked(self.fleet, held)
+        self.leases[lease.lock] = lease
         return lease
 
     async def renew(self, lease: Lease) -> Lease:
-        self.lease = lease.renewed(self.lease_ttl)
-        return self.lease
+        self.leases[lease.lock] = lease.renewed(self.lease_ttl)
+        return self.leases[lease.lock]
 
     async def release(self, lease: Lease) -> None:
-        if self.lease is not None and self.lease.token == lease.token:
-            self.lease = None
+        held = self.leases.get(lease.lock)
+        if held is not None and held.token == lease.token:
+            del self.leases[lease.lock]
 
-    async def lock_holder(self) -> Lease | None:
-        return self.lease
+    async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:
+        return self.leases.get(lock)
+
+    @property
+    def lease(self) -> Lease | None:
+        """The fleet lock's lease (a test sets it to lock the app out)."""
+        return self.leases.get(FLEET_LOCK)
+
+    @lease.setter
+    def lease(self, lease: Lease | None) -> None:
+        if lease is None:
+            self.leases.pop(FLEET_LOCK, None)
+        else:
+            self.leases[FLEET_LOCK] = lease
 
     async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
         await self.maybe_fail("launch")
@@ -353,6 +439,8 @@ class SyntheticBackend(Backend):
             self._state(target, GenerationState.DRAINING)
             target.lifecycle = Lifecycle.DRAINING
         await asyncio.sleep(self.retire_for)
+        if self.drained is not None:
+            await self.drained.wait()
         self._state(target, GenerationState.RETIRED)
         target.lifecycle = Lifecycle.RETIRED
 
@@ -362,6 +450,32 @@ class SyntheticBackend(Backend):
 
     async def operator(self) -> str:
         return self.operator_name
+
+    async def frozen(self, generation: str) -> dict[str, object]:
+        version = self._generation(generation).version
+        manifest = {"app.py": {"sha256": f"{version:0>64}"[-64:], "mode": "0444"}}
+        if version.endswith("-new"):
+            manifest["feature.py"] = {"sha256": "f" * 64, "mode": "0444"}
+        return {"manifest": manifest}
+
+    async def logs(self, instance: str, lines: int) -> list[str]:
+        printed = self.printed.get(instance)
+        if printed is None:
+            raise NotFound(f"fleet {self.fleet} has no instance {instance}")
+        return printed[-lines:] if lines else []
+
+    async def follow(self, instance: str) -> AsyncIterator[str]:
+        await self.logs(instance, 0)  # NotFound for an instance that never printed
+        seen = len(self.printed[instance])
+        while True:
+            for line in self.printed[instance][seen:]:
+                yield line
+            seen = len(self.printed[instance])
+            await asyncio.sleep(0.02)
+
+    def print_line(self, instance: str, line: str) -> None:
+        """The instance prints a line (tests: what ``logs``/``follow`` show)."""
+        self.printed.setdefault(instance, []).append(line)
 
     async def close(self) -> None:
         self.closed = True

@@ -5,11 +5,14 @@ Regenerate with ``make snapshot-update`` and look at every changed SVG before co
 
 from __future__ import annotations
 
+from textual.widgets import Input
+
 from backends.errors import Unreachable
 from backends.model import Health
 from tests.tui.conftest import SIZE, make_app, ready, until
 from tests.tui.fleets import health_story, three_generations
 from tests.tui.test_in_flight import Differing
+from tui.modals.launch import LaunchModal
 from tui.widgets.event_log import EventLog
 from tui.widgets.status import StatusLine
 
@@ -37,7 +40,18 @@ def test_main_screen_three_generations_mixed_health_and_weights(snap_compare, ba
 
 def test_launch_modal(snap_compare, backend, clock):
     app = make_app(backend, clock)
-    assert snap_compare(app, terminal_size=SIZE, run_before=story(backend, clock), press=["n"])
+    before = story(backend, clock)
+
+    async def run_before(pilot) -> None:
+        await before(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, LaunchModal))
+        for field in app.screen.query(Input):
+            field.cursor_blink = False  # the same frame however busy the machine is
+        await until(pilot, lambda: app.screen.query_one("#version", Input).has_focus)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_staged_shift(snap_compare, backend, clock):

@@ -1,7 +1,11 @@
-"""Yes or no, naming the target: promote g2? roll back to g1?"""
+"""Yes or no, naming the target: promote g2? roll back to g1?
+
+Title and body are shown literally (``Text``, never markup): they carry versions, notes
+and weights that came from outside."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,7 +21,7 @@ class ConfirmationModal(ModalScreen[bool]):
         Binding("n,escape", "cancel", "no", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, body: str, confirm_label: str = "Confirm") -> None:
+    def __init__(self, title: str, body: str | Text, confirm_label: str = "Confirm") -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.body = body
@@ -25,8 +29,9 @@ class ConfirmationModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.body, classes="dialog-body")
+            yield Label(Text(self.title_text), classes="dialog-title", id="confirm-title")
+            body = Text(self.body) if isinstance(self.body, str) else self.body
+            yield Static(body, classes="dialog-body", id="confirm-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="warning", id="confirm")
                 yield Button("Cancel (n)", id="cancel")

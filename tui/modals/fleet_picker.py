@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -30,7 +31,10 @@ class FleetPicker(ModalScreen[str | None]):
             yield OptionList(
                 *(
                     Option(
-                        f"{f.name}  ({f.backend})" + ("  ← open" if f.name == self.current else ""),
+                        Text(
+                            f"{f.name}  ({f.backend})"
+                            + ("  ← open" if f.name == self.current else "")
+                        ),
                         id=f.name,
                     )
                     for f in self.fleets

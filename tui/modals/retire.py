@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -9,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from backends.model import Generation
+from tui.formatting import literal
 
 
 class RetireModal(ModalScreen[bool]):
@@ -23,12 +25,17 @@ class RetireModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         g = self.generation
         with Vertical(classes="dialog"):
-            yield Label(f"Retire {g.id} ({g.version})?", classes="dialog-title")
+            title = Text(f"Retire {g.id} ({literal(g.version)})?")
+            yield Label(title, classes="dialog-title", id="retire-title")
             yield Static(
-                f"{g.id} carries {g.weight}% of traffic. Retiring drains its in-flight "
-                f"requests, then destroys its {len(g.instances)} instances. "
-                "Its record stays in history; it cannot be brought back.\n\n"
-                f"Type [b]{g.id}[/b] to confirm:",
+                Text.assemble(
+                    f"{g.id} carries {g.weight}% of traffic. Retiring drains its in-flight "
+                    f"requests, then destroys its {len(g.instances)} instances. "
+                    "Its record stays in history; it cannot be brought back.\n\n",
+                    "Type ",
+                    (g.id, "bold"),
+                    " to confirm:",
+                ),
                 classes="dialog-body",
             )
             yield Input(placeholder=g.id, id="typed")
@@ -54,9 +61,9 @@ class RetireModal(ModalScreen[bool]):
         if typed == self.generation.id:
             self.dismiss(True)
             return
-        shown = f"“{typed}” is not {self.generation.id}" if typed else "nothing typed"
+        shown = f"“{literal(typed)}” is not {self.generation.id}" if typed else "nothing typed"
         self.query_one("#mismatch", Label).update(
-            f"{shown}: not retired. Type {self.generation.id} exactly, or escape to cancel."
+            Text(f"{shown}: not retired. Type {self.generation.id} exactly, or escape to cancel.")
         )
 
     def action_cancel(self) -> None:

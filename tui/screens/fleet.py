@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -21,15 +22,18 @@ from textual.widgets import Footer, Input
 from backends.events import Event, EventKind, OperatorAction
 from backends.fleets import FleetConfig
 from backends.model import FleetSnapshot
-from backends.session import FleetSession, HistoryRead, InFlight
+from backends.rollout import Rollout
+from backends.session import AttentionChanged, FleetSession, HistoryRead, InFlight
 from tui.commands import OffersCommands, fleet_commands
-from tui.formatting import difference_line, record_event, staged_text
+from tui.formatting import difference_line, literal, record_event, staged_text
 from tui.modals.fleet_picker import FleetPicker
 from tui.modals.help import HelpModal
-from tui.screens.fleet_actions import FleetActions
+from tui.screens.fleet_incident import FleetIncident, taint_lines
 from tui.screens.fleet_keys import KEYS, MUTATING, help_rows
+from tui.screens.fleet_rollouts import FleetRollouts
 from tui.screens.inspect import InspectScreen
 from tui.staging import still_applies
+from tui.widgets.attention import AttentionBar, attention_lines
 from tui.widgets.event_log import EventLog
 from tui.widgets.generation import GenerationColumn
 from tui.widgets.generations import GenerationStrip
@@ -39,7 +43,7 @@ from tui.widgets.status import StatusLine
 JOURNAL_SEED = 500  # past actions shown at start; `molt history` has them all
 
 
-class FleetScreen(OffersCommands, FleetActions, Screen[None]):
+class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
     """One fleet: select a generation, act on it, watch what happens."""
 
     AUTO_FOCUS = ""  # keys belong to the fleet view until `/` opens the filter
@@ -55,6 +59,8 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
     """A shift staged with ``+``/``-``, not applied yet."""
     filtering: reactive[bool] = reactive(False, repaint=False)
     """The filter input is open."""
+    rollout: reactive[Rollout | None] = reactive(None, repaint=False)
+    """The fleet's rollout as its truth tells it (wherever it was started), or None."""
 
     def __init__(
         self,
@@ -69,9 +75,14 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
         self.read_only, self.clock, self.tz = session.read_only, clock, tz
         self.fleets = list(fleets) or [session.fleet]
         self._follow_launch: str | None = None  # select this generation once it shows
-        self._binding_state: tuple[bool, ...] = ()
+        self._binding_state: tuple[object, ...] = ()
         self._seen_actions: set[tuple[str, str]] = set()  # journal records shown: (id, outcome)
+        self.staged_on: FleetSnapshot | None = None
+        self.sent_staged: dict[int, tuple[dict[str, int], FleetSnapshot]] = {}
+        self._attention: list[Text] = []  # interrupted actions and the lock holder
+        self._taint: list[Text] = []  # tainted generations, and those due a rebuild
         self.init_updates()
+        self.init_incident(clock())
 
     @property
     def preparing(self) -> str:
@@ -87,15 +98,16 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
         header.show_session(self.session)
         yield header
         yield GenerationStrip(self.clock).data_bind(
-            FleetScreen.snapshot, FleetScreen.selected, FleetScreen.staged
+            FleetScreen.snapshot, FleetScreen.selected, FleetScreen.staged, FleetScreen.rollout
         )
+        yield AttentionBar()
         yield StatusLine()
         with Vertical(id="events"):
             yield EventLog(self.tz).data_bind(highlight=FleetScreen.selected)
             yield Input(
                 placeholder="filter: text, g3, g3-1 — enter keeps it, escape clears", id="filter"
             )
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in `?` help
 
     def on_mount(self) -> None:
         self.query_one("#events").border_title = "events"
@@ -125,6 +137,8 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
             "retire": chosen,
             "close_filter": self.filtering,
             "fleets": len(self.fleets) > 1,
+            **self.rollout_rules(),
+            **self.incident_rules(),
         }
         return rules.get(action, True)
 
@@ -133,12 +147,13 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
         for event in events:
             if event.kind is EventKind.ACTION:
                 self._seen_actions.add(_action_key(event))
+        self.note_events(events)
         self.query_one(EventLog).add_events(events)
 
     def paint_snapshot(self, snapshot: FleetSnapshot) -> None:
         header = self.query_one(FleetHeader)
         header.backend, header.entry = snapshot.backend, snapshot.entry
-        self.query_one(StatusLine).difference = difference_line(snapshot.differences)
+        self.query_one(StatusLine).difference = literal(difference_line(snapshot.differences))
         ids = [g.id for g in snapshot.generations]
         if self._follow_launch in ids:
             self.selected, self._follow_launch = self._follow_launch, None
@@ -148,6 +163,12 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
             self.staged = None
             self.notify("the fleet changed: staged shift dropped", severity="warning")
         self.snapshot = snapshot
+        taint = taint_lines(snapshot, self.fleet.max_age, self.clock())
+        if taint != self._taint:
+            self._taint = taint
+            self._show_attention_lines()
+        if self.staged is not None:  # what it would change now, and whether it is stale
+            self.watch_staged(self.staged)
         self._refresh_footer()
         self.query_one(GenerationStrip).placeholder = self._placeholder()
 
@@ -163,6 +184,7 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
             self.selected_generation is not None,
             self.staged is not None,
             self.filtering,
+            self.rollout.state if self.rollout is not None else None,
         )
         if state != self._binding_state:
             self._binding_state = state
@@ -172,6 +194,9 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
         self._refresh_footer()
 
     def watch_filtering(self) -> None:
+        self._refresh_footer()
+
+    def watch_rollout(self) -> None:
         self._refresh_footer()
 
     def _placeholder(self) -> str:
@@ -184,12 +209,18 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
     def show_status(self) -> None:
         status = self.query_one(StatusLine)
         now = asyncio.get_running_loop().time()
-        doing = [_doing(o, now) for o in self.session.in_flight]
+        operations = self.session.in_flight
+        if not any(o.action == "rollout" for o in operations):
+            self.rollout_progress = ""
+        doing = [_doing(o, now, self.rollout_progress) for o in operations]
         status.activity = ", ".join(t for t in (self.preparing, *dict.fromkeys(doing)) if t)
-        status.problem = self.session.problem
+        status.problem = literal(self.session.problem)
 
     def watch_staged(self, staged: dict[str, int] | None) -> None:
         text = staged_text(self.snapshot.weights, staged) if staged and self.snapshot else ""
+        on = self.staged_on
+        if text and on is not None and self.snapshot and on.revision != self.snapshot.revision:
+            text += "   (the fleet changed since: enter asks again)"
         self.query_one(StatusLine).staged = text
         self._refresh_footer()
 
@@ -201,6 +232,16 @@ class FleetScreen(OffersCommands, FleetActions, Screen[None]):
     # what the session says ------------------------------------------------------------------
     def show_operator(self, operator: str) -> None:
         self.query_one(FleetHeader).operator = operator
+
+    def show_attention(self, update: AttentionChanged) -> None:
+        """The fleet's rollout (to its columns), interrupted actions and the lock holder."""
+        self.rollout = update.rollout
+        lock = update.lock if not self.session.in_flight else None  # ours while we act
+        self._attention = attention_lines(self.session.name, update.interrupted, lock, self.tz)
+        self._show_attention_lines()
+
+    def _show_attention_lines(self) -> None:
+        self.query_one(AttentionBar).show_lines([*self._attention, *self._taint])
 
     def show_preparing(self, text: str) -> None:
         self.query_one(GenerationStrip).placeholder = self._placeholder()
@@ -292,7 +333,11 @@ def _action_key(event: Event) -> tuple[str, str]:
     return "", event.text()
 
 
-def _doing(operation: InFlight, now: float) -> str:
-    """``retiring g3 (draining) · 12 s``: what an operation does, and for how long."""
+def _doing(operation: InFlight, now: float, rollout_progress: str = "") -> str:
+    """``retiring g3 (draining) · 12 s``: what an operation does, and for how long (a
+    rollout this session drives: its latest line, checks with their values)."""
     seconds = now - operation.started
-    return f"{operation.doing} · {seconds:.0f} s" if seconds >= 1 else operation.doing
+    doing = f"{operation.doing} · {seconds:.0f} s" if seconds >= 1 else operation.doing
+    if operation.action == "rollout" and rollout_progress:
+        doing += f" — {literal(rollout_progress)}"
+    return doing

@@ -9,8 +9,22 @@ from tui.staging import STEP
 
 SELECT = Binding.Group("select", compact=True)
 SHIFT = Binding.Group("shift", compact=True)
-MUTATING = frozenset({"launch", "stage", "apply", "promote", "rollback", "retire"})
-KEY_NAMES = {"left": "← h", "right": "→ l", "escape": "esc"}
+MUTATING = frozenset(
+    {
+        "launch",
+        "stage",
+        "apply",
+        "promote",
+        "rollback",
+        "retire",
+        "rollout",
+        "rollout_busy",
+        "pause_rollout",
+        "resume_rollout",
+        "abort_rollout",
+    }
+)
+KEY_NAMES = {"left": "←", "right": "→", "escape": "esc", "space": "space"}
 GROUP_HELP = {
     "select": "select the generation to the left or right",
     "shift": f"stage {STEP} points toward (+) or away from (-) the selected generation",
@@ -21,6 +35,35 @@ def _refuse(keys: str, action: str) -> Binding:
     return Binding(keys, f"refuse('{action}')", f"{action} (refused: read-only)", show=False)
 
 
+#: the incident responder's keys: they only read, so read-only mode keeps them. Not in
+#: the footer, which is full at 120 columns: `?` lists them.
+READING: list[BindingType] = [
+    Binding(
+        "l",
+        "logs",
+        "logs",
+        show=False,
+        id="logs",
+        tooltip="what the selected generation's first instance prints, followed live",
+    ),
+    Binding(
+        "t",
+        "timeline",
+        "timeline",
+        show=False,
+        id="timeline",
+        tooltip="actions, health incidents and traffic changes in time order, filterable",
+    ),
+    Binding(
+        "d",
+        "diff",
+        "diff",
+        show=False,
+        id="diff",
+        tooltip="what changed from the previous generation to the selected one",
+    ),
+]
+
 KEYS: list[BindingType] = [
     Binding("n", "launch", "launch", tooltip="launch a new generation (modal)", id="launch"),
     Binding(
@@ -29,7 +72,7 @@ KEYS: list[BindingType] = [
         "select",
         group=SELECT,
         id="select_previous",
-        tooltip="select the generation to the left (also h)",
+        tooltip="select the generation to the left",
     ),
     Binding(
         "right",
@@ -37,10 +80,8 @@ KEYS: list[BindingType] = [
         "select",
         group=SELECT,
         id="select_next",
-        tooltip="select the generation to the right (also l)",
+        tooltip="select the generation to the right",
     ),
-    Binding("h", "select(-1)", "select previous", show=False, id="select_previous_vi"),
-    Binding("l", "select(1)", "select next", show=False, id="select_next_vi"),
     Binding(
         "plus",
         f"stage({STEP})",
@@ -86,6 +127,37 @@ KEYS: list[BindingType] = [
         tooltip="drain and destroy the selected generation (type its id)",
     ),
     Binding(
+        "R",
+        "rollout",
+        "rollout",
+        id="rollout",
+        tooltip="roll the selected generation out step by step, judged against its baseline"
+        " (confirm)",
+    ),
+    # while a rollout runs `R` leaves the footer to space and A, and says why it waits
+    Binding("R", "rollout_busy", "rollout", show=False, id="rollout_busy"),
+    Binding(
+        "space",
+        "pause_rollout",
+        "pause",
+        id="pause_rollout",
+        tooltip="pause the fleet's rollout (the weights stay where they are)",
+    ),
+    Binding(
+        "space",
+        "resume_rollout",
+        "resume",
+        id="resume_rollout",
+        tooltip="resume the fleet's rollout (an interrupted one is driven on from here)",
+    ),
+    Binding(
+        "A",
+        "abort_rollout",
+        "abort",
+        id="abort_rollout",
+        tooltip="abort the fleet's rollout: all traffic back to its baseline at once (confirm)",
+    ),
+    Binding(
         "enter",
         "inspect",
         "inspect",
@@ -100,6 +172,7 @@ KEYS: list[BindingType] = [
         id="filter",
         tooltip="filter events by text, generation (g3) or instance (g3-1)",
     ),
+    *READING,
     Binding("f", "fleets", "fleets", id="fleets", tooltip="switch to another fleet"),
     Binding(
         "question_mark",
@@ -115,6 +188,9 @@ KEYS: list[BindingType] = [
     _refuse("p", "promote"),
     _refuse("b", "rollback"),
     _refuse("r", "retire"),
+    _refuse("R", "rollout"),
+    _refuse("space", "pause or resume the rollout"),
+    _refuse("A", "abort the rollout"),
 ]
 
 
@@ -135,5 +211,8 @@ def help_rows(read_only: bool) -> list[tuple[str, str, str]]:
         refused = " (refused: read-only)" if read_only and action in MUTATING else ""
         rows.append((keys, binding.description + refused, binding.tooltip))
         previous = binding
+    for binding in READING:
+        assert isinstance(binding, Binding)
+        rows.append((binding.key, binding.description, binding.tooltip))
     rows.append(("ctrl+p", "command palette", "every action and fleet, searchable"))
     return rows

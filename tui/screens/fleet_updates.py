@@ -18,6 +18,7 @@ from backends.errors import Refused
 from backends.events import Event
 from backends.model import FleetSnapshot
 from backends.session import (
+    AttentionChanged,
     EventArrived,
     FleetSession,
     HistoryRead,
@@ -26,10 +27,12 @@ from backends.session import (
     OperatorKnown,
     Preparing,
     ProblemChanged,
+    RolloutProgress,
     SnapshotUpdated,
     Update,
     describe,
 )
+from tui.formatting import literal
 from tui.messages import SessionChanged
 from tui.throttle import Throttle
 from tui.widgets.event_log import KEEP
@@ -55,6 +58,7 @@ class FleetUpdates(_Base):
         self._paints = Throttle(self, 1 / PAINTS_PER_SECOND, self.paint)
         self._unlisten: Callable[[], None] | None = None
         self._problem = ""
+        self.rollout_progress = ""  # the latest line of a rollout this session drives
 
     # hooks the screen implements ---------------------------------------------------------
     def paint_events(self, events: list[Event]) -> None: ...
@@ -64,6 +68,10 @@ class FleetUpdates(_Base):
     def show_preparing(self, text: str) -> None: ...
     def show_history(self, update: HistoryRead) -> None: ...
     def operation_done(self, operation: InFlight) -> None: ...
+    def show_attention(self, update: AttentionChanged) -> None: ...
+    def handled_error(self, operation: InFlight) -> bool:
+        """Did the screen take care of this failed operation itself (no toast)?"""
+        return False
 
     # following -----------------------------------------------------------------------------
     def follow_session(self) -> None:
@@ -74,6 +82,7 @@ class FleetUpdates(_Base):
             self.paint()
         if self.session.operator:
             self.show_operator(self.session.operator)
+        self.show_attention(self.session.seen)
         self.show_status()
         self.session.start()
 
@@ -122,13 +131,18 @@ class FleetUpdates(_Base):
             self.show_preparing(update.text)
         elif isinstance(update, HistoryRead):
             self.show_history(update)
+        elif isinstance(update, AttentionChanged):
+            self.show_attention(update)
+        elif isinstance(update, RolloutProgress):
+            self.rollout_progress = update.text
+            self.show_status()
         elif isinstance(update, OperationsChanged):
             if update.finished is not None:
                 self._ended(update.finished)
             self.show_status()
         elif isinstance(update, ProblemChanged):
             if update.problem and not self._problem:  # the status line keeps it after
-                self.notify(update.problem, severity="error", timeout=8)
+                self.notify(literal(update.problem), severity="error", timeout=8, markup=False)
             self._problem = update.problem
             self.show_status()
 
@@ -138,10 +152,15 @@ class FleetUpdates(_Base):
             return
         where = "" if self in self.app.screen_stack else f" · {self.session.name}"
         if operation.error is not None:
+            if self.handled_error(operation):
+                return
             title, text = describe(operation.error)
-            refused = isinstance(operation.error, Refused)
+            refused = isinstance(operation.error, Refused)  # Locked names who holds the fleet
             severity: SeverityLevel = "warning" if refused else "error"
-            self.notify(text, title=title + where, severity=severity, timeout=10)
+            self.notify(
+                literal(text), title=title + where, severity=severity, timeout=10, markup=False
+            )
         elif operation.done is not None:
-            self.notify(operation.done.text, title="Done" + where, timeout=4)
+            done = literal(operation.done.text)
+            self.notify(done, title="Done" + where, timeout=4, markup=False)
             self.operation_done(operation)

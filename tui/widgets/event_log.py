@@ -20,9 +20,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from backends.events import Event, EventKind, HealthChanged, InstanceRestarted
+from backends.events import Event, EventKind, HealthChanged, InstanceRestarted, TrafficCrossed
 from backends.model import Health
-from tui.formatting import clock_time, event_mark, event_matches
+from tui.formatting import clock_time, event_mark, event_matches, literal
 from tui.throttle import Throttle
 
 KEEP = 5000  # events kept in memory; older ones are in the journal and the backend's logs
@@ -35,6 +35,7 @@ KIND_CLASSES = {
     EventKind.WEIGHTS: "events--weights",
     EventKind.ERROR: "events--error",
     EventKind.DIFFERENCE: "events--difference",
+    EventKind.TRAFFIC: "events--difference",  # a warning: worse than the baseline
 }
 HEALTH_CLASSES = {
     Health.HEALTHY: "events--healthy",
@@ -57,6 +58,8 @@ def mark_class(event: Event) -> str:
         return "events--pending" if event.pid is not None else "events--unhealthy"
     if event.kind is EventKind.ACTION:
         return "events--marker"
+    if isinstance(event, TrafficCrossed) and not event.worse:
+        return "events--healthy"
     return KIND_CLASSES.get(event.kind, "events--state")
 
 
@@ -197,6 +200,6 @@ class EventLog(ScrollView):
             Segment(clock_time(event.at, self.tz) + " ", self._style("events--time", lit)),
             Segment(f"{event.generation or '':<4} ", self._style("events--generation", lit)),
             Segment(event_mark(event) + " ", self._style(mark_class(event), lit)),
-            Segment(event.text(), self._style(text_class, lit)),
+            Segment(literal(event.text()), self._style(text_class, lit)),
         ]
         return Strip(segments).adjust_cell_length(width, self._style("events--state", lit))

@@ -1,4 +1,6 @@
-"""One generation as a column: id, version, age, state, weight bar, health glyphs, note.
+"""One generation as a column: id, version, age, state, weight bar, health glyphs, what
+real requests see (a traffic line and sparklines), a flag when it does worse than its
+baseline, the fleet's rollout when it concerns it, and the note.
 
 Drawn with the Line API: the glyph grid of hundreds of instances is a handful of
 ``Strip``s, not one widget per instance.
@@ -11,6 +13,7 @@ from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.dom import NoScreen
@@ -22,7 +25,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from backends.model import Generation, GenerationState, Health, utcnow
-from tui.formatting import GLYPHS, age, counts_summary
+from tui.formatting import GLYPHS, age, counts_summary, literal
+from tui.rollout_view import RolloutView
+from tui.widgets.column_rows import Row, marks_rows, traffic_rows, wrap_rollout
 
 STATE_CLASSES = {
     GenerationState.LIVE: "generation--live",
@@ -98,18 +103,37 @@ class GenerationColumn(Widget):
         self.clock = clock
         self.selected = False
         self.staged_weight: int | None = None
+        self.findings: tuple[str, ...] = ()
+        self.rollout: RolloutView | None = None
         self._view: tuple[object, ...] = ()
         self._lines: list[Strip] | None = None
         self._summary = counts_summary(generation)
         self._healths: tuple[Health, ...] = tuple(map(HEALTH_OF, generation.instances))
         self._base: Style | None = None  # the widget's own style: until the theme changes
         self._styles: dict[str, Style] = {}
+        self._lower: tuple[tuple[object, ...], list[Row]] = ((), [])  # (what they show, rows)
 
-    def show(self, generation: Generation, *, selected: bool, staged_weight: int | None) -> None:
-        """Draw ``generation`` (a newer read of it); repaint only if what shows changed."""
+    def show(
+        self,
+        generation: Generation,
+        *,
+        selected: bool,
+        staged_weight: int | None,
+        findings: tuple[str, ...] = (),
+        rollout: RolloutView | None = None,
+    ) -> None:
+        """Draw ``generation`` (a newer read of it); repaint only if what shows changed.
+
+        Args:
+            findings: what it does worse than its baseline (``5xx 31% vs 0.1% on g1``).
+            rollout: what it shows of the fleet's rollout (its own, or as the baseline).
+        """
         if generation is not self.generation:
             self._healths = tuple(map(HEALTH_OF, generation.instances))
         self.generation, self.selected, self.staged_weight = generation, selected, staged_weight
+        self.findings, self.rollout = findings, rollout
+        traffic = generation.traffic
+        history = traffic.history if traffic is not None else None
         view = (
             generation.version,
             generation.state,
@@ -119,6 +143,12 @@ class GenerationColumn(Widget):
             selected,
             staged_weight,
             age(generation.launched_at, self.clock()),
+            traffic,  # its history compares apart: Traffic leaves it out of ==
+            (history.rps, history.error_rate) if history is not None else None,
+            findings,
+            rollout,
+            generation.drift,
+            generation.rebuild_due,
         )
         if view != self._view:
             if not self._view or self._healths != self._view[4]:
@@ -151,7 +181,7 @@ class GenerationColumn(Widget):
     def needed_height(self, width: int) -> int:
         """Rows to show every instance at ``width`` (the strip grows to fit, up to a cap)."""
         g, inner = self.generation, max(1, width - 4)
-        footer = bool(g.note) + bool(g.launched_by)
+        footer = len(self._lower_rows(inner)) + bool(g.note) + bool(g.launched_by)
         if not g.instances or self._one_line(inner):
             body = 3
         else:
@@ -211,14 +241,14 @@ class GenerationColumn(Widget):
 
     def _top(self, width: int, chars: str, edge: Style) -> Strip:
         g = self.generation
-        title = f" {g.id}  {g.version} "
+        title = _truncate(f" {g.id}  {literal(g.version)} ", width - 2)
         when = f" {age(g.launched_at, self.clock())} "
-        fill = width - 2 - len(title) - len(when)
+        fill = width - 2 - cell_len(title) - len(when)
         if fill < 1:
-            when, fill = "", max(0, width - 2 - len(title))
+            when, fill = "", max(0, width - 2 - cell_len(title))
         segments = [
             Segment(chars[1], edge),
-            Segment(title[: width - 2], self._style("generation--title")),
+            Segment(title, self._style("generation--title")),
             Segment(chars[5] * fill, edge),
             Segment(when, edge),
             Segment(chars[2], edge),
@@ -226,16 +256,33 @@ class GenerationColumn(Widget):
         strip = Strip(segments)
         return strip if strip.cell_length == width else strip.crop(0, width)
 
+    def _lower_rows(self, inner: int) -> list[Row]:
+        """Taint and age, traffic, the flag, the rollout: below the glyphs, above the
+        note. Kept until what they show changes: health moves many times a second,
+        traffic once in a while, and the sparklines cost more than the rest of the column."""
+        g = self.generation
+        traffic = g.traffic
+        history = traffic.history if traffic is not None else None
+        key = (inner, traffic, history, self.findings, self.rollout, g.drift, g.rebuild_due)
+        if key != self._lower[0]:
+            rows = marks_rows(g, inner) + traffic_rows(g, self.findings, inner)
+            self._lower = key, rows + wrap_rollout(self.rollout, inner)
+        return self._lower[1]
+
+    def _spans(self, row: Row) -> list[Segment]:
+        base = self.base_style
+        return [Segment(text, self._style(name) if name else base) for text, name in row if text]
+
     def _content(self, inner: int, height: int) -> list[list[Segment]]:
         g = self.generation
         rows = [self._state_row(inner), self._bar(inner)]
         summary, base = self._summary, self.base_style
-        footer = []
+        footer = [self._spans(row) for row in self._lower_rows(inner)]
         if g.note:
-            note = _truncate(f"“{g.note}”", inner)
+            note = _truncate(f"“{literal(g.note)}”", inner)
             footer.append([Segment(note, self._style("generation--note"))])
         if g.launched_by:
-            by = _truncate(f"by {g.launched_by}", inner)
+            by = _truncate(f"by {literal(g.launched_by)}", inner)
             footer.append([Segment(by, self._style("generation--muted"))])
         if g.instances and self._one_line(inner):
             glyphs = self._glyph_run(self._healths)
@@ -298,4 +345,7 @@ class GenerationColumn(Widget):
 
 
 def _truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+    """``text`` in at most ``width`` cells (wide characters count twice), cut with ``…``."""
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)).rstrip() + "…"

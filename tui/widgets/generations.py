@@ -10,7 +10,10 @@ from textual.containers import HorizontalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from backends.baseline import worse_than_baseline
 from backends.model import FleetSnapshot, utcnow
+from backends.rollout import Rollout
+from tui.rollout_view import rollout_view
 from tui.widgets.generation import GenerationColumn
 
 MIN_COLUMN_WIDTH = 30
@@ -45,6 +48,8 @@ class GenerationStrip(HorizontalScroll):
     """The selected generation's id."""
     staged: reactive[dict[str, int] | None] = reactive(None, repaint=False)
     """Weights of a staged, not yet applied, shift."""
+    rollout: reactive[Rollout | None] = reactive(None, repaint=False)
+    """The fleet's rollout as its truth tells it (running, paused, ended…), or None."""
     placeholder: reactive[str] = reactive("reading the fleet…")
     """What shows while there is no generation."""
 
@@ -52,6 +57,7 @@ class GenerationStrip(HorizontalScroll):
         super().__init__()
         self.clock = clock
         self._columns: dict[str, GenerationColumn] = {}  # by generation id, oldest first
+        self._judged: tuple[FleetSnapshot | None, dict[str, tuple[str, ...]]] = (None, {})
 
     def compose(self) -> ComposeResult:
         yield Static(self.placeholder, id="placeholder")
@@ -76,33 +82,57 @@ class GenerationStrip(HorizontalScroll):
     def watch_staged(self) -> None:
         self._sync()
 
+    def watch_rollout(self) -> None:
+        self._sync()
+
     def column(self, generation_id: str | None) -> GenerationColumn | None:
         return self._columns.get(generation_id) if generation_id else None
 
     def refresh_ages(self) -> None:
-        """Ages ("3 minutes ago") move on with the clock; columns repaint when theirs does."""
+        """Ages ("3 minutes ago") and a rollout's bake time move on with the clock;
+        columns repaint when theirs does."""
         self._sync()
 
     def _sync(self) -> None:
         if not self.is_mounted:
             return
-        generations = self.snapshot.generations if self.snapshot else ()
+        snapshot = self.snapshot
+        generations = snapshot.generations if snapshot else ()
         wanted = {g.id for g in generations}
         for generation_id in [g for g in self._columns if g not in wanted]:
             self._columns.pop(generation_id).remove()
         fresh = []
+        now = self.clock()
         for generation in generations:
             column = self._columns.get(generation.id)
             if column is None:
                 column = self._columns[generation.id] = GenerationColumn(generation, self.clock)
                 fresh.append(column)
             staged = self.staged.get(generation.id) if self.staged else None
-            column.show(generation, selected=generation.id == self.selected, staged_weight=staged)
+            column.show(
+                generation,
+                selected=generation.id == self.selected,
+                staged_weight=staged,
+                findings=self._findings(snapshot).get(generation.id, ()),
+                rollout=rollout_view(self.rollout, snapshot, generation.id, now),
+            )
         if fresh:  # ids only grow, so new generations are the newest: they go right
             self.mount_all(fresh)
             self.call_after_refresh(self._reveal)
         self.query_one("#placeholder").display = not generations
         self._size_columns(len(generations))
+
+    def _findings(self, snapshot: FleetSnapshot | None) -> dict[str, tuple[str, ...]]:
+        """What each generation does worse than its baseline, judged once per read (a
+        key press redraws the columns; it changes no traffic)."""
+        if snapshot is None:
+            return {}
+        if self._judged[0] is not snapshot:
+            judged = {
+                g.id: tuple(worse_than_baseline(snapshot, g.id)) for g in snapshot.generations
+            }
+            self._judged = snapshot, judged
+        return self._judged[1]
 
     def on_resize(self) -> None:
         self._size_columns(len(self.snapshot.generations) if self.snapshot else 0)

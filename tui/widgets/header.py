@@ -11,6 +11,8 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tui.formatting import literal
+
 if TYPE_CHECKING:
     from backends.session import FleetSession
 
@@ -63,13 +65,13 @@ class FleetHeader(Horizontal):
         where = Text.assemble(
             (" Molt ", "bold reverse"),
             "  ",
-            (self.fleet, "bold"),
+            (literal(self.fleet), "bold"),
             " · ",
-            self.backend or "…",
+            literal(self.backend) or "…",
             " · ",
-            f"{self.entry_word} {self.entry}" if self.entry else f"{self.entry_word} …",
+            f"{self.entry_word} {literal(self.entry) or '…'}",
             " · operator ",
-            (self.operator or "…", "bold"),
+            (literal(self.operator) or "…", "bold"),
         )
         self.query_one("#where", Static).update(where)
         mode = self.query_one("#mode", Static)

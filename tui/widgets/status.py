@@ -48,7 +48,11 @@ class StatusLine(Widget):
         if self.difference:
             parts.append(Text(f"≠ {self.difference}", "bold yellow"))
         if not parts:  # idle: the legend, so the glyphs explain themselves
-            return Text("● healthy  ◌ pending  ✖ unhealthy   █ weight  ▓ gain  ▒ loss", "dim")
+            return Text(
+                "● healthy  ◌ pending  ✖ unhealthy   █ weight  ▓ gain  ▒ loss   "
+                "⚑ worse than baseline",
+                "dim",
+            )
         line = Text("   ").join(parts)
         line.truncate(max(1, self.size.width), overflow="ellipsis")
         return line

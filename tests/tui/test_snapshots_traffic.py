@@ -1,0 +1,95 @@
+"""What the operator sees of traffic, rollouts and text from outside, pinned: synthetic
+fleet, frozen clock, fixed ids, 120×36.
+
+Regenerate with ``make snapshot-update`` and look at every changed SVG before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+import backends.session
+from backends.events import TrafficCrossed
+from backends.rollout import Plan
+from tests.support.synthetic import ManualClock, SyntheticBackend
+from tests.tui.conftest import SIZE, make_app, ready, text_of, until
+from tests.tui.fleets import three_generations
+from tests.tui.test_literal_text import NOTE, fleet_with_note
+from tui.widgets.attention import AttentionBar
+from tui.widgets.event_log import EventLog
+from tui.widgets.generations import GenerationStrip
+
+SnapCompare = Callable[..., bool]
+
+STEADY = [(38.0 + (n % 4), 0.001) for n in range(30)]  # (req/s, error rate) per 10 s step
+BREAKING = [(14.0 + (n % 3), 0.002) for n in range(24)] + [(17.0, 0.1), (17.0, 0.31)]
+
+
+@pytest.fixture(autouse=True)
+def crossings_on_the_frozen_clock(monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> None:
+    """The session stamps a crossing with the wall clock; the screenshot needs the
+    frozen one (the snapshot's read time would do for both)."""
+
+    def crossed(**fields: Any) -> TrafficCrossed:
+        return TrafficCrossed(**{"at": clock(), **fields})
+
+    monkeypatch.setattr(backends.session, "TrafficCrossed", crossed)
+
+
+def test_a_generation_worse_than_its_baseline_is_flagged(
+    snap_compare: SnapCompare, clock: ManualClock
+) -> None:
+    backend = SyntheticBackend(clock=clock)
+    three_generations(backend)  # g1 70%, g2 30%, g3 launching (no traffic yet)
+    backend.set_traffic("g1", 41, 0.001, 18, history=STEADY)
+    backend.set_traffic("g2", 17, 0.31, 240, history=BREAKING)
+    app = make_app(backend, clock)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        screen = await ready(pilot)
+        log = screen.query_one(EventLog)
+        await until(pilot, lambda: any(isinstance(e, TrafficCrossed) for e in log.visible_events))
+        await until(pilot, lambda: len(log.visible_events) == 6)  # the journal, the crossing
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_rollout_in_progress(snap_compare: SnapCompare, clock: ManualClock) -> None:
+    backend = SyntheticBackend(clock=clock)
+    backend.add_generation("v1", 6, weight=100, age=timedelta(hours=2), note="baseline")
+    backend.add_generation("v2", 6, age=timedelta(minutes=3), note="faster login")
+    backend.set_traffic("g1", 41, 0.001, 18, history=STEADY)
+    backend.set_traffic("g2", 12, 0.002, 19, history=[(4.0, 0.0)] * 12 + [(12.0, 0.002)] * 6)
+    app = make_app(backend, clock)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        screen = await ready(pilot)
+        await backend.rollout_elsewhere("g2", "g1", steps=2, plan=Plan(), by="bob")
+        clock.advance(19)  # 19 s into the second step's bake
+        column = screen.query_one(GenerationStrip).column("g2")
+        assert column is not None
+        await until(pilot, lambda: "rollout 2/4 · 25% · bake 0:41" in text_of(column))
+        await until(pilot, lambda: len(screen.query_one(EventLog).visible_events) == 5)
+        await until(pilot, lambda: not screen.query_one(AttentionBar).display)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_note_with_markup_and_an_emoji_shows_literally(
+    snap_compare: SnapCompare, clock: ManualClock
+) -> None:
+    backend = fleet_with_note(clock)
+    app = make_app(backend, clock)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        screen = await ready(pilot)
+        column = screen.query_one(GenerationStrip).column("g2")
+        assert column is not None and column.generation.note == NOTE
+        await until(pilot, lambda: len(screen.query_one(EventLog).visible_events) == 1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,173 @@
+"""Rollouts from the fleet view: ``R`` starts one with the fleet's plan, ``space`` pauses
+or resumes it, ``A`` aborts it, and ``b`` during one aborts it too (all traffic back to
+the baseline in one step, never back through the steps).
+
+The rollout itself is the fleet's truth (journal and rollout lock, read by the session
+as :attr:`~backends.session.FleetSession.seen`), so a rollout started by the CLI or by
+another operator is paused, resumed and aborted the same way.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from backends import guards
+from backends.baseline import baseline
+from backends.errors import Refused
+from backends.model import FleetSnapshot
+from backends.rollout import Plan, Rollout, RolloutState
+from backends.rollout_run import RolloutAborted
+from backends.session import InFlight
+from tui.formatting import literal, staged_text
+from tui.modals.confirm import ConfirmationModal
+from tui.rollout_view import active
+from tui.screens.fleet_actions import FleetActions
+
+
+class FleetRollouts(FleetActions):
+    """Mixed into :class:`~tui.screens.fleet.FleetScreen`."""
+
+    rollout: Rollout | None
+    #: this screen aborted the rollout it drives: the driver's "aborted" is no news
+    aborted_here: bool = False
+
+    @property
+    def plan(self) -> Plan:
+        """The fleet's rollout plan (``[fleets.NAME.rollout]``), else Molt's default."""
+        return self.session.fleet.rollout or Plan()
+
+    def action_rollout(self) -> None:
+        target, snapshot = self.selected_generation, self.snapshot
+        if target is None or snapshot is None:
+            return
+        running = self.rollout
+        if running is not None and active(running):
+            then = (
+                "space drives it on from here, A aborts it"
+                if running.state is RolloutState.INTERRUPTED
+                else "one rollout at a time"
+            )
+            self._refused(
+                Refused(
+                    f"fleet {self.session.name} already has a rollout of {running.generation} "
+                    f"({running.state.value}, by {running.by}); {then}"
+                )
+            )
+            return
+        base = baseline(snapshot, target.id)
+        if base is None:
+            self._refused(
+                Refused(
+                    f"no generation older than {target.id} carries traffic to judge it "
+                    "against; promote one first"
+                )
+            )
+            return
+        plan = self.plan
+        try:
+            first = _first_step(snapshot, target.id, base.id, plan.steps[0])
+        except Refused as refusal:
+            self._refused(refusal)
+            return
+        body = Text.assemble(
+            f"{target.id} (",
+            literal(target.version),
+            f") moves through the steps below, judged at each against its baseline {base.id} (",
+            literal(base.version),
+            f", {base.weight}%). The first failed check sends all traffic back to "
+            f"{base.id} at once.\n\n",
+            (plan.describe(), "bold"),
+            f"\n\nFirst step: {staged_text(snapshot.weights, first)}",
+        )
+        modal = ConfirmationModal(f"Roll out {target.id}?", body, "Start rollout")
+
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                self.aborted_here = False
+                self.session.start_rollout(target.id, plan)
+
+        self.app.push_screen(modal, chosen)
+
+    def action_rollout_busy(self) -> None:
+        """``R`` while a rollout runs: refused, naming it (and how to go on)."""
+        self.action_rollout()
+
+    def action_pause_rollout(self) -> None:
+        self.session.pause_rollout()
+
+    def action_resume_rollout(self) -> None:
+        self.session.resume_rollout()
+
+    def action_abort_rollout(self) -> None:
+        self._ask_abort(
+            "Abort the rollout of {g}?",
+            "The rollout ends; R starts a new one.",
+            reason="",
+        )
+
+    def action_rollback(self) -> None:
+        """During a rollout, a rollback aborts it: all traffic to the baseline at once."""
+        if not active(self.rollout):
+            super().action_rollback()
+            return
+        by = self.session.operator or "an operator"
+        self._ask_abort(
+            "Roll back: abort the rollout of {g}?",
+            "A rollback during a rollout aborts it, in one step (not back through the steps).",
+            reason=f"rolled back by {by}",
+        )
+
+    def _ask_abort(self, title: str, why: str, *, reason: str) -> None:
+        rollout, snapshot = self.rollout, self.snapshot
+        if rollout is None or snapshot is None:
+            return
+        after = dict(snapshot.weights)
+        if rollout.generation in after and rollout.baseline in after:
+            after[rollout.baseline] += after[rollout.generation]
+            after[rollout.generation] = 0
+        body = (
+            f"All traffic goes back to the baseline {rollout.baseline} at once.\n\n"
+            f"{staged_text(snapshot.weights, after) or 'the weights already are there'}"
+            f"\n\n{why}"
+        )
+        modal = ConfirmationModal(title.format(g=rollout.generation), body, "Abort rollout")
+
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                self.aborted_here = True
+                self.session.abort_rollout(reason)
+
+        self.app.push_screen(modal, chosen)
+
+    def handled_error(self, operation: InFlight) -> bool:
+        """The rollout this screen drives ends "aborted" when this screen aborted it: the
+        abort's own toast says so. Aborted by its checks or by someone else: shown."""
+        aborted = isinstance(operation.error, RolloutAborted)
+        if operation.action == "rollout" and aborted and self.aborted_here:
+            self.aborted_here = False
+            return True
+        return super().handled_error(operation)
+
+    def rollout_rules(self) -> dict[str, bool]:
+        """Which rollout keys apply now (``check_action``): while one runs, ``R`` leaves
+        the footer to ``space`` and ``A`` (one rollout at a time)."""
+        rollout = self.rollout
+        on = rollout is not None and active(rollout)
+        state = rollout.state if rollout is not None else None
+        return {
+            "rollout": self.selected_generation is not None and not on,
+            "rollout_busy": on,
+            "pause_rollout": on and state is RolloutState.RUNNING,
+            "resume_rollout": on and state is not RolloutState.RUNNING,
+            "abort_rollout": on,
+        }
+
+
+def _first_step(snapshot: FleetSnapshot, generation: str, base: str, weight: int) -> dict[str, int]:
+    """The weights of a rollout's first step, previewed with the shift's own guards."""
+    weights = dict(snapshot.weights)
+    others = sum(w for g, w in weights.items() if g not in (generation, base))
+    if weight + others > 100:
+        raise Refused(f"other generations carry {others}%: a first step of {weight}% does not fit")
+    weights[generation], weights[base] = weight, 100 - weight - others
+    return guards.plan_weights(snapshot, weights)
