@@ -4,6 +4,10 @@ The app opens a fresh state dir at 120×36: the built-in demo fleet launches g1 
 use; then, while the app watches, a v2 comes up and takes 30% of traffic and a v3-bad
 fails its health checks. The clock is frozen once the fleet has settled, the app is
 driven with keys and each screen saved. The agent is stopped at the end.
+
+Then, on a second fresh state dir, with real requests flowing (40 a second): a
+v2-errors at 50% flagged against g1, its logs, the timeline, a rollout of v3 in
+progress, and g1 tainted after a hand edit of its tree (real time, real ages).
 """
 
 from __future__ import annotations
@@ -114,6 +118,114 @@ async def shoot(state_dir: Path, clock: Clock, read_only: bool = False) -> None:
         await save("help", "escape", "question_mark")
 
 
+async def paced_load(url: str, per_second: float, stop: asyncio.Event) -> None:
+    """Real requests at a steady rate (a few dozen a second: numbers that read well)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as client:
+
+        async def one() -> None:
+            try:
+                async with client.get(url) as answer:
+                    await answer.read()
+            except aiohttp.ClientError:
+                pass  # the proxy counts what it could not deliver
+
+        pending: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            task = asyncio.create_task(one())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            await asyncio.sleep(1 / per_second)
+        await asyncio.gather(*pending)
+
+
+async def shoot_incident(state_dir: Path) -> None:
+    """Real requests on the demo: a v2-errors at 50% flagged against g1, its logs, the
+    timeline, a rollout of v3 in progress, then g1 hand-edited and tainted."""
+    from backends.local.demo import demo_fleet
+    from backends.model import GenerationSpec
+    from backends.rollout import Plan
+    from backends.session import FleetSession
+    from tui.app import MoltApp
+    from tui.screens.fleet import FleetScreen
+    from tui.screens.logs import LogsScreen
+    from tui.screens.timeline import TimelineScreen
+    from tui.widgets.generations import GenerationStrip
+
+    async with FleetSession(demo_fleet(), state_dir) as session:
+        await session.prepare()
+        bad = await session.ops.launch(
+            GenerationSpec("v2-errors", count=2, note="new retry policy")
+        )
+        await session.wait_settled(bad.id, timeout=60)
+        await session.ops.shift({"g1": 50, bad.id: 50})
+        entry = (await session.read()).entry
+    stop = asyncio.Event()
+    load = asyncio.create_task(paced_load(f"http://{entry}/", 40, stop))
+    app = MoltApp([demo_fleet()], state_dir=state_dir)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+
+            async def until(predicate: Callable[[], bool], what: str) -> None:
+                for _ in range(2400):
+                    if predicate():
+                        return
+                    await pilot.pause(0.05)
+                raise SystemExit(f"screenshots: the app never showed {what}")
+
+            async def save(name: str, *keys: str) -> None:
+                await pilot.press(*keys)
+                await pilot.pause(0.5)
+                app.save_screenshot(f"{name}.svg", str(OUT))
+                print(f"screenshots/{name}.svg")
+
+            def fleet() -> FleetScreen:
+                screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
+                assert isinstance(screen, FleetScreen)
+                return screen
+
+            def column(generation: str) -> str:
+                shown = fleet().query_one(GenerationStrip).column(generation)
+                return "" if shown is None else "\n".join(
+                    shown.render_line(y).text for y in range(shown.size.height)
+                )
+
+            await until(showing(app, 2), "the fleet")
+            await until(lambda: "⚑ 5xx" in column("g2"), "g2 flagged")
+            await asyncio.sleep(25)  # a few steps of history for the sparklines
+            await save("traffic", "right")
+            await pilot.press("l")
+            await until(lambda: isinstance(app.screen, LogsScreen), "the logs view")
+            await asyncio.sleep(2)
+            await save("logs")
+            await pilot.press("escape", "t")
+            await until(lambda: isinstance(app.screen, TimelineScreen), "the timeline")
+            await save("timeline")
+            await pilot.press("escape")
+            session = fleet().session
+            await session.ops.shift({"g1": 100, "g2": 0})
+            good = await session.ops.launch(GenerationSpec("v3", count=2, note="retry fix"))
+            await session.wait_settled(good.id, timeout=60)
+            plan = Plan(steps=(10, 50, 100), bake=300, min_requests=50)
+            session.start_rollout(good.id, plan)
+            await until(lambda: "rollout 1/3" in column(good.id), "the rollout")
+            await asyncio.sleep(12)  # its first checks, with their values
+            await save("rollout", "right")
+            session.abort_rollout("screenshots done")
+            await until(lambda: not session.in_flight, "the rollout ended")
+            edited = state_dir / "fleets" / "demo" / "g1" / "tree" / "app.py"
+            edited.chmod(0o644)
+            with edited.open("a") as source:
+                source.write("# hot fix, 3 a.m.\n")  # the edit that makes a server a pet
+            await session.verify(["g1"])
+            await until(lambda: "tainted" in column("g1"), "g1 tainted")
+            await save("tainted", "left", "left")
+    finally:
+        stop.set()
+        await load
+
+
 def main() -> int:
     from tests.support.local import state_dir_env
 
@@ -124,6 +236,9 @@ def main() -> int:
         clock = Clock()
         asyncio.run(shoot(state_dir, clock))
         asyncio.run(shoot(state_dir, clock, read_only=True))
+    with state_dir_env() as state_dir:  # real requests, logs, a rollout, drift
+        os.environ["MOLT_STATE_DIR"] = str(state_dir)
+        asyncio.run(shoot_incident(state_dir))
     return 0
 
 

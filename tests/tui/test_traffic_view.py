@@ -117,3 +117,24 @@ async def test_a_narrow_column_keeps_the_numbers_and_drops_the_spaces(clock: Man
         "⚑ 5xx 31% vs 0.1% on g1",
         "⚑ p99 1840ms vs 18ms on g1",
     ]
+
+
+async def test_inspect_shows_what_real_requests_see_per_instance(clock: ManualClock) -> None:
+    from dataclasses import replace
+
+    from backends.traffic import Traffic
+    from tui.screens.inspect import InspectScreen
+
+    backend = fleet(clock)
+    g2 = backend.generations["g2"]
+    numbers = Traffic(window_s=30.0, requests=930, rps=31.0, error_rate=0.31, as_of=clock())
+    g2.instances[0] = replace(g2.instances[0], traffic=numbers)
+    app = make_app(backend, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("left", "enter")  # g3 is selected at start: g2, inspected
+        assert isinstance(app.screen, InspectScreen)
+        table = app.screen.query_one("#instances")
+        await until(pilot, lambda: table.row_count == 3)
+        assert str(table.get_row("g2-1")[3]) == "31 req/s  5xx 31%  p99 —"
+        assert str(table.get_row("g2-2")[3]) == "—"  # nothing known for it: not zero

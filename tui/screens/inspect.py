@@ -28,6 +28,7 @@ from backends.events import EventKind
 from backends.journal import JournalRecord
 from backends.model import FleetSnapshot, Generation, Instance, iso
 from backends.session import EventArrived, FleetSession, SnapshotUpdated, Update, describe
+from backends.traffic import traffic_line
 from tui.formatting import GLYPHS, age, clock_time, counts_summary, literal, record_event
 from tui.modals.diff import DiffModal
 from tui.screens.fleet_incident import REBUILD, TAINTED
@@ -36,7 +37,9 @@ from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
 
 SHOWS_PER_SECOND = 5  # a table of hundreds of rows: updated in place, a few times a second
-COLUMNS = ("instance", "address", "health", "last check", "latency", "healthy since")
+COLUMNS = (
+    "instance", "address", "health", "real requests", "last check", "latency", "healthy since"
+)
 HEALTH_STYLES = {"healthy": "green", "pending": "yellow", "unhealthy": "bold red", "gone": "dim"}
 
 
@@ -178,6 +181,7 @@ class InspectScreen(Screen[None]):
             Text(literal(instance.id)),
             Text(literal(instance.address)),
             Text(f"{GLYPHS[instance.health]} {health}", HEALTH_STYLES.get(health, "")),
+            traffic_line(instance.traffic) if instance.traffic is not None else "—",
             Text(literal(instance.last_check) or "—"),
             latency,
             since,
