@@ -61,6 +61,7 @@ BOOTSTRAP_TIMEOUT = 60.0
 ATTENTION_EVERY = 5.0  # seconds between looks at the journal and the locks
 DEGRADED_GRACE = 15.0  # a generation degraded with nothing pending this long has settled
 READ_GAP = 0.1  # at most 10 reads a second, however fast events arrive
+TRAFFIC_EVERY = 2.0  # seconds between reads for the traffic numbers, events or not
 RETRY_MAX = 10.0
 
 
@@ -177,6 +178,8 @@ class FleetSession:
         self._spawn(self._seed_history())
         self._spawn(self._keep_attention())
         self._spawn(self._verify_now_and_then())
+        if not self.backend.hands_over_snapshots:
+            self._spawn(self._count_requests())
         try:
             await self.prepare(lambda text: self._preparing(text))
         except Exception as error:  # shown; the fleet is usable anyway
@@ -231,6 +234,13 @@ class FleetSession:
             self.request_read()
         if isinstance(event, OperatorAction):
             self._look_again.set()  # a rollout step, a pause, an interrupted action…
+
+    async def _count_requests(self) -> None:
+        """What real requests see moves with no event (a driver that reads only when
+        asked, as the local agent is): read again every :data:`TRAFFIC_EVERY` seconds."""
+        while True:
+            await asyncio.sleep(TRAFFIC_EVERY)
+            self.request_read()
 
     def request_read(self) -> None:
         """Read the fleet again soon (at most 10 times a second, one read at a time)."""

@@ -59,3 +59,37 @@ async def test_the_proxy_measures_errors_rates_and_latency_per_generation():
             "as_of",
         }
         await session.close()
+
+
+async def test_a_watching_session_sees_the_numbers_move_with_no_event():
+    """The local agent is read when asked: a session that watches (the TUI, `molt
+    watch`) reads again on its own, so the numbers on screen follow real requests."""
+    from backends.session import SnapshotUpdated
+
+    with state_dir_env() as state_dir:
+        session = FleetSession.around(LocalBackend(local_fleet("web", count=1), state_dir))
+        launched = await session.ops.launch(GenerationSpec(version="v1"))
+        await session.wait_settled(launched.id, timeout=60)
+        await session.ops.promote(launched.id)
+        entry = (await session.read()).entry
+        seen: list[int] = []
+
+        def counted(update: object) -> None:
+            if isinstance(update, SnapshotUpdated):
+                traffic = update.snapshot.generations[0].traffic
+                seen.append(traffic.requests if traffic is not None else 0)
+
+        session.listen(counted)
+        session.start()
+        try:
+            await asyncio.sleep(3)  # settled: no health event is due any more
+            stop = asyncio.Event()
+            load = asyncio.create_task(keep_alive_load(f"http://{entry}/", 2, stop, 0))
+            before = len(seen)
+            await asyncio.sleep(6)
+            stop.set()
+            await load
+            assert len(seen) - before >= 2, seen  # reads with no event to cause them
+            assert seen[-1] > 0
+        finally:
+            await session.close()
