@@ -141,8 +141,8 @@ async def paced_load(url: str, per_second: float, stop: asyncio.Event) -> None:
 
 
 async def shoot_incident(state_dir: Path) -> None:
-    """Real requests on the demo: a v2-errors at 50% flagged against g1, its logs, the
-    timeline, a rollout of v3 in progress, then g1 hand-edited and tainted."""
+    """Real requests on the demo: a v2-errors at 50% flagged against g1, its logs, a
+    rollout of v3 in progress, g1 hand-edited and tainted, then the timeline of it all."""
     from backends.local.demo import demo_fleet
     from backends.model import GenerationSpec
     from backends.rollout import Plan
@@ -199,9 +199,6 @@ async def shoot_incident(state_dir: Path) -> None:
             await until(lambda: isinstance(app.screen, LogsScreen), "the logs view")
             await asyncio.sleep(2)
             await save("logs")
-            await pilot.press("escape", "t")
-            await until(lambda: isinstance(app.screen, TimelineScreen), "the timeline")
-            await save("timeline")
             await pilot.press("escape")
             session = fleet().session
             await session.ops.shift({"g1": 100, "g2": 0})
@@ -221,6 +218,9 @@ async def shoot_incident(state_dir: Path) -> None:
             await session.verify(["g1"])
             await until(lambda: "tainted" in column("g1"), "g1 tainted")
             await save("tainted", "left", "left")
+            await pilot.press("t")
+            await until(lambda: isinstance(app.screen, TimelineScreen), "the timeline")
+            await save("timeline")
     finally:
         stop.set()
         await load
