@@ -61,6 +61,7 @@ BOOTSTRAP_TIMEOUT = 60.0
 ATTENTION_EVERY = 5.0  # seconds between looks at the journal and the locks
 DEGRADED_GRACE = 15.0  # a generation degraded with nothing pending this long has settled
 READ_GAP = 0.1  # at most 10 reads a second, however fast events arrive
+CLOSE_GRACE = 5.0  # seconds close() waits for the reading tasks to end
 TRAFFIC_EVERY = 2.0  # seconds between reads for the traffic numbers, events or not
 RETRY_MAX = 10.0
 
@@ -442,8 +443,11 @@ class FleetSession:
         backoff = _Backoff()
         self._look_again.set()  # a look at once: a rollout already running shows at start
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+            # cancel that meets the event being set, and close() would wait forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._look_again.wait(), ATTENTION_EVERY)
+                async with asyncio.timeout(ATTENTION_EVERY):
+                    await self._look_again.wait()
             self._look_again.clear()
             try:
                 seen = await self.attention()
@@ -572,7 +576,10 @@ class FleetSession:
         if interrupt:
             for task in operations:
                 task.cancel()
-        await asyncio.gather(*self._tasks, *operations, return_exceptions=True)
+        followers = list(self._tasks)
+        if followers:  # reading tasks hold nothing: one that ignores its cancel is left
+            await asyncio.wait(followers, timeout=CLOSE_GRACE)
+        await asyncio.gather(*operations, return_exceptions=True)
         self._listeners.clear()
         with contextlib.suppress(Exception):
             await self.backend.close()

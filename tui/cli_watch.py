@@ -132,7 +132,8 @@ async def watch(args: argparse.Namespace, session: FleetSession) -> int:
     session.listen(watcher)
     session.start()
     try:
-        await asyncio.wait_for(watcher.done.wait(), args.timeout)
+        async with asyncio.timeout(args.timeout):
+            await watcher.done.wait()
     except TimeoutError:
         if until is None:
             return 0  # watched for as long as asked

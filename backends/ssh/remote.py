@@ -142,7 +142,9 @@ def parse_started(text: str) -> dict[str, int]:
 
 def stop_script(generation_dir: str, grace: float = STOP_GRACE) -> str:
     """SIGTERM every instance of the generation (its whole session), SIGKILL what still
-    runs after ``grace`` seconds."""
+    runs after ``grace`` seconds. A group is ours once its leader was checked (a pgid is
+    not reused while any member lives), and it is waited for as a group: a leader that
+    dies at SIGTERM (a ``sh -c`` wrapper) leaves no member that ignored it behind."""
     g = shlex.quote(posixpath.join(generation_dir, "run"))
     rounds = max(1, int(grace * 10))
     return f"""cd {g} 2>/dev/null || exit 0
@@ -157,11 +159,13 @@ for f in *.pid; do
 done
 n=0
 while [ $n -lt {rounds} ]; do
-  left=; for p in $pids; do mine "$p" && left="$left $p"; done
+  left=; for p in $pids; do
+    {{ kill -0 -"$p" 2>/dev/null || mine "$p"; }} && left="$left $p"
+  done
   [ -z "$left" ] && break
   sleep 0.1; n=$((n+1))
 done
-for p in $pids; do mine "$p" && {{ kill -KILL -"$p" 2>/dev/null || kill -KILL "$p"; }}; done
+for p in $pids; do kill -KILL -"$p" 2>/dev/null || {{ mine "$p" && kill -KILL "$p"; }}; done
 exit 0"""
 
 

@@ -261,7 +261,9 @@ class Rig:
             for pid_file in host.srv.glob(pattern):
                 with contextlib.suppress(ValueError, OSError):
                     pid = int(pid_file.read_text().strip())
-                    if os.path.samefile(f"/proc/{pid}/cwd", pid_file.parent.parent / "tree"):
+                    tree = pid_file.parent.parent / "tree"
+                    # the leader (a `sh -c` wrapper) may be gone while its group lives on
+                    if _group_in(pid, tree):
                         os.killpg(pid, signal.SIGKILL)
                         killed += 1
         return killed
@@ -277,6 +279,17 @@ class Rig:
         for process in [*(h.process for h in self.hosts), *self.extra_processes]:
             stop_process(process)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _group_in(pgid: int, tree: Path) -> bool:
+    """Does a process of group ``pgid`` still run in ``tree`` (its leader, or a member)?"""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.name.isdigit():
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                if int(fields[2]) == pgid and os.path.samefile(entry / "cwd", tree):
+                    return True
+    return False
 
 
 RIG_PREFIX = "molt-ssh-"

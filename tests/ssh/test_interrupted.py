@@ -41,6 +41,30 @@ def pid_files(fleet, generation: str) -> list[Path]:
     ]
 
 
+def running_generations(fleet) -> set[str]:
+    """Generations with a process alive on the rig's hosts, found by what every instance
+    process carries (its fleet and generation in its environment, its host's address on
+    its command line) — not by pid file: a process whose pid file is gone counts too."""
+    addresses = [h.address.encode() for h in fleet.rig.hosts]
+    wanted = f"MOLT_FLEET={fleet.name}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if wanted in environ and any(a in cmdline for a in addresses):
+            generation = next(
+                (e.partition(b"=")[2] for e in environ if e.startswith(b"MOLT_GENERATION=")),
+                b"?",
+            )
+            found.add(generation.decode())
+    return found
+
+
 def servers(fleet, generation: str) -> list[str]:
     return [s for s in fleet.proxy.server_names() if s.startswith(f"{generation}-")]
 
@@ -68,6 +92,7 @@ def nothing_orphaned(fleet) -> None:
     assert set(fleet.proxy.server_names()) == instances
     running = {p.stem for g in ids for p in pid_files(fleet, g)}
     assert running <= instances
+    assert running_generations(fleet) <= ids, "a process outlived its generation"
 
 
 def slow_fleet(make_fleet):
