@@ -17,8 +17,6 @@ from tui.widgets.event_log import EventLog
 from tui.widgets.header import FleetHeader
 from tui.widgets.status import StatusLine
 
-RETIRE_SECONDS = 3.0  # long enough to switch fleets or quit while it drains
-
 
 def outcomes(backend: SyntheticBackend, action: str = "retire") -> list[str]:
     return [r.outcome.value for r in backend.memory.since_seeded() if r.action == action]
@@ -77,7 +75,7 @@ async def test_q_during_a_retire_can_wait_for_it_then_quits(backend, clock):
 
 
 async def test_q_during_a_retire_can_quit_now_and_leave_it_resumable(backend, clock):
-    backend.retire_for = RETIRE_SECONDS
+    backend.drained = asyncio.Event()  # never set: g3 drains until Molt quits
     app = make_app(backend, clock)
     async with app.run_test(size=(120, 36)) as pilot:
         await start_retire(pilot)
@@ -85,20 +83,22 @@ async def test_q_during_a_retire_can_quit_now_and_leave_it_resumable(backend, cl
         await exited(app)
     assert outcomes(backend) == ["interrupted"] and backend.closed
     assert "Interrupted" in app.goodbye and "web: retiring g3 (draining)" in app.goodbye
-    backend.retire_for = 0
+    backend.drained.set()
     await Operations(backend.open_as(read_only=False)).retire("g3")  # as `molt retire` would
     assert outcomes(backend) == ["interrupted", "ok"]
     assert backend.generations["g3"].lifecycle == "retired"
 
 
 async def test_q_then_cancel_keeps_molt_and_the_retire_running(backend, clock):
-    backend.retire_for = RETIRE_SECONDS
+    backend.drained = asyncio.Event()
     app = make_app(backend, clock)
     async with app.run_test(size=(120, 36)) as pilot:
         await start_retire(pilot)
         await pilot.press("q", "escape")
         assert not isinstance(app.screen, QuitModal) and app.return_code is None
-        await until(pilot, lambda: outcomes(backend) == ["ok"], timeout=RETIRE_SECONDS + 5)
+        assert outcomes(backend) == []  # still draining
+        backend.drained.set()
+        await until(pilot, lambda: outcomes(backend) == ["ok"])
 
 
 class Differing(SyntheticBackend):
