@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 from pathlib import Path
@@ -19,12 +20,22 @@ pytestmark = pytest.mark.slow
 APPS = Path(__file__).resolve().parents[1] / "support" / "apps"
 
 
-def config(state_dir: Path, start: str) -> Path:
+def config(state_dir: Path, start: str, artifact: Path = APPS) -> Path:
     path = state_dir / "molt.toml"
     path.write_text(
-        f'[fleets.web]\nartifact = "{APPS}"\nstart = "{start}"\ncount = 2\ndrain_timeout = 0\n'
+        f'[fleets.web]\nartifact = "{artifact}"\nstart = "{start}"\ncount = 2\ndrain_timeout = 0\n'
     )
     return path
+
+
+def heavy_artifact(state_dir: Path) -> Path:
+    """The test apps plus 256 MiB of ballast: freezing it keeps the generation
+    ``launching`` for a good part of a second, long enough to be killed in."""
+    artifact = state_dir / "artifact"
+    shutil.copytree(APPS, artifact)
+    with (artifact / "ballast.bin").open("wb") as ballast:
+        ballast.truncate(256 * 1024 * 1024)
+    return artifact
 
 
 def lifecycle(state_dir: Path, generation: str) -> str | None:
@@ -57,10 +68,13 @@ def kill_agent_when(state_dir: Path, reached) -> None:
 
 
 def test_the_agent_killed_mid_launch_finishes_it_when_it_starts_again(state_dir):
-    toml = config(state_dir, "{python} slow_start.py --port {port} --after 1")
+    toml = config(
+        state_dir, "{python} slow_start.py --port {port} --after 1", heavy_artifact(state_dir)
+    )
     assert molt(state_dir, "status", "web", config=toml).returncode == 0  # the agent runs
     launching = molt_process(state_dir, "launch", "web", "--version", "v1", config=toml)
     kill_agent_when(state_dir, lambda: lifecycle(state_dir, "g1") == "launching")
+    assert lifecycle(state_dir, "g1") == "launching"  # killed mid-way, not after
     launching.communicate(timeout=60)  # it loses the agent: one line, exit 1
     assert launching.returncode == 1
     status = molt_json(state_dir, "status", "web", config=toml)  # a new agent
@@ -78,6 +92,26 @@ def test_the_agent_killed_mid_launch_finishes_it_when_it_starts_again(state_dir)
         ),
         timeout=60,
     )
+    assert all(len(processes_of(state_dir, i)) == 1 for i in ("g1-1", "g1-2"))  # no duplicates
+
+
+def test_molt_killed_mid_launch_leaves_the_agent_to_finish_it(state_dir):
+    toml = config(
+        state_dir, "{python} slow_start.py --port {port} --after 1", heavy_artifact(state_dir)
+    )
+    launching = molt_process(state_dir, "launch", "web", "--version", "v1", "--wait", config=toml)
+    kill_when(launching, lambda: lifecycle(state_dir, "g1") == "launching", "g1 launching")
+    wait_for(lambda: lifecycle(state_dir, "g1") == "active", timeout=30)
+    status = wait_for(
+        lambda: (
+            (s := molt_json(state_dir, "status", "web", config=toml))["generations"][0]["state"]
+            == "healthy"
+            and s
+        ),
+        timeout=60,
+    )
+    assert [g["id"] for g in status["generations"]] == ["g1"]
+    assert status["interrupted"] == [] and status["lock"] is None
     assert all(len(processes_of(state_dir, i)) == 1 for i in ("g1-1", "g1-2"))  # no duplicates
 
 
