@@ -1,6 +1,7 @@
 """Read-only on the SSH rig: a weight set by hand on HAProxy's admin socket during an
-incident stays as the engineer set it while a colleague "only looks"; the difference
-is reported. Without --read-only the same read puts the desired state back."""
+incident stays as the engineer set it while a colleague "only looks" — with the CLI, the
+driver's watch, or the TUI; the difference is reported. Without --read-only the same
+read puts the desired state back."""
 
 from __future__ import annotations
 
@@ -55,8 +56,9 @@ async def test_watching_read_only_for_ten_seconds_changes_no_weight(live_fleet):
     fleet = live_fleet
     server = fleet.generation("g1")["instances"][0]["id"]
     hand_weight(fleet, server, 1)
-    viewer = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), fleet.state_dir,
-                        read_only=True)
+    viewer = SshBackend(
+        fleet.rig.fleet(fleet.name, fleet.settings), fleet.state_dir, read_only=True
+    )
     seen: list = []
 
     async def watch() -> None:
@@ -73,3 +75,32 @@ async def test_watching_read_only_for_ten_seconds_changes_no_weight(live_fleet):
     differences = [e for e in seen if isinstance(e, DifferenceFound)]
     assert len(differences) == 1 and not differences[0].repaired  # said once, not every read
     assert f"{server} 1 (desired" in differences[0].what
+
+
+async def test_the_read_only_tui_shows_a_hand_set_weight_for_ten_seconds_and_leaves_it(
+    live_fleet,
+):
+    from backends.config import load_config
+    from tests.tui.conftest import ready, text_of, until
+    from tui.app import MoltApp
+    from tui.widgets.event_log import EventLog
+    from tui.widgets.status import StatusLine
+
+    fleet = live_fleet
+    server = fleet.generation("g1")["instances"][0]["id"]
+    hand_weight(fleet, server, 1)
+    config = load_config(str(fleet.config)).fleet(fleet.name)
+    app = MoltApp([config], state_dir=fleet.state_dir, read_only=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await ready(pilot)
+        status = screen.query_one(StatusLine)
+        said = f"{server} 1 (desired"
+        await until(pilot, lambda: said in text_of(status), timeout=15)
+        log = screen.query_one(EventLog)
+        await until(pilot, lambda: any(said in e.text() for e in log.visible_events))
+        started = time.monotonic()
+        while time.monotonic() - started < 10:  # watching, as a colleague would
+            await pilot.pause(0.5)
+            assert weight_of(fleet, server) == "1"
+        assert said in text_of(status)  # still shown
+    assert weight_of(fleet, server) == "1"
