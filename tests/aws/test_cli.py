@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import itertools
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.aws.support import World, molt_toml
-from tests.support.local import molt, molt_json
+from tests.support.local import molt, molt_json, molt_process
 
 pytestmark = pytest.mark.slow
 
@@ -160,6 +162,45 @@ def test_logs_show_the_instances_console_output(world, tmp_path):
     assert len(shown.splitlines()) == 5  # moto's console output: a kernel's boot lines
     first = ok(molt(tmp_path, "logs", "web", "g1", "--lines", "1000", config=config))
     assert first.startswith("Linux version")
+
+
+def test_logs_from_a_cloudwatch_logs_group_show_and_follow_new_lines(world, tmp_path):
+    group = "/apps/web"
+    config = molt_toml(world, tmp_path / "molt.toml", logs_group=group)
+    ok(molt(tmp_path, "launch", "web", "--version", "v1", "--image", world.image,
+            "--count", "1", "--wait", config=config))
+    instance = molt_json(tmp_path, "status", "web", config=config)["generations"][0]["instances"][0]
+    logs = world.client("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=instance["id"])
+
+    def prints(*lines: str) -> None:
+        at = int(time.time() * 1000)
+        events = [{"timestamp": at + n, "message": line} for n, line in enumerate(lines)]
+        logs.put_log_events(logGroupName=group, logStreamName=instance["id"], logEvents=events)
+
+    prints("web v1 starting", "web v1 listening on :8080")
+    shown = ok(molt(tmp_path, "logs", "web", instance["id"], "--lines", "1", config=config))
+    assert shown == "web v1 listening on :8080"
+    following = molt_process(tmp_path, "logs", "web", instance["id"], "--lines", "0", "-f",
+                             config=config)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(following.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        for n in itertools.count(1):  # until the follower shows one (it polls every 5 s)
+            prints(f"GET /orders/{n} 500")
+            time.sleep(1)
+            if any(line.startswith("GET /orders/") for line in seen):
+                break
+            assert following.poll() is None, following.stderr.read()
+            assert time.monotonic() < deadline, "molt logs -f never showed a new line"
+    finally:
+        following.terminate()
+        following.wait(timeout=10)
+    reader.join(timeout=10)
+    assert not any("listening" in line for line in seen)  # --lines 0: only what came after
 
 
 def test_a_group_changed_by_hand_is_drift_and_taints_the_generation(world, tmp_path):
