@@ -39,6 +39,21 @@ def test_verify_names_a_mode_change_and_an_added_link(state_dir):
     assert "! g1 is tainted (retire it; launch a new generation): local: changed app.py" in shown
 
 
+def test_verify_names_a_file_edited_by_hand(state_dir):
+    assert molt(state_dir, "verify", "demo").returncode == 0  # the demo fleet, clean
+    app = state_dir / "fleets" / "demo" / "g1" / "tree" / "app.py"
+    mode = app.stat().st_mode
+    app.chmod(0o644)
+    with app.open("a") as edited:  # a hot fix typed in during an outage
+        edited.write("\nDEBUG = True\n")
+    app.chmod(mode)  # mode put back: only the content differs
+    done = molt(state_dir, "verify", "demo")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == ["g1: local: changed app.py"]
+    status = molt_json(state_dir, "status", "demo")["generations"][0]
+    assert status["tainted"] and status["drift"] == ["local: changed app.py"]
+
+
 def test_an_artifact_with_a_link_out_of_it_is_refused_at_launch(state_dir, tmp_path):
     artifact = shutil.copytree(demo_artifact(), tmp_path / "build")
     os.symlink("../../../etc/passwd", artifact / "users")
