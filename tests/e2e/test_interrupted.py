@@ -38,6 +38,12 @@ def heavy_artifact(state_dir: Path) -> Path:
     return artifact
 
 
+def slow_to_launch(state_dir: Path) -> Path:
+    return config(
+        state_dir, "{python} slow_start.py --port {port} --after 1", heavy_artifact(state_dir)
+    )
+
+
 def lifecycle(state_dir: Path, generation: str) -> str | None:
     with (
         contextlib.suppress(sqlite3.Error),
@@ -68,9 +74,7 @@ def kill_agent_when(state_dir: Path, reached) -> None:
 
 
 def test_the_agent_killed_mid_launch_finishes_it_when_it_starts_again(state_dir):
-    toml = config(
-        state_dir, "{python} slow_start.py --port {port} --after 1", heavy_artifact(state_dir)
-    )
+    toml = slow_to_launch(state_dir)
     assert molt(state_dir, "status", "web", config=toml).returncode == 0  # the agent runs
     launching = molt_process(state_dir, "launch", "web", "--version", "v1", config=toml)
     kill_agent_when(state_dir, lambda: lifecycle(state_dir, "g1") == "launching")
@@ -96,9 +100,7 @@ def test_the_agent_killed_mid_launch_finishes_it_when_it_starts_again(state_dir)
 
 
 def test_molt_killed_mid_launch_leaves_the_agent_to_finish_it(state_dir):
-    toml = config(
-        state_dir, "{python} slow_start.py --port {port} --after 1", heavy_artifact(state_dir)
-    )
+    toml = slow_to_launch(state_dir)
     launching = molt_process(state_dir, "launch", "web", "--version", "v1", "--wait", config=toml)
     kill_when(launching, lambda: lifecycle(state_dir, "g1") == "launching", "g1 launching")
     wait_for(lambda: lifecycle(state_dir, "g1") == "active", timeout=30)

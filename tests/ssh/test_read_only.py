@@ -10,8 +10,13 @@ import time
 
 import pytest
 
+from backends.config import load_config
 from backends.events import DifferenceFound
 from tests.ssh.processes import missing_parts
+from tests.tui.conftest import ready, text_of, until
+from tui.app import MoltApp
+from tui.widgets.event_log import EventLog
+from tui.widgets.status import StatusLine
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +30,14 @@ def weight_of(fleet, server: str) -> str:
     header = rows[0].lstrip("# ").split(",")
     row = next(r.split(",") for r in rows[1:] if r.split(",")[1] == server)
     return row[header.index("weight")]
+
+
+async def weight_stays(fleet, server: str, weight: str, seconds: float = 10) -> None:
+    """Check every half second for ``seconds`` that ``server`` keeps ``weight``."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        await asyncio.sleep(0.5)
+        assert weight_of(fleet, server) == weight
 
 
 @pytest.fixture
@@ -66,10 +79,7 @@ async def test_watching_read_only_for_ten_seconds_changes_no_weight(live_fleet):
             seen.append(event)
 
     watcher = asyncio.create_task(watch())
-    started = time.monotonic()
-    while time.monotonic() - started < 10:
-        await asyncio.sleep(0.5)
-        assert weight_of(fleet, server) == "1"
+    await weight_stays(fleet, server, "1")
     watcher.cancel()
     await viewer.close()
     differences = [e for e in seen if isinstance(e, DifferenceFound)]
@@ -80,12 +90,6 @@ async def test_watching_read_only_for_ten_seconds_changes_no_weight(live_fleet):
 async def test_the_read_only_tui_shows_a_hand_set_weight_for_ten_seconds_and_leaves_it(
     live_fleet,
 ):
-    from backends.config import load_config
-    from tests.tui.conftest import ready, text_of, until
-    from tui.app import MoltApp
-    from tui.widgets.event_log import EventLog
-    from tui.widgets.status import StatusLine
-
     fleet = live_fleet
     server = fleet.generation("g1")["instances"][0]["id"]
     hand_weight(fleet, server, 1)
@@ -98,9 +102,6 @@ async def test_the_read_only_tui_shows_a_hand_set_weight_for_ten_seconds_and_lea
         await until(pilot, lambda: said in text_of(status), timeout=15)
         log = screen.query_one(EventLog)
         await until(pilot, lambda: any(said in e.text() for e in log.visible_events))
-        started = time.monotonic()
-        while time.monotonic() - started < 10:  # watching, as a colleague would
-            await pilot.pause(0.5)
-            assert weight_of(fleet, server) == "1"
+        await weight_stays(fleet, server, "1")  # watching, as a colleague would
         assert said in text_of(status)  # still shown
     assert weight_of(fleet, server) == "1"
