@@ -16,7 +16,7 @@ So every Molt, anywhere, reads the same rollout (:func:`rollout_state`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -139,6 +139,42 @@ class Verdict:
 
     def text(self) -> str:
         return " ".join(c.text() for c in self.checks)
+
+    @property
+    def held(self) -> bool:
+        """A check is over its limit but not yet a reason to abort (see :class:`SlowTail`):
+        the step neither passes nor aborts."""
+        return self.failed is None and any(
+            not c.passed and c.measure != "requests" for c in self.checks
+        )
+
+
+@dataclass(slots=True)
+class SlowTail:
+    """A p99 over its limit aborts only once it has stayed over for a whole traffic window.
+
+    One stall of the machine (a GC pause, a busy neighbour, a full disk flushing) makes a
+    few requests slow, and they stay in the tail for as long as they stay in the window; a
+    release that is really slower is still slower once they have left it. Health and
+    errors abort at once: those are what users feel first."""
+
+    since: float | None = None  # when the p99 went over its limit
+
+    def confirm(self, verdict: Verdict, now: float, window_s: float) -> Verdict:
+        if verdict.failed is None or verdict.failed.measure != "p99":
+            self.since = None
+            return verdict
+        if self.since is None:
+            self.since = now
+        if now - self.since >= window_s:
+            return verdict
+        return replace(verdict, failed=None)
+
+    def text(self, now: float, window_s: float) -> str:
+        if self.since is None:
+            return ""
+        over = now - self.since
+        return f" · p99 over for {over:.0f} s, aborts if still over at {window_s:.0f} s"
 
 
 P99_SLACK_MS = 5.0

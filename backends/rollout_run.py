@@ -26,6 +26,7 @@ from backends.rollout import (
     Plan,
     Rollout,
     RolloutState,
+    SlowTail,
     Verdict,
     abort_reason,
     judge,
@@ -267,6 +268,7 @@ async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Pr
     # baked is wall-clock time since the step began (or resumed): each tick's reads
     # take time of their own, and a bake counted in sleeps alone would last far longer
     began, said, paused = clock(), -1e9, False
+    tail = SlowTail()
     while True:
         now = await _stop_if_ended(session, rollout)
         if now.state in (RolloutState.PAUSED, RolloutState.INCONCLUSIVE):
@@ -279,10 +281,13 @@ async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Pr
             await asyncio.sleep(tick)
             continue
         if paused:  # resumed: the step bakes again, from the start
-            paused, began, said = False, clock(), -1e9
+            paused, began, said, tail = False, clock(), -1e9, SlowTail()
         baked = clock() - began
         snapshot = await session.read()
-        verdict = judge(snapshot, rollout.generation, rollout.baseline, plan)
+        window_s = _window(snapshot, rollout.generation)
+        verdict = tail.confirm(
+            judge(snapshot, rollout.generation, rollout.baseline, plan), clock(), window_s
+        )
         if verdict.failed is not None:
             reason = abort_reason(rollout.generation, verdict.failed, weight)
             await _back_to_baseline(session, rollout, reason)
@@ -291,10 +296,10 @@ async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Pr
             left = max(0.0, plan.bake - baked)
             progress(
                 f"step {step}/{len(plan.steps)} · {weight}% · bake {_clock(left)} left · "
-                f"{verdict.text()}"
+                f"{verdict.text()}{tail.text(clock(), window_s)}"
             )
             said = baked
-        if baked >= plan.bake:
+        if baked >= plan.bake and not verdict.held:
             if verdict.enough:
                 return verdict
             if baked >= EXTEND_AT_MOST * plan.bake:
@@ -307,6 +312,13 @@ async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Pr
                 progress(f"inconclusive: {reason}; `molt rollout {session.name} --resume` goes on")
                 continue
         await asyncio.sleep(tick)
+
+
+def _window(snapshot: FleetSnapshot, generation: str) -> float:
+    """The window the generation's traffic numbers cover (30 s when none is known)."""
+    target = snapshot.generation(generation)
+    traffic = target.traffic if target is not None else None
+    return (traffic.window_s if traffic is not None else None) or 30.0
 
 
 def _clock(seconds: float) -> str:
