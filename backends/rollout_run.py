@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 LOCKED_TRIES = 20  # a step or an abort waits this many times for a shift in flight…
 LOCKED_WAIT = 0.5  # …this many seconds each
+WINDOW_UNKNOWN_S = 30.0  # a slow p99 holds a step this long when no window is known
 
 
 class RolloutAborted(OperationFailed):
@@ -284,9 +285,9 @@ async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Pr
             paused, began, said, tail = False, clock(), -1e9, SlowTail()
         baked = clock() - began
         snapshot = await session.read()
-        window_s = _window(snapshot, rollout.generation)
+        at, window_s = clock(), _window(snapshot, rollout.generation)
         verdict = tail.confirm(
-            judge(snapshot, rollout.generation, rollout.baseline, plan), clock(), window_s
+            judge(snapshot, rollout.generation, rollout.baseline, plan), at, window_s
         )
         if verdict.failed is not None:
             reason = abort_reason(rollout.generation, verdict.failed, weight)
@@ -296,7 +297,7 @@ async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Pr
             left = max(0.0, plan.bake - baked)
             progress(
                 f"step {step}/{len(plan.steps)} · {weight}% · bake {_clock(left)} left · "
-                f"{verdict.text()}{tail.text(clock(), window_s)}"
+                f"{verdict.text()}{tail.text(at, window_s)}"
             )
             said = baked
         if baked >= plan.bake and not verdict.held:
@@ -315,10 +316,11 @@ async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Pr
 
 
 def _window(snapshot: FleetSnapshot, generation: str) -> float:
-    """The window the generation's traffic numbers cover (30 s when none is known)."""
+    """The window the generation's traffic numbers cover (:data:`WINDOW_UNKNOWN_S` when
+    the driver does not say)."""
     target = snapshot.generation(generation)
     traffic = target.traffic if target is not None else None
-    return (traffic.window_s if traffic is not None else None) or 30.0
+    return (traffic.window_s if traffic is not None else None) or WINDOW_UNKNOWN_S
 
 
 def _clock(seconds: float) -> str:
