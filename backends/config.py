@@ -275,6 +275,8 @@ def _key(name: str) -> str:
 
 def _value(value: Any) -> str:
     """A value from molt.toml, quoted and escaped, cut to a readable length."""
+    if isinstance(value, int) and value.bit_length() > 200:  # repr() refuses huge numbers
+        return "a number too large to show"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -9,6 +9,12 @@ A lease names its holder, its action and the journal record of that action, so a
 *started* record whose lease is gone tells that Molt was stopped mid-action
 (``interrupted``). Leases expire unless renewed; on the local and ssh backends they
 also end the moment the holder's connection does.
+
+A holder that stops without dying (SIGSTOP, a laptop lid shut) loses its lease once
+its TTL has passed, on every backend: another Molt may then take the lock, and the
+stopped holder's next :meth:`~backends.base.Backend.renew` raises :class:`Locked`
+(``lost`` set, naming the new holder if there is one), so the woken-up process knows
+it must not act.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Lease:
     since: datetime
     expires: datetime
     lock: str = FLEET_LOCK  # which of the fleet's locks
+    ttl: float = LEASE_TTL  # seconds each renewal lasts
 
     @classmethod
     def new(
@@ -62,10 +69,13 @@ class Lease:
             since=now,
             expires=now + timedelta(seconds=ttl),
             lock=lock,
+            ttl=ttl,
         )
 
-    def renewed(self, ttl: float = LEASE_TTL) -> Lease:
-        return replace(self, expires=utcnow() + timedelta(seconds=ttl))
+    def renewed(self, ttl: float | None = None) -> Lease:
+        """The lease pushed on by ``ttl`` seconds from now (by default its own TTL)."""
+        ttl = self.ttl if ttl is None else ttl
+        return replace(self, expires=utcnow() + timedelta(seconds=ttl), ttl=ttl)
 
     @property
     def expired(self) -> bool:
@@ -89,6 +99,7 @@ class Lease:
             "since": iso(self.since, precise=True),
             "expires": iso(self.expires, precise=True),
             "lock": self.lock,
+            "ttl": self.ttl,
         }
 
     @classmethod
@@ -97,6 +108,9 @@ class Lease:
         try:
             since, expires = parse_iso(data["since"]), parse_iso(data["expires"])
             if since is None or expires is None:
+                return None
+            ttl = float(data.get("ttl", LEASE_TTL))
+            if not ttl > 0:
                 return None
             return cls(
                 token=str(data["token"]),
@@ -107,19 +121,37 @@ class Lease:
                 since=since,
                 expires=expires,
                 lock=str(data.get("lock", FLEET_LOCK)),
+                ttl=ttl,
             )
         except (KeyError, TypeError, ValueError):
             return None
 
 
 class Locked(Refused):
-    """Another Molt holds the fleet lock; nothing was read or changed."""
+    """Another Molt holds the fleet lock; nothing was read or changed.
+
+    With ``lost``: raised by ``renew`` — that lease of ours ended (not renewed within its
+    TTL, or taken over since); ``holder`` is whoever holds the lock now, if anyone."""
 
     title = "Locked"
 
-    def __init__(self, fleet: str, holder: Lease | None, lock: str = FLEET_LOCK) -> None:
+    def __init__(
+        self,
+        fleet: str,
+        holder: Lease | None,
+        lock: str = FLEET_LOCK,
+        *,
+        lost: Lease | None = None,
+    ) -> None:
         who = holder.describe() if holder is not None else "another Molt (details not yet written)"
-        if (holder.lock if holder is not None else lock) == ROLLOUT_LOCK:
+        if lost is not None:
+            what = "rollout lock" if lost.lock == ROLLOUT_LOCK else "lock"
+            message = (
+                f"this Molt lost the {what} of fleet {fleet} ({lost.action}): its lease "
+                f"was not renewed within {lost.ttl:g} s, or its connection was cut"
+                + (f"; it is held by {who} now" if holder is not None else "")
+            )
+        elif (holder.lock if holder is not None else lock) == ROLLOUT_LOCK:
             message = (
                 f"fleet {fleet} has a rollout driven by {who}; one rollout at a time "
                 f"(`molt rollout {fleet} --abort` ends it)"
@@ -131,3 +163,4 @@ class Locked(Refused):
             )
         super().__init__(message)
         self.holder = holder
+        self.lost = lost

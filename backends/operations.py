@@ -20,8 +20,9 @@ from backends import guards
 from backends.base import Backend, read_only_refusal
 from backends.errors import BackendError, OperationFailed, Refused
 from backends.journal import JournalRecord, Outcome
-from backends.locking import Lease
+from backends.locking import ROLLOUT_LOCK, Lease
 from backends.model import FleetSnapshot, Generation, GenerationSpec
+from backends.rollout import rollout_state
 
 MUTATIONS = ("launch", "shift", "promote", "rollback", "retire")
 INTERRUPTED = "Molt stopped before it finished; run the same command again to finish it"
@@ -127,7 +128,18 @@ class Operations:
         return await self._set_weights("rollback", {}, plan, False, chosen)
 
     async def retire(self, generation: str) -> None:
-        """Drain, then destroy ``generation`` (or finish a retire that was cut short)."""
+        """Drain, then destroy ``generation`` (or finish a retire that was cut short). The
+        baseline of a rollout that has not ended is refused: its judge needs it."""
+        if self.read_only:
+            raise read_only_refusal("retire")
+        records = await self.backend.journal.records(self.fleet)
+        rollout = rollout_state(records, await self.backend.lock_holder(ROLLOUT_LOCK))
+        if rollout is not None and not rollout.ended and rollout.baseline == generation:
+            raise Refused(
+                f"{generation} is the baseline of the rollout of {rollout.generation} "
+                f"({rollout.state.value}); finish it or end it with "
+                f"`molt rollout {self.fleet} --abort` before retiring {generation}"
+            )
 
         def plan(snapshot: FleetSnapshot) -> Mapping[str, int]:
             guards.check_retire(snapshot, generation)

@@ -16,20 +16,19 @@ So every Molt, anywhere, reads the same rollout (:func:`rollout_state`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from backends.baseline import Limits
 from backends.clock import iso
 from backends.errors import ConfigError
+from backends.evidence import Counts
 from backends.journal import JournalRecord, Outcome
 from backends.locking import Lease
-from backends.model import FleetSnapshot, Health
-from backends.traffic import ms_text, percent_text
-
-EXTEND_AT_MOST = 3  # a step short of requests bakes at most this many bake times
+from backends.model import FleetSnapshot, Generation, Health
+from backends.rollout_judge import Decision, Facts, Sides, decide
+from backends.traffic import Totals, percent_text
 
 
 class RolloutState(StrEnum):
@@ -54,6 +53,7 @@ class Plan:
     max_error_increase: float = 0.005
     max_p99_ratio: float = 1.5
     min_requests: int = 100
+    false_abort: float = 0.01  # the chance a rollout sends a good release back
 
     def __post_init__(self) -> None:
         steps = self.steps
@@ -72,12 +72,8 @@ class Plan:
             raise ConfigError("rollout.max_p99_ratio must be 1 or more, e.g. 1.5")
         if self.min_requests < 0:
             raise ConfigError("rollout.min_requests must be 0 or more")
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(
-            self.max_error_rate, self.max_error_increase, self.max_p99_ratio, self.min_requests
-        )
+        if not 0 < self.false_abort <= 0.2:
+            raise ConfigError("rollout.false_abort must be a fraction above 0, at most 0.2")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +83,7 @@ class Plan:
             "max_error_increase": self.max_error_increase,
             "max_p99_ratio": self.max_p99_ratio,
             "min_requests": self.min_requests,
+            "false_abort": self.false_abort,
         }
 
     @classmethod
@@ -98,141 +95,20 @@ class Plan:
             max_error_increase=float(data["max_error_increase"]),
             max_p99_ratio=float(data["max_p99_ratio"]),
             min_requests=int(data["min_requests"]),
+            false_abort=float(data.get("false_abort", 0.01)),
         )
 
     def describe(self) -> str:
-        """``steps 10 → 25 → 50 → 100%, bake 60 s; 5xx ≤ 1% and ≤ baseline + 0.5%, …``"""
+        """``steps 10 → 25 → 50 → 100%, bake 60 s each; aborts on evidence of 5xx over …``"""
         steps = " → ".join(str(s) for s in self.steps)
         return (
-            f"steps {steps}%, bake {self.bake:g} s each; 5xx ≤ {percent_text(self.max_error_rate)}"
-            f" and ≤ baseline + {percent_text(self.max_error_increase)}; p99 ≤ "
-            f"{self.max_p99_ratio:g}× baseline; at least {self.min_requests} requests a step"
+            f"steps {steps}%, bake {self.bake:g} s each; aborts on evidence of 5xx over the "
+            f"baseline's + {percent_text(self.max_error_increase)} (or over "
+            f"{percent_text(self.max_error_rate)} and the baseline's), or of requests slower "
+            f"than {self.max_p99_ratio:g}× the baseline's p99; a step passes on evidence of "
+            f"no more, on at least {self.min_requests} requests; chance of sending a good "
+            f"release back ≤ {percent_text(self.false_abort)}"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One measure judged at a step: its value, its limit, whether it passed."""
-
-    measure: str  # health, 5xx, p99, requests
-    passed: bool
-    value: str
-    limit: str
-
-    def text(self) -> str:
-        return f"{'✓' if self.passed else '✗'} {self.measure} {self.value}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "measure": self.measure,
-            "passed": self.passed,
-            "value": self.value,
-            "limit": self.limit,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    checks: tuple[Check, ...]
-    enough: bool  # requests enough to pass the step
-    failed: Check | None = None  # the first failed check (abort)
-
-    def text(self) -> str:
-        return " ".join(c.text() for c in self.checks)
-
-    @property
-    def held(self) -> bool:
-        """A check is over its limit but not yet a reason to abort (see :class:`SlowTail`):
-        the step neither passes nor aborts."""
-        return self.failed is None and any(
-            not c.passed and c.measure != "requests" for c in self.checks
-        )
-
-
-@dataclass(slots=True)
-class SlowTail:
-    """A p99 over its limit aborts only once it has stayed over for a whole traffic window.
-
-    One stall of the machine (a GC pause, a busy neighbour, a full disk flushing) makes a
-    few requests slow, and they stay in the tail for as long as they stay in the window; a
-    release that is really slower is still slower once they have left it. Health and
-    errors abort at once: those are what users feel first."""
-
-    since: float | None = None  # when the p99 went over its limit
-
-    def confirm(self, verdict: Verdict, now: float, window_s: float) -> Verdict:
-        if verdict.failed is None or verdict.failed.measure != "p99":
-            self.since = None
-            return verdict
-        if self.since is None:
-            self.since = now
-        if now - self.since >= window_s:
-            return verdict
-        return replace(verdict, failed=None)
-
-    def text(self, now: float, window_s: float) -> str:
-        if self.since is None:
-            return ""
-        over = now - self.since
-        return f" · p99 over for {over:.0f} s, aborts if still over at {window_s:.0f} s"
-
-
-P99_SLACK_MS = 5.0
-"""The p99 check's floor: a generation is not slower for less than this over the baseline."""
-
-
-def judge(
-    snapshot: FleetSnapshot, generation: str, baseline: str, plan: Plan, *, at_least: int = 20
-) -> Verdict:
-    """Health (every instance healthy), error rate (absolute and over the baseline) and
-    p99 (over the baseline) of ``generation``. The error rate can fail on ``at_least``
-    requests (a release that fails a third of them is sent back early); p99 only on
-    ``plan.min_requests`` (a tail of a few dozen requests is noise), and never by less
-    than :data:`P99_SLACK_MS` (1 ms against 0.6 ms is not a slower release). The step
-    passes only on ``plan.min_requests``."""
-    target, base = snapshot.generation(generation), snapshot.generation(baseline)
-    checks: list[Check] = []
-    if target is None:
-        gone = Check("health", False, f"{generation} is gone", "every instance healthy")
-        return Verdict((gone,), False, gone)
-    healthy = sum(1 for i in target.instances if i.health is Health.HEALTHY)
-    checks.append(
-        Check(
-            "health",
-            bool(target.instances) and healthy == len(target.instances),
-            f"{healthy}/{len(target.instances)} healthy",
-            "every instance healthy",
-        )
-    )
-    mine = target.traffic
-    theirs = base.traffic if base is not None else None
-    requests = (mine.requests or 0) if mine else 0
-    judged = requests >= at_least
-    if mine is not None and mine.error_rate is not None:
-        base_rate = theirs.error_rate if theirs and theirs.error_rate is not None else 0.0
-        limit = min(plan.max_error_rate, base_rate + plan.max_error_increase)
-        passed = not judged or mine.error_rate <= limit
-        shown = f"{percent_text(mine.error_rate)} (baseline {baseline} {percent_text(base_rate)})"
-        checks.append(Check("5xx", passed, shown, f"max {percent_text(limit)}"))
-    if mine is not None and mine.p99_ms is not None and theirs and theirs.p99_ms:
-        limit_ms = max(theirs.p99_ms * plan.max_p99_ratio, theirs.p99_ms + P99_SLACK_MS)
-        passed = requests < plan.min_requests or mine.p99_ms <= limit_ms
-        shown = f"{ms_text(mine.p99_ms)} (baseline {baseline} {ms_text(theirs.p99_ms)})"
-        checks.append(Check("p99", passed, shown, f"max {ms_text(limit_ms)}"))
-    checks.append(
-        Check("requests", requests >= plan.min_requests, str(requests), f"≥ {plan.min_requests}")
-    )
-    failed = next((c for c in checks if not c.passed and c.measure != "requests"), None)
-    return Verdict(tuple(checks), requests >= plan.min_requests, failed)
-
-
-def abort_reason(generation: str, failed: Check, step: int) -> str:
-    """``g3 5xx 31.2% > max 1% (baseline g1 0.1%) at step 10%``"""
-    value, _, context = failed.value.partition(" (")
-    context = f" ({context}" if context else ""
-    if failed.measure == "health":
-        return f"{generation} health {value}, not {failed.limit} at step {step}%"
-    return f"{generation} {failed.measure} {value} > {failed.limit}{context} at step {step}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +126,15 @@ class Rollout:
     since: datetime  # of the current state
     step_since: datetime | None = None  # when the current step's weight was set
     checks: tuple[dict[str, Any], ...] = field(default=())
+    #: the counters the judge counts from: the baseline's when the rollout began (or was
+    #: driven on), the new generation's when its step began; the slow threshold
+    baseline_totals: Totals | None = None
+    canary_totals: Totals | None = None
+    slow_ms: float | None = None
+    #: the baseline's requests and 5xx in the traffic window before the rollout began (or
+    #: was driven on): what the judge knows of its error rate from the first tick
+    baseline_before: Counts | None = None
+    hand: bool = False  # paused by an operator's change, not yet journaled as a pause
 
     @property
     def weight(self) -> int:
@@ -273,6 +158,7 @@ class Rollout:
             "since": iso(self.since),
             "bake": self.plan.bake,
             "step_since": iso(self.step_since),
+            "slow_ms": self.slow_ms,
         }
 
 
@@ -295,11 +181,17 @@ def rollout_state(records: list[JournalRecord], driver: Lease | None) -> Rollout
         reason="",
         by=start.operator,
         since=start.at,
+        baseline_totals=Totals.from_json(args.get("baseline_totals")),
+        slow_ms=args.get("slow_ms"),
+        baseline_before=_before(args.get("baseline_before")),
     )
     for record in records[records.index(start) + 1 :]:
-        if record.args.get("rollout") != start.id or record.outcome is not Outcome.OK:
+        if record.outcome is not Outcome.OK:
             continue
-        rollout = _advance(rollout, record)
+        if record.args.get("rollout") == start.id:
+            rollout = _advance(rollout, record)
+        elif record.action in BY_HAND and rollout.state is RolloutState.RUNNING:
+            rollout = _by_hand(rollout, record)
     driven = driver is not None and driver.record == start.id
     if not rollout.ended and not driven:
         return Rollout(
@@ -319,10 +211,13 @@ def _fields(rollout: Rollout) -> dict[str, Any]:
 def _advance(rollout: Rollout, record: JournalRecord) -> Rollout:
     fields = _fields(rollout)
     if record.action == "shift":
+        if "step" not in record.args:  # an abort's shift: the step stays as it was
+            return rollout
         fields.update(
-            step=int(record.args.get("step", rollout.step)),
+            step=int(record.args["step"]),
             step_since=record.at,
-            checks=tuple(record.args.get("checks") or ()),
+            checks=tuple(record.args.get("evidence") or ()),
+            canary_totals=Totals.from_json(record.args.get("canary_totals")),
         )
         return Rollout(**fields)
     event = record.args.get("event")
@@ -339,7 +234,127 @@ def _advance(rollout: Rollout, record: JournalRecord) -> Rollout:
             reason=str(record.args.get("reason") or ""),
             by=record.operator,
             since=record.at,
+            hand=False,
         )
-        if event == "resume":
-            fields["step_since"] = record.at  # the step bakes again from here
+        if event == "resume" and "canary_totals" in record.args:
+            # driven on: the step bakes again from here, counting anew
+            fields.update(
+                step_since=record.at,
+                canary_totals=Totals.from_json(record.args.get("canary_totals")),
+                baseline_totals=Totals.from_json(record.args.get("baseline_totals")),
+                baseline_before=_before(record.args.get("baseline_before")),
+            )
     return Rollout(**fields)
+
+
+#: what an operator does by hand that pauses a running rollout: the hand wins
+BY_HAND = ("shift", "promote", "rollback", "retire")
+
+
+def _by_hand(rollout: Rollout, record: JournalRecord) -> Rollout:
+    """``root shifted by hand``: the rollout is paused, and never overwrites it."""
+    done = {
+        "shift": "shifted",
+        "promote": "promoted",
+        "rollback": "rolled back",
+        "retire": "retired",
+    }[record.action]
+    what = record.args.get("generation")
+    return Rollout(
+        **{
+            **_fields(rollout),
+            "state": RolloutState.PAUSED,
+            "reason": f"{record.operator} {done}{f' {what}' if what else ''} by hand",
+            "by": record.operator,
+            "since": record.at,
+            "hand": True,
+        }
+    )
+
+
+def step_facts(
+    rollout: Rollout, snapshot: FleetSnapshot, began: float | None = None
+) -> Facts | None:
+    """What the judge is told of the rollout's current step, from the counters journaled
+    when it began and the snapshot's (None before the first step). The driver, the
+    columns and ``status --json`` all judge from this, so they cannot disagree.
+    ``began``: when the step began on the caller's clock (default: the journal's time of
+    the step, in seconds since the epoch)."""
+    if rollout.step == 0 or rollout.step_since is None:
+        return None
+    target = snapshot.generation(rollout.generation)
+    base = snapshot.generation(rollout.baseline)
+    canary = _since(target, rollout.canary_totals)
+    baseline = _since(base, rollout.baseline_totals)
+    errors = slow = None
+    note = ""
+    if canary is not None and baseline is not None:
+        base_errors = _counts(baseline, baseline.errors) + (rollout.baseline_before or Counts(0, 0))
+        errors = Sides(_counts(canary, canary.errors), base_errors)
+        slow_c = canary.slow(rollout.slow_ms) if rollout.slow_ms is not None else None
+        slow_b = baseline.slow(rollout.slow_ms) if rollout.slow_ms is not None else None
+        if slow_c is not None and slow_b is not None:
+            slow = Sides(_counts(canary, slow_c), _counts(baseline, slow_b))
+        elif canary.latency is None:
+            note = "latency not judged: the traffic source gives no per-request latency"
+        else:
+            note = "latency not judged: the baseline had no p99 when the rollout began"
+    traffic = target.traffic if target is not None else None
+    return Facts(
+        generation=rollout.generation,
+        baseline=rollout.baseline,
+        step=rollout.step,
+        weight=rollout.weight,
+        began=rollout.step_since.timestamp() if began is None else began,
+        healthy=sum(1 for i in target.instances if i.health is Health.HEALTHY) if target else 0,
+        instances=len(target.instances) if target else 0,
+        errors=errors,
+        slow=slow,
+        slow_ms=rollout.slow_ms,
+        rps=traffic.rps if traffic is not None else None,
+        latency_note=note,
+    )
+
+
+def _since(generation: Generation | None, anchor: Totals | None) -> Totals | None:
+    """A generation's counts since ``anchor`` (None: unknown — gone, or its counters
+    started again)."""
+    totals = generation.traffic.totals if generation and generation.traffic else None
+    if totals is None:
+        return Totals(0, 0, ()) if anchor is None and generation is not None else None
+    return totals.since(anchor)
+
+
+def _before(data: Any) -> Counts | None:
+    try:
+        return Counts(int(data["requests"]), int(data["errors"])) if data else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def window_counts(generation: Generation | None) -> dict[str, int] | None:
+    """A generation's requests and 5xx over its traffic window, as a start or resume
+    record keeps them (None: nothing known)."""
+    traffic = generation.traffic if generation is not None else None
+    if traffic is None or not traffic.requests or traffic.error_rate is None:
+        return None
+    requests = traffic.requests
+    return {"requests": requests, "errors": min(requests, round(requests * traffic.error_rate))}
+
+
+def _counts(totals: Totals, bad: int) -> Counts:
+    # HAProxy counts requests it could not deliver as errors without a response
+    return Counts(max(totals.requests, bad), bad)
+
+
+def judge_now(
+    rollout: Rollout | None, snapshot: FleetSnapshot | None, now: datetime
+) -> Decision | None:
+    """The judge's view of the rollout's current step at ``now`` (None: nothing to
+    judge) — what the columns and ``status --json`` show."""
+    if rollout is None or rollout.ended or snapshot is None:
+        return None
+    facts = step_facts(rollout, snapshot)
+    if facts is None:
+        return None
+    return decide(rollout.plan, facts, now.timestamp())

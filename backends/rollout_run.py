@@ -1,11 +1,15 @@
 """Driving a rollout: take the rollout lock, journal the start, then for each step set
-the weight (a journaled shift carrying the checks that justified it), bake, judge, go
-on — or abort at the first failed check, all traffic back to the baseline at once.
+the weight (a journaled shift carrying the counters it is judged from and the evidence
+that justified it), and at every tick read the fleet and ask the judge
+(:func:`backends.rollout_judge.decide`) what to do: wait, pass, abort (all traffic back
+to the baseline at once) or end inconclusive. The loop only reads and acts.
 
 Anyone may pause, resume or abort a rollout from another terminal: those are journal
-records the driver reads at every tick. A driver that dies leaves the rollout
-interrupted, weights where they were; ``--resume`` by anyone drives it on from the
-current step.
+records the driver reads at every tick. An operator's own shift, promote, rollback or
+retire during a rollout pauses it — the hand wins, and the rollout never overwrites it;
+``--resume`` goes on from the weights as they are. A driver that dies leaves the rollout
+interrupted, weights where they were; one that freezes loses the rollout lease after its
+time to live and, woken, checks the lease and the fleet's revision before any shift.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backends import baseline as baselines
 from backends.errors import BackendError, OperationFailed, Refused
@@ -22,16 +26,14 @@ from backends.locking import ROLLOUT_LOCK, Lease, Locked
 from backends.model import FleetSnapshot
 from backends.operations import Stale
 from backends.rollout import (
-    EXTEND_AT_MOST,
     Plan,
     Rollout,
     RolloutState,
-    SlowTail,
-    Verdict,
-    abort_reason,
-    judge,
     rollout_state,
+    step_facts,
+    window_counts,
 )
+from backends.rollout_judge import Action, Decision, Facts, decide, slow_threshold
 
 if TYPE_CHECKING:
     from backends.session import FleetSession
@@ -39,11 +41,15 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 LOCKED_TRIES = 20  # a step or an abort waits this many times for a shift in flight…
 LOCKED_WAIT = 0.5  # …this many seconds each
-WINDOW_UNKNOWN_S = 30.0  # a slow p99 holds a step this long when no window is known
+SAY_EVERY = 5.0  # seconds between progress lines while a step bakes
 
 
 class RolloutAborted(OperationFailed):
     title = "Rollout aborted"
+
+
+class LeaseLost(OperationFailed):
+    title = "Rollout lease lost"
 
 
 async def current(session: FleetSession) -> Rollout | None:
@@ -52,10 +58,38 @@ async def current(session: FleetSession) -> Rollout | None:
     return rollout_state(records, await session.backend.lock_holder(ROLLOUT_LOCK))
 
 
+def _others(snapshot: FleetSnapshot, generation: str, baseline: str) -> dict[str, int]:
+    return {
+        g.id: g.weight
+        for g in snapshot.generations
+        if g.weight > 0 and g.id not in (generation, baseline)
+    }
+
+
+def _refuse_others(
+    session: FleetSession, snapshot: FleetSnapshot, generation: str, baseline: str
+) -> None:
+    """A rollout moves traffic between the new generation and its baseline only: another
+    generation carrying traffic is refused at start, with the shift that clears it."""
+    others = _others(snapshot, generation, baseline)
+    if not others:
+        return
+    weights = dict(snapshot.weights)
+    weights[baseline] = weights.get(baseline, 0) + sum(others.values())
+    weights.update(dict.fromkeys(others, 0))
+    carrying = ", ".join(f"{g} carries {w}%" for g, w in others.items())
+    raise Refused(
+        f"{carrying}: a rollout moves traffic between {generation} and its baseline "
+        f"{baseline} only; give that traffic to the baseline first: "
+        f"`molt shift {session.name} {weights_text(weights)}`"
+    )
+
+
 async def start(session: FleetSession, generation: str, plan: Plan, progress: Progress) -> Rollout:
     """Roll ``generation`` out against the generation carrying the most traffic."""
     snapshot = await session.read()
-    if snapshot.generation(generation) is None:
+    target = snapshot.generation(generation)
+    if target is None:
         raise Refused(f"fleet {session.name} has no generation {generation} to roll out")
     base = baselines.baseline(snapshot, generation)
     if base is None:
@@ -69,9 +103,11 @@ async def start(session: FleetSession, generation: str, plan: Plan, progress: Pr
             f"fleet {session.name} already has a rollout of {running.generation} "
             f"({running.state.value}, by {running.by}); one rollout at a time"
         )
+    _refuse_others(session, snapshot, generation, base.id)
     rollout_id = uuid.uuid4().hex[:12]
     lease = await _take(session, rollout_id, generation)
     try:
+        p99 = base.traffic.p99_ms if base.traffic is not None else None
         await session.ops.record(
             "rollout",
             {
@@ -79,35 +115,58 @@ async def start(session: FleetSession, generation: str, plan: Plan, progress: Pr
                 "generation": generation,
                 "baseline": base.id,
                 "plan": plan.to_json(),
+                "baseline_totals": _totals(snapshot, base.id),
+                "baseline_before": window_counts(base),
+                "slow_ms": round(slow_threshold(p99, plan), 3) if p99 else None,
             },
             record_id=rollout_id,
         )
         progress(f"rollout of {generation} against {base.id}: {plan.describe()}")
-        rollout = await current(session)
-        assert rollout is not None
-        return await _drive(session, rollout, lease, progress)
+        return await _drive(session, rollout_id, lease, progress)
     finally:
         await _let_go(session, lease)
 
 
 async def resume(session: FleetSession, progress: Progress) -> Rollout:
-    """Resume a paused rollout (its driver goes on) or drive an interrupted one on."""
+    """Resume a paused rollout (its driver goes on) or drive an interrupted one on —
+    from the weights as they are, counting anew."""
     rollout = await _open(session, "resume")
     if rollout.state is RolloutState.RUNNING:
         raise Refused(f"the rollout of {rollout.generation} is running, not paused")
+    snapshot = await session.read()
+    if snapshot.generation(rollout.baseline) is None:
+        raise Refused(
+            f"the baseline {rollout.baseline} is gone: this rollout cannot be judged; "
+            f"`molt rollout {session.name} --abort` ends it"
+        )
+    _refuse_others(session, snapshot, rollout.generation, rollout.baseline)
     if rollout.state is not RolloutState.INTERRUPTED:
-        await _event(session, rollout, "resume", "")
-        progress(f"rollout of {rollout.generation} resumed")
+        await _resumed(session, rollout, snapshot, "")
+        progress(f"rollout of {rollout.generation} resumed from the weights as they are")
         return rollout
     lease = await _take(session, rollout.id, rollout.generation)
     try:
-        await _event(session, rollout, "resume", "driven on after an interruption")
-        progress(f"driving the rollout of {rollout.generation} on from step {rollout.step}")
-        again = await current(session)
-        assert again is not None
-        return await _drive(session, again, lease, progress)
+        await _resumed(session, rollout, snapshot, "driven on after an interruption")
+        weight = snapshot.weights.get(rollout.generation, 0)
+        progress(f"driving the rollout of {rollout.generation} on from {weight}%")
+        return await _drive(session, rollout.id, lease, progress)
     finally:
         await _let_go(session, lease)
+
+
+async def _resumed(
+    session: FleetSession, rollout: Rollout, snapshot: FleetSnapshot, reason: str
+) -> None:
+    """The resume record carries fresh counters: the judge counts anew from here."""
+    await _event(
+        session,
+        rollout,
+        "resume",
+        reason,
+        canary_totals=_totals(snapshot, rollout.generation),
+        baseline_totals=_totals(snapshot, rollout.baseline),
+        baseline_before=window_counts(snapshot.generation(rollout.baseline)),
+    )
 
 
 async def pause(session: FleetSession, reason: str = "") -> Rollout:
@@ -134,7 +193,9 @@ async def _open(session: FleetSession, what: str) -> Rollout:
 
 async def _take(session: FleetSession, record: str, generation: str) -> Lease:
     operator = await session.ops.operator()
-    lease = Lease.new(operator, f"rollout {generation}", record, lock=ROLLOUT_LOCK)
+    lease = Lease.new(
+        operator, f"rollout {generation}", record, session.backend.lease_ttl, lock=ROLLOUT_LOCK
+    )
     return await session.backend.acquire(lease)
 
 
@@ -143,8 +204,10 @@ async def _let_go(session: FleetSession, lease: Lease) -> None:
         await asyncio.shield(session.backend.release(lease))
 
 
-async def _event(session: FleetSession, rollout: Rollout, event: str, reason: str) -> None:
-    args = {"event": event, "rollout": rollout.id, "generation": rollout.generation}
+async def _event(
+    session: FleetSession, rollout: Rollout, event: str, reason: str, **more: Any
+) -> None:
+    args = {"event": event, "rollout": rollout.id, "generation": rollout.generation, **more}
     await _past_locks(lambda: session.ops.record("rollout", {**args, "reason": reason}))
 
 
@@ -161,11 +224,18 @@ async def _past_locks(act: Callable[[], Awaitable[object]]) -> None:
             await asyncio.sleep(LOCKED_WAIT)
 
 
+def _totals(snapshot: FleetSnapshot, generation: str) -> dict[str, Any] | None:
+    """A generation's counters as the journal keeps them (None: it counted nothing yet)."""
+    found = snapshot.generation(generation)
+    totals = found.traffic.totals if found is not None and found.traffic is not None else None
+    return totals.to_json() if totals is not None else None
+
+
 def _weights(snapshot: FleetSnapshot, rollout: Rollout, weight: int) -> dict[str, int]:
     """``weight`` to the rolled-out generation, taken from (or given to) the baseline;
     the others keep theirs."""
     weights = dict(snapshot.weights)
-    others = sum(w for g, w in weights.items() if g not in (rollout.generation, rollout.baseline))
+    others = sum(_others(snapshot, rollout.generation, rollout.baseline).values())
     if weight + others > 100:
         raise Refused(f"other generations carry {others}%: {weight}% does not fit")
     weights[rollout.generation] = weight
@@ -177,7 +247,13 @@ async def _back_to_baseline(session: FleetSession, rollout: Rollout, reason: str
     """The abort is journaled first: a driver reads the fleet, then the journal, then
     shifts on that read's revision — so once the traffic is back on the baseline no
     step can follow. The shift waits out a fleet lock held by a shift in flight (the
-    driver's own step, say)."""
+    driver's own step, say). A baseline that is gone takes nothing: the weights stay as
+    they are, and the abort says so."""
+    snapshot = await session.read()
+    if snapshot.generation(rollout.baseline) is None:
+        left = f"{reason}; the baseline {rollout.baseline} is gone: weights left as they are"
+        await _event(session, rollout, "abort", left)
+        raise RolloutAborted(left)
     await _event(session, rollout, "abort", reason)
 
     async def shift() -> None:
@@ -188,26 +264,11 @@ async def _back_to_baseline(session: FleetSession, rollout: Rollout, reason: str
 
 
 async def _drive(
-    session: FleetSession, rollout: Rollout, lease: Lease, progress: Progress
+    session: FleetSession, rollout_id: str, lease: Lease, progress: Progress
 ) -> Rollout:
     keeper = asyncio.ensure_future(_keep(session, lease))
     try:
-        steps = rollout.plan.steps
-        step = rollout.step
-        verdict: Verdict | None = None
-        if step == 0:
-            step = 1
-            await _set_step(session, rollout, step, verdict, progress)
-        while True:
-            verdict = await _bake(session, rollout, step, progress)
-            if step == len(steps):
-                await _event(session, rollout, "done", "")
-                progress(f"rollout of {rollout.generation} done: {rollout.generation} at 100%")
-                done = await current(session)
-                assert done is not None
-                return done
-            step += 1
-            await _set_step(session, rollout, step, verdict, progress)
+        return await _walk(session, rollout_id, lease, progress)
     finally:
         keeper.cancel()
 
@@ -219,28 +280,117 @@ async def _keep(session: FleetSession, lease: Lease) -> None:
             lease = await session.backend.renew(lease)
 
 
+async def _walk(
+    session: FleetSession, rollout_id: str, lease: Lease, progress: Progress
+) -> Rollout:
+    """Every tick: read the fleet, then the journal (see :func:`_back_to_baseline`), then
+    act on what the judge decides."""
+    tick = max(1.0, min(5.0, session.backend.poll_interval))
+    said_at, said_state = -1e9, ""
+    clock = asyncio.get_running_loop().time  # the bake is timed on this Molt's clock
+    step_key: object = None
+    began = clock()
+    while True:
+        snapshot = await session.read()
+        rollout = await _stop_if_ended(session, rollout_id)
+        if rollout.state is RolloutState.INTERRUPTED:
+            await _still_ours(session, lease)  # the lease ran out: another may drive it
+        if rollout.state is not RolloutState.RUNNING:
+            if rollout.hand:
+                await _event(session, rollout, "pause", rollout.reason)
+            if said_state != rollout.reason:
+                progress(
+                    f"{rollout.state.value} ({rollout.by}): {rollout.reason or 'paused'}; "
+                    f"`molt rollout {session.name} --resume` goes on from the weights as they are"
+                )
+                said_state = rollout.reason
+            await asyncio.sleep(tick)
+            continue
+        said_state = ""
+        plan = rollout.plan
+        weight = snapshot.weights.get(rollout.generation, 0)
+        if rollout.step == 0 or weight != rollout.weight:
+            # the first step, or the weights are not the step's (an operator's, before a
+            # resume): the next step at or above the weights as they are
+            step = next(i for i, w in enumerate(plan.steps, 1) if w >= weight)
+            await _set_step(session, rollout, lease, step, None, progress)
+            continue
+        if step_key != (rollout.step, rollout.step_since):  # a new step, or resumed
+            step_key, began = (rollout.step, rollout.step_since), clock()
+        facts = step_facts(rollout, snapshot, began)
+        assert facts is not None
+        now = clock()
+        decision = decide(plan, facts, now)
+        if decision.action is Action.ABORT:
+            await _still_ours(session, lease)
+            await _back_to_baseline(session, rollout, f"rollout judge: {decision.reason}")
+            raise RolloutAborted(decision.reason)
+        if now - said_at >= SAY_EVERY or decision.action is not Action.WAIT:
+            progress(_line(rollout, decision, facts, now))
+            said_at = now
+        if decision.action is Action.PASS:
+            if rollout.step == len(plan.steps):
+                await _event(session, rollout, "done", "", evidence=decision.evidence_json())
+                progress(f"rollout of {rollout.generation} done: {rollout.generation} at 100%")
+                done = await current(session)
+                assert done is not None
+                return done
+            await _set_step(session, rollout, lease, rollout.step + 1, decision, progress)
+            continue
+        if decision.action is Action.INCONCLUSIVE:
+            await _event(
+                session,
+                rollout,
+                "inconclusive",
+                decision.reason,
+                evidence=decision.evidence_json(),
+            )
+            progress(
+                f"inconclusive: {decision.reason}; `molt rollout {session.name} --resume` goes on"
+            )
+            continue
+        await asyncio.sleep(tick)
+
+
+def _line(rollout: Rollout, decision: Decision, facts: Facts, now: float) -> str:
+    """``step 1/4 · 10% · bake 0:41 left · ✓ health … 5xx 0/212 … · needs ~420 more …``"""
+    plan, step, note = rollout.plan, rollout.step, facts.latency_note
+    left = max(0.0, facts.began + plan.bake - now)
+    timing = (
+        f"bake {_clock(left)} left" if left else f"holding until {_clock(decision.deadline - now)}"
+    )
+    return f"step {step}/{len(plan.steps)} · {rollout.weight}% · {timing} · {decision.text()}" + (
+        f" · {note}" if note else ""
+    )
+
+
 async def _set_step(
     session: FleetSession,
     rollout: Rollout,
+    lease: Lease,
     step: int,
-    verdict: Verdict | None,
+    decision: Decision | None,
     progress: Progress,
 ) -> None:
     steps = rollout.plan.steps
     for _ in range(LOCKED_TRIES):
         snapshot = await session.read()
-        await _stop_if_ended(session, rollout)  # after the read: see _back_to_baseline
+        now = await _stop_if_ended(session, rollout.id)  # after the read: see _back_to_baseline
+        if now.state is not RolloutState.RUNNING:
+            return  # paused meanwhile (by hand?): the walk waits
         weights = _weights(snapshot, rollout, steps[step - 1])
         why = {
             "rollout": rollout.id,
             "step": step,
             "of": len(steps),
-            "checks": [c.to_json() for c in verdict.checks] if verdict else [],
+            "evidence": decision.evidence_json() if decision else [],
+            "canary_totals": _totals(snapshot, rollout.generation),
         }
+        await _still_ours(session, lease)
         try:
             await session.ops.shift(weights, expected=snapshot.revision, why=why)
         except Stale:
-            continue  # someone acted meanwhile (an abort?): look again
+            continue  # someone acted meanwhile (an abort? a hand?): look again
         except Locked:
             await asyncio.sleep(LOCKED_WAIT)  # someone is acting right now (an abort?)
             continue
@@ -249,82 +399,38 @@ async def _set_step(
     raise OperationFailed("the fleet kept changing under the rollout; it stopped")
 
 
-async def _stop_if_ended(session: FleetSession, rollout: Rollout) -> Rollout:
+async def _still_ours(session: FleetSession, lease: Lease) -> None:
+    """A driver that froze (SIGSTOP, a laptop lid) past its lease's time to live may have
+    been replaced: it must not act."""
+    try:
+        await session.backend.renew(lease)
+    except Locked as lost:
+        raise LeaseLost(
+            f"this Molt lost the rollout lease while it was stopped ({lost.message}); "
+            "it changes nothing more"
+        ) from lost
+    holder = await session.backend.lock_holder(ROLLOUT_LOCK)
+    if holder is None or holder.token != lease.token:
+        raise LeaseLost(
+            "this Molt lost the rollout lease while it was stopped; it changes nothing more"
+        )
+
+
+async def _stop_if_ended(session: FleetSession, rollout_id: str) -> Rollout:
     now = await current(session)
-    if now is None or now.id != rollout.id:
+    if now is None or now.id != rollout_id:
         raise OperationFailed("the rollout's journal records are gone")
     if now.state is RolloutState.ABORTED:
         raise RolloutAborted(
-            f"the rollout of {rollout.generation} was aborted by {now.by}: "
+            f"the rollout of {now.generation} was aborted by {now.by}: "
             f"{now.reason or 'no reason given'}"
         )
     return now
 
 
-async def _bake(session: FleetSession, rollout: Rollout, step: int, progress: Progress) -> Verdict:
-    plan = rollout.plan
-    weight = plan.steps[step - 1]
-    tick = max(1.0, min(5.0, session.backend.poll_interval))
-    clock = asyncio.get_running_loop().time
-    # baked is wall-clock time since the step began (or resumed): each tick's reads
-    # take time of their own, and a bake counted in sleeps alone would last far longer
-    began, said, paused = clock(), -1e9, False
-    tail = SlowTail()
-    while True:
-        now = await _stop_if_ended(session, rollout)
-        if now.state in (RolloutState.PAUSED, RolloutState.INCONCLUSIVE):
-            if not paused:
-                progress(
-                    f"{now.state.value} ({now.by}): {now.reason or 'paused'}; "
-                    f"`molt rollout {session.name} --resume` goes on"
-                )
-            paused = True
-            await asyncio.sleep(tick)
-            continue
-        if paused:  # resumed: the step bakes again, from the start
-            paused, began, said, tail = False, clock(), -1e9, SlowTail()
-        baked = clock() - began
-        snapshot = await session.read()
-        at, window_s = clock(), _window(snapshot, rollout.generation)
-        verdict = tail.confirm(
-            judge(snapshot, rollout.generation, rollout.baseline, plan), at, window_s
-        )
-        if verdict.failed is not None:
-            reason = abort_reason(rollout.generation, verdict.failed, weight)
-            await _back_to_baseline(session, rollout, reason)
-            raise RolloutAborted(reason)
-        if baked - said >= 5 or baked >= plan.bake:
-            left = max(0.0, plan.bake - baked)
-            progress(
-                f"step {step}/{len(plan.steps)} · {weight}% · bake {_clock(left)} left · "
-                f"{verdict.text()}{tail.text(at, window_s)}"
-            )
-            said = baked
-        if baked >= plan.bake and not verdict.held:
-            if verdict.enough:
-                return verdict
-            if baked >= EXTEND_AT_MOST * plan.bake:
-                requests = next(c.value for c in verdict.checks if c.measure == "requests")
-                reason = (
-                    f"{rollout.generation} had {requests} requests at step {weight}%, fewer "
-                    f"than the {plan.min_requests} a verdict needs"
-                )
-                await _event(session, rollout, "inconclusive", reason)
-                progress(f"inconclusive: {reason}; `molt rollout {session.name} --resume` goes on")
-                continue
-        await asyncio.sleep(tick)
-
-
-def _window(snapshot: FleetSnapshot, generation: str) -> float:
-    """The window the generation's traffic numbers cover (:data:`WINDOW_UNKNOWN_S` when
-    the driver does not say)."""
-    target = snapshot.generation(generation)
-    traffic = target.traffic if target is not None else None
-    return (traffic.window_s if traffic is not None else None) or WINDOW_UNKNOWN_S
-
-
 def _clock(seconds: float) -> str:
-    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def weights_text(weights: Mapping[str, int]) -> str:

@@ -38,6 +38,65 @@ class TrafficHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class Totals:
+    """Counters since the source began counting — monotonic until it starts again (an
+    agent or HAProxy restarted). ``latency``: how many requests answered in about each
+    time, ``(ms, count)`` by rising ms, where the source sees every request's latency
+    (the local proxy); None where it does not (HAProxy, CloudWatch)."""
+
+    requests: int
+    errors: int
+    latency: tuple[tuple[float, int], ...] | None = None
+
+    def slow(self, threshold_ms: float) -> int | None:
+        """Requests that took longer than ``threshold_ms`` (None: latency unknown)."""
+        if self.latency is None:
+            return None
+        return sum(count for ms, count in self.latency if ms > threshold_ms)
+
+    def since(self, earlier: Totals | None) -> Totals | None:
+        """What was counted after ``earlier`` (all of it when None); None when the
+        counters went back (the source restarted: nothing since ``earlier`` is known)."""
+        if earlier is None:
+            return self
+        if self.requests < earlier.requests or self.errors < earlier.errors:
+            return None
+        latency = None
+        if self.latency is not None and earlier.latency is not None:
+            before = dict(earlier.latency)
+            latency = tuple((ms, n - before.get(ms, 0)) for ms, n in self.latency)
+            if any(n < 0 for _, n in latency):
+                return None
+        return Totals(self.requests - earlier.requests, self.errors - earlier.errors, latency)
+
+    def __add__(self, other: Totals) -> Totals:
+        latency = None
+        if self.latency is not None and other.latency is not None:
+            merged = dict(self.latency)
+            for ms, n in other.latency:
+                merged[ms] = merged.get(ms, 0) + n
+            latency = tuple(sorted(merged.items()))
+        return Totals(self.requests + other.requests, self.errors + other.errors, latency)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"requests": self.requests, "errors": self.errors}
+        if self.latency is not None:
+            data["latency"] = [[ms, n] for ms, n in self.latency]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Totals | None:
+        if not data:
+            return None
+        latency = data.get("latency")
+        return cls(
+            requests=int(data["requests"]),
+            errors=int(data["errors"]),
+            latency=None if latency is None else tuple((float(m), int(n)) for m, n in latency),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Traffic:
     """Requests over the last ``window_s`` seconds; ``error_rate`` is 0–1 (5xx answers
     plus requests the traffic layer could not deliver)."""
@@ -52,6 +111,8 @@ class Traffic:
     avg_ms: float | None = None
     max_ms: float | None = None
     history: TrafficHistory | None = field(default=None, compare=False)
+    #: counters since the source began counting (what a rollout's judge counts from)
+    totals: Totals | None = field(default=None, compare=False)
 
     @property
     def errors(self) -> float | None:
@@ -73,6 +134,8 @@ class Traffic:
         }
         if self.history is not None:
             data["history"] = self.history.to_json()
+        if self.totals is not None:
+            data["totals"] = self.totals.to_json()
         return data
 
     @classmethod
@@ -91,6 +154,7 @@ class Traffic:
             avg_ms=data.get("avg_ms"),
             max_ms=data.get("max_ms"),
             history=TrafficHistory.from_json(history) if history else None,
+            totals=Totals.from_json(data.get("totals")),
         )
 
 
@@ -103,9 +167,13 @@ def combine(parts: Iterable[Traffic | None], as_of: datetime) -> Traffic | None:
     requests; percentiles cannot be combined from percentiles, so the worst instance's
     p99 (and the request-weighted p50) stand for the generation — the sources that can
     do better (the local proxy) measure the generation directly instead."""
-    known = [t for t in parts if t is not None and t.requests is not None]
+    parts = [t for t in parts if t is not None]
+    known = [t for t in parts if t.requests is not None]
+    totals = _sum_totals([t.totals for t in parts])
     if not known:
-        return None
+        if totals is None:
+            return None
+        return Traffic(None, None, None, None, as_of, totals=totals)
     requests = sum(t.requests or 0 for t in known)
     rates = [t.rps for t in known if t.rps is not None]
     errors = [t.errors for t in known if t.errors is not None]
@@ -125,7 +193,19 @@ def combine(parts: Iterable[Traffic | None], as_of: datetime) -> Traffic | None:
         p99_ms=max((t.p99_ms for t in known if t.p99_ms is not None), default=None),
         avg_ms=weighted([(t.avg_ms, t.requests or 0) for t in known]),
         max_ms=max((t.max_ms for t in known if t.max_ms is not None), default=None),
+        totals=totals,
     )
+
+
+def _sum_totals(parts: Sequence[Totals | None]) -> Totals | None:
+    """The parts' counters added up; None unless every part has them."""
+    if not parts or any(t is None for t in parts):
+        return None
+    total = Totals(0, 0, ())
+    for part in parts:
+        assert part is not None
+        total = total + part
+    return total
 
 
 def merge_histories(histories: Sequence[TrafficHistory]) -> TrafficHistory:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backends.model import FleetSnapshot
-from backends.rollout import Rollout, RolloutState, judge
+from backends.rollout import Rollout, RolloutState, judge_now
+from backends.rollout_judge import CheckState
 
 #: an ended rollout (done, aborted) stays in its column this long, then makes room
 SHOWN_AFTER_END = timedelta(minutes=10)
@@ -66,7 +67,7 @@ def rollout_view(
         tone = STATE_TONES.get(rollout.state, "")
         pieces.append(((rollout.state.value.upper(), tone),))
     if not rollout.ended:
-        pieces.append(_checks(snapshot, rollout))
+        pieces.append(_checks(snapshot, rollout, now))
     reason = rollout.reason if rollout.state is not RolloutState.RUNNING else ""
     return RolloutView(tuple(p for p in pieces if p), reason)
 
@@ -80,14 +81,28 @@ def _bake_left(rollout: Rollout, now: datetime) -> str:
     return f"bake {seconds // 60}:{seconds % 60:02d}"
 
 
-def _checks(snapshot: FleetSnapshot, rollout: Rollout) -> Piece:
-    """``✓ health ✓ 5xx ✗ p99`` judged on the snapshot on screen (the request count is
-    what a verdict waits for, not a check that fails)."""
-    verdict = judge(snapshot, rollout.generation, rollout.baseline, rollout.plan)
+CHECK_MARKS = {
+    CheckState.PENDING: ("…", "muted"),
+    CheckState.HOLDING: ("⏸", "warning"),
+    CheckState.PASSED: ("✓", "ok"),
+    CheckState.FAILED: ("✗", "failed"),
+}
+
+
+def _checks(snapshot: FleetSnapshot, rollout: Rollout, now: datetime) -> Piece:
+    """``✓ health … 5xx 0/212 ⏸ slow 3/900`` — each check as the judge sees it now:
+    pending until judged, holding past the bake, passed or failed; then what it still
+    needs (``needs ~420 more · ETA 0:35``)."""
+    decision = judge_now(rollout, snapshot, now)
+    if decision is None:
+        return ()
     spans: list[Span] = []
-    for check in verdict.checks:
-        if check.measure == "requests":
-            continue
-        mark, tone = ("✓", "ok") if check.passed else ("✗", "failed")
-        spans.append(((" " if spans else "") + f"{mark} {check.measure}", tone))
+    for check in decision.checks:
+        mark, tone = CHECK_MARKS[check.state]
+        shown = check.measure
+        if check.canary is not None:
+            shown += f" {check.canary.bad}/{check.canary.requests}"
+        spans.append(((" " if spans else "") + f"{mark} {shown}", tone))
+    if decision.eta:
+        spans.append((f" · {decision.eta}", "muted"))
     return tuple(spans)

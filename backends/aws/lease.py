@@ -5,11 +5,18 @@ Tags have no compare-and-swap, so taking the lease is write, wait, read back: of
 Molts that write at the same moment, the one whose tag is read back wins and the other
 is refused naming it. What is left — a writer slower than the settle time — is caught
 by the listener check right before ``ModifyListener`` (see ``resources.set_forward``).
+
+A lease not renewed before its expiry (its holder stopped without dying) is free: the
+next taker overwrites the tag, and the old holder's next renewal raises ``Locked``
+(``lost``), naming the new holder if there is one. A renewal is written and read back
+like a take, so of a renewal and a takeover racing, one finds out it lost. Expiries
+are written in whole seconds, rounded up: a lease never ends before its TTL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime
 
 from backends.aws.api import AwsApi
@@ -27,7 +34,7 @@ def encode(lease: Lease) -> str:
     parts = [
         f"t={lease.token}",
         f"s={int(lease.since.timestamp())}",
-        f"e={int(lease.expires.timestamp())}",
+        f"e={math.ceil(lease.expires.timestamp())}",
         f"r={lease.record}",
         "o=" + elb_tag_value(lease.host).replace(" ", "_"),
         "a=" + elb_tag_value(lease.action).replace(" ", "_"),
@@ -66,14 +73,18 @@ class ListenerLease:
 
     async def holder(self, lock: str = FLEET_LOCK) -> Lease | None:
         """The lease on the listener, unless it has expired."""
+        lease = await self._tagged(lock)
+        return lease if lease is not None and not lease.expired else None
+
+    async def _tagged(self, lock: str) -> Lease | None:
+        """The lease tag on the listener, expired or not."""
         answer = await self.api.call(
             "elbv2", "describe_tags", f"listener {self.arn}", ResourceArns=[self.arn]
         )
         for description in answer.get("TagDescriptions", []):
             for tag in description.get("Tags", []):
                 if tag.get("Key") == tag_of(lock):
-                    lease = decode(str(tag.get("Value", "")), lock)
-                    return lease if lease is not None and not lease.expired else None
+                    return decode(str(tag.get("Value", "")), lock)
         return None
 
     async def _write(self, lease: Lease) -> None:
@@ -86,26 +97,40 @@ class ListenerLease:
         )
 
     async def take(self, lease: Lease) -> Lease:
+        """Ours unless a live lease of someone else is on the listener (an expired one
+        is taken over)."""
         current = await self.holder(lease.lock)
         if current is not None and current.token != lease.token:
             raise Locked(self.fleet, current)
         await self._write(lease)
         await asyncio.sleep(SETTLE)
-        again = await self.holder(lease.lock)
+        again = await self._tagged(lease.lock)  # ours, however short its TTL, or lost
         if again is None or again.token != lease.token:
             raise Locked(self.fleet, again, lease.lock)
         return lease
 
     async def renew(self, lease: Lease) -> Lease:
-        current = await self.holder(lease.lock)
-        if current is not None and current.token != lease.token:
-            raise Locked(self.fleet, current)
+        """The lease pushed on by its TTL; ``Locked`` (``lost``) once it expired or was
+        taken over — a renewal never brings a lapsed lease back."""
+        current = await self._tagged(lease.lock)
+        if current is None or current.token != lease.token or current.expired:
+            raise self._lost(lease, current)
         renewed = lease.renewed()
         await self._write(renewed)
+        await asyncio.sleep(SETTLE)  # as when taking it: a takeover written meanwhile wins
+        again = await self._tagged(lease.lock)
+        if again is None or again.token != lease.token:
+            raise self._lost(lease, again)
         return renewed
 
+    def _lost(self, lease: Lease, found: Lease | None) -> Locked:
+        holder = found if found is not None and found.token != lease.token else None
+        if holder is not None and holder.expired:
+            holder = None
+        return Locked(self.fleet, holder, lease.lock, lost=lease)
+
     async def give_back(self, lease: Lease) -> None:
-        current = await self.holder(lease.lock)
+        current = await self._tagged(lease.lock)
         if current is not None and current.token == lease.token:
             await self.api.call(
                 "elbv2",

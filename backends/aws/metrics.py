@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -22,7 +23,7 @@ from backends.aws.api import AwsApi
 from backends.aws.reading import GroupRecord
 from backends.errors import BackendError
 from backends.model import utcnow
-from backends.traffic import Traffic
+from backends.traffic import Totals, Traffic
 
 PERIOD = 60  # seconds: the ALB publishes one datapoint per minute
 LOOK_BACK = timedelta(minutes=5)  # the newest complete datapoint is in there
@@ -65,6 +66,10 @@ class Metrics:
         self._fetched = float("-inf")
         self._groups: tuple[str, ...] = ()
         self._numbers: dict[str, Traffic] = {}
+        #: requests and 5xx of each minute seen lately, and of every minute seen before,
+        #: by target group: the counters a rollout's judge counts from
+        self._minutes: dict[str, dict[datetime, tuple[int, int]]] = {}
+        self._older: dict[str, tuple[int, int]] = {}
 
     async def traffic(self, records: Sequence[GroupRecord]) -> dict[str, Traffic]:
         """Target group ARN → its numbers (none for a group CloudWatch has not seen)."""
@@ -78,7 +83,39 @@ class Metrics:
                 self.problem = f"traffic numbers unavailable: {error.message}"
                 self._numbers = {}
             self._fetched, self._groups = time.monotonic(), groups
-        return {g: t for g, t in self._numbers.items() if g in groups}
+        found: dict[str, Traffic] = {}
+        for group in groups:
+            numbers = self._numbers.get(group)
+            if numbers is not None:
+                found[group] = replace(numbers, totals=self._totals(group))
+            elif group in self._minutes:
+                found[group] = Traffic(None, None, None, None, utcnow(), totals=self._totals(group))
+        return found
+
+    def _count(
+        self,
+        arn: str,
+        stamps: Sequence[datetime],
+        requests: Sequence[float],
+        errors: Mapping[datetime, float],
+        now: datetime,
+    ) -> None:
+        """Count each minute once; a minute CloudWatch revises is counted at its newest
+        value; minutes older than the look-back are folded into one sum (bounded)."""
+        minutes = self._minutes.setdefault(arn, {})
+        for stamp, value in zip(stamps, requests, strict=False):
+            minutes[stamp] = (int(value), int(errors.get(stamp, 0.0)))
+        older = self._older.get(arn, (0, 0))
+        for stamp in [s for s in minutes if s < now - 2 * LOOK_BACK]:
+            r, e = minutes.pop(stamp)
+            older = (older[0] + r, older[1] + e)
+        self._older[arn] = older
+
+    def _totals(self, arn: str) -> Totals:
+        requests, errors = self._older.get(arn, (0, 0))
+        for r, e in self._minutes.get(arn, {}).values():
+            requests, errors = requests + r, errors + e
+        return Totals(requests, errors)
 
     async def _fetch(self, groups: tuple[str, ...]) -> dict[str, Traffic]:
         now = utcnow()
@@ -116,11 +153,17 @@ class Metrics:
 
         answer = await self.api.run(work, "the ALB's CloudWatch metrics")
         latest: dict[str, tuple[datetime, float]] = {}
+        series: dict[str, tuple[list[datetime], list[float]]] = {}
         for result in answer.get("MetricDataResults", []):
             stamps, values = result.get("Timestamps") or [], result.get("Values") or []
             if stamps and values:
                 newest = max(range(len(stamps)), key=lambda i: stamps[i])
                 latest[str(result["Id"])] = (stamps[newest], float(values[newest]))
+                series[str(result["Id"])] = (list(stamps), [float(v) for v in values])
+        for index, arn in enumerate(groups):
+            stamps, requests = series.get(f"r{index}", ([], []))
+            errors = dict(zip(*series.get(f"e{index}", ([], [])), strict=False))
+            self._count(arn, stamps, requests, errors, now)
         return {
             arn: numbers
             for index, arn in enumerate(groups)

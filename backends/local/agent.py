@@ -160,8 +160,13 @@ class Agent:
     async def _hold_lock(
         self, params: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        """The fleet lock, held for as long as this connection is: until the holder says
-        ``release`` — or goes away (a Molt killed mid-action frees the lock at once)."""
+        """The fleet lock, held while this connection stays open and the lease lasts.
+
+        The holder sends ``renew`` lines (each answered with the lease, its expiry pushed
+        on by its TTL on this agent's clock) until it sends ``release`` — or goes away (a
+        Molt killed mid-action frees the lock at once). A lease not renewed in time (its
+        holder stopped, not dead: SIGSTOP, a laptop lid) is free for the next taker; the
+        stale holder's next ``renew`` is answered ``Locked`` and its connection ends."""
         try:
             runtime = self._fleet(params)
             lease = Lease.from_json(params.get("lease"))
@@ -171,14 +176,28 @@ class Agent:
             writer.write(rpc.encode(rpc.error_message(error)))
             return
         held = runtime.leases.get(lease.lock)
-        if held is not None and held.token != lease.token:
+        if held is not None and held.token != lease.token and not held.expired:
             writer.write(rpc.encode(rpc.locked_message(runtime.name, held)))
             return
+        if held is not None and held.token != lease.token:
+            log.info(
+                "fleet %s: the expired %s lock of %s taken over", runtime.name, held.lock, held.host
+            )
+        lease = lease.renewed()  # an expired holder's connection is left to find out
         runtime.leases[lease.lock] = lease
         try:
             writer.write(rpc.encode({"ok": True, "result": lease.to_json()}))
             await writer.drain()
-            await reader.readline()  # "release", or EOF when the holder is gone
+            while (await reader.readline()).strip() == b"renew":  # else "release", or EOF
+                current = runtime.leases.get(lease.lock)
+                if current is None or current.token != lease.token or current.expired:
+                    taker = current if current is not None and not current.expired else None
+                    writer.write(rpc.encode(rpc.locked_message(runtime.name, taker, lost=lease)))
+                    await writer.drain()
+                    return
+                lease = runtime.leases[lease.lock] = current.renewed()
+                writer.write(rpc.encode({"ok": True, "result": lease.to_json()}))
+                await writer.drain()
         finally:
             current = runtime.leases.get(lease.lock)
             if current is not None and current.token == lease.token:
@@ -231,8 +250,9 @@ class Agent:
         return await asyncio.to_thread(logs.tail, path, max(0, int(params.get("lines", 100))))
 
     async def rpc_lock_holder(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Who holds the lock, unless their lease has expired (then nobody does)."""
         lease = self._fleet(params).leases.get(str(params.get("lock", FLEET_LOCK)))
-        return lease.to_json() if lease is not None else None
+        return lease.to_json() if lease is not None and not lease.expired else None
 
     async def rpc_fleet_settings(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """What the agent runs a fleet with (read-only sessions compare, never apply)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from backends.base import Backend
 from backends.deadline import Deadline
-from backends.errors import ConfigError, NotFound, Unreachable
+from backends.errors import BackendError, ConfigError, NotFound, Unreachable
 from backends.events import DifferenceFound, Event, ReadError, event_from_json
 from backends.fleets import FleetConfig
 from backends.journal import Journal, JournalRecord
@@ -21,7 +21,7 @@ from backends.local import rpc
 from backends.local.layout import LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.processes import STOP_GRACE
 from backends.local.settings import LocalSettings, settings_to_json
-from backends.locking import FLEET_LOCK, Lease
+from backends.locking import FLEET_LOCK, Lease, Locked
 from backends.model import (
     DriftReport,
     FileChange,
@@ -33,6 +33,7 @@ from backends.model import (
 
 AGENT_START_TIMEOUT = 15.0
 CALL_TIMEOUT = 60.0
+RENEW_TIMEOUT = 15.0  # the agent answers a renewal at once; past this the lease is given up
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
 #: agent methods that change nothing, so they may be asked twice
 READS = frozenset(
@@ -182,6 +183,7 @@ class LocalBackend(Backend):
         self._registered = False
         self._differences: tuple[str, ...] = ()
         self._held: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+        self._lease_io = asyncio.Lock()  # one renew or release on a held connection at a time
 
     @property
     def poll_interval(self) -> float:
@@ -216,7 +218,7 @@ class LocalBackend(Backend):
             spec_json["artifact"] = str(Path(spec.artifact).expanduser().resolve())
         return Generation.from_json(await self._call("launch", spec=spec_json, resume=resume))
 
-    # the fleet lock: held by the agent for as long as our connection stays open ---------
+    # the fleet lock: held by the agent while our connection stays open and we renew ----
     async def _acquire(self, lease: Lease) -> Lease:
         await self._call("ping")  # the agent runs the fleet (with molt.toml's settings)
         reader, writer = await self.client.connect()
@@ -232,10 +234,42 @@ class LocalBackend(Backend):
             writer.close()
             rpc.raise_error(answer or {})
         self._held[lease.token] = (reader, writer)
-        return lease
+        return Lease.from_json(answer.get("result")) or lease
 
     async def renew(self, lease: Lease) -> Lease:
-        return lease.renewed(self.lease_ttl)  # the open connection is what holds it
+        """Ask the agent, over the held connection, to push the expiry on. ``Locked``
+        (``lost``) when the lease ended meanwhile: expired while this process was
+        stopped, taken over by another Molt, or cut with the agent."""
+        held = self._held.get(lease.token)
+        if held is None:
+            raise await self._lost(lease)
+        reader, writer = held
+        async with self._lease_io:
+            try:
+                writer.write(b"renew\n")
+                await writer.drain()
+                answer = await asyncio.wait_for(rpc.read(reader), RENEW_TIMEOUT)
+            except (ConnectionError, TimeoutError):
+                answer = None  # the lock ends with the connection, which is given up
+        if answer is not None and not answer.get("ok"):
+            await self._drop(lease.token)
+            rpc.raise_error(answer)
+        renewed = Lease.from_json(answer.get("result")) if answer is not None else None
+        if renewed is None:  # the agent is gone, or let go (an agent older than renewals)
+            raise await self._lost(lease)
+        return renewed
+
+    async def _lost(self, lease: Lease) -> Locked:
+        await self._drop(lease.token)
+        holder = None
+        with contextlib.suppress(BackendError):
+            holder = await self.lock_holder(lease.lock)
+        return Locked(self.name, holder, lease.lock, lost=lease)
+
+    async def _drop(self, token: str) -> None:
+        held = self._held.pop(token, None)
+        if held is not None:
+            held[1].close()
 
     async def release(self, lease: Lease) -> None:
         await self._let_go(lease.token)
@@ -246,9 +280,13 @@ class LocalBackend(Backend):
             return
         reader, writer = held
         with contextlib.suppress(ConnectionError, TimeoutError):
-            writer.write(b"release\n")
-            await writer.drain()
-            await asyncio.wait_for(rpc.read(reader), 5.0)  # the agent let go
+            async with asyncio.timeout(5.0):
+                async with self._lease_io:
+                    writer.write(b"release\n")
+                    await writer.drain()
+                    while (answer := await rpc.read(reader)) is not None:
+                        if answer.get("result") == "released":
+                            break  # the agent let go (earlier lines: a renewal cut short)
         writer.close()
 
     async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
-from backends.traffic import Traffic, TrafficHistory
+from backends.traffic import Totals, Traffic, TrafficHistory
 
 WINDOW = 30.0  # seconds the numbers are over
 HISTORY = 600  # seconds of history kept (the sparklines' ten minutes)
@@ -61,11 +61,15 @@ def percentile(buckets: dict[int, int], count: int, fraction: float) -> float:
 class InstanceMeter:
     """The slots of one instance, newest last."""
 
-    __slots__ = ("slots", "first")
+    __slots__ = ("slots", "first", "requests", "errors", "buckets")
 
     def __init__(self, now: float) -> None:
         self.slots: deque[Slot] = deque(maxlen=HISTORY)
         self.first = now
+        # counted since the instance's first request: what a rollout's judge counts from
+        self.requests = 0
+        self.errors = 0
+        self.buckets: dict[int, int] = {}
 
     def record(self, now: float, seconds: float, failed: bool) -> None:
         second = int(now)
@@ -74,14 +78,17 @@ class InstanceMeter:
             slots.append(Slot(second))
         slot = slots[-1]
         slot.requests += 1
+        self.requests += 1
         if failed:
             slot.errors += 1
+            self.errors += 1
         us = int(seconds * 1_000_000) + 1
         slot.total_us += us
         if us > slot.max_us:
             slot.max_us = us
         index = bucket(us)
         slot.buckets[index] = slot.buckets.get(index, 0) + 1
+        self.buckets[index] = self.buckets.get(index, 0) + 1
 
 
 class Meter:
@@ -136,6 +143,7 @@ class Meter:
             avg_ms=total_us / requests / 1000 if measured else None,
             max_ms=max_us / 1000 if measured else None,
             history=self._history(meters, now) if history else None,
+            totals=_totals(meters) if history else None,
         )
 
     @staticmethod
@@ -160,3 +168,16 @@ class Meter:
                 for r, e, k in zip(requests, errors, known, strict=True)
             ),
         )
+
+
+def _totals(meters: list[InstanceMeter]) -> Totals:
+    """The meters' counters together, latency by bucket middle (ms)."""
+    buckets: dict[int, int] = {}
+    for meter in meters:
+        for index, count in meter.buckets.items():
+            buckets[index] = buckets.get(index, 0) + count
+    return Totals(
+        requests=sum(m.requests for m in meters),
+        errors=sum(m.errors for m in meters),
+        latency=tuple((bucket_value(i) / 1000, buckets[i]) for i in sorted(buckets)),
+    )

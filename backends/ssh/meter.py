@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from backends.model import utcnow
 from backends.ssh.haproxy import ServerStat
-from backends.traffic import Traffic, TrafficHistory
+from backends.traffic import Totals, Traffic, TrafficHistory
 
 WINDOW = 30.0
 HISTORY = 600.0
@@ -60,6 +60,7 @@ class ServerMeter:
                 as_of=now,
                 avg_ms=stat.rtime_ms,
                 max_ms=stat.rtime_max_ms,
+                totals=Totals(stat.responses, stat.errors),
             )
         newest = kept[-1]
         oldest = next((s for s in kept if newest.at - s.at <= WINDOW), kept[0])
@@ -77,6 +78,7 @@ class ServerMeter:
             avg_ms=stat.rtime_ms,
             max_ms=stat.rtime_max_ms,
             history=_history(kept) if history else None,
+            totals=Totals(stat.responses, stat.errors),
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -47,7 +48,7 @@ from backends.model import (
 )
 from backends.operations import Operations
 from backends.rollout import Plan
-from backends.traffic import Traffic, TrafficHistory
+from backends.traffic import Totals, Traffic, TrafficHistory
 
 FROZEN = datetime(2026, 11, 26, 14, 2, 11, tzinfo=UTC)
 
@@ -82,9 +83,27 @@ class _Generation:
     lifecycle: Lifecycle = Lifecycle.ACTIVE
     instances: list[Instance] = field(default_factory=list)
     traffic: Traffic | None = None
+    #: counters as a source keeps them: what was counted before ``counting_since``, and
+    #: the rate, error rate and p99 they grow at from then on
+    counted: Totals = field(default_factory=lambda: Totals(0, 0, ()))
+    counting_since: float = 0.0
 
-    def to_model(self) -> Generation:
+    def totals(self, now: float) -> Totals | None:
+        traffic = self.traffic
+        if traffic is None or traffic.rps is None:
+            return self.counted if self.counted.requests else None
+        requests = int(traffic.rps * max(0.0, now - self.counting_since))
+        errors = int(requests * (traffic.error_rate or 0.0))
+        p99 = traffic.p99_ms or 10.0
+        slow = requests // 100
+        grown = Totals(requests, errors, ((p99 / 3, requests - slow), (p99, slow)))
+        return self.counted + grown
+
+    def to_model(self, now: float = 0.0) -> Generation:
         instances = tuple(self.instances)
+        traffic = self.traffic
+        if traffic is not None:
+            traffic = replace(traffic, totals=self.totals(now))
         return Generation(
             id=self.id,
             version=self.version,
@@ -98,7 +117,7 @@ class _Generation:
             artifact=f"registry.example/web:{self.version}",
             lifecycle=self.lifecycle,
             digest=f"sha256:{generation_number(self.id):0>8}" + "c0ffee" * 9,
-            traffic=self.traffic,
+            traffic=traffic,
         )
 
 
@@ -162,6 +181,8 @@ class SyntheticBackend(Backend):
         self.drained: asyncio.Event | None = None  # if set: a retire drains until it is set
         self.closed = False
         self.clock = clock or ManualClock()
+        #: what request counters grow with (real seconds: rollouts bake in real time)
+        self.traffic_clock: Callable[[], float] = time.monotonic
         self.entry = entry
         self.operator_name = operator
         self.count = count
@@ -252,6 +273,9 @@ class SyntheticBackend(Backend):
         driver does (``publish=False``: not yet, more to set first). ``history``:
         (req/s, error rate) per 10 s step, oldest first."""
         generation = self.generations[generation_id]
+        now = self.traffic_clock()
+        generation.counted = generation.totals(now) or generation.counted
+        generation.counting_since = now
         if rps is None:
             generation.traffic = None
         else:
@@ -345,7 +369,7 @@ class SyntheticBackend(Backend):
             backend=self.kind,
             entry=self.entry,
             generations=tuple(
-                g.to_model()
+                g.to_model(self.traffic_clock())
                 for g in self.generations.values()
                 if g.lifecycle is not Lifecycle.RETIRED
             ),
@@ -367,6 +391,9 @@ class SyntheticBackend(Backend):
         return lease
 
     async def renew(self, lease: Lease) -> Lease:
+        held = self.leases.get(lease.lock)
+        if held is not None and held.token != lease.token:
+            raise Locked(self.fleet, held, lease.lock)  # lost meanwhile: taken over
         self.leases[lease.lock] = lease.renewed(self.lease_ttl)
         return self.leases[lease.lock]
 

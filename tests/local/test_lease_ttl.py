@@ -1,0 +1,165 @@
+"""A lease on the local backend ends after its TTL when its holder stops without dying:
+a real Molt process holding the rollout lock is frozen (SIGSTOP), another session takes
+the lock once the TTL has passed, and the woken-up holder's renewal is refused naming
+the new holder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from backends.local.client import LocalBackend
+from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from tests.support.local import REPO, local_fleet, state_dir_env
+
+pytestmark = pytest.mark.slow
+TTL = 2.0
+
+# A Molt driving a rollout, as far as the lock goes: it takes the rollout lock and
+# renews it every third of its TTL, printing one JSON line per step, until it loses it.
+HOLDER = """
+import asyncio, json, sys
+from pathlib import Path
+from backends.local.client import LocalBackend
+from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from tests.support.local import local_fleet
+
+async def main(state_dir, listen, ttl):
+    backend = LocalBackend(local_fleet("ttl", count=1, listen=listen), Path(state_dir))
+    lease = await backend.acquire(
+        Lease.new("alice", "rollout g2", "r1", ttl=ttl, lock=ROLLOUT_LOCK)
+    )
+    print(json.dumps({"held": lease.token}), flush=True)
+    try:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                lease = await backend.renew(lease)
+            except Locked as lost:
+                holder = lost.holder.holder if lost.holder else None
+                print(json.dumps({"lost": lost.message, "holder": holder}), flush=True)
+                return
+            print(json.dumps({"renewed": lease.expires.isoformat()}), flush=True)
+    finally:
+        await backend.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+"""
+
+
+def fleet_for(listen: str):
+    return local_fleet("ttl", count=1, listen=listen)
+
+
+def start_holder(state_dir: Path, listen: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(state_dir), listen, str(TTL)],
+        cwd=REPO,
+        env={**os.environ, "MOLT_STATE_DIR": str(state_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def next_line(process: subprocess.Popen[str], timeout: float = 20.0) -> dict:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout)
+    assert line, f"the holder ended: {process.stderr.read() if process.stderr else ''}"
+    found: dict = json.loads(line)
+    return found
+
+
+async def until_free(backend: LocalBackend, timeout: float) -> float:
+    """Seconds until nobody holds the rollout lock."""
+    started = time.monotonic()
+    while await backend.lock_holder(ROLLOUT_LOCK) is not None:
+        assert time.monotonic() - started < timeout, "the lease never expired"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def test_a_frozen_holder_loses_its_lease_after_the_ttl_and_its_renewal_is_refused():
+    listen = local_fleet().settings.listen
+    with state_dir_env() as state_dir:
+        backend = LocalBackend(fleet_for(listen), state_dir)
+        holder = start_holder(state_dir, listen)
+        try:
+            token = (await next_line(holder))["held"]
+            # renewing, it keeps the lease well past one TTL
+            for _ in range(int(2 * TTL / (TTL / 3)) + 1):
+                assert "renewed" in await next_line(holder)
+            held = await backend.lock_holder(ROLLOUT_LOCK)
+            assert held is not None and held.token == token and held.holder == "alice"
+            with pytest.raises(Locked) as refused:
+                await backend.acquire(Lease.new("bob", "rollout g3", "r2", lock=ROLLOUT_LOCK))
+            assert "driven by alice" in refused.value.message
+
+            os.kill(holder.pid, signal.SIGSTOP)  # the laptop lid shuts: alive, connected, silent
+            waited = await until_free(backend, timeout=TTL + 3)
+            assert waited <= TTL + 1
+            assert holder.poll() is None  # still there, still connected
+            bob = await backend.acquire(Lease.new("bob", "rollout g3", "r2", lock=ROLLOUT_LOCK))
+
+            os.kill(holder.pid, signal.SIGCONT)  # the lid opens
+            said = await next_line(holder)
+            while "renewed" in said:  # a renewal answered just before the stop
+                said = await next_line(holder)
+            assert said["holder"] == "bob", said
+            assert "this Molt lost the rollout lock of fleet ttl" in said["lost"]
+            assert "held by bob" in said["lost"]
+            await asyncio.to_thread(holder.wait, 10)
+
+            # the woken holder disturbed nothing: bob holds the lock until he lets go
+            held = await backend.lock_holder(ROLLOUT_LOCK)
+            assert held is not None and held.token == bob.token
+            await backend.release(bob)
+            assert await backend.lock_holder(ROLLOUT_LOCK) is None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(holder.pid, signal.SIGKILL)
+            holder.wait(10)
+            await backend.close()
+
+
+async def test_an_expired_lease_is_free_renewal_refused_and_a_closed_holder_frees_at_once():
+    listen = local_fleet().settings.listen
+    with state_dir_env() as state_dir:
+        alice_side = LocalBackend(fleet_for(listen), state_dir)
+        bob_side = LocalBackend(fleet_for(listen), state_dir)
+        try:
+            alice = await alice_side.acquire(
+                Lease.new("alice", "rollout g2", "r1", ttl=1.0, lock=ROLLOUT_LOCK)
+            )
+            alice = await alice_side.renew(alice)  # a renewal pushes the expiry on
+            assert alice.expires > alice.since
+            await asyncio.sleep(1.3)  # no renewal: expired, though the connection is open
+            assert await bob_side.lock_holder(ROLLOUT_LOCK) is None
+            with pytest.raises(Locked) as lost:  # nobody took it, still it is gone
+                await alice_side.renew(alice)
+            assert lost.value.lost is not None and lost.value.holder is None
+
+            bob = await bob_side.acquire(
+                Lease.new("bob", "rollout g3", "r2", ttl=30, lock=ROLLOUT_LOCK)
+            )
+            with pytest.raises(Locked):
+                await alice_side.renew(alice)
+            bob = await bob_side.renew(bob)
+            await bob_side.close()  # bob's Molt goes away: the lock is free at once
+            assert await alice_side.lock_holder(ROLLOUT_LOCK) is None
+            again = await alice_side.acquire(Lease.new("alice", "rollout g2", "r3"))
+            assert (await bob_side.lock_holder()).token == again.token
+            await alice_side.release(again)
+            assert await bob_side.lock_holder() is None
+        finally:
+            await alice_side.close()
+            await bob_side.close()
