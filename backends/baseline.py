@@ -6,14 +6,19 @@ decide with them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from backends import evidence
+from backends.evidence import Counts
 from backends.model import FleetSnapshot, Generation
-from backends.traffic import ms_text, percent_text
+from backends.traffic import Traffic, ms_text, percent_text
 
 #: below this many requests in the window, a comparison says nothing
 FLAG_MIN_REQUESTS = 20
+#: the chance a flag's bound is wrong, per side and per look
+FLAG_RISK = 0.0005
+#: a p99 is not flagged for less than this over the baseline's (1 ms against 0.6 ms)
+P99_SLACK_MS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +68,26 @@ def compare(candidate: Generation, base: Generation, limits: Limits = Limits()) 
     enough = (mine.requests or 0) >= FLAG_MIN_REQUESTS and (theirs.requests or 0) >= 1
     found = []
     if mine.error_rate is not None and theirs.error_rate is not None:
-        worse = enough and mine.error_rate > theirs.error_rate + limits.max_error_increase
+        worse = enough and _shown_worse(mine, theirs, limits.max_error_increase)
         found.append(Comparison("5xx", mine.error_rate, theirs.error_rate, worse))
     if mine.p99_ms is not None and theirs.p99_ms is not None:
-        ratio = mine.p99_ms / theirs.p99_ms if theirs.p99_ms > 0 else math.inf
-        worse = enough and ratio > limits.max_p99_ratio
+        limit = max(theirs.p99_ms * limits.max_p99_ratio, theirs.p99_ms + P99_SLACK_MS)
+        worse = enough and mine.p99_ms > limit
         found.append(Comparison("p99", mine.p99_ms, theirs.p99_ms, worse))
     return found
+
+
+def _counts(traffic: Traffic) -> Counts:
+    requests = traffic.requests or 0
+    return Counts(requests, min(requests, round(requests * (traffic.error_rate or 0.0))))
+
+
+def _shown_worse(mine: Traffic, theirs: Traffic, margin: float) -> bool:
+    """The window's counts show the candidate failing more than its baseline's rate plus
+    ``margin`` — with the judge's bounds, at :data:`FLAG_RISK` a side: a good release is
+    not flagged for a few unlucky requests, however often the columns look."""
+    base_high = evidence.upper(_counts(theirs), FLAG_RISK)
+    return evidence.above(_counts(mine), min(1.0, base_high + margin), FLAG_RISK)
 
 
 def worse_than_baseline(snapshot: FleetSnapshot, generation: str) -> list[str]:

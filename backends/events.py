@@ -225,7 +225,8 @@ class OperatorAction(Event):
         return before.get(generation, 0) != after.get(generation, 0)
 
     def text(self) -> str:
-        words = f"{self.record.operator} {self.record.summary()}"
+        summary = self.record.summary()
+        words = summary if self.record.by_judge else f"{self.record.operator} {summary}"
         if self.record.outcome is Outcome.STARTED:  # still running, or Molt died half-way
             words += " — started, no outcome yet"
         return words

@@ -39,6 +39,10 @@ def os_operator() -> str:
         return "unknown"
 
 
+#: how the judge's verdicts read in the stream, the timeline and reports
+JUDGED = {"abort": "aborted", "inconclusive": "found inconclusive"}
+
+
 @dataclass(frozen=True, slots=True)
 class JournalRecord:
     """One mutating action."""
@@ -69,6 +73,11 @@ class JournalRecord:
             weights_after=dict(weights_after) if weights_after is not None else self.weights_after,
         )
 
+    @property
+    def by_judge(self) -> bool:
+        """A rollout's verdict the judge reached (an automatic abort, inconclusive)."""
+        return self.action == "rollout" and bool(self.args.get("judge"))
+
     def summary(self) -> str:
         """``shift g1=70 g2=30 (was 100/0)`` — what the event stream and history show."""
         args = self.args
@@ -83,6 +92,14 @@ class JournalRecord:
                 words.append("(finished a launch cut short)")
             if args.get("note"):
                 words.append(f"“{args['note']}”")
+        elif self.action == "rollout" and args.get("judge"):
+            # the judge's own verdict: said as the judge's, not the operator's
+            words = ["rollout judge", JUDGED.get(str(args.get("event")), str(args.get("event")))]
+            words.append(str(args.get("generation", "")))
+            if args.get("started_by"):
+                words.append(f"(started by {args['started_by']})")
+            if args.get("reason"):
+                words.append(f"— {args['reason']}")
         elif self.action == "rollout":
             words += [str(args.get("event", "")), str(args.get("generation", ""))]
             if args.get("baseline"):

@@ -51,7 +51,12 @@ def headline(records: Sequence[JournalRecord], snapshot: FleetSnapshot) -> str:
     aborts = [r for r in records if r.action == "rollout" and r.args.get("event") == "abort"]
     if aborts:
         last = aborts[-1]
-        return f"Rollout of {last.args.get('generation')} aborted by {last.operator}: " + str(
+        who = (
+            f"the rollout judge (started by {last.args.get('started_by') or last.operator})"
+            if last.by_judge
+            else last.operator
+        )
+        return f"Rollout of {last.args.get('generation')} aborted by {who}: " + str(
             last.args.get("reason") or "no reason given"
         )
     failed = [r for r in records if r.outcome in (Outcome.FAILED, Outcome.INTERRUPTED)]

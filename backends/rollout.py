@@ -124,6 +124,7 @@ class Rollout:
     reason: str
     by: str
     since: datetime  # of the current state
+    started_by: str = ""
     step_since: datetime | None = None  # when the current step's weight was set
     checks: tuple[dict[str, Any], ...] = field(default=())
     #: the counters the judge counts from: the baseline's when the rollout began (or was
@@ -181,6 +182,7 @@ def rollout_state(records: list[JournalRecord], driver: Lease | None) -> Rollout
         reason="",
         by=start.operator,
         since=start.at,
+        started_by=start.operator,
         baseline_totals=Totals.from_json(args.get("baseline_totals")),
         slow_ms=args.get("slow_ms"),
         baseline_before=_before(args.get("baseline_before")),
@@ -232,10 +234,12 @@ def _advance(rollout: Rollout, record: JournalRecord) -> Rollout:
         fields.update(
             state=states[str(event)],
             reason=str(record.args.get("reason") or ""),
-            by=record.operator,
+            by="the rollout judge" if record.by_judge else record.operator,
             since=record.at,
             hand=False,
         )
+        if record.args.get("evidence"):
+            fields["checks"] = tuple(record.args["evidence"])
         if event == "resume" and "canary_totals" in record.args:
             # driven on: the step bakes again from here, counting anew
             fields.update(

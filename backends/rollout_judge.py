@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from backends import evidence
+from backends.baseline import P99_SLACK_MS
 from backends.evidence import Counts
 from backends.traffic import ms_text, percent_text, rate_text
 
@@ -50,8 +51,6 @@ SLOW_MARGIN = 0.01
 #: the chance that one check of one step passes a generation really beyond its margin
 #: (each later step judges it again, on more traffic)
 PASS_RISK = 0.05
-P99_SLACK_MS = 5.0
-"""The slow threshold's floor over the baseline's p99: 1 ms against 0.6 ms is not slow."""
 
 
 class Action(StrEnum):
@@ -66,6 +65,11 @@ class CheckState(StrEnum):
     HOLDING = "holding"  # the bake is over, the evidence not yet enough to pass
     PASSED = "passed"
     FAILED = "failed"
+    NOT_JUDGED = "not judged"  # the source cannot say (no per-request latency)
+
+
+#: what a step needs of each check to pass
+GOOD = frozenset({CheckState.PASSED, CheckState.NOT_JUDGED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +117,9 @@ class Check:
 
     def text(self) -> str:
         """``5xx ✓ +0.1 pt [−0.3, +0.4] ≤ 0.5`` — the sign is the state, then the bounds."""
-        sign = {"pending": "…", "holding": "⏸", "passed": "✓", "failed": "✗"}[self.state]
+        sign = {"pending": "…", "holding": "◷", "passed": "✓", "failed": "✗", "not judged": "–"}[
+            self.state
+        ]
         if self.measure == "health" or self.canary is None:
             return f"{sign} {self.measure} {self.note}".rstrip()
         bad = self.canary.bad
@@ -201,6 +207,8 @@ def decide(plan: Plan, facts: Facts, now: float) -> Decision:
         checks.append(Check("5xx", CheckState.PENDING, note="no request counts yet"))
     if facts.slow is not None:
         checks.append(_judge("slow", facts.slow, SLOW_MARGIN, plan, risks, None))
+    elif facts.latency_note:
+        checks.append(Check("slow", CheckState.NOT_JUDGED, note=facts.latency_note))
     deadline = hold_deadline(plan, facts.began)
     where = f"at step {facts.weight}%"
     if health.state is CheckState.FAILED:
@@ -216,13 +224,13 @@ def decide(plan: Plan, facts: Facts, now: float) -> Decision:
             Action.ABORT, tuple(checks), _abort_reason(facts, failed, where), deadline=deadline
         )
     baked = now - facts.began >= plan.bake
-    if baked and all(c.state is CheckState.PASSED for c in checks):
+    if baked and all(c.state in GOOD for c in checks):
         return Decision(Action.PASS, tuple(checks), deadline=deadline)
     if baked:
-        checks = [c if c.state is CheckState.PASSED else _as(c, CheckState.HOLDING) for c in checks]
+        checks = [c if c.state in GOOD else _as(c, CheckState.HOLDING) for c in checks]
     eta = _eta(checks, facts)
     if now >= deadline:
-        missing = [c for c in checks if c.state is not CheckState.PASSED]
+        missing = [c for c in checks if c.state not in GOOD]
         reason = (
             f"{facts.generation} could not show {', '.join(c.measure for c in missing)} within "
             f"the margins {where} in {_clock(now - facts.began)}" + (f": {eta}" if eta else "")
@@ -281,7 +289,7 @@ def _as(check: Check, state: CheckState) -> Check:
 def _eta(checks: list[Check], facts: Facts) -> str:
     """``needs ~420 more requests · ETA 0:35 at 12 req/s`` for the check furthest from
     passing ('' when every check has passed or none can say)."""
-    waiting = [c for c in checks if c.state is not CheckState.PASSED and c.canary is not None]
+    waiting = [c for c in checks if c.state not in GOOD and c.canary is not None]
     if any(c.needs is None for c in waiting):
         return "at the rates seen it cannot show it: the increase is near its margin"
     more = max((c.needs or 0 for c in waiting), default=0)

@@ -243,7 +243,9 @@ def _weights(snapshot: FleetSnapshot, rollout: Rollout, weight: int) -> dict[str
     return weights
 
 
-async def _back_to_baseline(session: FleetSession, rollout: Rollout, reason: str) -> None:
+async def _back_to_baseline(
+    session: FleetSession, rollout: Rollout, reason: str, **judged: Any
+) -> None:
     """The abort is journaled first: a driver reads the fleet, then the journal, then
     shifts on that read's revision — so once the traffic is back on the baseline no
     step can follow. The shift waits out a fleet lock held by a shift in flight (the
@@ -252,9 +254,9 @@ async def _back_to_baseline(session: FleetSession, rollout: Rollout, reason: str
     snapshot = await session.read()
     if snapshot.generation(rollout.baseline) is None:
         left = f"{reason}; the baseline {rollout.baseline} is gone: weights left as they are"
-        await _event(session, rollout, "abort", left)
+        await _event(session, rollout, "abort", left, **judged)
         raise RolloutAborted(left)
-    await _event(session, rollout, "abort", reason)
+    await _event(session, rollout, "abort", reason, **judged)
 
     async def shift() -> None:
         snapshot = await session.read()
@@ -323,7 +325,10 @@ async def _walk(
         decision = decide(plan, facts, now)
         if decision.action is Action.ABORT:
             await _still_ours(session, lease)
-            await _back_to_baseline(session, rollout, f"rollout judge: {decision.reason}")
+            judge = {"judge": True, "started_by": rollout.started_by}
+            await _back_to_baseline(
+                session, rollout, decision.reason, evidence=decision.evidence_json(), **judge
+            )
             raise RolloutAborted(decision.reason)
         if now - said_at >= SAY_EVERY or decision.action is not Action.WAIT:
             progress(_line(rollout, decision, facts, now))
@@ -344,6 +349,8 @@ async def _walk(
                 "inconclusive",
                 decision.reason,
                 evidence=decision.evidence_json(),
+                judge=True,
+                started_by=rollout.started_by,
             )
             progress(
                 f"inconclusive: {decision.reason}; `molt rollout {session.name} --resume` goes on"
@@ -354,14 +361,12 @@ async def _walk(
 
 def _line(rollout: Rollout, decision: Decision, facts: Facts, now: float) -> str:
     """``step 1/4 · 10% · bake 0:41 left · ✓ health … 5xx 0/212 … · needs ~420 more …``"""
-    plan, step, note = rollout.plan, rollout.step, facts.latency_note
+    plan, step = rollout.plan, rollout.step
     left = max(0.0, facts.began + plan.bake - now)
     timing = (
         f"bake {_clock(left)} left" if left else f"holding until {_clock(decision.deadline - now)}"
     )
-    return f"step {step}/{len(plan.steps)} · {rollout.weight}% · {timing} · {decision.text()}" + (
-        f" · {note}" if note else ""
-    )
+    return f"step {step}/{len(plan.steps)} · {rollout.weight}% · {timing} · {decision.text()}"
 
 
 async def _set_step(

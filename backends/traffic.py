@@ -167,9 +167,9 @@ def combine(parts: Iterable[Traffic | None], as_of: datetime) -> Traffic | None:
     requests; percentiles cannot be combined from percentiles, so the worst instance's
     p99 (and the request-weighted p50) stand for the generation — the sources that can
     do better (the local proxy) measure the generation directly instead."""
-    parts = [t for t in parts if t is not None]
-    known = [t for t in parts if t.requests is not None]
-    totals = _sum_totals([t.totals for t in parts])
+    seen = [t for t in parts if t is not None]
+    known = [t for t in seen if t.requests is not None]
+    totals = _sum_totals([t.totals for t in seen])
     if not known:
         if totals is None:
             return None

@@ -19,6 +19,7 @@ from backends.config import load_config
 from backends.errors import ConfigError, OperationFailed, Refused, shown
 from backends.journal import JournalRecord
 from backends.model import FleetSnapshot, GenerationSpec, iso, utcnow
+from backends.rollout import Rollout, judge_now
 from backends.session import FleetSession, again
 from backends.taint import annotate
 from backends.traffic import ms_text, percent_text, rate_text
@@ -66,6 +67,15 @@ async def run(args: argparse.Namespace) -> int:
         await session.close()
 
 
+def _rollout_json(rollout: Rollout | None, snapshot: FleetSnapshot) -> dict[str, Any] | None:
+    """The rollout with its evidence: judged now while it runs, as journaled once ended."""
+    if rollout is None:
+        return None
+    judged = judge_now(rollout, snapshot, utcnow())
+    evidence = judged.evidence_json() if judged is not None else list(rollout.checks)
+    return {**rollout.to_json(), "evidence": evidence}
+
+
 async def status(args: argparse.Namespace, session: FleetSession) -> int:
     await session.read()
     seen = await session.attention()  # the journal: rollout, interrupted actions, drift
@@ -79,7 +89,7 @@ async def status(args: argparse.Namespace, session: FleetSession) -> int:
                 **snapshot.to_json(),
                 "lock": holder.to_json() if holder is not None else None,
                 "interrupted": [_cut_json(r) for r in cut],
-                "rollout": rolling.to_json() if rolling is not None else None,
+                "rollout": _rollout_json(rolling, snapshot),
             }
         )
         return 0
@@ -92,6 +102,9 @@ async def status(args: argparse.Namespace, session: FleetSession) -> int:
             f", step {rolling.step}/{len(rolling.plan.steps)} ({rolling.weight}%)"
             + (f" — {rolling.reason}" if rolling.reason else "")
         )
+        judged = judge_now(rolling, snapshot, utcnow())
+        if judged is not None:
+            print(f"! evidence: {judged.text()}")
     for record in cut:
         print(
             f"! interrupted: {record.operator} {record.action} {_target(record)} at "

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from backends.model import FleetSnapshot
 from backends.rollout import Rollout, RolloutState, judge_now
-from backends.rollout_judge import CheckState
+from backends.rollout_judge import EXTEND_AT_MOST, CheckState
 
 #: an ended rollout (done, aborted) stays in its column this long, then makes room
 SHOWN_AFTER_END = timedelta(minutes=10)
@@ -67,35 +67,45 @@ def rollout_view(
         tone = STATE_TONES.get(rollout.state, "")
         pieces.append(((rollout.state.value.upper(), tone),))
     if not rollout.ended:
-        pieces.append(_checks(snapshot, rollout, now))
+        pieces.extend(_evidence(snapshot, rollout, now))
     reason = rollout.reason if rollout.state is not RolloutState.RUNNING else ""
     return RolloutView(tuple(p for p in pieces if p), reason)
 
 
 def _bake_left(rollout: Rollout, now: datetime) -> str:
-    """``bake 0:41`` (the current step's bake time left), ``starting`` before step 1."""
+    """``bake 0:41`` (the current step's bake time left); past the bake, ``holding 1:45``
+    (time left before a step short of evidence ends inconclusive: a fixed deadline);
+    ``starting`` before step 1."""
     if not rollout.step or rollout.step_since is None:
         return "starting"
-    left = rollout.step_since + timedelta(seconds=rollout.plan.bake) - now
+    baked = rollout.step_since + timedelta(seconds=rollout.plan.bake)
+    if now < baked:
+        return f"bake {_minutes(baked - now)}"
+    deadline = rollout.step_since + timedelta(seconds=rollout.plan.bake * EXTEND_AT_MOST)
+    return f"holding {_minutes(deadline - now)}"
+
+
+def _minutes(left: timedelta) -> str:
     seconds = max(0, int(left.total_seconds() + 0.999))
-    return f"bake {seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 CHECK_MARKS = {
     CheckState.PENDING: ("…", "muted"),
-    CheckState.HOLDING: ("⏸", "warning"),
+    CheckState.HOLDING: ("◷", "warning"),
     CheckState.PASSED: ("✓", "ok"),
     CheckState.FAILED: ("✗", "failed"),
+    CheckState.NOT_JUDGED: ("–", "muted"),
 }
 
 
-def _checks(snapshot: FleetSnapshot, rollout: Rollout, now: datetime) -> Piece:
-    """``✓ health … 5xx 0/212 ⏸ slow 3/900`` — each check as the judge sees it now:
+def _evidence(snapshot: FleetSnapshot, rollout: Rollout, now: datetime) -> list[Piece]:
+    """``✓ health … 5xx 0/212 ◷ slow 3/900`` — each check as the judge sees it now:
     pending until judged, holding past the bake, passed or failed; then what it still
     needs (``needs ~420 more · ETA 0:35``)."""
     decision = judge_now(rollout, snapshot, now)
     if decision is None:
-        return ()
+        return []
     spans: list[Span] = []
     for check in decision.checks:
         mark, tone = CHECK_MARKS[check.state]
@@ -103,6 +113,6 @@ def _checks(snapshot: FleetSnapshot, rollout: Rollout, now: datetime) -> Piece:
         if check.canary is not None:
             shown += f" {check.canary.bad}/{check.canary.requests}"
         spans.append(((" " if spans else "") + f"{mark} {shown}", tone))
-    if decision.eta:
-        spans.append((f" · {decision.eta}", "muted"))
-    return tuple(spans)
+    pieces: list[Piece] = [tuple(spans)]
+    pieces.extend(((part, "muted"),) for part in decision.eta.split(" · ") if part)
+    return pieces

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from backends import chain
 from backends.base import Backend, check_complete
@@ -301,7 +302,14 @@ class SyntheticBackend(Backend):
         return ops
 
     async def rollout_elsewhere(
-        self, generation: str, baseline: str, *, steps: int, plan: Plan, by: str = "bob"
+        self,
+        generation: str,
+        baseline: str,
+        *,
+        steps: int,
+        plan: Plan,
+        by: str = "bob",
+        slow_ms: float | None = None,
     ) -> str:
         """A rollout of ``generation`` driven from another terminal, ``steps`` steps in, as
         ``molt rollout`` leaves it: its driver holds the rollout lock, its start and each
@@ -309,14 +317,29 @@ class SyntheticBackend(Backend):
         rollout = f"rollout-{generation}"
         await self.acquire(Lease.new(by, f"rollout {generation}", rollout, lock=ROLLOUT_LOCK))
         ops = self.elsewhere(by)
+
+        def totals(generation_id: str) -> dict[str, Any] | None:
+            found = self._read().generation(generation_id)
+            counted = found.traffic.totals if found and found.traffic else None
+            return counted.to_json() if counted is not None else None
+
         start = {"event": "start", "generation": generation, "baseline": baseline}
-        await ops.record("rollout", {**start, "plan": plan.to_json()}, record_id=rollout)
+        counters = {"baseline_totals": totals(baseline), "slow_ms": slow_ms}
+        await ops.record(
+            "rollout", {**start, "plan": plan.to_json(), **counters}, record_id=rollout
+        )
         for step in range(1, steps + 1):
             weights = {g: x.weight for g, x in self.generations.items() if x.weight}
             others = sum(w for g, w in weights.items() if g not in (generation, baseline))
             weights[generation] = plan.steps[step - 1]
             weights[baseline] = 100 - plan.steps[step - 1] - others
-            why = {"rollout": rollout, "step": step, "of": len(plan.steps), "checks": []}
+            why = {
+                "rollout": rollout,
+                "step": step,
+                "of": len(plan.steps),
+                "evidence": [],
+                "canary_totals": totals(generation),
+            }
             await ops.shift(weights, why=why)
         return rollout
 

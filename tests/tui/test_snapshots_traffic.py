@@ -59,24 +59,49 @@ def test_a_generation_worse_than_its_baseline_is_flagged(
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_a_rollout_in_progress(snap_compare: SnapCompare, clock: ManualClock) -> None:
+def rolling_fleet(clock: ManualClock) -> SyntheticBackend:
+    """g1 live, g2 on its way out; request counters grow with the frozen clock, so the
+    evidence on screen is the same on every run."""
     backend = SyntheticBackend(clock=clock)
+    backend.traffic_clock = lambda: clock().timestamp()
     backend.add_generation("v1", 6, weight=100, age=timedelta(hours=2), note="baseline")
     backend.add_generation("v2", 6, age=timedelta(minutes=3), note="faster login")
     backend.set_traffic("g1", 41, 0.001, 18, history=STEADY)
     backend.set_traffic("g2", 12, 0.002, 19, history=[(4.0, 0.0)] * 12 + [(12.0, 0.002)] * 6)
-    app = make_app(backend, clock)
+    return backend
+
+
+def rollout_at(seconds: int, backend: SyntheticBackend, clock: ManualClock, *shown: str):
+    """A rollout driven by bob, ``seconds`` into its second step's bake, then shown."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         screen = await ready(pilot)
-        await backend.rollout_elsewhere("g2", "g1", steps=2, plan=Plan(), by="bob")
-        clock.advance(19)  # 19 s into the second step's bake
+        await backend.rollout_elsewhere("g2", "g1", steps=2, plan=Plan(), by="bob", slow_ms=30)
+        clock.advance(seconds)
+        backend.set_traffic("g2", 12, 0.002, 19)  # a read: the counters, grown
         column = screen.query_one(GenerationStrip).column("g2")
         assert column is not None
-        await until(pilot, lambda: "rollout 2/4 · 25% · bake 0:41" in text_of(column))
+        await until(pilot, lambda: all(part in text_of(column) for part in shown))
         await until(pilot, lambda: len(screen.query_one(EventLog).visible_events) == 5)
         await until(pilot, lambda: not screen.query_one(AttentionBar).display)
 
+    return run_before
+
+
+def test_a_rollout_in_progress(snap_compare: SnapCompare, clock: ManualClock) -> None:
+    """19 s into the bake: health passed, 5xx and slow requests pending, and what they need."""
+    backend = rolling_fleet(clock)
+    app = make_app(backend, clock)
+    run_before = rollout_at(19, backend, clock, "rollout 2/4 · 25% · bake 0:41", "… 5xx", "ETA")
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_rollout_holding_for_evidence(snap_compare: SnapCompare, clock: ManualClock) -> None:
+    """Past the bake: slow requests shown within their margin, 5xx holding for evidence
+    (its deadline fixed at three bakes), with how many more requests and how long."""
+    backend = rolling_fleet(clock)
+    app = make_app(backend, clock)
+    run_before = rollout_at(75, backend, clock, "◷ 5xx", "holding 1:45", "✓ slow", "ETA")
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 

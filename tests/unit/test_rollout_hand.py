@@ -11,6 +11,7 @@ import pytest
 
 from backends import rollout_run
 from backends.errors import Refused
+from backends.events import OperatorAction
 from backends.locking import ROLLOUT_LOCK, Lease
 from backends.rollout import Plan, RolloutState
 from backends.session import FleetSession
@@ -108,8 +109,13 @@ async def test_an_automatic_abort_is_said_as_the_judges():
         await asyncio.wait_for(rollout_run.start(session, "g2", PLAN, lambda _: None), 10)
     aborted = await rollout_run.current(session)
     assert aborted.state is RolloutState.ABORTED
-    assert aborted.reason.startswith("rollout judge: g2 5xx ")
+    assert aborted.by == "the rollout judge" and aborted.reason.startswith("g2 5xx ")
     assert (await session.read()).weights == {"g1": 100, "g2": 0}
+    (abort,) = [r for r in await session.history() if r.args.get("event") == "abort"]
+    line = OperatorAction(fleet="web", at=abort.at, record=abort).text()
+    assert line.startswith("rollout judge aborted g2 (started by alice) — g2 5xx ")
+    assert abort.args["evidence"][1]["state"] == "failed"  # the counts that decided it
+    assert abort.args["evidence"][1]["canary"]["errors"] >= 3
 
 
 async def test_a_driver_that_lost_its_lease_changes_nothing_more():

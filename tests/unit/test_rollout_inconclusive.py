@@ -46,7 +46,9 @@ async def test_too_few_requests_pause_the_rollout_as_inconclusive_until_resumed(
     said: list[str] = []
     driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, said.append))
     paused = await until(session, RolloutState.INCONCLUSIVE)
-    assert re.match(r"g2 could not show 5xx within the margins at step 50% in 0:0\d: ", paused.reason)
+    assert re.match(
+        r"g2 could not show 5xx within the margins at step 50% in 0:0\d: ", paused.reason
+    )
     assert "more requests · ETA" in paused.reason and "at 0.1 req/s" in paused.reason
     assert (await session.read()).weights == {"g1": 50, "g2": 50, "g3": 0}  # at the step
     assert not driving.done()
