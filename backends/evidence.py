@@ -21,7 +21,7 @@ from functools import lru_cache
 #: requests are rare in a healthy service), still wide enough to bound 30% quickly
 PRIOR_A = 0.5
 PRIOR_B = 20.0
-_BISECT = 40  # halvings of the interval: far finer than any rate shown
+_BISECT = 30  # halvings of the interval: a billionth, far finer than any rate shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,7 +195,7 @@ def rollout_state(records: list[JournalRecord], driver: Lease | None) -> Rollout
         elif record.action in BY_HAND and rollout.state is RolloutState.RUNNING:
             rollout = _by_hand(rollout, record)
     driven = driver is not None and driver.record == start.id
-    if not rollout.ended and not driven:
+    if not rollout.ended and not driven and rollout.state is not RolloutState.INCONCLUSIVE:
         return Rollout(
             **{
                 **_fields(rollout),

@@ -48,6 +48,10 @@ class RolloutAborted(OperationFailed):
     title = "Rollout aborted"
 
 
+class RolloutInconclusive(OperationFailed):
+    title = "Rollout inconclusive"
+
+
 class LeaseLost(OperationFailed):
     title = "Rollout lease lost"
 
@@ -140,13 +144,15 @@ async def resume(session: FleetSession, progress: Progress) -> Rollout:
             f"`molt rollout {session.name} --abort` ends it"
         )
     _refuse_others(session, snapshot, rollout.generation, rollout.baseline)
-    if rollout.state is not RolloutState.INTERRUPTED:
+    driver = await session.backend.lock_holder(ROLLOUT_LOCK)
+    if driver is not None and driver.record == rollout.id:  # its driver waits: wake it
         await _resumed(session, rollout, snapshot, "")
         progress(f"rollout of {rollout.generation} resumed from the weights as they are")
         return rollout
     lease = await _take(session, rollout.id, rollout.generation)
     try:
-        await _resumed(session, rollout, snapshot, "driven on after an interruption")
+        why = "driven on after an interruption" if rollout.state is RolloutState.INTERRUPTED else ""
+        await _resumed(session, rollout, snapshot, why)
         weight = snapshot.weights.get(rollout.generation, 0)
         progress(f"driving the rollout of {rollout.generation} on from {weight}%")
         return await _drive(session, rollout.id, lease, progress)
@@ -352,10 +358,10 @@ async def _walk(
                 judge=True,
                 started_by=rollout.started_by,
             )
-            progress(
-                f"inconclusive: {decision.reason}; `molt rollout {session.name} --resume` goes on"
+            raise RolloutInconclusive(
+                f"{decision.reason}; `molt rollout {session.name} --resume` goes on from the "
+                "weights as they are"
             )
-            continue
         await asyncio.sleep(tick)
 
 
@@ -363,9 +369,12 @@ def _line(rollout: Rollout, decision: Decision, facts: Facts, now: float) -> str
     """``step 1/4 · 10% · bake 0:41 left · ✓ health … 5xx 0/212 … · needs ~420 more …``"""
     plan, step = rollout.plan, rollout.step
     left = max(0.0, facts.began + plan.bake - now)
-    timing = (
-        f"bake {_clock(left)} left" if left else f"holding until {_clock(decision.deadline - now)}"
-    )
+    if decision.action is Action.PASS:
+        timing = "passed"
+    elif left:
+        timing = f"bake {_clock(left)} left"
+    else:
+        timing = f"holding, {_clock(decision.deadline - now)} left"
     return f"step {step}/{len(plan.steps)} · {rollout.weight}% · {timing} · {decision.text()}"
 
 

@@ -207,7 +207,9 @@ class Hosts:
             except ValueError:
                 return [FileDrift(name, MANIFEST_NAME, FileChange.CHANGED)]
             actual = remote.parse_tree(listing, sums)
-            found = [FileDrift(name, path, change) for path, change in compare(expected, actual)]
+            found = [
+                FileDrift(name, path, change) for path, change in compare(expected, actual)
+            ]
             if manifest_digest(expected) != generation.digest:
                 found.insert(0, FileDrift(name, MANIFEST_NAME, FileChange.CHANGED))
             return found

@@ -315,35 +315,37 @@ async def serve_as_the_alb(
     error_rates: Mapping[str, float],
     stop: Any,
     *,
-    per_minute: int = 600,
+    per_second: int = 600,
     latency_s: float = 0.012,
+    seed: int = 1,
 ) -> None:
-    """Until ``stop`` (an ``asyncio.Event``) is set: whenever the listener's weights
-    change, the minute of metrics the ALB would publish for that split — ``per_minute``
-    requests shared by weight, 5xx at ``error_rates[generation id]`` (0 if not given) —
-    and ``metrics`` (the backend's :class:`~backends.aws.metrics.Metrics`) reads
-    CloudWatch again at its next read, as if that minute had passed."""
+    """Until ``stop`` (an ``asyncio.Event``) is set: real-looking traffic as the ALB
+    counts it — every tenth of a second, ``per_second / 10`` requests shared by the
+    listener's current weights, each failing with ``error_rates[generation id]`` (0 if
+    not given), added to the current minute's CloudWatch sums; and ``metrics`` (the
+    backend's :class:`~backends.aws.metrics.Metrics`) reads CloudWatch again at its next
+    read, as if the minute had passed."""
     import asyncio
+    import random
 
     elbv2 = world.client("elbv2")
-    seen: dict[str, int] = {}
+    rng = random.Random(seed)
 
     def publish() -> None:
-        nonlocal seen
         listener = elbv2.describe_listeners(ListenerArns=[world.listener_arn])["Listeners"][0]
         forward = listener["DefaultActions"][0].get("ForwardConfig") or {"TargetGroups": []}
-        weights = {g["TargetGroupArn"]: g.get("Weight", 0) for g in forward["TargetGroups"]}
-        if weights == seen:
-            return
-        for arn, weight in weights.items():
+        for group in forward["TargetGroups"]:
+            arn, weight = group["TargetGroupArn"], group.get("Weight", 0)
             generation = arn.split(":targetgroup/")[1].split("/")[0].rsplit("-", 1)[1]
-            requests = per_minute * weight // 100
-            errors = round(requests * error_rates.get(generation, 0.0))
-            put_alb_minute(world, arn, requests=requests, errors_5xx=errors, latency_s=latency_s)
-        seen = weights
+            requests = sum(rng.random() < weight / 100 for _ in range(per_second // 10))
+            rate = error_rates.get(generation, 0.0)
+            errors = sum(rng.random() < rate for _ in range(requests))
+            if requests:
+                put_alb_minute(
+                    world, arn, requests=requests, errors_5xx=errors, latency_s=latency_s
+                )
 
     while not stop.is_set():
         await asyncio.to_thread(publish)
-        # a minute later, at every turn: a fetch in flight may have cached the one before
-        metrics._fetched = float("-inf")
+        metrics._fetched = float("-inf")  # the next read fetches the sums anew
         await asyncio.sleep(0.1)

@@ -18,7 +18,9 @@ request (failed or not × slow or not) of each generation as independent Poisson
 which is the same distribution as Poisson requests each failing (Binomial) — exactly,
 not an approximation. Every tick ``decide`` gets the cumulative counts (the new
 generation's since its step began, the baseline's since the rollout began; at the 100%
-step the baseline's counts freeze), every instance healthy. A rollout ends at the last
+step the baseline's counts freeze), every instance healthy. As the real driver does on
+the local backend, the baseline's 5xx counts start with its last traffic window before
+the rollout (:data:`WINDOW_BEFORE` seconds at the whole traffic). A rollout ends at the last
 step's pass (completed), an abort, or inconclusive. Seeded: the same seed, the same
 tables.
 """
@@ -58,6 +60,7 @@ LATENCY_BACKGROUND = 0.005
 WORKERS = 2
 CHUNK = 50  # rollouts per task handed to a worker
 INSTANCES = 3
+WINDOW_BEFORE = 30  # s: the local proxy's traffic window, journaled when a rollout starts
 #: baseline latency: lognormal, median 8 ms, p99 20 ms
 MEDIAN_MS = 8.0
 P99_MS = 20.0
@@ -148,6 +151,8 @@ def rollout(cell: Cell, seed: int) -> Outcome:
     rng = random.Random(seed)
     base_slow, new_slow = slow_share("same"), slow_share(cell.latency)
     base_n = base_bad = base_late = 0
+    before = second(rng, cell.rps * WINDOW_BEFORE, cell.background, base_slow)
+    prior = Counts(before[0], before[1])  # the baseline's 5xx before the rollout
     now, extra = 0.0, 0.0
     for step, weight in enumerate(PLAN.steps, 1):
         began, share = now, weight / 100
@@ -167,7 +172,7 @@ def rollout(cell: Cell, seed: int) -> Outcome:
                 began=began,
                 healthy=INSTANCES,
                 instances=INSTANCES,
-                errors=Sides(Counts(n, bad), Counts(base_n, base_bad)),
+                errors=Sides(Counts(n, bad), Counts(base_n, base_bad) + prior),
                 slow=Sides(Counts(n, late), Counts(base_n, base_late)),
                 slow_ms=THRESHOLD_MS,
                 rps=cell.rps * share,

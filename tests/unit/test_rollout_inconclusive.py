@@ -41,22 +41,24 @@ async def until(session: FleetSession, state: RolloutState, step: int | None = 1
             await asyncio.sleep(0.05)
 
 
-async def test_too_few_requests_pause_the_rollout_as_inconclusive_until_resumed():
+async def test_too_few_requests_end_the_rollout_inconclusive_until_resumed():
     backend, session = fleet()
     said: list[str] = []
-    driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, said.append))
-    paused = await until(session, RolloutState.INCONCLUSIVE)
+    with pytest.raises(rollout_run.RolloutInconclusive) as ended:
+        await asyncio.wait_for(rollout_run.start(session, "g2", PLAN, said.append), 10)
     assert re.match(
-        r"g2 could not show 5xx within the margins at step 50% in 0:0\d: ", paused.reason
+        r"g2 could not show 5xx within the margins at step 50% in 0:0\d: ", ended.value.message
     )
-    assert "more requests · ETA" in paused.reason and "at 0.1 req/s" in paused.reason
+    assert ended.value.message.endswith(
+        "`molt rollout web --resume` goes on from the weights as they are"
+    )
+    rollout = await rollout_run.current(session)
+    assert rollout.state is RolloutState.INCONCLUSIVE  # not interrupted: the judge ended it
+    assert "more requests · ETA" in rollout.reason and "at 0.1 req/s" in rollout.reason
     assert (await session.read()).weights == {"g1": 50, "g2": 50, "g3": 0}  # at the step
-    assert not driving.done()
-    assert any(line.startswith("inconclusive: g2 could not show") for line in said)
 
     backend.set_traffic("g2", rps=BUSY)  # enough requests to show it within a bake
-    await rollout_run.resume(session, said.append)
-    done = await asyncio.wait_for(driving, 10)
+    done = await asyncio.wait_for(rollout_run.resume(session, said.append), 10)
     assert (done.state, done.weight) == (RolloutState.DONE, 100)
     assert (await session.read()).weights == {"g1": 0, "g2": 100, "g3": 0}
 

@@ -38,13 +38,7 @@ from tui.widgets.header import FleetHeader
 
 SHOWS_PER_SECOND = 5  # a table of hundreds of rows: updated in place, a few times a second
 COLUMNS = (
-    "instance",
-    "address",
-    "health",
-    "real requests",
-    "last check",
-    "latency",
-    "healthy since",
+    "instance", "address", "health", "real requests", "last check", "latency", "healthy since"
 )
 HEALTH_STYLES = {"healthy": "green", "pending": "yellow", "unhealthy": "bold red", "gone": "dim"}
 

@@ -46,11 +46,8 @@ class Handler(BaseHTTPRequestHandler):
         if VERSION.endswith("-slow"):
             time.sleep(0.2)
         if VERSION.endswith("-errors") and random.random() < 0.3:
-            print(
-                f"error: {self.command} {self.path} failed: the demo's injected fault",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(f"error: {self.command} {self.path} failed: the demo's injected fault",
+                  file=sys.stderr, flush=True)
             self._answer(500, f"demo {VERSION} {GENERATION} {INSTANCE}: internal error\n")
         else:
             self._answer(200, f"demo {VERSION} {GENERATION} {INSTANCE}\n")

@@ -28,13 +28,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(3600)",
-        ]
-    )
+    subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                      "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(3600)"])
     ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
 
 
