@@ -181,8 +181,9 @@ class Backend(ABC):
     # the fleet lock: one operator at a time, where the truth lives ------------------------
     @property
     def lease_ttl(self) -> float:
-        """Seconds a lease lasts unless renewed (the holder renews it while it acts)."""
-        return LEASE_TTL
+        """Seconds a lease lasts unless renewed (the holder renews it while it acts):
+        ``lease_ttl`` in molt.toml."""
+        return float(getattr(self.config, "lease_ttl", LEASE_TTL))
 
     async def acquire(self, lease: Lease) -> Lease:
         """Take the fleet lock as ``lease`` says, or raise

@@ -132,7 +132,8 @@ def parse_fleet(name: str, table: Any, path: Path) -> FleetConfig:
 
 def _policy(table: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
     """The keys every backend shares (taken out of ``table``): ``[rollout]``,
-    ``verify_interval`` (seconds) and ``max_age`` (``"30 days"``)."""
+    ``verify_interval`` (seconds), ``max_age`` (``"30 days"``) and ``lease_ttl``
+    (seconds a Molt that stops without dying keeps a fleet's locks)."""
     policy: dict[str, Any] = {}
     if "rollout" in table:
         policy["rollout"] = parse_settings(
@@ -153,6 +154,11 @@ def _policy(table: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f'{where}.max_age looks like "30 days" or "12h", not {_value(value)}'
             ) from None
+    if "lease_ttl" in table:
+        ttl = _convert(float, table.pop("lease_ttl"), f"{where}.lease_ttl", path.parent)
+        if not 2 <= ttl <= 3600:
+            raise ConfigError(f"{where}.lease_ttl must be 2 seconds to an hour, e.g. 60")
+        policy["lease_ttl"] = ttl
     return policy
 
 

@@ -42,6 +42,9 @@ class FleetConfig:
     verify_interval: float = 600.0
     #: generations older than this are due a rebuild (None: no limit)
     max_age: timedelta | None = None
+    #: seconds a lock lasts unless its holder renews it: how long a Molt that stopped
+    #: without dying (SIGSTOP, a laptop lid) keeps the fleet from everyone else
+    lease_ttl: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

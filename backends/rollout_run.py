@@ -276,20 +276,30 @@ async def _drive(
 ) -> Rollout:
     keeper = asyncio.ensure_future(_keep(session, lease))
     try:
-        return await _walk(session, rollout_id, lease, progress)
+        return await _walk(session, rollout_id, lease, progress, lost=keeper)
     finally:
         keeper.cancel()
 
 
 async def _keep(session: FleetSession, lease: Lease) -> None:
+    """Renew the rollout lease; return once it is lost (the walk then stops acting)."""
     while True:
         await asyncio.sleep(session.backend.lease_ttl / 3)
-        with contextlib.suppress(BackendError):
+        try:
             lease = await session.backend.renew(lease)
+        except Locked:
+            return  # taken over, or expired while this Molt was stopped
+        except BackendError:
+            continue  # a passing fault: the next renewal may do
 
 
 async def _walk(
-    session: FleetSession, rollout_id: str, lease: Lease, progress: Progress
+    session: FleetSession,
+    rollout_id: str,
+    lease: Lease,
+    progress: Progress,
+    *,
+    lost: asyncio.Future[None],
 ) -> Rollout:
     """Every tick: read the fleet, then the journal (see :func:`_back_to_baseline`), then
     act on what the judge decides."""
@@ -299,6 +309,11 @@ async def _walk(
     step_key: object = None
     began = clock()
     while True:
+        if lost.done():  # the keeper could not renew: another Molt may drive it now
+            raise LeaseLost(
+                "this Molt lost the rollout lease (it did not renew it within its "
+                f"{session.backend.lease_ttl:g} s); it changes nothing more"
+            )
         snapshot = await session.read()
         rollout = await _stop_if_ended(session, rollout_id)
         if rollout.state is RolloutState.INTERRUPTED:

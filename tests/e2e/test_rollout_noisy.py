@@ -17,10 +17,11 @@ APPS = Path(__file__).resolve().parents[1] / "support" / "apps"
 GOOD_IN_A_ROW = 10
 
 
-def noisy_fleet(state_dir: Path) -> Path:
+def noisy_fleet(state_dir: Path, bake: float = 5, fleet: str = "") -> Path:
     """Two instances of the noisy app; a plan that guards against a rise of 2 points in
     5xx (at 0.5% background, the default half point needs thousands of requests a step:
-    more than a test's load gives in a few seconds — see the README's table)."""
+    more than a test's load gives in a few seconds — see the README's table). ``fleet``:
+    more keys of ``[fleets.web]``."""
     toml = state_dir / "molt.toml"
     toml.write_text(
         "[fleets.web]\n"
@@ -28,9 +29,10 @@ def noisy_fleet(state_dir: Path) -> Path:
         'start = "{python} noisy.py --port {port}"\n'
         "count = 2\n"
         "drain_timeout = 0\n"
+        f"{fleet}"
         "[fleets.web.rollout]\n"
         "steps = [50, 100]\n"
-        "bake = 5\n"
+        f"bake = {bake}\n"
         "max_error_increase = 0.02\n"
     )
     return toml
