@@ -42,8 +42,11 @@ async def test_a_version_failing_real_requests_is_aborted_at_the_first_step(stat
     )
     assert done.returncode == 1
     (said,) = done.stderr.strip().splitlines()
-    reason = r"molt: g2 5xx \d+% > max [\d.]+% \(baseline g1 [\d.]+%\) at step 10%"
-    assert re.fullmatch(reason, said)
+    reason = (
+        r"molt: g2 5xx \d+% \(\d+/\d+\) vs [\d.]+% on g1, "
+        r"shown over the 0.5-point margin at step 10%"
+    )
+    assert re.fullmatch(reason, said), said
     assert molt_json(state_dir, "status", "demo")["generations"][0]["weight"] == 100
     assert all(f.startswith("500 demo v2-errors") for f in tally.failures)  # nothing else failed
     status = molt_json(state_dir, "status", "demo")
@@ -54,11 +57,12 @@ async def test_a_good_version_goes_all_the_way(state_dir):
     launch(state_dir, "v2")
     done, tally = await under_load(
         state_dir,
-        lambda: molt(state_dir, "rollout", "demo", "g2", "--steps", "20,100", "--bake", "3"),
+        lambda: molt(state_dir, "rollout", "demo", "g2", "--steps", "20,100", "--bake", "4"),
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("g2 at 100%")
-    assert "step 1/2 · 20% · bake" in done.stdout and "✓ 5xx" in done.stdout
+    assert "step 1/2 · 20% · bake" in done.stdout and "… 5xx" in done.stdout  # pending first
+    assert "step 1/2 · 20% · passed · ✓ health" in done.stdout and "✓ 5xx" in done.stdout
     assert tally.failed == 0
     weights = {g["id"]: g["weight"] for g in molt_json(state_dir, "status", "demo")["generations"]}
     assert weights == {"g1": 0, "g2": 100}
@@ -66,7 +70,13 @@ async def test_a_good_version_goes_all_the_way(state_dir):
         r for r in molt_json(state_dir, "history", "demo")["records"] if r["args"].get("rollout")
     ]
     assert [r["args"].get("step") for r in steps if r["action"] == "shift"] == [1, 2]
-    assert all(c["passed"] for c in steps[-2]["args"]["checks"])  # the numbers behind step 2
+    evidence = {c["measure"]: c for c in steps[-2]["args"]["evidence"]}  # behind step 2
+    assert {m: c["state"] for m, c in evidence.items()} == {
+        "health": "passed",
+        "5xx": "passed",
+        "slow": "passed",
+    }
+    assert evidence["5xx"]["canary"]["requests"] >= 100 and evidence["5xx"]["canary"]["errors"] == 0
 
 
 async def test_killed_mid_bake_it_is_interrupted_and_anyone_resumes_it(state_dir):
@@ -109,6 +119,10 @@ async def test_pause_and_abort_from_a_second_process(state_dir):
             lambda: (molt_json(state_dir, "status", "demo")["rollout"] or {}).get("step") == 1,
             timeout=30,
         )
+        evidence = molt_json(state_dir, "status", "demo")["rollout"]["evidence"]
+        errors = next(e for e in evidence if e["measure"] == "5xx")
+        assert set(errors) >= {"canary", "baseline", "statistic", "abort_at", "pass_at", "state"}
+        assert errors["state"] == "pending" and errors["abort_at"] == errors["pass_at"] == 0.005
         assert molt(state_dir, "rollout", "demo", "--pause").returncode == 0
         assert molt_json(state_dir, "status", "demo")["rollout"]["state"] == "paused"
         second = molt(state_dir, "rollout", "demo", "g2")
