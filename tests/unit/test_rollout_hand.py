@@ -13,6 +13,7 @@ from backends import rollout_run
 from backends.errors import Refused
 from backends.events import OperatorAction
 from backends.locking import ROLLOUT_LOCK, Lease
+from backends.model import Lifecycle
 from backends.rollout import Plan, RolloutState
 from backends.session import FleetSession
 from tests.support.synthetic import SyntheticBackend
@@ -128,3 +129,16 @@ async def test_a_driver_that_lost_its_lease_changes_nothing_more():
     with pytest.raises(rollout_run.LeaseLost, match="lost the rollout lease"):
         await asyncio.wait_for(driving, 10)
     assert (await session.read()).weights == {"g1": 90, "g2": 10}  # step 2 never set
+
+
+async def test_an_abort_whose_baseline_is_gone_says_so_and_leaves_the_weights():
+    backend, session = fleet()
+    driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
+    await until(session, RolloutState.RUNNING, step=1)
+    backend.generations["g1"].lifecycle = Lifecycle.RETIRED  # gone behind Molt's back
+    with pytest.raises(rollout_run.RolloutAborted, match="the baseline g1 is gone: weights left"):
+        await rollout_run.abort(session, "stop")
+    assert (await session.read()).weights == {"g2": 10}
+    assert (await rollout_run.current(session)).state is RolloutState.ABORTED
+    with pytest.raises(rollout_run.RolloutAborted):
+        await asyncio.wait_for(driving, 10)
