@@ -28,7 +28,7 @@ How it decides (the README's "How the judge decides" says the same to operators)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +161,6 @@ class Decision:
     reason: str = ""  # why it aborts or ends inconclusive
     eta: str = ""  # ``needs ~420 more requests · ETA 0:35 at 12 req/s``
     deadline: float = 0.0  # the clock at which a step that has not passed ends inconclusive
-    counts: dict[str, Any] = field(default_factory=dict)
 
     def text(self) -> str:
         return " ".join(c.text() for c in self.checks) + (f" · {self.eta}" if self.eta else "")
@@ -227,7 +226,7 @@ def decide(plan: Plan, facts: Facts, now: float) -> Decision:
     if baked and all(c.state in GOOD for c in checks):
         return Decision(Action.PASS, tuple(checks), deadline=deadline)
     if baked:
-        checks = [c if c.state in GOOD else _as(c, CheckState.HOLDING) for c in checks]
+        checks = [c if c.state in GOOD else replace(c, state=CheckState.HOLDING) for c in checks]
     eta = _eta(checks, facts)
     if now >= deadline:
         missing = [c for c in checks if c.state not in GOOD]
@@ -269,21 +268,6 @@ def _judge(
         if total is not None:
             needs = max(total, plan.min_requests) - canary.requests
     return Check(measure, state, canary, base, low, high, margin, margin, needs, note)
-
-
-def _as(check: Check, state: CheckState) -> Check:
-    return Check(
-        check.measure,
-        state,
-        check.canary,
-        check.baseline,
-        check.low,
-        check.high,
-        check.abort_at,
-        check.pass_at,
-        check.needs,
-        check.note,
-    )
 
 
 def _eta(checks: list[Check], facts: Facts) -> str:

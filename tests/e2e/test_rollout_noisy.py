@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.local.processes import free_port
 from tests.support.load import keep_alive_load
 from tests.support.local import molt, molt_json
 
@@ -27,6 +28,7 @@ def noisy_fleet(state_dir: Path, bake: float = 5, fleet: str = "") -> Path:
         "[fleets.web]\n"
         f'artifact = "{APPS}"\n'
         'start = "{python} noisy.py --port {port}"\n'
+        f'listen = "127.0.0.1:{free_port()}"\n'  # its own: tests run side by side
         "count = 2\n"
         "drain_timeout = 0\n"
         f"{fleet}"
