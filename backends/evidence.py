@@ -67,34 +67,30 @@ def log_evidence(counts: Counts, p: float) -> float:
 
 def upper(counts: Counts, alpha: float) -> float:
     """The rate is at most this, at level ``alpha``, at every look."""
-    if counts.requests == 0:
+    if counts.requests == 0 or log_evidence(counts, 1.0) < math.log(1 / alpha):
         return 1.0
-    level = math.log(1 / alpha)
-    low, high = counts.bad / counts.requests, 1.0
-    if log_evidence(counts, high) < level:
-        return 1.0
-    for _ in range(_BISECT):
-        middle = (low + high) / 2
-        if log_evidence(counts, middle) < level:
-            low = middle
-        else:
-            high = middle
-    return high
+    return _edge(counts, alpha, 1.0)
 
 
 def lower(counts: Counts, alpha: float) -> float:
     """The rate is at least this, at level ``alpha``, at every look."""
     if counts.requests == 0 or counts.bad == 0:
         return 0.0
+    return _edge(counts, alpha, 0.0)
+
+
+def _edge(counts: Counts, alpha: float, outside: float) -> float:
+    """The end of the confidence sequence between the rate seen (inside it) and
+    ``outside``, found by halving; the answer errs outward (a wider interval)."""
     level = math.log(1 / alpha)
-    low, high = 0.0, counts.bad / counts.requests
+    inside = counts.bad / counts.requests
     for _ in range(_BISECT):
-        middle = (low + high) / 2
+        middle = (inside + outside) / 2
         if log_evidence(counts, middle) < level:
-            high = middle
+            inside = middle
         else:
-            low = middle
-    return low
+            outside = middle
+    return outside
 
 
 def above(counts: Counts, p: float, alpha: float) -> bool:

@@ -17,6 +17,7 @@ from backends.model import Lifecycle
 from backends.rollout import Plan, RolloutState
 from backends.session import FleetSession
 from tests.support.synthetic import SyntheticBackend
+from tests.unit.test_rollout_inconclusive import until
 
 PLAN = Plan(steps=(10, 50, 100), bake=60, min_requests=100)  # a long bake: the test acts
 QUICK = Plan(steps=(10, 50, 100), bake=0.3, min_requests=100)
@@ -32,21 +33,12 @@ def fleet(generations: int = 2) -> tuple[SyntheticBackend, FleetSession]:
     return backend, FleetSession.around(backend)
 
 
-async def until(session: FleetSession, state: RolloutState, step: int | None = None):
-    async with asyncio.timeout(10):
-        while True:
-            rollout = await rollout_run.current(session)
-            if rollout is not None and rollout.state is state and step in (None, rollout.step):
-                return rollout
-            await asyncio.sleep(0.05)
-
-
 async def test_a_shift_by_hand_pauses_the_rollout_and_is_never_overwritten():
     backend, session = fleet()
     driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
     await until(session, RolloutState.RUNNING, step=1)
     await backend.elsewhere("bob").shift({"g1": 100, "g2": 0})  # pulled back by hand
-    paused = await until(session, RolloutState.PAUSED)
+    paused = await until(session, RolloutState.PAUSED, step=None)
     assert paused.reason == "bob shifted by hand"
     await asyncio.sleep(2.5)  # the driver ticks on, and leaves the weights alone
     assert (await session.read()).weights == {"g1": 100, "g2": 0}
@@ -62,10 +54,10 @@ async def test_resume_goes_on_from_the_weights_as_they_are():
     driving = asyncio.create_task(rollout_run.start(session, "g2", QUICK, lambda _: None))
     await until(session, RolloutState.RUNNING, step=1)
     await backend.elsewhere("bob").shift({"g1": 50, "g2": 50})  # by hand, to 50%
-    await until(session, RolloutState.PAUSED)
+    await until(session, RolloutState.PAUSED, step=None)
     said: list[str] = []
     await rollout_run.resume(FleetSession.around(backend), said.append)
-    resumed = await until(session, RolloutState.RUNNING)
+    resumed = await until(session, RolloutState.RUNNING, step=None)
     assert resumed.step == 1 and said == ["rollout of g2 resumed from the weights as they are"]
     shifts = []
     done = await asyncio.wait_for(driving, 15)
@@ -94,7 +86,7 @@ async def test_the_baseline_of_a_running_rollout_cannot_be_retired():
     driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
     await until(session, RolloutState.RUNNING, step=1)
     await backend.elsewhere().shift({"g1": 0, "g2": 10, "g3": 90})  # pauses the rollout
-    await until(session, RolloutState.PAUSED)
+    await until(session, RolloutState.PAUSED, step=None)
     with pytest.raises(Refused, match=r"g1 is the baseline of the rollout of g2 \(paused\)"):
         await session.ops.retire("g1")
     assert any(g.id == "g1" for g in (await session.read()).generations)
