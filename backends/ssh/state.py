@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import posixpath
-import re
 import shlex
 import uuid
 from collections.abc import AsyncIterator
@@ -26,18 +24,16 @@ from typing import Any
 import asyncssh
 
 from backends import chain
-from backends.errors import BackendError, OperationFailed, Unreachable
+from backends.errors import OperationFailed, Unreachable
 from backends.journal import Journal, JournalRecord
 from backends.locking import FLEET_LOCK, Lease, Locked
 from backends.ssh.connections import HostConnection
 
 STATE_NAME = "state.json"
 JOURNAL_NAME = "journal.jsonl"
-LEASE_NAME = "lease.json"  # the fleet lock; other locks: <name>-lease.json, …
-LEASE_GUARD = "lease.guard"  # held for one read-modify-write of lease.json
+LEASE_NAME = "lease.json"  # the fleet lock; other locks: <name>-lease.json / .lock
+LEASE_LOCK = "lease.lock"
 LOCK_WAIT = 30.0
-TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what a lease token may be (it names a file)
-HELD = 75  # the exit status of the look script when someone holds the lock
 
 
 @dataclass(slots=True)
@@ -248,7 +244,8 @@ class LbJournal(Journal):
         done = await self.lb.run(append_script(self.dir), stdin=rest, timeout=self.timeout)
         if not done.ok:
             raise OperationFailed(
-                f"{self.lb.name}: cannot append to {self.path}: {done.reason()}; nothing was done"
+                f"{self.lb.name}: cannot append to {self.path}: {done.reason()}; "
+                "nothing was done"
             )
 
     async def lines(self, fleet: str) -> list[str]:
@@ -284,35 +281,10 @@ sync JOURNAL 2>/dev/null || true"""
 
 
 class LbLease:
-    """A fleet lock on the LB host: ``lease.json`` says who holds it and, by its
-    modification time on the LB host's clock plus its ``ttl_s``, until when; the
-    holder's session keeps it alive and renews it.
-
-    Three files in the fleet's directory (``<lock>-`` in front for locks other than
-    the fleet lock):
-
-    - ``lease.guard``: a ``flock`` held only for one read-modify-write of
-      ``lease.json`` — always inside one remote script, never across a round trip
-      with a Molt, so a stopped Molt can never hold it;
-    - ``lease.json``: the lease (the holder's ``Lease`` plus ``ttl_s``);
-    - ``lease.<token>.hold``: a ``flock`` the holder's remote script keeps for as long
-      as its SSH session lasts.
-
-    Taking the lock is one remote script that stays running as the holder: under the
-    guard, the lease in ``lease.json`` is free when there is none, when its holder's
-    ``.hold`` flock is free (that Molt died: its connection dropped, sshd ended its
-    script, the lock is free at once) or when it has expired (the holder stopped
-    without dying — SIGSTOP, a laptop lid — and did not renew within its TTL, even
-    though its session is still open). A free lease is replaced by ours and our
-    ``.hold`` flock taken, all before the guard is let go, so of two Molts racing the
-    second finds the first's lease live and is refused naming it. The script then
-    reads its stdin: ``renew <lease json>`` rewrites ``lease.json`` under the guard if
-    the lease is still ours and unexpired (``renewed``) or answers ``lost`` (then
-    ``renew`` raises ``Locked`` naming the new holder); ``release`` — or EOF, when
-    the Molt is gone — removes ``lease.json`` if it is still ours. Expiry is judged on
-    the LB host's clock alone, so operators' clocks need not agree. A lease is never
-    judged expired before its TTL (whole seconds on the LB host's clock: up to one
-    second later)."""
+    """The fleet lock on the LB host: ``lease.lock`` held with ``flock`` by a command
+    kept open over the SSH connection for as long as the action runs, and
+    ``lease.json`` saying who holds it. A Molt that dies drops its connection, sshd ends
+    the command, and the lock is free at once; ``lease.json`` left behind is stale."""
 
     def __init__(
         self,
@@ -328,190 +300,89 @@ class LbLease:
         self.dir = fleet_dir
         self.timeout = timeout
         self.lock = lock
-        self._held: dict[str, _Holding] = {}
-        self.prefix = "" if lock == FLEET_LOCK else f"{lock}-"
-        self.lease_path = posixpath.join(fleet_dir, self.prefix + LEASE_NAME)
+        self._held: dict[str, contextlib.AsyncExitStack] = {}
+        prefix = "" if lock == FLEET_LOCK else f"{lock}-"
+        self.lock_path = posixpath.join(fleet_dir, prefix + LEASE_LOCK)
+        self.lease_path = posixpath.join(fleet_dir, prefix + LEASE_NAME)
 
     async def take(self, lease: Lease) -> Lease:
-        if not TOKEN.fullmatch(lease.token):
-            raise OperationFailed(f"a lease token must be letters and digits: {lease.token!r}")
         stack = contextlib.AsyncExitStack()
-        process = await stack.enter_async_context(self.lb.process(self._script(take=lease)))
+        command = (
+            f"mkdir -p {shlex.quote(self.dir)} && exec flock -n {shlex.quote(self.lock_path)} "
+            "sh -c 'echo locked; read _'"
+        )
+        process = await stack.enter_async_context(self.lb.process(command))
         try:
-            line = await asyncio.wait_for(process.stdout.readline(), LOCK_WAIT + self.timeout)
-            word = line.strip()
-            if word == "held":
-                found = await asyncio.wait_for(process.stdout.read(), self.timeout)
-                raise Locked(self.fleet, _lease_of(found), self.lock)
-            if word != "locked":
-                reason = (await _drain(process)) or word or "the lock script failed"
-                raise OperationFailed(f"cannot take the lock of {self.lease_path}: {reason}")
+            line = await asyncio.wait_for(process.stdout.readline(), self.timeout)
         except TimeoutError:
             await stack.aclose()
             raise Unreachable(f"{self.lb.name}: no answer while taking the fleet lock") from None
+        if line.strip() != "locked":
+            await stack.aclose()
+            raise Locked(self.fleet, await self._written(), self.lock)
+        try:
+            await self._write(lease)
         except BaseException:
             await stack.aclose()
             raise
-        self._held[lease.token] = _Holding(stack, process)
+        self._held[lease.token] = stack
         return lease
 
     async def renew(self, lease: Lease) -> Lease:
-        """The lease pushed on by its TTL; ``Locked`` (``lost``) when it ended meanwhile
-        (expired, taken over, or its session cut)."""
-        holding = self._held.get(lease.token)
-        if holding is None:
-            raise await self._lost(lease)
         renewed = lease.renewed()
-        line = ""
-        async with holding.io:
-            with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
-                holding.process.stdin.write(f"renew {_lease_text(renewed)}\n")
-                line = await asyncio.wait_for(
-                    holding.process.stdout.readline(), LOCK_WAIT + self.timeout
-                )
-        if line.strip() == "renewed":
-            return renewed
-        # "lost", or no answer: the session is given up (which ends the lease if it was not)
-        raise await self._lost(lease)
-
-    async def _lost(self, lease: Lease) -> Locked:
-        holding = self._held.pop(lease.token, None)
-        if holding is not None:
-            await holding.close()
-        holder = None
-        with contextlib.suppress(BackendError):
-            holder = await self.holder()
-        return Locked(self.fleet, holder, self.lock, lost=lease)
+        await self._write(renewed)
+        return renewed
 
     async def give_back(self, lease: Lease) -> None:
-        holding = self._held.pop(lease.token, None)
-        if holding is None:
+        stack = self._held.pop(lease.token, None)
+        if stack is None:
             return
-        with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
-            async with asyncio.timeout(LOCK_WAIT + self.timeout), holding.io:
-                holding.process.stdin.write("release\n")
-                while line := await holding.process.stdout.readline():
-                    if line.strip() == "released":
-                        break  # (earlier lines: the answer to a renewal cut short)
-        await holding.close()
+        try:
+
+            async def remove(sftp: asyncssh.SFTPClient) -> None:
+                with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+                    await sftp.remove(self.lease_path)
+
+            with contextlib.suppress(Exception):
+                await self.lb.with_sftp(remove, timeout=self.timeout, what=f"removing {LEASE_NAME}")
+        finally:
+            await stack.aclose()  # the command reads EOF and exits: the flock is free
 
     async def holder(self) -> Lease | None:
-        """Who holds the lock now: nobody when ``lease.json`` is missing, expired or
-        its holder's session is gone (whatever a dead holder left behind). Writes
-        nothing."""
-        done = await self.lb.run(self._script(), timeout=LOCK_WAIT + self.timeout)
-        if done.ok:
+        """Who holds the lock now: nobody when the flock is free (whatever lease.json
+        a dead holder left behind). Writes nothing."""
+        lock = shlex.quote(self.lock_path)
+        done = await self.lb.run(
+            f"[ -e {lock} ] || exit 0; flock -n {lock} true && exit 0; exit 75",
+            timeout=self.timeout,
+        )
+        if done.status != 75:
             return None
-        if done.status != HELD:
-            raise OperationFailed(f"{self.lb.name}: cannot read {self.lease_path}: {done.reason()}")
-        return _lease_of(done.stdout)
+        return await self._written()
 
-    def _script(self, *, take: Lease | None = None) -> str:
-        """The remote script that takes and then holds the lock (``take``), or that
-        says who holds it (exit status 75, then the lease)."""
-        names = {
-            "DIR": shlex.quote(self.dir),
-            "GUARD": shlex.quote(self.prefix + LEASE_GUARD),
-            "LEASE": shlex.quote(self.prefix + LEASE_NAME),
-            "HOLDS": shlex.quote(self.prefix + "lease."),
-            "WAIT": f"{LOCK_WAIT:g}",
-        }
-        if take is None:
-            script = LOOK_SCRIPT
-        else:
-            script = TAKE_SCRIPT
-            names["TOKEN"] = take.token
-            names["TEXT"] = shlex.quote(_lease_text(take))
-        for name, value in names.items():
-            script = script.replace(f"@{name}@", value)
-        return script
+    async def _written(self) -> Lease | None:
+        async def load(sftp: asyncssh.SFTPClient) -> bytes | None:
+            try:
+                async with sftp.open(self.lease_path, "rb") as handle:
+                    data: bytes = await handle.read()
+                    return data
+            except asyncssh.SFTPNoSuchFile:
+                return None
 
+        raw = await self.lb.with_sftp(load, timeout=self.timeout, what=f"reading {LEASE_NAME}")
+        if raw is None:
+            return None
+        with contextlib.suppress(ValueError):
+            return Lease.from_json(json.loads(raw))
+        return None
 
-@dataclass(slots=True)
-class _Holding:
-    """The remote script holding one lease, and the turn to talk to it."""
+    async def _write(self, lease: Lease) -> None:
+        text = json.dumps(lease.to_json(), sort_keys=True) + "\n"
+        temporary = f"{self.lease_path}.{uuid.uuid4().hex[:8]}"
 
-    stack: contextlib.AsyncExitStack
-    process: asyncssh.SSHClientProcess[str]
-    io: asyncio.Lock = field(default_factory=asyncio.Lock)
+        async def write(sftp: asyncssh.SFTPClient) -> None:
+            async with sftp.open(temporary, "w") as handle:
+                await handle.write(text)
+            await sftp.posix_rename(temporary, self.lease_path)
 
-    async def close(self) -> None:
-        """End the script: on EOF it lets go of the lease (if still ours) and exits."""
-        with contextlib.suppress(Exception):
-            self.process.stdin.write_eof()
-        with contextlib.suppress(Exception):
-            await self.stack.aclose()
-
-
-def _lease_text(lease: Lease) -> str:
-    """``lease.json``: one line, keys sorted, with the TTL in whole seconds for the
-    LB host's shell (``json.dumps`` escapes quotes, so ``"token": "`` only matches the
-    key)."""
-    ttl_s = max(1, math.ceil(lease.ttl))
-    return json.dumps({**lease.to_json(), "ttl_s": ttl_s}, sort_keys=True)
-
-
-def _lease_of(text: str) -> Lease | None:
-    with contextlib.suppress(ValueError):
-        return Lease.from_json(json.loads(text.strip().splitlines()[-1]))
-    return None
-
-
-# Shared by both scripts: the lease's token and TTL, and whether it is live.
-_LEASE_FUNCTIONS = r"""token_of() {
-  sed -n 's/.*"token": "\([A-Za-z0-9_-]*\)".*/\1/p' @LEASE@ 2>/dev/null
-}
-valid() {
-  m=$(stat -c %Y @LEASE@ 2>/dev/null) || return 1
-  t=$(sed -n 's/.*"ttl_s": \([0-9][0-9]*\).*/\1/p' @LEASE@ 2>/dev/null)
-  [ -n "$m" ] && [ -n "$t" ] && [ "$(date +%s)" -le $((m + t)) ]
-}
-live() { [ -e @HOLDS@"$1".hold ] && ! flock -n @HOLDS@"$1".hold true; }
-"""
-
-TAKE_SCRIPT = (
-    r"""mkdir -p @DIR@ && cd @DIR@ || exit 1
-"""
-    + _LEASE_FUNCTIONS
-    + r"""exec 8>>@GUARD@ || exit 1
-flock -w @WAIT@ 8 || { echo "the guard stayed locked"; exit 1; }
-cur=$(token_of)
-if [ -n "$cur" ] && valid && live "$cur"; then echo held; cat @LEASE@; exit 0; fi
-for f in @HOLDS@*.hold; do
-  [ -e "$f" ] && flock -n "$f" true && rm -f "$f"
-done
-[ -n "$cur" ] && rm -f @HOLDS@"$cur".hold
-exec 9>>@HOLDS@@TOKEN@.hold && flock -n 9 || { echo "cannot hold the lock"; exit 1; }
-printf '%s\n' @TEXT@ > @LEASE@.@TOKEN@ && mv -f @LEASE@.@TOKEN@ @LEASE@ || {
-  rm -f @LEASE@.@TOKEN@ @HOLDS@@TOKEN@.hold; echo "cannot write the lease"; exit 1; }
-flock -u 8
-echo locked
-while read -r word text; do
-  [ "$word" = renew ] || break
-  flock -w @WAIT@ 8 || break
-  if [ "$(token_of)" = @TOKEN@ ] && valid && printf '%s\n' "$text" > @LEASE@.@TOKEN@ \
-      && mv -f @LEASE@.@TOKEN@ @LEASE@; then
-    flock -u 8; echo renewed
-  else
-    flock -u 8; echo lost; break
-  fi
-done
-if flock -w @WAIT@ 8; then
-  [ "$(token_of)" = @TOKEN@ ] && rm -f @LEASE@
-  rm -f @HOLDS@@TOKEN@.hold
-fi
-echo released
-"""
-)
-
-LOOK_SCRIPT = (
-    r"""cd @DIR@ 2>/dev/null && [ -e @GUARD@ ] && [ -e @LEASE@ ] || exit 0
-"""
-    + _LEASE_FUNCTIONS
-    + r"""exec 8<@GUARD@ && flock -s -w @WAIT@ 8 || { echo "the guard stayed locked" >&2; exit 1; }
-cur=$(token_of)
-[ -n "$cur" ] && valid && live "$cur" || exit 0
-cat @LEASE@
-exit 75
-"""
-)
+        await self.lb.with_sftp(write, timeout=self.timeout, what=f"writing {LEASE_NAME}")
