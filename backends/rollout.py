@@ -1,17 +1,22 @@
 """Progressive rollouts: a generation walked through weight steps, baking at each, judged
-against its baseline, aborted at the first failed check.
+against its baseline by :mod:`backends.rollout_judge` on the counts since each step began.
 
 A rollout lives where the fleet's truth does — in the journal and in the rollout lock:
 
 * ``rollout`` records with ``args.event`` ``start`` / ``pause`` / ``resume`` /
-  ``inconclusive`` / ``abort`` / ``done`` (who, when, why), and every step is a journaled
-  ``shift`` carrying ``args.rollout`` and the checks that justified it;
+  ``inconclusive`` / ``abort`` / ``done`` (who, when, why; the judge's own verdicts carry
+  ``judge`` and their evidence), and every step is a journaled ``shift`` carrying
+  ``args.rollout``, the evidence that passed the step before and the counters
+  (``canary_totals``; the start and each resume: ``baseline_totals``) it is judged from;
+* a shift, promote, rollback or retire by anyone else while it runs pauses it: the
+  operator's hand wins;
 * the process driving the rollout holds the fleet's *rollout* lock (naming the start
-  record) for as long as it runs. A rollout that has not ended and whose driver holds no
-  lock was **interrupted**: the weights stay where they are, and anyone's
-  ``--resume`` continues from the current step.
+  record) for as long as it runs. A rollout that has not ended (nor been found
+  inconclusive) and whose driver holds no lock was **interrupted**: the weights stay
+  where they are, and anyone's ``--resume`` goes on from them.
 
-So every Molt, anywhere, reads the same rollout (:func:`rollout_state`).
+So every Molt, anywhere, reads the same rollout (:func:`rollout_state`) and judges it the
+same (:func:`step_facts`, :func:`judge_now`).
 """
 
 from __future__ import annotations
