@@ -44,7 +44,7 @@ async def test_a_version_failing_real_requests_is_aborted_at_the_first_step(stat
     (said,) = done.stderr.strip().splitlines()
     reason = (
         r"molt: g2 5xx \d+% \(\d+/\d+\) vs [\d.]+% on g1, "
-        r"shown over the 0.5-point margin at step 10%"
+        r"shown over the (?:0.5-point margin|1.0% ceiling) at step 10%"
     )
     assert re.fullmatch(reason, said), said
     assert molt_json(state_dir, "status", "demo")["generations"][0]["weight"] == 100
