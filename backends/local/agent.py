@@ -3,7 +3,7 @@ their health, runs each fleet's proxy and answers Molt over ``agent.sock`` (mode
 
 Started on demand by :mod:`backends.local.client`; ``kill -9`` loses nothing — the next
 agent re-adopts running instances from the store. Run as
-``python -m backends.local.agent STATE_DIR``.
+``python -m backends.local.agent STATE_DIR`` (the client boots it on its own code tree).
 """
 
 from __future__ import annotations

@@ -35,6 +35,13 @@ AGENT_START_TIMEOUT = 15.0
 CALL_TIMEOUT = 60.0
 RENEW_TIMEOUT = 15.0  # the agent answers a renewal at once; past this the lease is given up
 SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux
+#: the tree this client's code came from: the agent runs the same code, wherever it lies
+CODE_ROOT = str(Path(__file__).resolve().parents[2])
+#: isolated (no user site, no PYTHON* variables) but on this client's code tree
+AGENT_BOOT = (
+    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('backends.local.agent', run_name='__main__', alter_sys=True)"
+)
 #: agent methods that change nothing, so they may be asked twice
 READS = frozenset(
     {
@@ -98,11 +105,11 @@ class AgentClient:
     def _start_agent(self) -> None:
         """Start a detached agent; if another one wins the race, this one just exits.
         Isolated (``-I``: no user site, no PYTHON* variables, not the caller's working
-        directory on the path) and run from the state dir."""
+        directory on the path), on the client's own code tree, run from the state dir."""
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with (self.state_dir / LOG_NAME).open("ab") as output:
             subprocess.Popen(
-                [sys.executable, "-I", "-m", "backends.local.agent", str(self.state_dir)],
+                [sys.executable, "-I", "-c", AGENT_BOOT, CODE_ROOT, str(self.state_dir)],
                 cwd=self.state_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=output,

@@ -67,7 +67,9 @@ def agent_pids(state_dir: Path) -> tuple[int | None, list[int]]:
             if proc.name.isdigit():
                 with contextlib.suppress(OSError):
                     cmd = (proc / "cmdline").read_bytes().split(b"\0")
-                    if b"backends.local.agent" in cmd and str(state_dir).encode() in cmd:
+                    if any(b"backends.local.agent" in part for part in cmd) and (
+                        str(state_dir).encode() in cmd
+                    ):
                         agent = int(proc.name)
     return agent, pids
 
