@@ -13,7 +13,7 @@ the one door every mutation goes through.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +34,7 @@ class ReadOnlyJournal(Journal):
 
     def __init__(self, inner: Journal) -> None:
         self.inner = inner
+        self.reads_cost = inner.reads_cost
 
     async def write(self, record: JournalRecord) -> None:
         raise read_only_refusal(record.action)
@@ -43,6 +44,12 @@ class ReadOnlyJournal(Journal):
 
     async def records(self, fleet: str) -> list[JournalRecord]:
         return await self.inner.records(fleet)
+
+    async def after(self, fleet: str, cursor: str) -> tuple[list[str], str]:
+        return await self.inner.after(fleet, cursor)
+
+    async def summary(self, fleet: str) -> tuple[list[str], str]:
+        return await self.inner.summary(fleet)
 
 
 def check_complete(weights: Mapping[str, int], generations: Iterable[str]) -> dict[str, int]:
@@ -208,6 +215,10 @@ class Backend(ABC):
         """Who holds ``lock`` now, if anyone (a read: allowed in read-only mode).
         Every lease names its lock: the fleet lock, or the rollout lock a process
         driving a rollout holds for as long as it runs."""
+
+    async def lock_holders(self, locks: Sequence[str]) -> dict[str, Lease | None]:
+        """Who holds each of ``locks`` (in one read, where the driver can)."""
+        return {lock: await self.lock_holder(lock) for lock in locks}
 
     def _refuse_in_read_only(self, what: str) -> None:
         if self._read_only:

@@ -24,7 +24,7 @@ def interrupted(
             continue
         if record.id in running:
             continue
-        if any(_finishes(later, record) for later in records[index + 1 :]):
+        if any(finishes(later, record) for later in records[index + 1 :]):
             continue
         if _done_anyway(record, snapshot):
             continue
@@ -35,7 +35,7 @@ def interrupted(
 WEIGHT_ACTIONS = frozenset({"shift", "promote", "rollback"})
 
 
-def _finishes(later: JournalRecord, cut: JournalRecord) -> bool:
+def finishes(later: JournalRecord, cut: JournalRecord) -> bool:
     """Does ``later`` (which went through) finish what ``cut`` left undone?"""
     if later.outcome is not Outcome.OK:
         return False

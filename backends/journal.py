@@ -190,7 +190,15 @@ def parse_line(line: str) -> JournalRecord | None:
 
 
 class Journal(ABC):
-    """Where a backend keeps its audit records: sealed lines, appended."""
+    """Where a backend keeps its audit records: sealed lines, appended.
+
+    Attributes:
+        reads_cost: each read is a billed, rate-limited call (CloudWatch Logs): readers
+            that poll read it only when it can have changed (see
+            :class:`~backends.journal_view.JournalView`).
+    """
+
+    reads_cost: bool = False
 
     @abstractmethod
     async def write(self, record: JournalRecord) -> None:
@@ -200,6 +208,21 @@ class Journal(ABC):
     @abstractmethod
     async def lines(self, fleet: str) -> list[str]:
         """Every stored write of ``fleet``, as stored, oldest first."""
+
+    async def after(self, fleet: str, cursor: str) -> tuple[list[str], str]:
+        """The writes of ``fleet`` stored after ``cursor`` (a token this journal handed
+        out; "" for the first write), and the cursor after them. This default reads
+        everything and counts; journals that can seek override it."""
+        lines = await self.lines(fleet)
+        start = int(cursor) if cursor.isdigit() else 0
+        return lines[start:], str(len(lines))
+
+    async def summary(self, fleet: str) -> tuple[list[str], str]:
+        """The writes a reader needs to know where ``fleet`` stands (see
+        :class:`~backends.journal_view.JournalView`), and the cursor after the last
+        write. This default hands over every write; a journal that keeps a view of its
+        own answers with only the writes it kept."""
+        return await self.after(fleet, "")
 
     async def records(self, fleet: str) -> list[JournalRecord]:
         """Every action on ``fleet``, folded, oldest first."""

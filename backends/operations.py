@@ -20,6 +20,7 @@ from backends import guards
 from backends.base import Backend, read_only_refusal
 from backends.errors import BackendError, OperationFailed, Refused
 from backends.journal import JournalRecord, Outcome
+from backends.journal_view import JournalView
 from backends.locking import ROLLOUT_LOCK, Lease
 from backends.model import FleetSnapshot, Generation, GenerationSpec
 from backends.rollout import rollout_state
@@ -132,8 +133,9 @@ class Operations:
         baseline of a rollout that has not ended is refused: its judge needs it."""
         if self.read_only:
             raise read_only_refusal("retire")
-        records = await self.backend.journal.records(self.fleet)
-        rollout = rollout_state(records, await self.backend.lock_holder(ROLLOUT_LOCK))
+        view = JournalView(self.backend.journal, self.fleet)
+        await view.refresh()
+        rollout = rollout_state(view.records(), await self.backend.lock_holder(ROLLOUT_LOCK))
         if rollout is not None and not rollout.ended and rollout.baseline == generation:
             raise Refused(
                 f"{generation} is the baseline of the rollout of {rollout.generation} "

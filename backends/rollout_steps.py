@@ -42,7 +42,7 @@ class LeaseLost(OperationFailed):
 
 async def current(session: FleetSession) -> Rollout | None:
     """The fleet's latest rollout, as every Molt reads it."""
-    records = await session.history()
+    records = await session.standing()
     return rollout_state(records, await session.backend.lock_holder(ROLLOUT_LOCK))
 
 

@@ -30,7 +30,8 @@ from backends.fleets import FleetConfig
 from backends.interrupted import again as again
 from backends.interrupted import interrupted
 from backends.journal import JournalRecord
-from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Locked
+from backends.journal_view import JournalView
+from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease, Locked
 from backends.model import (
     DriftReport,
     FleetSnapshot,
@@ -99,6 +100,8 @@ class FleetSession:
         self.state_dir = state_dir
         self.backend = open_backend(fleet, state_dir, read_only=read_only)
         self.ops = Operations(self.backend)
+        #: where the fleet stands by its journal, kept by reading only what is new
+        self.journal_view = JournalView(self.backend.journal, fleet.name)
         self.driver = registry.describe(fleet.backend)
         self.snapshot: FleetSnapshot | None = None
         self.operator = ""
@@ -210,12 +213,12 @@ class FleetSession:
         backoff = _Backoff()
         while True:
             try:
-                records = await self.backend.journal.records(self.name)
+                await self.journal_view.refresh(force=True)
             except Exception as error:
                 await self._failed("history", error, backoff)
                 continue
             self._clear("history")
-            self._tell(HistoryRead(tuple(records)))
+            self._tell(HistoryRead(tuple(self.journal_view.recent())))
             return
 
     def _arrived(self, event: Event) -> None:
@@ -394,11 +397,14 @@ class FleetSession:
         self._look_again.set()
 
     async def attention(self) -> AttentionChanged:
-        """The fleet's rollout, interrupted actions and lock holder, read now."""
-        records = await self.history()
+        """The fleet's rollout, interrupted actions and lock holder, read now (of the
+        journal, only what is new — and on a journal whose reads cost, only when the
+        locks or the fleet show it can have changed, or every few looks)."""
         snapshot = self.snapshot or await self.read()
-        lock = await self.backend.lock_holder(FLEET_LOCK)
-        driver = await self.backend.lock_holder(ROLLOUT_LOCK)
+        holders = await self.backend.lock_holders((FLEET_LOCK, ROLLOUT_LOCK))
+        lock, driver = holders[FLEET_LOCK], holders[ROLLOUT_LOCK]
+        await self.journal_view.refresh(marker=_marker(snapshot, lock, driver))
+        records = self.journal_view.records()
         cut = interrupted(records, snapshot, [lock, driver])
         for generation, found in taints(records).items():
             self.drift[generation] = tuple(dict.fromkeys([*self.drift.get(generation, ()), *found]))
@@ -483,6 +489,7 @@ class FleetSession:
         return operation
 
     def _ended(self, operation: InFlight) -> None:
+        self.journal_view.stale()  # it wrote: the next look reads the journal
         if operation in self.in_flight:
             self.in_flight.remove(operation)
         self._tell(OperationsChanged(tuple(self.in_flight), operation))
@@ -496,11 +503,18 @@ class FleetSession:
             await asyncio.wait([asyncio.shield(o.task) for o in self.in_flight])
 
     async def history(self) -> list[JournalRecord]:
+        """Every action on the fleet (``molt history``, reports): the whole journal."""
         return await self.backend.journal.records(self.name)
+
+    async def standing(self) -> list[JournalRecord]:
+        """The records that say where the fleet stands (unfinished actions, the latest
+        rollout, drift, the last actions), read up to now — only what is new."""
+        await self.journal_view.refresh(force=True)
+        return self.journal_view.records()
 
     async def interrupted(self, records: list[JournalRecord] | None = None) -> list[JournalRecord]:
         """Actions Molt was stopped in the middle of (see :mod:`backends.interrupted`)."""
-        records = await self.history() if records is None else records
+        records = await self.standing() if records is None else records
         snapshot = self.snapshot or await self.read()
         holders = [await self.backend.lock_holder(lock) for lock in (FLEET_LOCK, ROLLOUT_LOCK)]
         return interrupted(records, snapshot, holders)
@@ -589,6 +603,13 @@ class FleetSession:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+def _marker(snapshot: FleetSnapshot, *holders: Lease | None) -> object:
+    """What a look saw that moves when the journal does: every write is made under the
+    fleet lock, and most change the weights or the generations."""
+    leases = tuple((h.token, h.record) if h is not None else None for h in holders)
+    return leases, tuple((g.id, g.weight, g.lifecycle) for g in snapshot.generations)
 
 
 def _weights(weights: Mapping[str, int]) -> str:

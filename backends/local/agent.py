@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from backends import chain
 from backends.errors import BackendError, NotFound, OperationFailed
 from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
+from backends.journal_view import JournalView
 from backends.local import logs, rpc
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
@@ -33,6 +35,7 @@ from backends.locking import FLEET_LOCK, Lease
 from backends.model import GenerationSpec, iso, utcnow
 
 log = logging.getLogger("molt.agent")
+VIEW_SLICE = 2000  # journal writes read between two turns of the event loop
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -42,6 +45,9 @@ class Agent:
         self.state_dir = state_dir
         self.store = Store(state_dir / "state.db")
         self.fleets: dict[str, FleetRuntime] = {}
+        #: fleet → where its journal stands, and the sequence number of its last write
+        self.views: dict[str, tuple[JournalView, int]] = {}
+        self._building: dict[str, asyncio.Future[None]] = {}
         self.started_at = utcnow()
         self.started_monotonic = time.monotonic()
         self.done = asyncio.Event()
@@ -295,6 +301,48 @@ class Agent:
     async def rpc_journal_lines(self, params: dict[str, Any]) -> list[str]:
         return self.store.journal(params["fleet"])
 
+    async def rpc_journal_after(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The writes after a cursor (a sequence number): what a poll reads."""
+        cursor = str(params.get("cursor") or "0")
+        last = int(cursor) if cursor.isdigit() else 0
+        lines = []
+        for seq, line in self.store.journal_after(str(params["fleet"]), last):
+            lines.append(line)
+            last = seq
+        return {"lines": lines, "cursor": str(last)}
+
+    async def rpc_journal_summary(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What a reader needs to know where the fleet stands (kept here as writes are
+        stored, so a fresh ``molt status`` reads a few hundred writes, not them all)."""
+        fleet = str(params["fleet"])
+        if fleet not in self.views:
+            await self._build_view(fleet)
+        view, seq = self.views[fleet]
+        return {"lines": view.lines(), "cursor": str(seq)}
+
+    async def _build_view(self, fleet: str) -> None:
+        """Read the fleet's journal once, a slice at a time (the proxy keeps serving);
+        writes stored meanwhile are read too, and then fed as they come."""
+        building = self._building.get(fleet)
+        if building is None:
+            building = self._building[fleet] = asyncio.ensure_future(self._read_view(fleet))
+        await asyncio.shield(building)
+
+    async def _read_view(self, fleet: str) -> None:
+        view, seq = JournalView(None, fleet), 0
+        while True:
+            lines = []
+            rows = itertools.islice(self.store.journal_after(fleet, seq), VIEW_SLICE)
+            for number, line in rows:
+                lines.append(line)
+                seq = number
+            view.feed(lines)
+            if len(lines) < VIEW_SLICE:
+                break
+            await asyncio.sleep(0)
+        self.views[fleet] = (view, seq)
+        self._building.pop(fleet, None)
+
     async def rpc_status(self, params: dict[str, Any]) -> dict[str, Any]:
         fleets = []
         for runtime in self.fleets.values():
@@ -340,7 +388,11 @@ class Agent:
 
     def _journal(self, record: JournalRecord) -> None:
         last = self.store.last_journal_line(record.fleet)
-        self.store.append_journal(record.fleet, chain.seal(record.to_json(), chain.hash_of(last)))
+        line = chain.seal(record.to_json(), chain.hash_of(last))
+        seq = self.store.append_journal(record.fleet, line)
+        if record.fleet in self.views:
+            self.views[record.fleet][0].feed((line,))
+            self.views[record.fleet] = (self.views[record.fleet][0], seq)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -49,6 +49,8 @@ READS = frozenset(
         "snapshot",
         "fleet_settings",
         "journal_lines",
+        "journal_after",
+        "journal_summary",
         "lock_holder",
         "verify",
         "status",
@@ -171,6 +173,14 @@ class LocalJournal(Journal):
     async def lines(self, fleet: str) -> list[str]:
         lines: list[str] = await self.client.call("journal_lines", fleet=fleet)
         return lines
+
+    async def after(self, fleet: str, cursor: str) -> tuple[list[str], str]:
+        answer = await self.client.call("journal_after", fleet=fleet, cursor=cursor)
+        return list(answer["lines"]), str(answer["cursor"])
+
+    async def summary(self, fleet: str) -> tuple[list[str], str]:
+        answer = await self.client.call("journal_summary", fleet=fleet)
+        return list(answer["lines"]), str(answer["cursor"])
 
 
 class LocalBackend(Backend):

@@ -220,8 +220,19 @@ class Store:
         )
 
     # journal
-    def append_journal(self, fleet: str, line: str) -> None:
-        self._db.execute("INSERT INTO journal (fleet, record) VALUES (?, ?)", (fleet, line))
+    def append_journal(self, fleet: str, line: str) -> int:
+        """Store one write; returns its sequence number (they only grow)."""
+        insert = "INSERT INTO journal (fleet, record) VALUES (?, ?)"
+        cursor = self._db.execute(insert, (fleet, line))
+        return int(cursor.lastrowid or 0)
+
+    def journal_after(self, fleet: str, seq: int) -> Iterator[tuple[int, str]]:
+        """The fleet's writes after sequence number ``seq``, oldest first, one at a time."""
+        rows = self._db.execute(
+            "SELECT seq, record FROM journal WHERE fleet = ? AND seq > ? ORDER BY seq", (fleet, seq)
+        )
+        for number, record in rows:
+            yield int(number), str(record)
 
     def last_journal_line(self, fleet: str) -> str:
         row = self._db.execute(

@@ -1,0 +1,190 @@
+"""Where a fleet stands, from its journal, reading only what is new.
+
+Status, the TUI's looks and a rollout's ticks need little of a long journal: the actions
+that never finished (interrupted), the latest rollout and what followed it, the drift
+found, and the last few actions to show. A :class:`JournalView` keeps just those, folded
+(a record's two writes into one), and moves on by reading the writes after its cursor
+(:meth:`~backends.journal.Journal.after`), so a poll costs what was written since the
+last one — not the whole journal — and memory stays flat however long the journal grows.
+
+It starts from :meth:`~backends.journal.Journal.summary`: the local agent keeps a view
+of its own and answers with the writes it kept; other journals hand over every write,
+once. ``molt history`` and reports still read everything: they are about everything.
+
+Writes are kept in the order they were stored, which is the order of their start times
+(every write is made under the fleet lock), so "a later record finishes an earlier one"
+can be decided as records arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from backends.interrupted import finishes
+from backends.journal import Journal, JournalRecord, Outcome, parse_line
+from backends.rollout import BY_HAND
+
+RECENT = 500  # the last actions kept for display (the TUI shows as many at start)
+QUIET_LOOKS = 6  # a journal whose reads cost: read at least every this many looks
+
+
+@dataclass(slots=True)
+class _Kept:
+    record: JournalRecord  # folded so far
+    lines: list[str] = field(default_factory=list)  # its writes, as stored
+
+
+class JournalView:
+    """The part of one fleet's journal that says where the fleet stands.
+
+    Attributes:
+        cursor: where the next read starts (the journal's own token; None: not loaded).
+        lines_read: every write this view has been handed (a measure of its cost).
+    """
+
+    def __init__(self, journal: Journal | None, fleet: str, *, recent: int = RECENT) -> None:
+        self.journal = journal
+        self.fleet = fleet
+        self.recent_size = recent
+        self.cursor: str | None = None
+        self.lines_read = 0
+        self._kept: dict[str, _Kept] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._open: set[str] = set()  # started or interrupted, nothing finished it since
+        self._rollout: dict[str, None] = {}  # the latest rollout's start, what bears on it
+        self._start = ""
+        self._hand_since_event = False  # a by-hand action kept since the rollout's last record
+        self._drift: set[str] = set()  # verify records that found drift
+        self._marker: object = None
+        self._quiet = 0
+        self._reading = asyncio.Lock()  # one read at a time: a cursor moves once
+
+    # reading ---------------------------------------------------------------------------
+    async def refresh(self, *, marker: object = None, force: bool = False) -> int:
+        """Read what was written since the last refresh; returns how many writes.
+
+        A journal whose reads cost (CloudWatch Logs) is read only when ``marker`` — what
+        the caller saw of the fleet (lock holders, weights) — changed, when ``force``,
+        or every :data:`QUIET_LOOKS` looks: every write happens under the fleet lock,
+        so a change the marker missed is a short one, caught by the next quiet read."""
+        assert self.journal is not None, "a view fed by hand is not refreshed"
+        async with self._reading:
+            if self.cursor is None:
+                lines, cursor = await self.journal.summary(self.fleet)
+            else:
+                if self.journal.reads_cost and not force:
+                    self._quiet += 1
+                    if marker == self._marker and self._quiet < QUIET_LOOKS:
+                        return 0
+                lines, cursor = await self.journal.after(self.fleet, self.cursor)
+            self._marker, self._quiet, self.cursor = marker, 0, cursor
+            return self.feed(lines)
+
+    def stale(self) -> None:
+        """Read at the next refresh whatever it costs (this Molt just wrote)."""
+        self._marker = object()
+
+    # folding ---------------------------------------------------------------------------
+    def feed(self, lines: Iterable[str]) -> int:
+        """Fold stored writes, oldest first, into the view; returns how many."""
+        count = 0
+        for line in lines:
+            count += 1
+            write = parse_line(line)
+            if write is not None and write.fleet == self.fleet:
+                self._take(write, line)
+        self.lines_read += count
+        return count
+
+    def _take(self, write: JournalRecord, line: str) -> None:
+        kept = self._kept.get(write.id)
+        if kept is None:
+            kept = self._kept[write.id] = _Kept(write, [line])
+            self._place(write)
+        else:
+            first = kept.record
+            kept.lines.append(line)
+            if first.outcome is Outcome.STARTED and write.outcome is not Outcome.STARTED:
+                kept.record = replace(
+                    first,
+                    outcome=write.outcome,
+                    reason=write.reason,
+                    weights_after=write.weights_after,
+                    args={**write.args, **first.args},
+                )
+        record = kept.record
+        if record.outcome in (Outcome.STARTED, Outcome.INTERRUPTED):
+            self._open.add(record.id)
+        elif record.id in self._open:
+            self._open.discard(record.id)
+            self._release(record.id)
+        if record.outcome is Outcome.OK:
+            if record.action in BY_HAND and record.id in self._rollout and (
+                record.args.get("rollout") != self._start
+            ):
+                self._hand_since_event = True  # by hand: it paused the rollout
+            for ident in [i for i in self._open if i != record.id and self._finished(i, record)]:
+                self._open.discard(ident)
+                self._release(ident)
+        while len(self._recent) > self.recent_size:
+            ident, _ = self._recent.popitem(last=False)
+            self._release(ident)
+
+    def _finished(self, cut: str, later: JournalRecord) -> bool:
+        record = self._kept[cut].record
+        return record.at <= later.at and finishes(later, record)
+
+    def _place(self, record: JournalRecord) -> None:
+        """Which parts of the view a new record belongs to (decided at its first write:
+        its outcome may change, what it is does not)."""
+        self._recent[record.id] = None
+        if record.action == "rollout" and record.args.get("event") == "start":
+            before, self._rollout = self._rollout, {record.id: None}
+            self._start, self._hand_since_event = record.id, False
+            for ident in before:
+                self._release(ident)
+        elif self._rollout and record.args.get("rollout") == self._start:
+            self._rollout[record.id] = None
+            self._hand_since_event = False
+        elif self._rollout and record.action in BY_HAND and not self._hand_since_event:
+            # one by-hand action pauses a running rollout; more change nothing until the
+            # rollout's next record (a resume) — one that failed keeps the door open
+            self._rollout[record.id] = None
+        if record.action == "verify" and record.args.get("drift"):
+            self._drift.add(record.id)
+
+    def _release(self, ident: str) -> None:
+        """Forget a record no part of the view needs any more."""
+        needed = (
+            ident in self._recent
+            or ident in self._open
+            or ident in self._drift
+            or ident in self._rollout
+        )
+        if not needed:
+            self._kept.pop(ident, None)
+
+    # what readers get ------------------------------------------------------------------
+    def records(self) -> list[JournalRecord]:
+        """The records that say where the fleet stands, oldest first: give them to
+        :func:`~backends.rollout.rollout_state`, :func:`~backends.interrupted.interrupted`
+        and :func:`~backends.taint.taints` as they would take the whole journal."""
+        return sorted((k.record for k in self._kept.values()), key=lambda r: r.at)
+
+    def recent(self, count: int | None = None) -> list[JournalRecord]:
+        """The last ``count`` actions (all those kept for display by default)."""
+        shown = [self._kept[i].record for i in self._recent if i in self._kept]
+        shown.sort(key=lambda r: r.at)
+        return shown[-count:] if count else shown
+
+    def lines(self) -> list[str]:
+        """The stored writes of what the view keeps, in stored order (the agent answers
+        :meth:`~backends.journal.Journal.summary` with them)."""
+        kept = sorted(self._kept.values(), key=lambda k: k.record.at)
+        return [line for k in kept for line in k.lines]
+
+    def __len__(self) -> int:
+        return len(self._kept)

@@ -1,0 +1,96 @@
+"""A journal view keeps a few records of a long journal, yet reads where the fleet
+stands exactly as the whole journal does: the rollout, the interrupted actions and the
+drift, whatever sequence of actions was journaled (property test)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from backends import chain
+from backends.interrupted import interrupted
+from backends.journal import JournalRecord, Outcome, fold, parse_line
+from backends.journal_view import JournalView
+from backends.model import FleetSnapshot, utcnow
+from backends.rollout import Plan, rollout_state
+from backends.taint import taints
+
+START = utcnow() - timedelta(days=1)
+PLAN = Plan(steps=(10, 50, 100), bake=1.0).to_json()
+EVENTS = ("pause", "resume", "abort", "done", "inconclusive")
+LAUNCHES = [("launch", Outcome.OK)] * 3
+ENDS = (Outcome.OK, Outcome.OK, Outcome.FAILED, Outcome.REFUSED, Outcome.INTERRUPTED, None)
+
+action = st.one_of(
+    st.tuples(st.just("shift"), st.sampled_from(ENDS)),
+    st.tuples(st.just("retire"), st.sampled_from(ENDS)),
+    st.tuples(st.just("launch"), st.sampled_from(ENDS)),
+    st.tuples(st.just("start"), st.sampled_from(ENDS)),
+    st.tuples(st.sampled_from(EVENTS), st.sampled_from(ENDS)),
+    st.tuples(st.just("step"), st.sampled_from(ENDS)),
+    st.tuples(st.just("verify"), st.sampled_from(ENDS)),
+)
+
+
+def journal(actions: list[tuple[str, Outcome | None]]) -> list[str]:
+    """The stored writes of a sequence of actions (None: it never finished)."""
+    lines, last, rollout = [], "", ""
+    for number, (kind, end) in enumerate(actions):
+        generation = f"g{number % 3 + 1}"
+        args: dict = {"generation": generation}
+        name = kind
+        if kind in ("start", "step", *EVENTS):
+            name = "rollout" if kind != "step" else "shift"
+            args = {"event": kind, "rollout": rollout, "generation": "g2", "baseline": "g1"}
+            if kind == "start":
+                args = {**args, "plan": PLAN}
+                args.pop("rollout")
+            if kind == "step":
+                args = {"rollout": rollout, "step": 1, "weights": {"g1": 90, "g2": 10}}
+        if kind == "verify":
+            args["drift"] = [f"host: changed app{number % 2}.py"]
+        if kind == "launch":
+            args = {"version": f"v{number % 2}"}
+        at = START + timedelta(seconds=number)
+        record = JournalRecord(fleet="web", action=name, operator="o", args=args, at=at)
+        if kind == "start":
+            rollout = record.id
+        writes = [record] if end is None else [record, record.finished(end)]
+        for write in writes:
+            last = chain.seal(write.to_json(), chain.hash_of(last))
+            lines.append(last)
+    return lines
+
+
+def standing(records: list[JournalRecord]) -> tuple:
+    snapshot = FleetSnapshot(fleet="web", backend="local", entry="", generations=())
+    return (
+        rollout_state(records, None),
+        [r.id for r in interrupted(records, snapshot, [])],
+        taints(records),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@example([("start", Outcome.OK), ("shift", Outcome.FAILED), ("shift", Outcome.OK)] + LAUNCHES, 1)
+@given(st.lists(action, max_size=60), st.integers(min_value=1, max_value=8))
+def test_a_small_view_stands_where_the_whole_journal_does(actions, recent):
+    lines = journal(actions)
+    whole = fold(r for r in map(parse_line, lines) if r is not None)
+    view = JournalView(None, "web", recent=recent)
+    view.feed(lines)
+    assert standing(view.records()) == standing(whole)
+    assert [r.id for r in view.recent()] == [r.id for r in whole[-recent:]]
+    again = JournalView(None, "web", recent=recent)  # from what the agent hands over
+    again.feed(view.lines())
+    assert standing(again.records()) == standing(whole)
+
+
+def test_the_view_stays_small_however_long_the_journal():
+    lines = journal([("shift", Outcome.OK)] * 5000 + [("retire", None)])
+    view = JournalView(None, "web", recent=50)
+    view.feed(lines)
+    assert view.lines_read == 10_001
+    assert len(view) <= 51
