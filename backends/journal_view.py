@@ -122,8 +122,10 @@ class JournalView:
             self._open.discard(record.id)
             self._release(record.id)
         if record.outcome is Outcome.OK:
-            if record.action in BY_HAND and record.id in self._rollout and (
-                record.args.get("rollout") != self._start
+            if (
+                record.action in BY_HAND
+                and record.id in self._rollout
+                and (record.args.get("rollout") != self._start)
             ):
                 self._hand_since_event = True  # by hand: it paused the rollout
             for ident in [i for i in self._open if i != record.id and self._finished(i, record)]:

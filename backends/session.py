@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,6 +116,10 @@ class FleetSession:
         self._started = False
         self._worse: dict[str, tuple[str, ...]] = {}  # generation → what it does worse
         self._look_again = asyncio.Event()
+        self._taken = asyncio.Event()  # a first snapshot is in
+        self._polls = 0
+        poll = max(self.backend.poll_interval, 0.1)
+        self._polls_per_look = max(1, math.ceil(ATTENTION_EVERY / poll))
         #: generation → drift found (journaled, or seen by this read-only session)
         self.drift: dict[str, tuple[str, ...]] = {}
         #: the fleet's rollout, interrupted actions and lock, as last seen
@@ -193,10 +198,10 @@ class FleetSession:
             self._preparing("")
 
     def _preparing(self, text: str) -> None:
-        self.preparing = text
+        was, self.preparing = self.preparing, text
         self._tell(Preparing(text))
-        if not text:
-            self.request_read()
+        if not text and (was or not self.backend.hands_over_snapshots):
+            self.request_read()  # a polled driver's next poll shows it anyway
 
     async def _follow(self) -> None:
         backoff = _Backoff()
@@ -225,6 +230,9 @@ class FleetSession:
         if isinstance(event, SnapshotTaken):
             self._clear("watch")
             self._take(event.snapshot)
+            self._polls += 1
+            if self._polls % self._polls_per_look == 0:
+                self._look_again.set()  # a polled driver looks every few polls, not by clock
             return
         if isinstance(event, ReadError) and not event.source:
             if event.cleared:
@@ -270,9 +278,19 @@ class FleetSession:
         self._take(snapshot)
         return snapshot
 
+    async def _first_snapshot(self) -> FleetSnapshot:
+        """The first read: a polled driver's watch is making it (a read of our own
+        would pay for it twice); else, or if it is slow, read now."""
+        if self._started and self.backend.hands_over_snapshots:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2 * self.backend.poll_interval):
+                    await self._taken.wait()
+        return self.snapshot or await self.read()
+
     def _take(self, snapshot: FleetSnapshot) -> None:
         snapshot = annotate(snapshot, self.drift, self.fleet.max_age, utcnow())
         self.snapshot = snapshot
+        self._taken.set()
         self._tell(SnapshotUpdated(snapshot))
         for event in self._crossings(snapshot):
             self._tell(EventArrived(event))
@@ -400,7 +418,7 @@ class FleetSession:
         """The fleet's rollout, interrupted actions and lock holder, read now (of the
         journal, only what is new — and on a journal whose reads cost, only when the
         locks or the fleet show it can have changed, or every few looks)."""
-        snapshot = self.snapshot or await self.read()
+        snapshot = self.snapshot or await self._first_snapshot()
         holders = await self.backend.lock_holders((FLEET_LOCK, ROLLOUT_LOCK))
         lock, driver = holders[FLEET_LOCK], holders[ROLLOUT_LOCK]
         await self.journal_view.refresh(marker=_marker(snapshot, lock, driver))
@@ -443,6 +461,12 @@ class FleetSession:
             except Exception as error:
                 await self._failed("verify", error, backoff)
 
+    @property
+    def _attention_every(self) -> float:
+        """A polled driver's looks follow its polls (so they cost a share of each); the
+        clock only stands in when no poll comes through."""
+        return ATTENTION_EVERY * (4 if self.backend.hands_over_snapshots else 1)
+
     async def _keep_attention(self) -> None:
         """Look at the journal and the locks now and then (and after every action), so a
         rollout driven elsewhere — or a driver that died — shows."""
@@ -452,7 +476,7 @@ class FleetSession:
             # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
             # cancel that meets the event being set, and close() would wait forever
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ATTENTION_EVERY):
+                async with asyncio.timeout(self._attention_every):
                     await self._look_again.wait()
             self._look_again.clear()
             try:

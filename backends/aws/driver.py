@@ -13,7 +13,7 @@ per new instance).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,9 @@ class AwsBackend(Backend):
 
     async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:
         return await self.leases.holder(lock)
+
+    async def lock_holders(self, locks: Sequence[str]) -> dict[str, Lease | None]:
+        return await self.leases.holders(locks)
 
     async def _set_weights(self, weights: dict[str, int]) -> None:
         records = await self.resources.groups()

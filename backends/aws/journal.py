@@ -26,6 +26,8 @@ def _code(error: ClientError) -> str:
 class CloudWatchJournal(Journal):
     """Append-only, like every journal: readers fold a record's two writes into one."""
 
+    reads_cost = True  # every read is a billed, throttled GetLogEvents
+
     def __init__(self, api: AwsApi) -> None:
         self.api = api
         self._ready: set[str] = set()
@@ -88,12 +90,24 @@ class CloudWatchJournal(Journal):
                     raise
 
     async def lines(self, fleet: str) -> list[str]:
+        lines, _ = await self._read(fleet, "", every_page=True)
+        return lines
+
+    async def after(self, fleet: str, cursor: str) -> tuple[list[str], str]:
+        """One ``GetLogEvents`` from ``cursor`` (CloudWatch's forward token): a poll costs
+        one call; what did not fit in the page comes with the next."""
+        return await self._read(fleet, cursor, every_page=False)
+
+    async def summary(self, fleet: str) -> tuple[list[str], str]:
+        return await self._read(fleet, "", every_page=True)
+
+    async def _read(self, fleet: str, cursor: str, *, every_page: bool) -> tuple[list[str], str]:
         group = naming.log_group_name(fleet)
 
-        def work() -> list[str]:
+        def work() -> tuple[list[str], str]:
             logs = self.api.client("logs")
             lines: list[str] = []
-            token: str | None = None
+            token = cursor
             while True:
                 params: dict[str, Any] = {
                     "logGroupName": group,
@@ -106,11 +120,13 @@ class CloudWatchJournal(Journal):
                     page = logs.get_log_events(**params)
                 except ClientError as error:
                     if _code(error) == "ResourceNotFoundException":
-                        return lines  # nothing journaled yet
+                        return lines, token  # nothing journaled yet
                     raise
-                lines.extend(str(e.get("message", "")) for e in page.get("events", []))
-                if not page.get("events") or page.get("nextForwardToken") in (None, token):
-                    return lines
-                token = page["nextForwardToken"]
+                events = page.get("events", [])
+                lines.extend(str(e.get("message", "")) for e in events)
+                after = str(page.get("nextForwardToken") or token)
+                if not every_page or not events or after == token:
+                    return lines, after
+                token = after
 
         return await self.api.run(work, f"journal log group {group}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from backends.aws.api import AwsApi
@@ -76,16 +77,30 @@ class ListenerLease:
         lease = await self._tagged(lock)
         return lease if lease is not None and not lease.expired else None
 
+    async def holders(self, locks: Sequence[str]) -> dict[str, Lease | None]:
+        """Who holds each of ``locks``, in one ``DescribeTags`` (expired: nobody)."""
+        found = await self._all_tagged(locks)
+        return {
+            lock: lease if lease and not lease.expired else None for lock, lease in found.items()
+        }
+
     async def _tagged(self, lock: str) -> Lease | None:
         """The lease tag on the listener, expired or not."""
+        return (await self._all_tagged([lock]))[lock]
+
+    async def _all_tagged(self, locks: Sequence[str]) -> dict[str, Lease | None]:
         answer = await self.api.call(
             "elbv2", "describe_tags", f"listener {self.arn}", ResourceArns=[self.arn]
         )
-        for description in answer.get("TagDescriptions", []):
-            for tag in description.get("Tags", []):
-                if tag.get("Key") == tag_of(lock):
-                    return decode(str(tag.get("Value", "")), lock)
-        return None
+        tags = {
+            str(tag.get("Key")): str(tag.get("Value", ""))
+            for description in answer.get("TagDescriptions", [])
+            for tag in description.get("Tags", [])
+        }
+        return {
+            lock: decode(tags[tag_of(lock)], lock) if tag_of(lock) in tags else None
+            for lock in locks
+        }
 
     async def _write(self, lease: Lease) -> None:
         await self.api.call(

@@ -10,7 +10,7 @@ from pathlib import Path
 from backends import chain
 from backends.journal import JournalRecord, Outcome
 from backends.local.store import Store
-from backends.model import utcnow
+from backends.model import iso, utcnow
 
 
 def prefill(state_dir: Path, fleet: str, records: int) -> int:
@@ -21,20 +21,20 @@ def prefill(state_dir: Path, fleet: str, records: int) -> int:
     try:
         last = store.last_journal_line(fleet)
         start = utcnow() - timedelta(seconds=records + 60)
+        template = JournalRecord(fleet=fleet, action="shift", operator="filler").to_json()
         with store.transaction():
             for number in range(records):
                 weights = {"g1": 100 - number % 100, "g2": number % 100}
-                record = JournalRecord(
-                    fleet=fleet,
-                    action="shift",
-                    operator="filler",
-                    args={"weights": weights},
-                    weights_before={"g1": 100, "g2": 0},
-                    weights_after=weights,
-                    at=start + timedelta(seconds=number),
-                )
-                for write in (record, record.finished(Outcome.OK)):
-                    last = chain.seal(write.to_json(), chain.hash_of(last))
+                write = {
+                    **template,
+                    "id": f"fill{number:08d}",
+                    "at": iso(start + timedelta(seconds=number), precise=True),
+                    "args": {"weights": weights},
+                    "weights_before": {"g1": 100, "g2": 0},
+                    "weights_after": weights,
+                }
+                for outcome in (Outcome.STARTED, Outcome.OK):
+                    last = chain.seal({**write, "outcome": outcome.value}, chain.hash_of(last))
                     store.append_journal(fleet, last)
     finally:
         store.close()

@@ -1,0 +1,112 @@
+"""A long journal costs a look nothing more (local backend, the real agent and binary).
+
+With tens of thousands of journal records, `molt status` used to read and fold every
+one of them (50k: 1.2 s and 168 MB), and the TUI and a rollout did so at every look.
+Now the agent keeps where each fleet stands, and a look reads only what was written
+since the last: counted here in journal writes handed over, and in the memory of the
+real `molt status` — never in seconds, which a busy machine blurs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backends.journal import Journal, JournalRecord
+from backends.journal_view import RECENT
+from backends.local.client import LocalBackend
+from backends.session import FleetSession
+from tests.support.journal_fill import prefill
+from tests.support.local import local_fleet, state_dir_env
+
+pytestmark = pytest.mark.slow
+LONG = 10_000  # records (20k writes): the old status took ~+40 MB for them
+
+
+class Counting(Journal):
+    """The fleet's journal, counting every write it hands over."""
+
+    def __init__(self, inner: Journal) -> None:
+        self.inner, self.handed = inner, 0
+
+    async def write(self, record: JournalRecord) -> None:
+        await self.inner.write(record)
+
+    async def lines(self, fleet: str) -> list[str]:
+        lines = await self.inner.lines(fleet)
+        self.handed += len(lines)
+        return lines
+
+    async def after(self, fleet: str, cursor: str) -> tuple[list[str], str]:
+        lines, cursor = await self.inner.after(fleet, cursor)
+        self.handed += len(lines)
+        return lines, cursor
+
+    async def summary(self, fleet: str) -> tuple[list[str], str]:
+        lines, cursor = await self.inner.summary(fleet)
+        self.handed += len(lines)
+        return lines, cursor
+
+
+async def test_each_look_reads_only_what_was_written_since_the_last(state_dir):
+    prefill(state_dir, "web", LONG)
+    session = FleetSession.around(LocalBackend(local_fleet("web", count=1), state_dir))
+    counting = session.journal_view.journal = Counting(session.backend.journal)
+    try:
+        await session.attention()
+        assert counting.handed <= 2 * RECENT  # where the fleet stands, not 40k writes
+        first = counting.handed
+        for _ in range(3):
+            await session.attention()
+        assert counting.handed == first  # nothing new: nothing read
+        await session.ops.record("verify", {"generation": "g1", "drift": []})
+        await session.attention()
+        assert counting.handed == first + 2  # the action's two writes, no more
+        await session.standing()  # a rollout's tick reads the same way
+        assert counting.handed == first + 2
+    finally:
+        await session.close()
+
+
+def status_peak_mb(state_dir: Path, config: Path) -> float:
+    """Peak RSS of one real ``molt status web --json``, measured by a child of its own."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run(sys.argv[1:], capture_output=True); "
+        "assert done.returncode == 0, done.stderr; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    molt = str(Path(sys.executable).with_name("molt"))
+    argv = [molt, "--config", str(config), "status", "web", "--json"]
+    env = {**os.environ, "MOLT_STATE_DIR": str(state_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout) / 1024
+
+
+def fleet_with_journal(state_dir: Path, records: int) -> Path:
+    config = state_dir / "molt.toml"
+    settings = local_fleet("web", count=1).settings
+    config.write_text(
+        '[fleets.web]\nbackend = "local"\n'
+        f'artifact = "{settings.artifact}"\nstart = "{{python}} app.py --port {{port}}"\n'
+        f'listen = "{settings.listen}"\ncount = 1\n'
+    )
+    prefill(state_dir, "web", records)
+    return config
+
+
+def test_status_memory_does_not_grow_with_the_journal():
+    peaks = []
+    for records in (100, LONG):
+        with state_dir_env() as state_dir:
+            config = fleet_with_journal(state_dir, records)
+            status_peak_mb(state_dir, config)  # starts the agent, which reads it once
+            peaks.append(status_peak_mb(state_dir, config))
+    short, long = peaks
+    assert long < short + 10, f"status: {short:.0f} MB with 100 records, {long:.0f} MB with {LONG}"
