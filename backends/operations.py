@@ -21,8 +21,8 @@ from backends.base import Backend, read_only_refusal
 from backends.errors import BackendError, OperationFailed, Refused
 from backends.journal import JournalRecord, Outcome
 from backends.journal_view import JournalView
-from backends.locking import ROLLOUT_LOCK, Lease
-from backends.model import FleetSnapshot, Generation, GenerationSpec
+from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.model import FleetSnapshot, Generation, GenerationSpec, utcnow
 from backends.rollout import rollout_state
 
 MUTATIONS = ("launch", "shift", "promote", "rollback", "retire")
@@ -203,14 +203,33 @@ class Operations:
         lease = await self.backend.acquire(
             Lease.new(record.operator, _doing(action, args), record.id, self.backend.lease_ttl)
         )
-        keeper = asyncio.ensure_future(self._keep(lease))
+        lost = asyncio.Event()
+        keeper = asyncio.ensure_future(self._keep(lease, lost))
+        work = asyncio.ensure_future(self._guarded(record, plan, act, forced, lost))
         try:
-            await self._guarded(record, plan, act, forced)
+            try:
+                await asyncio.wait({work, keeper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # cancelled from outside, or the lease is gone: another Molt may act now,
+                # so this one stops before its next write — and, the lease lost, writes no
+                # outcome (the record stays *started* with no lease holding it: status
+                # shows it interrupted, with the command that finishes it)
+                stopped = not work.done()
+                if stopped:
+                    work.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await work
+            if stopped:
+                raise keeper.result()
+            await work
         finally:
             keeper.cancel()
-            await asyncio.shield(self._release(lease))
+            if not lost.is_set():
+                await asyncio.shield(self._release(lease))
 
-    async def _guarded(self, record: JournalRecord, plan: Plan, act: Act, forced: bool) -> None:
+    async def _guarded(
+        self, record: JournalRecord, plan: Plan, act: Act, forced: bool, lost: asyncio.Event
+    ) -> None:
         snapshot = await self.backend.snapshot()
         record = replace(record, weights_before=snapshot.weights, forced=forced)
         try:
@@ -225,7 +244,8 @@ class Operations:
         try:
             result = await act(weights_after)
         except asyncio.CancelledError:
-            await asyncio.shield(self._write_outcome(record, Outcome.INTERRUPTED, INTERRUPTED))
+            if not lost.is_set():
+                await asyncio.shield(self._write_outcome(record, Outcome.INTERRUPTED, INTERRUPTED))
             raise
         except BackendError as error:
             await self._write_outcome(record, Outcome.FAILED, error.message)
@@ -238,12 +258,23 @@ class Operations:
         done = record.finished(Outcome.OK)
         await self.backend.journal.write(replace(done, args={**done.args, **result}))
 
-    async def _keep(self, lease: Lease) -> None:
-        """Renew the lease while the action runs (a third of its life at a time)."""
+    async def _keep(self, lease: Lease, lost: asyncio.Event) -> Locked:
+        """Renew the lease while the action runs (a third of its life at a time); return
+        once it is lost — refused, or not renewed in time to outlive the next try."""
+        ttl = self.backend.lease_ttl
         while True:
-            await asyncio.sleep(self.backend.lease_ttl / 3)
-            with contextlib.suppress(BackendError):
+            await asyncio.sleep(ttl / 3)
+            try:
                 lease = await self.backend.renew(lease)
+                continue
+            except Locked as refused:
+                gone = refused
+            except BackendError:  # a passing fault, unless the lease ends before the next try
+                if (lease.expires - utcnow()).total_seconds() > ttl / 3:
+                    continue
+                gone = Locked(self.fleet, None, lease.lock, lost=lease)
+            lost.set()
+            return gone
 
     async def _release(self, lease: Lease) -> None:
         with contextlib.suppress(BackendError):

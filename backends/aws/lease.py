@@ -23,9 +23,11 @@ from datetime import UTC, datetime
 from backends.aws.api import AwsApi
 from backends.aws.naming import elb_tag_value
 from backends.locking import FLEET_LOCK, Lease, Locked
+from backends.model import utcnow
 
 TAG = "molt:lease"  # the fleet lock; other locks add their name: molt:lease:rollout
 SETTLE = 1.0  # seconds between writing the tag and reading it back
+GIVE_BACK_MARGIN = 15.0  # a lease with less life left is not removed: the removal might land late
 FIELDS = ("t", "s", "e", "r", "o", "a")  # token, since, expires, record, host, action
 
 
@@ -145,8 +147,14 @@ class ListenerLease:
         return Locked(self.fleet, holder, lease.lock, lost=lease)
 
     async def give_back(self, lease: Lease) -> None:
+        """Remove the tag only while it is ours and live for a while yet. Tags have no
+        compare-and-swap, but a live lease is never taken over: so nobody can have
+        written theirs between this read and the removal. An expired one is left as it
+        is (it is free anyway): a Molt taking it over now must never lose its own."""
         current = await self._tagged(lease.lock)
-        if current is not None and current.token == lease.token:
+        left = (current.expires - utcnow()).total_seconds() if current is not None else 0.0
+        margin = min(GIVE_BACK_MARGIN, lease.ttl / 3)  # renewed every third: more is left
+        if current is not None and current.token == lease.token and left > margin:
             await self.api.call(
                 "elbv2",
                 "remove_tags",
