@@ -19,6 +19,7 @@ it must not act.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import uuid
@@ -31,6 +32,7 @@ import humanize
 from backends.errors import Refused
 from backends.model import iso, parse_iso, utcnow
 
+PUBLIC = "public:"  # the token of a lease as others see it (see Lease.public)
 LEASE_TTL = 60.0  # seconds a lease lasts without renewal
 FLEET_LOCK = "fleet"  # every mutation holds it while it acts
 ROLLOUT_LOCK = "rollout"  # the process driving a rollout holds it until the rollout ends
@@ -80,6 +82,24 @@ class Lease:
     @property
     def expired(self) -> bool:
         return utcnow() >= self.expires
+
+    def public(self) -> Lease:
+        """The lease as others may see it: its token proves who holds it, so it is
+        replaced by a digest that only tells whether two leases are the same one."""
+        if self.token.startswith(PUBLIC):
+            return self
+        return replace(self, token=PUBLIC + hashlib.sha256(self.token.encode()).hexdigest()[:16])
+
+    def same(self, other: Lease) -> bool:
+        """Is ``other`` (as the holder of a lock reads it) this lease of ours?"""
+        return other.token in (self.token, self.public().token)
+
+    def shown_json(self) -> dict[str, Any]:
+        """What ``status --json`` shows: who, doing what, since when, until when — never
+        the token."""
+        data = self.to_json()
+        del data["token"]
+        return data
 
     def describe(self) -> str:
         """``alice (laptop pid 4242): retire g1, since 14:02:11 UTC (12 seconds ago)``"""

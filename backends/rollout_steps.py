@@ -283,7 +283,7 @@ async def still_ours(session: FleetSession, lease: Lease) -> None:
             "it changes nothing more"
         ) from lost
     holder = await session.backend.lock_holder(ROLLOUT_LOCK)
-    if holder is None or holder.token != lease.token:
+    if holder is None or not lease.same(holder):
         raise LeaseLost(
             "this Molt lost the rollout lease while it was stopped; it changes nothing more"
         )

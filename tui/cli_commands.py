@@ -87,7 +87,7 @@ async def status(args: argparse.Namespace, session: FleetSession) -> int:
         emit(
             {
                 **snapshot.to_json(),
-                "lock": holder.to_json() if holder is not None else None,
+                "lock": holder.shown_json() if holder is not None else None,
                 "interrupted": [_cut_json(r) for r in cut],
                 "rollout": _rollout_json(rolling, snapshot),
             }

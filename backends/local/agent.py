@@ -182,7 +182,9 @@ class Agent:
             writer.write(rpc.encode(rpc.error_message(error)))
             return
         held = runtime.leases.get(lease.lock)
-        if held is not None and held.token != lease.token and not held.expired:
+        if held is not None and not held.expired:
+            # held by a connection, whatever token this one presents: a token is never
+            # a way in (it is never shown either)
             writer.write(rpc.encode(rpc.locked_message(runtime.name, held)))
             return
         if held is not None and held.token != lease.token:
@@ -258,7 +260,7 @@ class Agent:
     async def rpc_lock_holder(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """Who holds the lock, unless their lease has expired (then nobody does)."""
         lease = self._fleet(params).leases.get(str(params.get("lock", FLEET_LOCK)))
-        return lease.to_json() if lease is not None and not lease.expired else None
+        return lease.public().to_json() if lease is not None and not lease.expired else None
 
     async def rpc_fleet_settings(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """What the agent runs a fleet with (read-only sessions compare, never apply)."""

@@ -45,7 +45,7 @@ def locked_message(
     """``Locked`` on the wire: who holds the lock (if anyone) and, answering a renewal,
     the lease that was ``lost``."""
     message = error_message(Locked(fleet, holder, lost=lost))
-    message["error"]["lease"] = holder.to_json() if holder is not None else None
+    message["error"]["lease"] = holder.public().to_json() if holder is not None else None
     message["error"]["fleet"] = fleet
     if lost is not None:
         message["error"]["lost"] = lost.to_json()
