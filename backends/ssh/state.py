@@ -260,6 +260,25 @@ class LbJournal(Journal):
         text = await self.lb.with_sftp(load, timeout=self.timeout, what=f"reading {JOURNAL_NAME}")
         return [line for line in text.splitlines() if line.strip()]
 
+    async def after(self, fleet: str, cursor: str) -> tuple[list[str], str]:
+        """The lines appended after byte ``cursor`` (complete lines only): a look reads
+        what was written since the last, not the whole file."""
+        start = int(cursor) if cursor.isdigit() else 0
+
+        async def load(sftp: asyncssh.SFTPClient) -> bytes:
+            try:
+                async with sftp.open(self.path, "rb") as handle:
+                    await handle.seek(start)
+                    data: bytes = await handle.read()
+                    return data
+            except asyncssh.SFTPNoSuchFile:
+                return b""
+
+        data = await self.lb.with_sftp(load, timeout=self.timeout, what=f"reading {JOURNAL_NAME}")
+        whole = data[: data.rfind(b"\n") + 1]  # a line being appended waits for the next look
+        lines = [line for line in whole.decode(errors="replace").splitlines() if line.strip()]
+        return lines, str(start + len(whole))
+
 
 def append_script(fleet_dir: str) -> str:
     """Read the record (its JSON after the opening brace) on stdin; under the journal's
