@@ -205,7 +205,17 @@ class Operations:
         )
         lost = asyncio.Event()
         keeper = asyncio.ensure_future(self._keep(lease, lost))
-        work = asyncio.ensure_future(self._guarded(record, plan, act, forced, lost))
+        released: list[bool] = []
+
+        async def guarded_then_release() -> None:
+            try:
+                await self._guarded(record, plan, act, forced, lost)
+            finally:  # at once, in this task: a look woken by the outcome sees it free
+                if not lost.is_set():
+                    released.append(True)
+                    await asyncio.shield(self._release(lease))
+
+        work = asyncio.ensure_future(guarded_then_release())
         try:
             try:
                 await asyncio.wait({work, keeper}, return_when=asyncio.FIRST_COMPLETED)
@@ -224,7 +234,7 @@ class Operations:
             await work
         finally:
             keeper.cancel()
-            if not lost.is_set():
+            if not lost.is_set() and not released:  # cancelled before it began
                 await asyncio.shield(self._release(lease))
 
     async def _guarded(
