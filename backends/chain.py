@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
+_HEAD_TEXT = re.compile(r"([0-9]{1,12}) ([0-9a-f]{64})")
 GENESIS = ""  # the prev of a journal's first sealed line
 HASH_TAIL = ',"hash":"'
 
@@ -75,6 +77,16 @@ class Anchor:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return None
         return cls(count, head) if isinstance(head, str) else None
+
+    def text(self) -> str:
+        """``<count> <hash>``: how a host file or a tag holds it."""
+        return f"{self.count} {self.head}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor | None:
+        """An anchor from :meth:`text` (None for anything else)."""
+        found = _HEAD_TEXT.fullmatch(text.strip())
+        return cls(int(found[1]), found[2]) if found else None
 
     def after(self, line: str) -> Anchor:
         """The head once ``line`` is appended."""
@@ -156,8 +168,12 @@ def walk(lines: list[str]) -> tuple[list[bool], int, str]:
             held.append(False)
             continue
         found = hash_of(line)
+        if not found and prev is None:
+            held.append(False)  # before the first sealed line: unhashed, skipped
+            continue
         if not found:
-            held.append(False)  # counted as unhashed, not a break: the chain skips it
+            broken = f"record {number} ({_who(data)}) carries no hash"
+            held.append(False)
             continue
         if digest(unsealed(line)) != found:
             broken = (
