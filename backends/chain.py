@@ -146,18 +146,22 @@ def _break(number: int, data: dict[str, Any], prev: str | None, seen: dict[str, 
     return ""
 
 
-def walk(lines: list[str]) -> tuple[list[bool], int, str]:
-    """(for each non-blank line: whether it holds, sealed lines that hold, the first
-    break). A line holds if it carries its own hash and follows the line before it;
-    every line from the first break on is unverified, and so is a line with no hash."""
-    held: list[bool] = []
+Walked = list[tuple[dict[str, Any] | None, bool]]
+
+
+def walk(lines: list[str]) -> tuple[Walked, int, str]:
+    """(for each non-blank line: its JSON if read, and whether it holds; sealed lines
+    that hold; the first break). A line holds if it carries its own hash and follows
+    the line before it; every line from the first break on is unverified (and not
+    read), and so is a line with no hash."""
+    walked: Walked = []
     prev: str | None = None
     seen: dict[str, int] = {}
     broken = ""
     sealed = 0
     for number, line in enumerate((x for x in lines if x.strip()), start=1):
         if broken:
-            held.append(False)
+            walked.append((None, False))
             continue
         try:
             data = json.loads(line)
@@ -165,29 +169,27 @@ def walk(lines: list[str]) -> tuple[list[bool], int, str]:
                 raise ValueError
         except ValueError:
             broken = f"record {number} is not a Molt journal record"
-            held.append(False)
+            walked.append((None, False))
             continue
         found = hash_of(line)
         if not found and prev is None:
-            held.append(False)  # before the first sealed line: unhashed, skipped
+            walked.append((data, False))  # before the first sealed line: unhashed, skipped
             continue
         if not found:
             broken = f"record {number} ({_who(data)}) carries no hash"
-            held.append(False)
-            continue
-        if digest(unsealed(line)) != found:
+        elif digest(unsealed(line)) != found:
             broken = (
                 f"record {number} ({_who(data)}) was edited: its content does not match its hash"
             )
         else:
             broken = _break(number, data, prev, seen)
         if broken:
-            held.append(False)
+            walked.append((data, False))
             continue
         seen[str(data.get("id"))] = seen.get(str(data.get("id")), 0) + 1
         prev, sealed = found, sealed + 1
-        held.append(True)
-    return held, sealed, broken
+        walked.append((data, True))
+    return walked, sealed, broken
 
 
 def _unhashed(lines: list[str]) -> list[int]:

@@ -204,13 +204,20 @@ def read_lines(lines: list[str], fleet: str) -> list[JournalRecord]:
     """``fleet``'s actions from stored lines, folded; a line that does not hold in the
     chain (no hash, or after a break) gives a record marked ``unverified``."""
     kept = [x for x in lines if x.strip()]
-    held, _, _ = walk(kept)
+    walked, _, _ = walk(kept)
     parsed = []
-    for line, holds in zip(kept, held, strict=True):
-        record = parse_line(line)
+    for line, (data, holds) in zip(kept, walked, strict=True):
+        record = parse_line(line) if data is None else _from_data(data)
         if record is not None and record.fleet == fleet:
-            parsed.append(replace(record, unverified=not holds))
+            parsed.append(replace(record, unverified=True) if not holds else record)
     return fold(parsed)
+
+
+def _from_data(data: Mapping[str, Any]) -> JournalRecord | None:
+    try:
+        return JournalRecord.from_json(data)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class Journal(ABC):

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from backends import chain
+from backends.manifest import build_manifest, manifest_digest
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +56,26 @@ def test_the_head_lives_on_the_app_hosts_and_catches_truncation_and_rechaining(m
     journal.write_text("\n".join(forged) + "\n")
     assert chain.check(forged).records == len(lines)  # the chain alone holds
     _check_fails(fleet, "re-chained")
+
+
+def test_verify_holds_the_manifest_against_the_journal_not_the_lb_state(make_fleet):
+    fleet = make_fleet()
+    fleet.ok("launch", fleet.name, "--version", "v1", "--wait")
+    assert "g1: clean" in fleet.ok("verify", fleet.name)
+    lb, app, *_ = fleet.rig.hosts
+    home = app.srv / "molt" / fleet.name / "g1"
+    (home / "tree" / "app.py").chmod(0o644)
+    with (home / "tree" / "app.py").open("a") as handle:
+        handle.write("BACKDOOR = True\n")
+    (home / "tree" / "app.py").chmod(0o444)
+    manifest = build_manifest(home / "tree")  # the hash recomputed, beside the tree
+    (home / "manifest.json").chmod(0o644)
+    (home / "manifest.json").write_text(json.dumps(manifest))
+    state = lb.srv / "molt" / fleet.name / "state.json"  # and the LB host's digest too
+    desired = json.loads(state.read_text())
+    for generation in desired["generations"]:
+        generation["digest"] = manifest_digest(manifest)
+    state.write_text(json.dumps(desired))
+    done = fleet.molt("verify", fleet.name, "g1")
+    assert done.returncode == 1
+    assert f"{app.address}: changed manifest.json (differs from the digest journaled" in done.stdout
