@@ -264,7 +264,8 @@ class ReadError(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DifferenceFound(Event):
     """The world differs from what Molt set (HAProxy after a reload, settings changed in
-    molt.toml): ``repaired`` when the driver put it back, else only reported (read-only)."""
+    molt.toml): reported, never put back by a look — ``molt apply`` does that, locked
+    and journaled. ``repaired``: kept for records and streams written before."""
 
     kind: ClassVar[EventKind] = EventKind.DIFFERENCE
     what: str
