@@ -24,7 +24,7 @@ class EventKind(StrEnum):
     WEIGHTS = "weights"  # the fleet's weights changed
     ACTION = "action"  # an operator's action, from the journal
     ERROR = "error"  # the driver could not read (part of) the fleet, or can again
-    DIFFERENCE = "difference"  # the world differs from what Molt set, repaired or reported
+    DIFFERENCE = "difference"  # the world differs from what Molt set: reported, not repaired
     SNAPSHOT = "snapshot"  # a polled driver's fresh read, handed to watchers
     TRAFFIC = "traffic"  # a generation started (or stopped) doing worse than its baseline
 
