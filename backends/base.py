@@ -3,8 +3,9 @@
 One backend instance serves **one** fleet, and whether it may write is fixed when it is
 made: a read-only backend performs no write of any kind. No read writes either, in or
 out of read-only mode: a difference between what runs and what Molt means it to run is
-reported (:meth:`Backend.differences`) and only :meth:`Backend.apply` acts on it. The mutating methods here refuse in read-only mode before the
-driver is asked anything, so no driver can forget to.
+reported (:meth:`Backend.differences`) and only :meth:`Backend.apply` acts on it. The
+mutating methods here refuse in read-only mode before the driver is asked anything, so
+no driver can forget to.
 
 A driver only reads and acts; it never decides whether an action is allowed. That is
 the job of :mod:`backends.guards`, applied by :class:`backends.operations.Operations`,
