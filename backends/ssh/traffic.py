@@ -60,9 +60,10 @@ def check_keeps_traffic(state: FleetState, stats: dict[str, ServerStat]) -> None
     """:class:`Refused` when bringing HAProxy to the desired state would leave no server
     that is up carrying traffic, where one carries it now (servers added back start
     down until their checks pass)."""
-    carrying = [n for n, s in stats.items() if s.weight > 0 and s.status.upper().startswith("UP")]
+    up = [n for n, s in stats.items() if s.status.upper().startswith("UP")]
+    carrying = [n for n in up if stats[n].weight > 0]
     wanted = desired_weights(state)
-    after = [n for n in carrying if wanted.get(n, 0) > 0 or not _OURS.match(n)]
+    after = [n for n in up if wanted.get(n, 0) > 0 or (n in carrying and not _OURS.match(n))]
     if carrying and not after:
         raise Refused(
             f"applying the desired state would leave no healthy server carrying traffic "
