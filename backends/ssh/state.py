@@ -233,7 +233,7 @@ async def _drain(process: asyncssh.SSHClientProcess[str]) -> str:
 class LbJournal(Journal):
     """``journal.jsonl`` in the fleet's directory on the LB host: one sealed line per
     write, appended by a script under ``flock``, so the chain cannot fork whoever
-    writes (an operator's action, a repair found by a read)."""
+    writes (an operator's action, ``molt apply``)."""
 
     anchored_at = "the app hosts"
 
