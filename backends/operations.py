@@ -25,7 +25,7 @@ from backends.locking import ROLLOUT_LOCK, Lease, Locked
 from backends.model import FleetSnapshot, Generation, GenerationSpec, utcnow
 from backends.rollout import rollout_state
 
-MUTATIONS = ("launch", "shift", "promote", "rollback", "retire")
+MUTATIONS = ("launch", "shift", "promote", "rollback", "retire", "apply")
 INTERRUPTED = "Molt stopped before it finished; run the same command again to finish it"
 
 Plan = Callable[[FleetSnapshot], Mapping[str, int]]
@@ -78,7 +78,13 @@ class Operations:
         async def act(_: Mapping[str, int]) -> dict[str, Any]:
             made = await self.backend.launch(replace(spec, launched_by=operator), resume=resume[0])
             launched.append(made)
-            return {"generation": made.id, **({"resumed": True} if resume[0] else {})}
+            # the digest of what was launched, journaled: every verify holds the
+            # manifest it finds against it (backends.proofs)
+            return {
+                "generation": made.id,
+                **({"digest": made.digest} if made.digest else {}),
+                **({"resumed": True} if resume[0] else {}),
+            }
 
         await self._mutate("launch", args, plan, act)
         return launched[0]
@@ -152,6 +158,25 @@ class Operations:
             return {}
 
         await self._mutate("retire", {"generation": generation}, plan, act)
+
+    async def apply(self) -> tuple[str, ...]:
+        """Make what runs match molt.toml and what Molt recorded (``molt apply``): under
+        the fleet lock, journaled before the driver acts. Returns what was done; when
+        nothing differs, nothing is done and nothing is journaled. The driver refuses,
+        with the reason, a change that would drop traffic (journaled ``refused``)."""
+        if self.read_only:
+            raise read_only_refusal("apply")
+        found = await self.backend.differences(await self.backend.snapshot())
+        if not found:
+            return ()
+        done: list[str] = []
+
+        async def act(_: Mapping[str, int]) -> dict[str, Any]:
+            done.extend(await self.backend.apply())
+            return {"applied": list(done)}
+
+        await self._mutate("apply", {"differences": list(found)}, lambda s: s.weights, act)
+        return tuple(done)
 
     async def record(
         self, action: str, args: Mapping[str, Any], *, record_id: str | None = None
@@ -256,6 +281,9 @@ class Operations:
         except asyncio.CancelledError:
             if not lost.is_set():
                 await asyncio.shield(self._write_outcome(record, Outcome.INTERRUPTED, INTERRUPTED))
+            raise
+        except Refused as refusal:  # the driver changed nothing, and says why
+            await self._write_outcome(record, Outcome.REFUSED, refusal.message)
             raise
         except BackendError as error:
             await self._write_outcome(record, Outcome.FAILED, error.message)

@@ -27,9 +27,14 @@ from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
 from backends.journal_view import JournalView
 from backends.local import logs, rpc
+from backends.local.heads import Heads
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
-from backends.local.settings import settings_from_json
+from backends.local.settings import (
+    settings_differences,
+    settings_from_json,
+    settings_to_json,
+)
 from backends.local.store import Store
 from backends.locking import FLEET_LOCK, Lease
 from backends.model import GenerationSpec, iso, utcnow
@@ -44,6 +49,7 @@ class Agent:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.store = Store(state_dir / "state.db")
+        self.heads = Heads(state_dir)
         self.fleets: dict[str, FleetRuntime] = {}
         #: fleet → where its journal stands, and the sequence number of its last write
         self.views: dict[str, tuple[JournalView, int]] = {}
@@ -241,17 +247,24 @@ class Agent:
         return {"pid": os.getpid()}
 
     async def rpc_ensure_fleet(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Adopt (or update) a fleet's settings as molt.toml describes them now."""
+        """Run a fleet the agent does not run yet, with molt.toml's settings. A fleet it
+        runs keeps its settings: only ``apply_settings`` changes them (a look never)."""
         name, settings = params["fleet"], params["settings"]
         runtime = self.fleets.get(name)
-        if runtime is not None and runtime.settings == settings_from_json(settings):
-            return {"entry": runtime.entry}
-        self.store.save_fleet(name, settings)
-        if runtime is not None:  # settings changed: reopen with the new ones
-            await runtime.close()
-        entry = runtime.entry if runtime is not None else ""
-        runtime = await self._start_fleet(name, settings_from_json(settings), entry)
+        if runtime is None:
+            self.store.save_fleet(name, settings)
+            runtime = await self._start_fleet(name, settings_from_json(settings))
         return {"entry": runtime.entry}
+
+    async def rpc_apply_settings(self, params: dict[str, Any]) -> list[str]:
+        """Make a running fleet use molt.toml's settings (``molt apply``, under the
+        fleet lock): the proxy binds a new address before it lets go of the old one.
+        Returns what changed; refused, with nothing changed, when it cannot."""
+        runtime = self._fleet(params)
+        settings = params["settings"]
+        done = await runtime.apply(settings_from_json(settings))
+        self.store.save_fleet(runtime.name, settings)
+        return done
 
     async def rpc_logs(self, params: dict[str, Any]) -> list[str]:
         path = self._fleet(params).log_of(str(params.get("instance", "")))
@@ -263,7 +276,7 @@ class Agent:
         return lease.public().to_json() if lease is not None and not lease.expired else None
 
     async def rpc_fleet_settings(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        """What the agent runs a fleet with (read-only sessions compare, never apply)."""
+        """What the agent runs a fleet with (None: it does not run it yet)."""
         found = self.store.fleet_settings(str(params.get("fleet", "")))
         runtime = self.fleets.get(str(params.get("fleet", "")))
         if found is None:
@@ -271,7 +284,15 @@ class Agent:
         return {"settings": found[0], "entry": runtime.entry if runtime else found[1]}
 
     async def rpc_snapshot(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._fleet(params).snapshot().to_json()
+        """The fleet now; with ``settings`` (molt.toml's), how they differ from what
+        it runs (compared, never applied)."""
+        runtime = self._fleet(params)
+        snapshot = runtime.snapshot().to_json()
+        wanted = params.get("settings")
+        if isinstance(wanted, dict):
+            running = settings_to_json(runtime.settings)
+            snapshot["differences"] = settings_differences(runtime.name, wanted, running)
+        return snapshot
 
     async def rpc_launch(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = GenerationSpec(**params["spec"])
@@ -345,6 +366,11 @@ class Agent:
         self.views[fleet] = (view, seq)
         self._building.pop(fleet, None)
 
+    async def rpc_journal_head(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The head the agent anchored (kept outside the store), or None."""
+        anchor = self.heads.get(str(params["fleet"]))
+        return anchor.to_json() if anchor else None
+
     async def rpc_status(self, params: dict[str, Any]) -> dict[str, Any]:
         fleets = []
         for runtime in self.fleets.values():
@@ -392,6 +418,8 @@ class Agent:
         last = self.store.last_journal_line(record.fleet)
         line = chain.seal(record.to_json(), chain.hash_of(last))
         seq = self.store.append_journal(record.fleet, line)
+        stored = 0 if self.heads.get(record.fleet) else self.store.journal_count(record.fleet)
+        self.heads.advance(record.fleet, line, stored)
         if record.fleet in self.views:
             self.views[record.fleet][0].feed((line,))
             self.views[record.fleet] = (self.views[record.fleet][0], seq)

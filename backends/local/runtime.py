@@ -29,6 +29,7 @@ from backends.events import (
     WeightsChanged,
     launched,
 )
+from backends.journal import read_lines
 from backends.local import checks, logs, processes
 from backends.local.members import GenerationRuntime, InstanceRuntime
 from backends.local.meter import Meter
@@ -52,6 +53,7 @@ from backends.model import (
     parse_iso,
     utcnow,
 )
+from backends.proofs import journaled_digest
 from backends.templates import render
 
 RESTART_BACKOFF_MAX = 30.0
@@ -153,6 +155,52 @@ class FleetRuntime:
             )
             return
         self.store.set_entry(self.name, self.entry)
+
+    async def apply(self, settings: LocalSettings) -> list[str]:
+        """Run with ``settings`` from now on (``molt apply``); what changed, one line
+        each. A new ``listen`` is bound before the old one is let go; when it cannot be
+        bound the change is refused and nothing changes. Instances keep running: a new
+        ``start``, ``artifact`` or ``count`` takes effect with the next launch."""
+        before = self.settings
+        done = []
+        if settings.listen != before.listen:
+            was = self.entry or "no address"
+            host, port = split_address(settings.listen)
+            try:
+                self.entry = await self.proxy.move(host, port)
+            except OSError as error:
+                raise Refused(
+                    f"cannot listen on {settings.listen} ({error.strerror or error}); the "
+                    f"proxy stays on {was} and nothing was changed — free that address or "
+                    "change listen in molt.toml"
+                ) from error
+            self.store.set_entry(self.name, self.entry)
+            done.append(f"the proxy listens on {self.entry} (was {was})")
+        self.settings = settings
+        if settings.health != before.health:
+            self._recheck()
+            done.append("health checks follow the new settings")
+        changed = [
+            key
+            for key in ("artifact", "start", "count", "drain_timeout", "listen_fallback")
+            if getattr(settings, key) != getattr(before, key)
+        ]
+        if changed:
+            done.append(f"{', '.join(changed)}: in effect from the next launch or retire")
+        return done
+
+    def _recheck(self) -> None:
+        """Every instance checked with the current health settings, keeping its health."""
+        health = self.settings.health
+        for generation in self.generations.values():
+            for instance in generation.instances.values():
+                judge = instance.judge
+                judge.healthy_threshold = health.healthy_threshold
+                judge.unhealthy_threshold = health.unhealthy_threshold
+                judge.start_period = health.start_period
+                if instance.task is not None:
+                    instance.task.cancel()
+                    self._start_checks(instance)
 
     async def close(self) -> None:
         """Stop watching and proxying; the instances keep running."""
@@ -560,8 +608,12 @@ class FleetRuntime:
         return {"manifest": json.loads(text)}
 
     async def verify(self, generation_id: str) -> DriftReport:
-        self._generation(generation_id)  # NotFound for an unknown or retired one
-        drift = await asyncio.to_thread(tree_drift, self.home / generation_id)
+        generation = self._generation(generation_id)  # NotFound: unknown or retired
+        records = read_lines(self.store.journal(self.name), self.name)
+        journaled = journaled_digest((r for r in records if not r.unverified), generation_id)
+        drift = await asyncio.to_thread(
+            tree_drift, self.home / generation_id, journaled, generation.row.digest
+        )
         return DriftReport(
             fleet=self.name,
             generation=generation_id,
