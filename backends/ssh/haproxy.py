@@ -19,7 +19,8 @@ from typing import Any
 
 import asyncssh
 
-from backends.errors import BackendError, OperationFailed, Unreachable, shown
+from backends.errors import BackendError, OperationFailed, Refused, Unreachable, shown
+from backends.ssh import validation
 from backends.ssh.connections import HostConnection
 
 PROMPT = b"\n> "
@@ -161,6 +162,11 @@ class Haproxy:
         refused command raises :class:`OperationFailed` naming it."""
         if not commands:
             return []
+        for command in commands:
+            try:
+                validation.command(command)
+            except ValueError as error:
+                raise Refused(f"not sent to HAProxy on {self.lb.name}: {error}") from None
         payload = ("prompt\n" + "".join(c + "\n" for c in commands) + "quit\n").encode()
         if self._via_socat:
             raw = await self._over_socat(payload, commands[0])

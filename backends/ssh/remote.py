@@ -34,16 +34,32 @@ class Liveness:
     running: bool
 
 
+#: ``pid_ok "$x"``: whether ``$x`` is a process id and nothing else (digits, no leading
+#: zero, at most 7 of them, not 0 or 1): a pid file any process of the deploy user can
+#: write must never become ``kill -1`` or a second ``test`` expression
+PID_OK = """pid_ok() {
+  case "$1" in ''|0*|*[!0-9]*) return 1;; esac
+  [ "${#1}" -le 7 ] && [ "$1" -gt 1 ]
+}"""
+#: what an instance id may hold, as a ``case`` pattern of what it may not
+_NOT_ID = "*[!]A-Za-z0-9_.:%[-]*"
+
+
 def probe_script(fleet_dir: str) -> str:
-    """One line per instance of the fleet on this host: ``<id> <pid> up|down``.
-    Only shell builtins, so a sweep costs the host one ``sh``."""
+    """One line per instance of the fleet on this host: ``<id> <pid> up|down`` (``-``
+    for a pid file that holds no pid). Only shell builtins, so a sweep costs the host
+    one ``sh``. Pid files holding anything but a pid, and files named unlike an
+    instance, are taken as nothing (they cannot make a line of their own)."""
     return f"""cd {shlex.quote(fleet_dir)} 2>/dev/null || exit 0
+{PID_OK}
 for f in g*/run/*.pid; do
   [ -f "$f" ] || continue
-  pid=; read pid < "$f"
-  g=${{f%%/*}}; i=${{f##*/}}; i=${{i%.pid}}
-  if [ -n "$pid" ] && [ /proc/$pid/cwd -ef "$g/tree" ]; then echo "$i $pid up"
-  else echo "$i $pid down"; fi
+  g="${{f%%/*}}"; i="${{f##*/}}"; i="${{i%.pid}}"
+  case "$i" in ''|{_NOT_ID}) continue;; esac
+  pid=; read -r pid < "$f"
+  if pid_ok "$pid"; then
+    if [ "/proc/$pid/cwd" -ef "$g/tree" ]; then echo "$i $pid up"; else echo "$i $pid down"; fi
+  else echo "$i - down"; fi
 done"""
 
 
@@ -148,24 +164,29 @@ def stop_script(generation_dir: str, grace: float = STOP_GRACE) -> str:
     g = shlex.quote(posixpath.join(generation_dir, "run"))
     rounds = max(1, int(grace * 10))
     return f"""cd {g} 2>/dev/null || exit 0
-mine() {{ [ /proc/$1/cwd -ef ../tree ]; }}
+{PID_OK}
+mine() {{ pid_ok "$1" && [ "/proc/$1/cwd" -ef ../tree ]; }}
 pids=
 for f in *.pid; do
   [ -f "$f" ] || continue
-  pid=; read pid < "$f"
-  [ -n "$pid" ] && mine "$pid" || continue
-  kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+  pid=; read -r pid < "$f"
+  mine "$pid" || continue
+  kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
   pids="$pids $pid"
 done
 n=0
-while [ $n -lt {rounds} ]; do
+while [ "$n" -lt {rounds} ]; do
   left=; for p in $pids; do
-    {{ kill -0 -"$p" 2>/dev/null || mine "$p"; }} && left="$left $p"
+    pid_ok "$p" || continue
+    {{ kill -0 "-$p" 2>/dev/null || mine "$p"; }} && left="$left $p"
   done
   [ -z "$left" ] && break
   sleep 0.1; n=$((n+1))
 done
-for p in $pids; do kill -KILL -"$p" 2>/dev/null || {{ mine "$p" && kill -KILL "$p"; }}; done
+for p in $pids; do
+  pid_ok "$p" || continue
+  kill -KILL "-$p" 2>/dev/null || {{ mine "$p" && kill -KILL "$p"; }}
+done
 exit 0"""
 
 

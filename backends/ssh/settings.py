@@ -28,13 +28,14 @@ from backends.templates import check
 #: what an ssh ``start`` command may name
 PLACEHOLDERS = ("port", "address")
 
+# matched whole (``fullmatch``): ``$`` would let a trailing newline through
 _HOST = re.compile(
-    r"^(?:(?P<user>[^@]*)@)?(?P<address>\[[^\]]*\]|[^:@\[\]]*)(?::(?P<port>[0-9]{1,5}))?$"
+    r"(?:(?P<user>[^@]*)@)?(?P<address>\[[^\]]*\]|[^:@\[\]]*)(?::(?P<port>[0-9]{1,5}))?"
 )
-_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_SCOPE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_SCOPE = re.compile(r"[A-Za-z0-9_.-]+")
+_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 def _is_hostname(text: str) -> bool:
@@ -42,7 +43,7 @@ def _is_hostname(text: str) -> bool:
     real IPv4 addresses (``999.1.1.1`` is a typo, not a host)."""
     name = text[:-1] if text.endswith(".") else text
     labels = name.split(".")
-    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         return False
     if all(label.isdigit() for label in labels):
         return _is_address(name, ipaddress.IPv4Address)
@@ -60,7 +61,7 @@ def _is_address(text: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Addr
 def _is_ipv6(text: str) -> bool:
     """``2001:db8::1`` or ``fe80::1%eth0`` (the part inside ``[…]``)."""
     address, sep, scope = text.partition("%")
-    if sep and not _SCOPE.match(scope):
+    if sep and not _SCOPE.fullmatch(scope):
         return False
     return ":" in address and _is_address(address, ipaddress.IPv6Address)
 
@@ -81,13 +82,13 @@ class HostAddress:
         Raises:
             ConfigError: naming ``key`` and what is wrong with ``text``.
         """
-        match = _HOST.match(text.strip())
+        match = _HOST.fullmatch(text.strip())
         if not match or not match.group("address"):
             raise ConfigError(
                 f"{key}: {text!r} must look like deploy@10.0.0.11 or deploy@host:2222"
             )
         user, address = match.group("user"), match.group("address")
-        if user is not None and not _USER.match(user):
+        if user is not None and not _USER.fullmatch(user):
             raise ConfigError(
                 f"{key}: the user in {text!r} must be letters, digits, _ . or - "
                 "(starting with a letter or _), e.g. deploy@10.0.0.11"
@@ -130,7 +131,7 @@ class LbSettings:
         HostAddress.parse(self.host, "lb.host")
         if not self.socket.startswith("/"):
             raise ConfigError(f"lb.socket must be an absolute path on the LB host: {self.socket!r}")
-        if not _NAME.match(self.backend):
+        if not _NAME.fullmatch(self.backend):
             raise ConfigError(f"lb.backend must be an HAProxy backend name, not {self.backend!r}")
 
     @property

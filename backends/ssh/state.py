@@ -27,6 +27,7 @@ from backends import chain
 from backends.errors import OperationFailed, Unreachable
 from backends.journal import Journal, JournalRecord
 from backends.locking import FLEET_LOCK, Lease, Locked
+from backends.ssh import validation
 from backends.ssh.connections import HostConnection
 
 STATE_NAME = "state.json"
@@ -91,19 +92,46 @@ class FleetState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FleetState:
+        """The state as written; every id, host, address, port and weight checked as
+        :mod:`backends.ssh.validation` says (any process of the deploy user can write
+        the file, and its ids end in HAProxy commands and ``rm -rf`` paths).
+
+        Raises:
+            ValueError, KeyError, TypeError: the file holds what Molt never writes.
+        """
         generations = []
         for raw in data.get("generations", []):
             raw = dict(raw)
             if raw.pop("phase", "started") == "launching":  # the first format kept it apart
                 raw["lifecycle"] = "launching"
             instances = [InstanceRecord(**i) for i in raw.get("instances", [])]
-            generations.append(GenerationRecord(**{**raw, "instances": instances}))
+            generations.append(_checked(GenerationRecord(**{**raw, "instances": instances})))
+        leftovers = [dict(x) for x in data.get("leftovers", [])]
+        for leftover in leftovers:
+            validation.host(leftover["host"])
+            validation.generation_id(leftover["generation"])
+        next_generation = data.get("next_generation", 1)
+        if type(next_generation) is not int or not 0 < next_generation < 10**9:
+            raise ValueError(f"next_generation {next_generation!r} is not a number")
         return cls(
-            fleet=data["fleet"],
-            next_generation=int(data.get("next_generation", 1)),
+            fleet=str(data["fleet"]),
+            next_generation=next_generation,
             generations=generations,
-            leftovers=list(data.get("leftovers", [])),
+            leftovers=leftovers,
         )
+
+
+def _checked(record: GenerationRecord) -> GenerationRecord:
+    validation.generation_id(record.id)
+    validation.weight(record.weight)
+    for host in record.hosts:
+        validation.host(host)
+    for instance in record.instances:
+        validation.instance_id(instance.id, record.id)
+        validation.host(instance.host)
+        validation.address(instance.address)
+        validation.port(instance.port)
+    return record
 
 
 class LbStore:
