@@ -37,11 +37,12 @@ from backends.ssh.haproxy import Haproxy, ServerStat
 from backends.ssh.health import HostView, instance_model
 from backends.ssh.hosts import Hosts
 from backends.ssh.launching import launch_generation
+from backends.ssh.lease import LbLease
 from backends.ssh.meter import ServerMeter
 from backends.ssh.parts import FleetParts
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import HostAddress, SshSettings
-from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbLease, LbStore
+from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbStore
 from backends.traffic import combine, merge_histories
 
 

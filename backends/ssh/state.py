@@ -26,14 +26,11 @@ import asyncssh
 from backends import chain
 from backends.errors import OperationFailed, Unreachable
 from backends.journal import Journal, JournalRecord
-from backends.locking import FLEET_LOCK, Lease, Locked
 from backends.ssh import validation
 from backends.ssh.connections import HostConnection
 
 STATE_NAME = "state.json"
 JOURNAL_NAME = "journal.jsonl"
-LEASE_NAME = "lease.json"  # the fleet lock; other locks: <name>-lease.json / .lock
-LEASE_LOCK = "lease.lock"
 LOCK_WAIT = 30.0
 
 
@@ -306,111 +303,3 @@ sync JOURNAL 2>/dev/null || true"""
         .replace("WAIT", f"{LOCK_WAIT:g}")
         .replace("JOURNAL", JOURNAL_NAME)
     )
-
-
-class LbLease:
-    """The fleet lock on the LB host: ``lease.lock`` held with ``flock`` by a command
-    kept open over the SSH connection for as long as the action runs, and
-    ``lease.json`` saying who holds it. A Molt that dies drops its connection, sshd ends
-    the command, and the lock is free at once; ``lease.json`` left behind is stale."""
-
-    def __init__(
-        self,
-        lb: HostConnection,
-        fleet: str,
-        fleet_dir: str,
-        *,
-        timeout: float,
-        lock: str = FLEET_LOCK,
-    ) -> None:
-        self.lb = lb
-        self.fleet = fleet
-        self.dir = fleet_dir
-        self.timeout = timeout
-        self.lock = lock
-        self._held: dict[str, contextlib.AsyncExitStack] = {}
-        prefix = "" if lock == FLEET_LOCK else f"{lock}-"
-        self.lock_path = posixpath.join(fleet_dir, prefix + LEASE_LOCK)
-        self.lease_path = posixpath.join(fleet_dir, prefix + LEASE_NAME)
-
-    async def take(self, lease: Lease) -> Lease:
-        stack = contextlib.AsyncExitStack()
-        command = (
-            f"mkdir -p {shlex.quote(self.dir)} && exec flock -n {shlex.quote(self.lock_path)} "
-            "sh -c 'echo locked; read _'"
-        )
-        process = await stack.enter_async_context(self.lb.process(command))
-        try:
-            line = await asyncio.wait_for(process.stdout.readline(), self.timeout)
-        except TimeoutError:
-            await stack.aclose()
-            raise Unreachable(f"{self.lb.name}: no answer while taking the fleet lock") from None
-        if line.strip() != "locked":
-            await stack.aclose()
-            raise Locked(self.fleet, await self._written(), self.lock)
-        try:
-            await self._write(lease)
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._held[lease.token] = stack
-        return lease
-
-    async def renew(self, lease: Lease) -> Lease:
-        renewed = lease.renewed()
-        await self._write(renewed)
-        return renewed
-
-    async def give_back(self, lease: Lease) -> None:
-        stack = self._held.pop(lease.token, None)
-        if stack is None:
-            return
-        try:
-
-            async def remove(sftp: asyncssh.SFTPClient) -> None:
-                with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-                    await sftp.remove(self.lease_path)
-
-            with contextlib.suppress(Exception):
-                await self.lb.with_sftp(remove, timeout=self.timeout, what=f"removing {LEASE_NAME}")
-        finally:
-            await stack.aclose()  # the command reads EOF and exits: the flock is free
-
-    async def holder(self) -> Lease | None:
-        """Who holds the lock now: nobody when the flock is free (whatever lease.json
-        a dead holder left behind). Writes nothing."""
-        lock = shlex.quote(self.lock_path)
-        done = await self.lb.run(
-            f"[ -e {lock} ] || exit 0; flock -n {lock} true && exit 0; exit 75",
-            timeout=self.timeout,
-        )
-        if done.status != 75:
-            return None
-        return await self._written()
-
-    async def _written(self) -> Lease | None:
-        async def load(sftp: asyncssh.SFTPClient) -> bytes | None:
-            try:
-                async with sftp.open(self.lease_path, "rb") as handle:
-                    data: bytes = await handle.read()
-                    return data
-            except asyncssh.SFTPNoSuchFile:
-                return None
-
-        raw = await self.lb.with_sftp(load, timeout=self.timeout, what=f"reading {LEASE_NAME}")
-        if raw is None:
-            return None
-        with contextlib.suppress(ValueError):
-            return Lease.from_json(json.loads(raw))
-        return None
-
-    async def _write(self, lease: Lease) -> None:
-        text = json.dumps(lease.to_json(), sort_keys=True) + "\n"
-        temporary = f"{self.lease_path}.{uuid.uuid4().hex[:8]}"
-
-        async def write(sftp: asyncssh.SFTPClient) -> None:
-            async with sftp.open(temporary, "w") as handle:
-                await handle.write(text)
-            await sftp.posix_rename(temporary, self.lease_path)
-
-        await self.lb.with_sftp(write, timeout=self.timeout, what=f"writing {LEASE_NAME}")
