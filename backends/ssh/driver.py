@@ -31,7 +31,7 @@ from backends.model import (
     utcnow,
 )
 from backends.polling import Follower
-from backends.ssh import traffic
+from backends.ssh import remote, traffic
 from backends.ssh.connections import ConnectOptions, HostConnection, HostPool
 from backends.ssh.haproxy import Haproxy, ServerStat
 from backends.ssh.health import HostView, instance_model
@@ -352,8 +352,7 @@ class SshBackend(Backend):
     async def logs(self, instance: str, lines: int) -> list[str]:
         conn, path = await self._instance_log(instance)
         done = await conn.run(
-            f"tail -n {max(0, int(lines))} {shlex.quote(path)} 2>/dev/null || true",
-            timeout=self.settings.connect_timeout * 3,
+            remote.log_script(path, lines), timeout=self.settings.connect_timeout * 3
         )
         return done.stdout.splitlines()
 

@@ -124,26 +124,67 @@ def seal_script(generation_dir: str) -> str:
     return f"cd {g} && mkdir -p run logs && chmod -R a-w tree"
 
 
+#: what an instance's output goes through, run in its own session as
+#: ``sh -c "$LOGGED" molt START``: the start command, its stdout and stderr piped to a
+#: writer that stamps each line (UTC), splits lines longer than ``LINE_MAX`` bytes,
+#: and keeps ``$MOLT_LOG`` and one rotated ``$MOLT_LOG.1`` under ``$MOLT_LOG_SIZE`` bytes
+#: together — line by line, never reading a file back, never dropping a line (mawk
+#: reads a pipe a block at a time unless told ``-W interactive``). The writer ignores
+#: SIGTERM: it ends when the instance's output does, so what an instance prints while
+#: it stops is kept too.
+LINE_MAX = 16384
+LOG_WRITER = r"""BEGIN { f = ENVIRON["MOLT_LOG"]; half = int(cap / 2); size = 0 }
+{
+  line = strftime("%Y-%m-%dT%H:%M:%SZ ", systime()) $0
+  if (size > 0 && size + length(line) + 1 > half) {
+    close(f); system("mv -f \"$MOLT_LOG\" \"$MOLT_LOG.1\""); size = 0
+  }
+  print line > f; fflush(f); size += length(line) + 1
+}"""
+LOGGED = f"""W={shlex.quote(LOG_WRITER)}
+if awk -W interactive 'BEGIN {{ }}' </dev/null >/dev/null 2>&1; then
+  stamp() {{ LC_ALL=C TZ=UTC0 awk -W interactive -v cap="$MOLT_LOG_SIZE" "$W"; }}
+else stamp() {{ LC_ALL=C TZ=UTC0 awk -v cap="$MOLT_LOG_SIZE" "$W"; }}; fi
+sh -c "$1" 2>&1 </dev/null | (
+  trap '' TERM INT HUP
+  if command -v stdbuf >/dev/null 2>&1; then stdbuf -oL fold -b -w {LINE_MAX}; else cat; fi |
+  stamp
+)"""
+
+
 def start_script(
     generation_dir: str,
     start: str,
     instances: Iterable[tuple[str, int, str]],
     env: Mapping[str, str],
+    log_size: int = 8 * 1024 * 1024,
 ) -> str:
     """Start each ``(instance id, port, address)`` detached in its own session, write its
-    pid file, print ``<id> <pid>``."""
+    pid file, print ``<id> <pid>``. Its output goes to ``logs/<id>.log`` through
+    :data:`LOGGED`, at most ``log_size`` bytes with the rotated ``logs/<id>.log.1``."""
     g = shlex.quote(generation_dir)
     lines = [f"G={g}", 'cd "$G/tree" || exit 1', 'mkdir -p "$G/run" "$G/logs" || exit 1']
     lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    lines.append(f"LOGGED={shlex.quote(LOGGED)}")
     for instance, port, address in instances:
         command = render(start, port=port, address=address)
         i = shlex.quote(instance)
         lines.append(
-            f"MOLT_INSTANCE={i} PORT={port} setsid sh -c {shlex.quote(command)} "
-            f'>"$G/logs/"{i}.log 2>&1 </dev/null &'
+            f'MOLT_INSTANCE={i} PORT={port} MOLT_LOG="$G/logs/"{i}.log '
+            f"MOLT_LOG_SIZE={int(log_size)} "
+            f'setsid sh -c "$LOGGED" molt {shlex.quote(command)} >/dev/null 2>&1 </dev/null &'
         )
         lines.append(f'echo $! >"$G/run/"{i}.pid; echo {i} $!')
     return "\n".join(lines)
+
+
+def log_script(path: str, lines: int) -> str:
+    """The last ``lines`` lines an instance printed: from its log, and from the rotated
+    one before it when the log holds fewer (``tail`` reads from the end: never a whole
+    file)."""
+    f = shlex.quote(path)
+    n = max(0, int(lines))
+    return f"{{ tail -n {n} {f}.1 2>/dev/null; tail -n {n} {f} 2>/dev/null; }} | tail -n {n}"
 
 
 def parse_started(text: str) -> dict[str, int]:

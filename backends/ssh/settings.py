@@ -27,6 +27,10 @@ from backends.templates import check
 
 #: what an ssh ``start`` command may name
 PLACEHOLDERS = ("port", "address")
+#: bytes of output kept per instance on its host (the log and the one rotated before it)
+LOG_SIZE = 8 * 1024 * 1024
+MIN_LOG_SIZE = 64 * 1024
+MAX_LOG_SIZE = 1024 * 1024 * 1024
 
 # matched whole (``fullmatch``): ``$`` would let a trailing newline through
 _HOST = re.compile(
@@ -165,7 +169,8 @@ class SshSettings:
     instance ports; ``count``: instances per host; ``connect_timeout``: seconds to
     reach a host; ``max_handshakes``: SSH handshakes in flight (sshd's MaxStartups
     drops more than 10 by default); ``drain_timeout``: seconds a retiring generation's
-    sessions may take to finish; ``lb``: HAProxy; ``health``: HAProxy's checks."""
+    sessions may take to finish; ``log_size``: bytes of output kept per instance (its log
+    and the one rotated before it); ``lb``: HAProxy; ``health``: HAProxy's checks."""
 
     hosts: tuple[str, ...]
     artifact: Path
@@ -179,6 +184,7 @@ class SshSettings:
     connect_timeout: float = 10.0
     max_handshakes: int = 8
     drain_timeout: float = 30.0
+    log_size: int = LOG_SIZE
     health: HealthSettings = field(default_factory=HealthSettings)
 
     def __post_init__(self) -> None:
@@ -203,6 +209,11 @@ class SshSettings:
             raise ConfigError("max_handshakes must be 1–100")
         if not math.isfinite(self.drain_timeout) or self.drain_timeout < 0:
             raise ConfigError(f"drain_timeout must be 0 seconds or more, not {self.drain_timeout}")
+        if not MIN_LOG_SIZE <= self.log_size <= MAX_LOG_SIZE:
+            raise ConfigError(
+                f"log_size must be {MIN_LOG_SIZE}–{MAX_LOG_SIZE} bytes (e.g. 8388608 for "
+                f"8 MiB), not {self.log_size}"
+            )
 
     @property
     def host_addresses(self) -> tuple[HostAddress, ...]:
