@@ -117,9 +117,11 @@ class LbLease:
 
     async def renew(self, lease: Lease) -> Lease:
         """Push the lease on by its TTL; :class:`Locked` (``lost``) when it is not ours
-        any more (expired and taken over, or our session ended)."""
+        any more: expired (taken over or not), or our session ended."""
         held = self._held.get(lease.token)
         renewed = lease.renewed()
+        if lease.expired:  # free since: another Molt may be acting already
+            raise Locked(self.fleet, await self.holder(), self.lock, lost=lease)
         if held is None or held[1].is_closing() or held[1].exit_status is not None:
             raise Locked(self.fleet, await self.holder(), self.lock, lost=lease)
         done = await self.lb.run(

@@ -136,7 +136,12 @@ async def test_a_killed_holder_frees_the_fleet_lock_at_once(make_fleet):
         assert (await backend.lock_holder()).holder == "alice"
         holder.kill()
         await until_free(backend, "fleet", timeout=TTL - 1)  # not the TTL: the connection
-        lease = await backend.acquire(Lease.new("bob", "retire g1", "r2"))
+        lease = await backend.acquire(Lease.new("bob", "retire g1", "r2", ttl=1.0))
+        await asyncio.sleep(1.3)  # not renewed: expired, though its session still runs
+        assert await backend.lock_holder() is None
+        with pytest.raises(Locked) as lost:  # nobody took it; still it is not bob's
+            await backend.renew(lease)
+        assert lost.value.lost is not None
         await backend.release(lease)
         assert await backend.lock_holder() is None
         fleet.ok("launch", fleet.name, "--version", "v1", "--wait")  # the CLI takes it too
