@@ -32,6 +32,7 @@ from backends.ssh.connections import HostConnection
 STATE_NAME = "state.json"
 JOURNAL_NAME = "journal.jsonl"
 LOCK_WAIT = 30.0
+LOCK_HOLD = 60.0  # seconds the state's lock is held at most (an update takes one or two)
 
 
 @dataclass(slots=True)
@@ -177,17 +178,25 @@ class LbStore:
     async def update(self) -> AsyncIterator[FleetState]:
         """Read, let the caller change, write back atomically — under the LB host's lock.
         Nothing is written when the caller raises."""
-        async with self._local, self._flock():
+        async with self._local, self._flock() as holding:
             state = await self.read()
             yield state
+            if holding.exit_status is not None or holding.is_closing():
+                raise OperationFailed(
+                    f"{self.lb.name}: this Molt held the lock of {STATE_NAME} longer than "
+                    f"{LOCK_HOLD:g} s (was it stopped?) and lost it; nothing was written"
+                )
             await self._write(state)
 
     @contextlib.asynccontextmanager
-    async def _flock(self) -> AsyncIterator[None]:
+    async def _flock(self) -> AsyncIterator[asyncssh.SSHClientProcess[str]]:
+        """The state's lock, held by a command on the LB host — for ``LOCK_HOLD``
+        seconds at most, so a Molt stopped mid-update (SIGSTOP) does not keep it for as
+        long as its connection looks alive."""
         lock = posixpath.join(self.dir, ".lock")
         command = (
             f"mkdir -p {shlex.quote(self.dir)} && exec flock -w {LOCK_WAIT:g} "
-            f"{shlex.quote(lock)} sh -c 'echo locked; read _'"
+            f"{shlex.quote(lock)} timeout -s KILL {LOCK_HOLD:g} sh -c 'echo locked; read _'"
         )
         async with self.lb.process(command) as process:
             try:
@@ -200,9 +209,10 @@ class LbStore:
                 reason = (await _drain(process)) or "flock failed"
                 raise OperationFailed(f"cannot lock {lock} on {self.lb.name}: {reason}")
             try:
-                yield
+                yield process
             finally:
-                process.stdin.write_eof()
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    process.stdin.write_eof()
 
     def manifest_path(self, generation: str) -> str:
         return posixpath.join(self.dir, "manifests", f"{generation}.json")
