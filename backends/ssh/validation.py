@@ -51,7 +51,7 @@ def instance_id(value: object, generation: str) -> str:
 
 def host(value: object) -> str:
     """``value`` if it names a host as ``hosts`` does (``user@address:port``)."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or value != value.strip():
         raise ValueError(f"{_show(value)} is not a host")
     try:
         HostAddress.parse(value)
@@ -62,9 +62,13 @@ def host(value: object) -> str:
 
 def address(value: object) -> str:
     """``value`` if it is a host name or address (what an instance listens on)."""
+    wrong = ValueError(f"{_show(value)} is not an address")
     if not isinstance(value, str) or not value or "@" in value or "/" in value:
-        raise ValueError(f"{_show(value)} is not an address")
-    host(f"[{value}]" if ":" in value else value)
+        raise wrong
+    try:
+        host(f"[{value}]" if ":" in value else value)
+    except ValueError:
+        raise wrong from None
     return value
 
 
