@@ -131,7 +131,8 @@ def seal_script(generation_dir: str) -> str:
 #: together — line by line, never reading a file back, never dropping a line (mawk
 #: reads a pipe a block at a time unless told ``-W interactive``). The writer ignores
 #: SIGTERM: it ends when the instance's output does, so what an instance prints while
-#: it stops is kept too.
+#: it stops is kept too. A host without ``awk`` gets the output as it was (uncapped)
+#: rather than an instance killed by a broken pipe.
 LINE_MAX = 16384
 LOG_WRITER = r"""BEGIN { f = ENVIRON["MOLT_LOG"]; half = int(cap / 2); size = 0 }
 {
@@ -144,7 +145,9 @@ LOG_WRITER = r"""BEGIN { f = ENVIRON["MOLT_LOG"]; half = int(cap / 2); size = 0 
 LOGGED = f"""W={shlex.quote(LOG_WRITER)}
 if awk -W interactive 'BEGIN {{ }}' </dev/null >/dev/null 2>&1; then
   stamp() {{ LC_ALL=C TZ=UTC0 awk -W interactive -v cap="$MOLT_LOG_SIZE" "$W"; }}
-else stamp() {{ LC_ALL=C TZ=UTC0 awk -v cap="$MOLT_LOG_SIZE" "$W"; }}; fi
+elif command -v awk >/dev/null 2>&1; then
+  stamp() {{ LC_ALL=C TZ=UTC0 awk -v cap="$MOLT_LOG_SIZE" "$W"; }}
+else stamp() {{ cat >"$MOLT_LOG"; }}; fi
 sh -c "$1" 2>&1 </dev/null | (
   trap '' TERM INT HUP
   if command -v stdbuf >/dev/null 2>&1; then stdbuf -oL fold -b -w {LINE_MAX}; else cat; fi |
