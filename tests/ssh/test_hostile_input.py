@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,7 @@ from backends.errors import BackendError
 from backends.ssh.driver import SshBackend
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import LbSettings
+from backends.ssh.state import FleetState
 from tests.ssh.processes import DEPLOY_USER
 
 pytestmark = pytest.mark.slow
@@ -183,3 +185,27 @@ def test_hostile_state_files_are_refused_before_anything_is_signalled_or_removed
 def test_names_with_a_trailing_newline_are_refused():
     with pytest.raises(BackendError, match="lb.backend must be an HAProxy backend name"):
         LbSettings(host="deploy@10.0.0.10", socket="/run/haproxy.sock", backend="web\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.sampled_from(["generation", "instance", "leftover"]))
+def test_a_state_file_is_read_only_with_ids_molt_makes(text: str, field: str):
+    generation = {"id": "g1", "version": "v1", "count": 1, "launched_at": "",
+                  "launched_by": "a", "instances": [{"id": "g1-h-1", "host": "d@h",
+                                                     "address": "h", "port": 20000}]}
+    leftovers = []
+    if field == "generation":
+        generation["id"] = text
+    elif field == "instance":
+        generation["instances"][0]["id"] = f"g1-{text}-1"
+    else:
+        leftovers = [{"host": "d@h", "generation": text}]
+    try:
+        state = FleetState.from_json({"fleet": "web", "generations": [generation],
+                                      "leftovers": leftovers})
+    except (ValueError, KeyError, TypeError):
+        return
+    ids = [g.id for g in state.generations] + [x["generation"] for x in state.leftovers]
+    assert all(re.fullmatch(r"g[1-9][0-9]*", i) for i in ids)
+    for instance in state.generations[0].instances:  # a file name and one HAProxy word
+        assert re.fullmatch(r"[A-Za-z0-9_.:%\[\]-]+", instance.id), instance.id
