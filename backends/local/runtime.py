@@ -30,6 +30,7 @@ from backends.events import (
     launched,
 )
 from backends.local import checks, logs, processes
+from backends.local.downstream import Limits, MiB
 from backends.local.members import GenerationRuntime, InstanceRuntime
 from backends.local.meter import Meter
 from backends.local.processes import STOP_GRACE
@@ -69,7 +70,8 @@ class FleetRuntime:
         self.generations: dict[str, GenerationRuntime] = {}
         self.router = Router()
         self.meter = Meter()
-        self.proxy = Proxy(name, self.router, self.meter)
+        limits = Limits(max_body=settings.max_body_mib * MiB)
+        self.proxy = Proxy(name, self.router, self.meter, limits)
         self.entry = ""
         self.events = Broadcast()
         self._lock = asyncio.Lock()

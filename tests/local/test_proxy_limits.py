@@ -1,0 +1,132 @@
+"""What one client may cost the local agent's proxy (one agent serves every local
+fleet): a huge URL, huge headers and an over-cap body are refused with 414, 431, 413;
+a 1 GiB upload streams through with the agent's memory staying under 200 MB."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends.local.processes import free_port
+from tests.support.local import agent_pids, molt, state_dir_env
+
+pytestmark = pytest.mark.slow
+APPS = Path(__file__).resolve().parents[1] / "support" / "apps"
+MiB = 1024 * 1024
+
+
+class Fleets:
+    def __init__(self, state_dir: Path, ports: dict[str, int]) -> None:
+        self.state_dir, self.ports = state_dir, ports
+
+    def agent_memory(self, field: str = "VmHWM") -> int:
+        """The agent's resident memory in bytes (VmHWM: its peak so far)."""
+        agent, _ = agent_pids(self.state_dir)
+        assert agent is not None
+        for line in Path(f"/proc/{agent}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError(f"no {field} for the agent")
+
+
+@pytest.fixture(scope="module")
+def fleets() -> Iterator[Fleets]:
+    with state_dir_env() as state_dir:
+        ports = {"small": free_port(), "big": free_port()}
+        toml = state_dir / "molt.toml"
+        toml.write_text(
+            "".join(
+                f"[fleets.{name}]\n"
+                f'artifact = "{APPS}"\n'
+                'start = "{python} sink.py --port {port}"\n'
+                f'listen = "127.0.0.1:{port}"\n'
+                "count = 1\n"
+                f"max_body_mib = {1 if name == 'small' else 1024}\n"
+                for name, port in ports.items()
+            )
+        )
+        for name in ports:
+            done = molt(state_dir, "launch", name, "--version", "v1", "--wait", config=toml)
+            assert done.returncode == 0, done.stderr
+            done = molt(state_dir, "promote", name, "g1", config=toml)
+            assert done.returncode == 0, done.stderr
+        yield Fleets(state_dir, ports)
+
+
+def exchange(port: int, head: bytes, body: bytes = b"", *, send_body: int = 0) -> bytes:
+    """Send ``head`` (then ``body``, or ``send_body`` zero bytes in pieces) and read the
+    answer until the connection closes (every request here ends with a close)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        try:
+            conn.sendall(head + body)
+            piece = b"\0" * MiB
+            left = send_body
+            while left > 0:
+                conn.sendall(piece[: min(left, MiB)])
+                left -= min(left, MiB)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused mid-way: the answer is still there to read
+        got = b""
+        while True:
+            try:
+                chunk = conn.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+    return int(answer.split()[1])
+
+
+def test_a_huge_url_is_refused_414(fleets):
+    port = fleets.ports["small"]
+    answer = exchange(port, b"GET /" + b"a" * (8 * MiB) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(answer) == 414
+    assert b"URL too long" in answer
+    after = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(after) == 200  # the proxy goes on serving
+
+
+def test_huge_headers_are_refused_431(fleets):
+    port = fleets.ports["small"]
+    one_huge = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * (8 * MiB) + b"\r\n\r\n"
+    assert status_of(exchange(port, one_huge)) == 431
+    many = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(5000)) + b"\r\n"
+    assert status_of(exchange(port, many)) == 431
+
+
+def test_a_body_over_the_fleets_cap_is_refused_413(fleets):
+    port = fleets.ports["small"]  # max_body_mib = 1
+    announced = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (2 * MiB)
+    answer = exchange(port, announced)  # refused before a byte of the body is sent
+    assert status_of(answer) == 413
+    assert b"larger than 1 MiB" in answer
+    chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    body = b"".join(b"%x\r\n%s\r\n" % (64 * 1024, b"c" * 64 * 1024) for _ in range(40))
+    assert status_of(exchange(port, chunked, body)) == 413
+    under = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+    answer = exchange(port, under % (MiB - 1), b"u" * (MiB - 1))
+    assert status_of(answer) == 200 and answer.endswith(b"\r\n\r\n%d\n" % (MiB - 1))
+
+
+def test_a_1_gib_upload_streams_through_with_the_agent_under_200_mb(fleets):
+    port = fleets.ports["big"]  # max_body_mib = 1024
+    size = 1024 * MiB
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+    answer = exchange(port, head % size, send_body=size)
+    assert status_of(answer) == 200 and answer.endswith(b"\r\n\r\n%d\n" % size)
+    chunked = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    body = b"".join(b"%x\r\n%s\r\n" % (MiB, b"k" * MiB) for _ in range(64)) + b"0\r\n\r\n"
+    answer = exchange(port, chunked, body)
+    assert status_of(answer) == 200 and answer.endswith(b"\r\n\r\n%d\n" % (64 * MiB))
+    assert fleets.agent_memory("VmHWM") < 200 * 1000 * 1000
