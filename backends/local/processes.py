@@ -12,6 +12,7 @@ it started.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backends.errors import OperationFailed
+from backends.local import logs, logwriter
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 
@@ -78,7 +80,8 @@ def last_line(log: Path, tail: int = 4096) -> str:
             lines = handle.read().decode(errors="replace").splitlines()
     except OSError:
         return ""
-    text = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    lines = [logs.unstamped(line).strip() for line in lines]
+    text = next((line for line in reversed(lines) if line), "")
     return text if len(text) <= 200 else text[:199] + "…"
 
 
@@ -103,6 +106,7 @@ class Process:
     started: int
     popen: subprocess.Popen[bytes] | None = None
     marks: tuple[str, ...] = ()
+    writer: int | None = None  # the pid of its log writer, when this agent started it
 
     def alive(self) -> bool:
         """Whether the leader still runs (what supervising the instance watches)."""
@@ -131,27 +135,66 @@ def spawn(
     argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, marks: tuple[str, ...]
 ) -> Process:
     """Start ``argv`` in its own session (so it outlives the agent and leads a group of
-    its own), output appended to ``log``, its ``marks`` in its environment."""
+    its own), its output through a log writer into ``log`` (timestamped, rotated: see
+    :mod:`backends.local.logwriter`), its ``marks`` in its environment."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as output:
+    reading, writing = os.pipe()
+    try:
+        writer = start_log_writer(reading, log)
         try:
             popen = subprocess.Popen(
                 argv,
                 cwd=cwd,
                 env={**os.environ, **env, **dict(m.split("=", 1) for m in marks)},
                 stdin=subprocess.DEVNULL,
-                stdout=output,
+                stdout=writing,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
             )
         except OSError as error:
             raise OperationFailed(f"cannot start {argv[0]!r}: {error.strerror}") from error
+    finally:
+        os.close(reading)
+        os.close(writing)
     started = start_time(popen.pid)
     # exited at once: keep the Popen so its exit code is seen
     return Process(
-        pid=popen.pid, started=-1 if started is None else started, popen=popen, marks=marks
+        pid=popen.pid,
+        started=-1 if started is None else started,
+        popen=popen,
+        marks=marks,
+        writer=writer,
     )
+
+
+def start_log_writer(pipe: int, log: Path) -> int:
+    """Start the process that writes what comes out of ``pipe`` into ``log``; returns
+    its pid (it detaches at once: only its short-lived parent is waited for here)."""
+    script = Path(logwriter.__file__)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(script), str(log), str(logs.CAP)],
+            stdin=pipe,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            check=True,
+            timeout=30,
+        )
+        return int(done.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError) as error:
+        raise OperationFailed(f"cannot start the log writer for {log.name}: {error}") from error
+
+
+async def writer_done(process: Process, timeout: float = 0.5) -> None:
+    """Wait (a little) for an exited instance's log writer to write its last lines."""
+    if process.writer is None:
+        return
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{process.writer}").exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 def stop(processes: list[Process], grace: float = STOP_GRACE) -> None:

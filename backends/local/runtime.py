@@ -426,6 +426,9 @@ class FleetRuntime:
                     if instance.process.alive():
                         continue
                     if not instance.exited:
+                        await processes.writer_done(instance.process)
+                        if generation.lifecycle is not Lifecycle.ACTIVE or instance.exited:
+                            continue
                         self._exited(instance)
                     if loop.time() >= instance.restart_at:
                         self._restart(generation, instance, loop.time())
