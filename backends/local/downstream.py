@@ -165,6 +165,7 @@ class ClientSide(asyncio.Protocol):
         self.queue: deque[Request] = deque()
         self.current: Exchange | None = None
         self.gone = False
+        self.ended = False  # the client will send nothing more
         self.peer = b""
         self.last_read = time.monotonic()  # or the last answer finished
         self.begun: float | None = None  # when the request being read began
@@ -198,6 +199,12 @@ class ClientSide(asyncio.Protocol):
         self.proxy.clients.discard(self)
         if self.current is not None and self.current.connection is not None:
             self.current.connection.abandon()
+
+    def eof_received(self) -> bool:
+        """The client sent all it will (a half-close): answer what it asked, then close."""
+        self.ended = True
+        # (a body still streaming can never end now: the instance would wait for it)
+        return self.streaming is None and (self.current is not None or bool(self.queue))
 
     def data_received(self, data: bytes) -> None:
         self.last_read = time.monotonic()
@@ -356,8 +363,9 @@ class ClientSide(asyncio.Protocol):
         self.release("upstream")
         if self.gone:
             return
-        if not keep_alive or (finished is not None and not finished.request.complete):
-            # a body still arriving for an answered request: the rest cannot be parsed
+        unread = finished is not None and not finished.request.complete
+        if not keep_alive or unread or (self.ended and not self.queue):
+            # (unread: a body still arriving for an answered request cannot be parsed)
             self.transport.close()
             return
         if len(self.queue) <= MAX_PIPELINED:

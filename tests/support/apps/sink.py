@@ -11,9 +11,6 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
-    def do_GET(self) -> None:
-        self._answer(200, b"ok\n")
-
     def do_POST(self) -> None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             count = self._chunked()
@@ -21,7 +18,12 @@ class Handler(BaseHTTPRequestHandler):
             count = self._counted(int(self.headers.get("Content-Length", "0")))
         self._answer(200, f"{count}\n".encode())
 
-    do_PUT = do_POST
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
 
     def _counted(self, length: int) -> int:
         left = length
