@@ -32,6 +32,7 @@ MAX_PIPELINED = 16
 SLICE = 16 * 1024  # bytes fed to the parser at a time, so a head is measured as it grows
 WHOLE_BODY = 64 * 1024  # bodies up to this are read whole before going upstream
 HOLD = 256 * 1024  # bytes of a streamed body held before the client is paused
+LINGER = 5.0  # seconds a refused client's bytes are still read (and dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,16 +139,18 @@ class Exchange:
                 proxy.meter.record(upstream.instance, time.perf_counter() - self.sent, status)
             self.upstream = None
 
+    @property
+    def stale(self) -> bool:
+        """The client went away, or was refused, while this was on its way."""
+        return self.client.gone or self.client.current is not self
+
     def failed_before_answer(self) -> None:
         failed = self.upstream
         self.finish(0)
         request, client = self.request, self.client
-        if (
-            request.method in IDEMPOTENT
-            and request.replayable
-            and self.attempts < 2
-            and not client.gone
-        ):
+        if self.stale:
+            return
+        if request.method in IDEMPOTENT and request.replayable and self.attempts < 2:
             self.attempts += 1
             client.proxy.dispatch(self, avoid=failed)
         elif failed is not None:
@@ -166,6 +169,7 @@ class ClientSide(asyncio.Protocol):
         self.current: Exchange | None = None
         self.gone = False
         self.ended = False  # the client will send nothing more
+        self.dropping: float | None = None  # since when what it sends is dropped (refused)
         self.peer = b""
         self.last_read = time.monotonic()  # or the last answer finished
         self.begun: float | None = None  # when the request being read began
@@ -203,10 +207,14 @@ class ClientSide(asyncio.Protocol):
     def eof_received(self) -> bool:
         """The client sent all it will (a half-close): answer what it asked, then close."""
         self.ended = True
+        if self.dropping is not None:
+            return False
         # (a body still streaming can never end now: the instance would wait for it)
         return self.streaming is None and (self.current is not None or bool(self.queue))
 
     def data_received(self, data: bytes) -> None:
+        if self.dropping is not None:
+            return
         self.last_read = time.monotonic()
         try:
             if len(data) <= SLICE:
@@ -352,7 +360,7 @@ class ClientSide(asyncio.Protocol):
 
     def answer(self, data: bytes) -> None:
         """A whole answer made by the proxy itself (503, 502...)."""
-        if not self.gone:
+        if not self.gone and self.dropping is None:
             self.transport.write(data)
         current = self.current
         self.done(keep_alive=current is not None and current.request.keep_alive)
@@ -373,18 +381,31 @@ class ClientSide(asyncio.Protocol):
         self._next()
 
     def refuse(self, status: int, text: str) -> None:
-        """Answer ``status`` (unless another answer is under way) and close."""
-        current = self.current
-        if current is None or not current.answered:
-            if current is not None and current.connection is not None:
-                current.connection.abandon()
-            self.transport.write(simple_answer(status, text, close=True))
-        self.transport.close()
+        """Answer ``status`` (unless another answer is under way) and close. The client
+        may still be sending what was refused: what it sends is read and dropped for a
+        moment (``LINGER``), so that it reads the answer rather than a reset."""
+        current, self.current = self.current, None
+        if current is not None and current.connection is not None:
+            current.connection.abandon()
+        if self.gone or self.transport.is_closing():
+            return
+        if (current is not None and current.answered) or not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write(simple_answer(status, text, close=True))
+        self.transport.write_eof()
+        self.dropping = time.monotonic()
+        self.queue.clear()
+        self._holds.clear()
+        self.transport.resume_reading()
 
     def check_time(self, now: float) -> None:
         """Close a connection whose request stopped arriving, or that idles too long."""
         limits = self.limits
-        if self.begun is not None and not self.in_body:
+        if self.dropping is not None:
+            if now - self.dropping > LINGER:
+                self.transport.close()
+        elif self.begun is not None and not self.in_body:
             if now - self.begun > limits.head_timeout:
                 self.refuse(408, "molt: the request headers did not arrive in time\n")
         elif self.in_body:

@@ -37,7 +37,7 @@ class UpstreamSide(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def send(self, exchange: Exchange) -> None:
-        if exchange.client.gone:  # the client left while we were connecting
+        if exchange.stale:  # the client left (or was refused) while we were connecting
             exchange.finish(None)
             self.proxy.release(self)
             return

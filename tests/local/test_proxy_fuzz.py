@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httptools
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from backends.local.processes import free_port
@@ -124,6 +124,16 @@ HUGE = {
     "blank lines": lambda: b"\r\n" * MiB,
 }
 
+#: what each of them is answered
+LIMITED = {
+    "url": 414,
+    "header": 431,
+    "headers": 431,
+    "body over the cap": 413,
+    "chunks over the cap": 413,
+    "body under the cap": 200,
+    "blank lines": 431,
+}
 
 DATA = st.integers(0, 49).flatmap(
     lambda roll: st.sampled_from(sorted(HUGE))
@@ -179,10 +189,19 @@ class Answers:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=DATA, cuts=st.lists(st.integers(0, 10**6), max_size=4))
+@example(data="url", cuts=[3, 70_000])
+@example(data="header", cuts=[])
+@example(data="headers", cuts=[17])
+@example(data="body over the cap", cuts=[40, 100_000])
+@example(data="chunks over the cap", cuts=[])
+@example(data="body under the cap", cuts=[65_000, 65_001])
+@example(data="blank lines", cuts=[])
 def test_whatever_a_client_sends_the_proxy_answers_cleanly_or_closes(agent, data, cuts):
     sent = HUGE[data]() if isinstance(data, str) else data
     got = exchange(agent.port, sent, cuts)
     assert not got or STATUS_LINE.match(got), got[:200]  # bytes back are an answer, never noise
+    if isinstance(data, str):  # past a limit: refused with its status, or passed if under
+        assert got.startswith(b"HTTP/1.1 %d " % LIMITED[data]), (data, got[:200])
     if b"HEAD" not in sent:  # (an answer to HEAD announces a body it does not carry)
         answers = Answers()
         answers.parser.feed_data(got)  # raises on anything that is not HTTP
