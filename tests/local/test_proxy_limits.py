@@ -4,13 +4,19 @@ a 1 GiB upload streams through with the agent's memory staying under 200 MB."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from backends.local.downstream import Limits
 from backends.local.processes import free_port
+from backends.local.proxy import Proxy
+from backends.local.routing import Route, Router, Upstream
+from tests.local.test_proxy import upstream_app
 from tests.support.local import agent_pids, molt, state_dir_env
 
 pytestmark = pytest.mark.slow
@@ -130,3 +136,51 @@ def test_a_1_gib_upload_streams_through_with_the_agent_under_200_mb(fleets):
     answer = exchange(port, chunked, body)
     assert status_of(answer) == 200 and answer.endswith(b"\r\n\r\n%d\n" % (64 * MiB))
     assert fleets.agent_memory("VmHWM") < 200 * 1000 * 1000
+
+
+# per-connection limits, on a proxy in this process with small limits ---------------------
+@contextlib.asynccontextmanager
+async def small_proxy(**limits: float):
+    async with upstream_app("blue") as port:
+        router = Router()
+        router.update([Route("g1", 100, (Upstream("g1", "g1-1", port),))])
+        proxy = Proxy("web", router, limits=Limits(**limits))  # type: ignore[arg-type]
+        address = await proxy.start("127.0.0.1", 0)
+        try:
+            yield int(address.rsplit(":", 1)[1])
+        finally:
+            await proxy.close()
+
+
+async def read_to_close(reader: asyncio.StreamReader, within: float = 5.0) -> bytes:
+    return await asyncio.wait_for(reader.read(), within)
+
+
+async def test_connections_past_the_cap_are_answered_503_and_closed():
+    async with small_proxy(max_connections=3) as port:
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        reader, _ = await asyncio.open_connection("127.0.0.1", port)
+        assert (await read_to_close(reader)).startswith(b"HTTP/1.1 503 ")
+        for _, writer in held:
+            writer.close()
+
+
+async def test_a_head_that_stops_arriving_is_answered_408():
+    async with small_proxy(head_timeout=1.0) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        answer = await read_to_close(reader)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        writer.close()
+
+
+async def test_a_body_that_stalls_is_answered_408_and_an_idle_connection_closed():
+    async with small_proxy(read_timeout=1.0, idle_timeout=1.0) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        answer = await read_to_close(reader)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await read_to_close(reader)  # answered, then closed when idle
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"blue GET 0"), answer
