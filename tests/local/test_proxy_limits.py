@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from backends.errors import ConfigError
 from backends.local.downstream import Limits
 from backends.local.processes import free_port
 from backends.local.proxy import Proxy
 from backends.local.routing import Route, Router, Upstream
+from backends.local.settings import LocalSettings
 from tests.local.test_proxy import upstream_app
 from tests.support.local import agent_pids, molt, state_dir_env
 
@@ -184,3 +186,9 @@ async def test_a_body_that_stalls_is_answered_408_and_an_idle_connection_closed(
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         answer = await read_to_close(reader)  # answered, then closed when idle
         assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"blue GET 0"), answer
+
+
+@pytest.mark.parametrize("value", [0, -1, 4097, 10**9])
+def test_max_body_mib_has_a_floor_and_a_ceiling(tmp_path, value):
+    with pytest.raises(ConfigError, match=f"^max_body_mib must be 1–4096, not {value}$"):
+        LocalSettings(artifact=tmp_path, start="app {port}", max_body_mib=value)
