@@ -9,9 +9,8 @@ to the rotation, and nothing ever reads a whole log.
 
 It runs in a session of its own, outside the instance's process group (stopping the
 instance does not stop it), and ends when the pipe closes: when the instance and
-everything it started have exited. It detaches from whoever starts it (a double fork), so
-it outlives a restarted agent as the instance does. Standard library only, run by path:
-it starts in a few milliseconds.
+everything it started have exited — so it outlives a restarted agent as the instance
+does. Standard library only, run by path with ``-I -S``.
 """
 
 from __future__ import annotations
@@ -96,13 +95,6 @@ class Writer:
 
 def main(argv: list[str]) -> None:
     path, cap = argv[1], int(argv[2])
-    child = os.fork()
-    if child:  # detach: the starter reaps this parent at once, init the writer
-        os.write(1, b"%d\n" % child)
-        os._exit(0)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # the starter reads the pid until this closes
-    os.close(devnull)
     try:
         Writer(path, cap).run(0)
     except OSError as error:

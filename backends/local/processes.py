@@ -106,7 +106,8 @@ class Process:
     started: int
     popen: subprocess.Popen[bytes] | None = None
     marks: tuple[str, ...] = ()
-    writer: int | None = None  # the pid of its log writer, when this agent started it
+    #: its log writer, when this agent started it
+    writer: subprocess.Popen[bytes] | None = None
 
     def alive(self) -> bool:
         """Whether the leader still runs (what supervising the instance watches)."""
@@ -138,6 +139,7 @@ def spawn(
     its own), its output through a log writer into ``log`` (timestamped, rotated: see
     :mod:`backends.local.logwriter`), its ``marks`` in its environment."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    log.touch()  # there from now on, before the writer has started
     reading, writing = os.pipe()
     try:
         writer = start_log_writer(reading, log)
@@ -168,33 +170,42 @@ def spawn(
     )
 
 
-def start_log_writer(pipe: int, log: Path) -> int:
-    """Start the process that writes what comes out of ``pipe`` into ``log``; returns
-    its pid (it detaches at once: only its short-lived parent is waited for here)."""
+#: log writers this agent started and has not seen exit yet (reaped as they do)
+_writers: set[subprocess.Popen[bytes]] = set()
+
+
+def start_log_writer(pipe: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start the process that writes what comes out of ``pipe`` into ``log`` (not
+    waited for: it starts while the instance does)."""
+    reap_writers()
     script = Path(logwriter.__file__)
     try:
-        done = subprocess.run(
+        writer = subprocess.Popen(
             [sys.executable, "-I", "-S", str(script), str(log), str(logs.CAP)],
             stdin=pipe,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             close_fds=True,
-            check=True,
-            timeout=30,
         )
-        return int(done.stdout)
-    except (OSError, ValueError, subprocess.SubprocessError) as error:
+    except OSError as error:
         raise OperationFailed(f"cannot start the log writer for {log.name}: {error}") from error
+    _writers.add(writer)
+    return writer
+
+
+def reap_writers() -> None:
+    for writer in [w for w in _writers if w.poll() is not None]:
+        _writers.discard(writer)
 
 
 async def writer_done(process: Process, timeout: float = 0.5) -> None:
     """Wait (a little) for an exited instance's log writer to write its last lines."""
-    if process.writer is None:
-        return
+    writer = process.writer
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{process.writer}").exists() and time.monotonic() < deadline:
+    while writer is not None and writer.poll() is None and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
+    reap_writers()
 
 
 def stop(processes: list[Process], grace: float = STOP_GRACE) -> None:
