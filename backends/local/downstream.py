@@ -15,38 +15,29 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httptools
 
-from backends.local.wire import HOP_BY_HOP, IDEMPOTENT, simple_answer
+from backends.local.wire import (
+    HOP_BY_HOP,
+    IDEMPOTENT,
+    BodyStream,
+    MiB,
+    Request,
+    simple_answer,
+)
 
 if TYPE_CHECKING:
     from backends.local.proxy import Proxy
     from backends.local.routing import Upstream
     from backends.local.upstream import UpstreamSide
 
-MiB = 1024 * 1024
 MAX_PIPELINED = 16
 SLICE = 16 * 1024  # bytes fed to the parser at a time, so a head is measured as it grows
 WHOLE_BODY = 64 * 1024  # bodies up to this are read whole before going upstream
 HOLD = 256 * 1024  # bytes of a streamed body held before the client is paused
 LINGER = 5.0  # seconds a refused client's bytes are still read (and dropped)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one client connection may send, and for how long."""
-
-    max_body: int = 64 * MiB
-    max_url: int = 8 * 1024
-    max_head: int = 64 * 1024
-    max_headers: int = 100
-    max_connections: int = 1024  # per fleet's proxy
-    head_timeout: float = 30.0  # seconds from a request's first byte to its last header
-    read_timeout: float = 60.0  # seconds a body may stall
-    idle_timeout: float = 75.0  # seconds a keep-alive connection may wait for a request
 
 
 class Refusal(Exception):
@@ -55,63 +46,6 @@ class Refusal(Exception):
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status, self.text = status, text
-
-
-class BodyStream:
-    """A request body on its way upstream while it arrives: pieces are held until an
-    instance's connection takes them, then written straight through."""
-
-    __slots__ = ("chunked", "pending", "held", "complete", "sink")
-
-    def __init__(self, chunked: bool) -> None:
-        self.chunked = chunked  # re-framed as chunks (its length is not known)
-        self.pending: list[bytes] = []
-        self.held = 0
-        self.complete = False
-        self.sink: asyncio.Transport | None = None
-
-    def push(self, data: bytes) -> None:
-        self._write(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data)
-
-    def end(self) -> None:
-        if self.chunked:
-            self._write(b"0\r\n\r\n")
-        self.complete = True
-
-    def attach(self, sink: asyncio.Transport) -> None:
-        self.sink = sink
-        if self.pending:
-            sink.write(b"".join(self.pending))
-        self.pending, self.held = [], 0
-
-    def _write(self, data: bytes) -> None:
-        if self.sink is None:
-            self.pending.append(data)
-            self.held += len(data)
-        elif not self.sink.is_closing():
-            self.sink.write(data)
-
-
-@dataclass(slots=True)
-class Request:
-    method: bytes
-    head: bytes  # request line and headers as sent upstream, with the final CRLF
-    body: bytes
-    keep_alive: bool
-    http10: bool
-    stream: BodyStream | None = None  # a body sent while it arrives
-
-    def wire(self) -> bytes:
-        return self.head + self.body
-
-    @property
-    def replayable(self) -> bool:
-        """Whether it can be sent again to another instance (no body part left yet)."""
-        return self.stream is None or self.stream.sink is None
-
-    @property
-    def complete(self) -> bool:
-        return self.stream is None or self.stream.complete
 
 
 class Exchange:

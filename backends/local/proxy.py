@@ -20,13 +20,11 @@ import contextlib
 import time
 from collections import Counter
 
-from backends.local.downstream import ClientSide, Exchange, Limits, Request
+from backends.local.downstream import ClientSide, Exchange
 from backends.local.meter import Meter
 from backends.local.routing import Router, Upstream
 from backends.local.upstream import UpstreamSide
-from backends.local.wire import simple_answer
-
-__all__ = ["ClientSide", "Exchange", "Limits", "Proxy", "Request"]
+from backends.local.wire import Limits, simple_answer
 
 SWEEP_EVERY = 1.0  # seconds between looks for connections past a time limit
 

@@ -30,7 +30,6 @@ from backends.events import (
     launched,
 )
 from backends.local import checks, logs, processes
-from backends.local.downstream import Limits, MiB
 from backends.local.members import GenerationRuntime, InstanceRuntime
 from backends.local.meter import Meter
 from backends.local.processes import STOP_GRACE
@@ -39,6 +38,7 @@ from backends.local.routing import Route, Router, Upstream
 from backends.local.settings import LocalSettings, split_address
 from backends.local.store import GenerationRow, InstanceRow, Store
 from backends.local.trees import freeze, remove_tree, tree_drift
+from backends.local.wire import Limits, MiB
 from backends.locking import Lease
 from backends.manifest import MANIFEST_NAME, check_links
 from backends.model import (

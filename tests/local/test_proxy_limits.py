@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from backends.errors import ConfigError
-from backends.local.downstream import Limits
 from backends.local.processes import free_port
 from backends.local.proxy import Proxy
 from backends.local.routing import Route, Router, Upstream
 from backends.local.settings import LocalSettings
+from backends.local.wire import Limits
 from tests.local.test_proxy import upstream_app
 from tests.support.local import agent_pids, molt, state_dir_env
 
