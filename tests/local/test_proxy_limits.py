@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from backends.errors import ConfigError
 from backends.local.processes import free_port
@@ -192,3 +193,26 @@ async def test_a_body_that_stalls_is_answered_408_and_an_idle_connection_closed(
 def test_max_body_mib_has_a_floor_and_a_ceiling(tmp_path, value):
     with pytest.raises(ConfigError, match=f"^max_body_mib must be 1–4096, not {value}$"):
         LocalSettings(artifact=tmp_path, start="app {port}", max_body_mib=value)
+
+
+async def test_an_instance_that_answers_before_the_body_ends_ends_the_connection():
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(status=413, text="app: too big for me")
+
+    async with upstream_app("blue", early=refuse) as port:
+        router = Router()
+        router.update([Route("g1", 100, (Upstream("g1", "g1-1", port),))])
+        proxy = Proxy("web", router)
+        address = await proxy.start("127.0.0.1", 0)
+        try:
+            host, proxy_port = address.rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(proxy_port))
+            head = b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+            writer.write(head % (10 * MiB))
+            writer.write(b"e" * MiB)  # and the rest never comes
+            answer = await read_to_close(reader)  # answered, then closed: the rest is unread
+            assert answer.startswith(b"HTTP/1.1 413 ") and answer.endswith(b"too big for me")
+            writer.close()
+            assert proxy.in_flight["g1"] == 0
+        finally:
+            await proxy.close()
