@@ -315,15 +315,22 @@ class ClientSide(asyncio.Protocol):
         self._next()
 
     def refuse(self, status: int, text: str) -> None:
-        """Answer ``status`` (unless another answer is under way) and close. The client
-        may still be sending what was refused: what it sends is read and dropped for a
-        moment (``LINGER``), so that it reads the answer rather than a reset."""
+        """Answer ``status`` and close. The client may still be sending what was
+        refused: what it sends is read and dropped for a moment (``LINGER``), so that it
+        reads the answer rather than a reset. When an earlier request's answer is due
+        first, the connection is only closed (an answer out of turn would be taken for
+        that one's)."""
         current, self.current = self.current, None
+        in_turn = current is None or (
+            current.request.stream is not None
+            and current.request.stream is self.streaming
+            and not current.answered
+        )
         if current is not None and current.connection is not None:
             current.connection.abandon()
         if self.gone or self.transport.is_closing():
             return
-        if (current is not None and current.answered) or not self.transport.can_write_eof():
+        if not in_turn or not self.transport.can_write_eof():
             self.transport.close()
             return
         self.transport.write(simple_answer(status, text, close=True))
@@ -343,9 +350,9 @@ class ClientSide(asyncio.Protocol):
             if now - self.begun > limits.head_timeout:
                 self.refuse(408, "molt: the request headers did not arrive in time\n")
         elif self.in_body:
-            # held back by a slow instance counts too; queued behind another answer does not
+            # held back by a slow instance counts too; waiting for its turn does not
             stalled = now - self.last_read > limits.read_timeout
-            if stalled and "pipeline" not in self._holds:
+            if stalled and not self._holds & {"pipeline", "body"}:
                 self.refuse(408, "molt: the request body stopped arriving\n")
         elif self.current is None and not self.queue and now - self.last_read > limits.idle_timeout:
             self.transport.close()
