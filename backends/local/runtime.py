@@ -177,6 +177,12 @@ class FleetRuntime:
             self.store.set_entry(self.name, self.entry)
             done.append(f"the proxy listens on {self.entry} (was {was})")
         self.settings = settings
+        if settings.max_body_mib != before.max_body_mib:
+            self.proxy.limits = replace(self.proxy.limits, max_body=settings.max_body_mib * MiB)
+            done.append(
+                f"the proxy takes request bodies up to {settings.max_body_mib} MiB "
+                f"(was {before.max_body_mib}) on new connections"
+            )
         if settings.health != before.health:
             self._recheck()
             done.append("health checks follow the new settings")

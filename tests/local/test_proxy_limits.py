@@ -28,8 +28,8 @@ MiB = 1024 * 1024
 
 
 class Fleets:
-    def __init__(self, state_dir: Path, ports: dict[str, int]) -> None:
-        self.state_dir, self.ports = state_dir, ports
+    def __init__(self, state_dir: Path, ports: dict[str, int], toml: Path) -> None:
+        self.state_dir, self.ports, self.toml = state_dir, ports, toml
 
     def agent_memory(self, field: str = "VmHWM") -> int:
         """The agent's resident memory in bytes (VmHWM: its peak so far)."""
@@ -62,7 +62,7 @@ def fleets() -> Iterator[Fleets]:
             assert done.returncode == 0, done.stderr
             done = molt(state_dir, "promote", name, "g1", config=toml)
             assert done.returncode == 0, done.stderr
-        yield Fleets(state_dir, ports)
+        yield Fleets(state_dir, ports, toml)
 
 
 def exchange(port: int, head: bytes, body: bytes = b"", *, send_body: int = 0) -> bytes:
@@ -124,6 +124,25 @@ def test_a_body_over_the_fleets_cap_is_refused_413(fleets):
     under = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
     answer = exchange(port, under % (MiB - 1), b"u" * (MiB - 1))
     assert status_of(answer) == 200 and answer.endswith(b"\r\n\r\n%d\n" % (MiB - 1))
+
+
+def test_molt_apply_changes_the_body_cap_a_look_does_not(fleets):
+    port, toml = fleets.ports["small"], fleets.toml
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+    body = b"p" * (3 * MiB // 2)
+    original = toml.read_text()
+    toml.write_text(original.replace("max_body_mib = 1\n", "max_body_mib = 2\n", 1))
+    try:
+        looked = molt(fleets.state_dir, "status", "small", config=toml)
+        assert "max_body_mib = 2, the fleet runs with 1" in looked.stdout + looked.stderr
+        assert status_of(exchange(port, post % len(body), body)) == 413
+        applied = molt(fleets.state_dir, "apply", "small", config=toml)
+        assert applied.returncode == 0, applied.stderr
+        assert "request bodies up to 2 MiB (was 1)" in applied.stdout
+        assert status_of(exchange(port, post % len(body), body)) == 200
+    finally:
+        toml.write_text(original)
+        assert molt(fleets.state_dir, "apply", "small", config=toml).returncode == 0
 
 
 def test_a_1_gib_upload_streams_through_with_the_agent_under_200_mb(fleets):
