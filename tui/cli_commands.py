@@ -260,11 +260,15 @@ async def retire(args: argparse.Namespace, session: FleetSession) -> int:
 async def history(args: argparse.Namespace, session: FleetSession) -> int:
     if args.check:
         report = await session.backend.journal.check(session.name)
-        if report.legacy:
-            say(f"{report.legacy} older records carry no hash (written before the chain)")
+        if args.json:
+            emit({"fleet": session.name, **report.to_json()})
+            return 0 if report.intact else 1
         if not report.intact:
             raise OperationFailed(f"the journal of {session.name} is broken: {report.broken}")
-        print(f"journal of {session.name}: {report.records} records, chain intact")
+        print(
+            f"journal of {session.name}: {report.records} records, chain intact, "
+            f"head anchored by {report.anchored}"
+        )
         return 0
     records = await session.history()
     if args.json:
