@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import logging.handlers
 import os
+import resource
 import signal
 import sys
 import time
@@ -382,6 +384,16 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def _room_for_connections() -> None:
+    """Raise the soft limit on open files (up to the hard one, 65,536 at most): every
+    fleet's proxy may hold ``Limits.max_connections`` clients, and one agent serves all."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     state_dir = Path(args[0]).resolve()
@@ -392,11 +404,13 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another agent already serves this state dir
-    logging.basicConfig(
-        filename=state_dir / LOG_NAME,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
+    # the agent's own log is bounded like an instance's: one file and the one before it
+    handler = logging.handlers.RotatingFileHandler(
+        state_dir / LOG_NAME, maxBytes=logs.CAP, backupCount=1
     )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    _room_for_connections()
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(Agent(state_dir).run())
     return 0
