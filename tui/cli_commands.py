@@ -15,6 +15,7 @@ import humanize
 
 from backends import rollout_run
 from backends.baseline import worse_than_baseline
+from backends.chain import ChainReport
 from backends.config import load_config
 from backends.errors import ConfigError, OperationFailed, Refused, shown
 from backends.journal import JournalRecord
@@ -27,16 +28,19 @@ from tui import cli_incident
 from tui.cli_rollout import rollout as rollout_command
 from tui.cli_watch import watch
 
-WEIGHT = re.compile(r"-?[0-9]{1,6}")  # ASCII digits only: '²'.isdigit() is true
+WEIGHT = re.compile(r"[+-]?[0-9]{1,6}")  # ASCII digits only: '²'.isdigit() is true
 
 
 def parse_weights(pairs: list[str]) -> dict[str, int]:
-    """``["g1=90", "g2=10"]`` → ``{"g1": 90, "g2": 10}``."""
+    """``["g1=90", "g2=10"]`` → ``{"g1": 90, "g2": 10}``; a weight outside 0–100 is a
+    usage error (exit 2), like a pair that is not one."""
     weights: dict[str, int] = {}
     for pair in pairs:
         generation, sep, value = pair.partition("=")
         if not sep or not generation or not WEIGHT.fullmatch(value.strip()):
             raise ConfigError(f"weights look like g1=90 g2=10, not {shown(repr(pair))}")
+        if not 0 <= int(value) <= 100:
+            raise ConfigError(f"a weight is a percentage 0–100, not {shown(pair)}")
         if generation in weights:
             raise ConfigError(f"{shown(repr(generation))} is given twice")
         weights[generation] = int(value)
@@ -240,7 +244,10 @@ def _weights_done(args: argparse.Namespace, weights: dict[str, int]) -> int:
 async def retire(args: argparse.Namespace, session: FleetSession) -> int:
     say(f"retiring {args.generation}: draining in-flight requests, then stopping its instances…")
     await session.ops.retire(args.generation)
-    print(f"{args.generation} retired")
+    if args.json:
+        emit({"generation": args.generation, "retired": True})
+    else:
+        print(f"{args.generation} retired")
     return 0
 
 
@@ -249,9 +256,12 @@ async def history(args: argparse.Namespace, session: FleetSession) -> int:
         report = await session.backend.journal.check(session.name)
         if report.legacy:
             say(f"{report.legacy} older records carry no hash (written before the chain)")
+        if args.json:  # the verdict on stdout either way; a break also fails (exit 1)
+            emit(_check_json(session.name, report))
         if not report.intact:
             raise OperationFailed(f"the journal of {session.name} is broken: {report.broken}")
-        print(f"journal of {session.name}: {report.records} records, chain intact")
+        if not args.json:
+            print(f"journal of {session.name}: {report.records} records, chain intact")
         return 0
     records = await session.history()
     if args.json:
@@ -264,6 +274,16 @@ async def history(args: argparse.Namespace, session: FleetSession) -> int:
     if not records:
         print(f"no actions on {session.name} yet")
     return 0
+
+
+def _check_json(fleet: str, report: ChainReport) -> dict[str, Any]:
+    return {
+        "fleet": fleet,
+        "intact": report.intact,
+        "records": report.records,
+        "broken": report.broken or None,
+        "unhashed": report.legacy,
+    }
 
 
 async def verify(args: argparse.Namespace, session: FleetSession) -> int:
@@ -314,7 +334,10 @@ async def agent_command(args: argparse.Namespace) -> int:
     from backends.journal import os_operator
 
     info = await client.call("stop", start=False, operator=os_operator())
-    print(f"agent {info['pid']} stopped with {len(info['instances'])} instances")
+    if args.json:
+        emit(info)
+    else:
+        print(f"agent {info['pid']} stopped with {len(info['instances'])} instances")
     return 0
 
 
