@@ -30,8 +30,8 @@ OPERATOR = "molt-agent"
 #: milliseconds of quiet before a burst of changes is checked (an editor's save is
 #: several events); small, so a taint shows within a second or two
 DEBOUNCE_MS = 300
-#: lifecycles whose trees are being made or removed by the agent itself
-_BUSY = {Lifecycle.DRAINING, Lifecycle.RETIRED}
+#: seconds between looks for generations launched or retired (the watch then restarts)
+RESCAN_EVERY = 1.0
 
 Journal = Callable[[JournalRecord], None]
 
@@ -50,24 +50,51 @@ class DriftWatch:
         self._known: dict[str, tuple[str, ...]] | None = None
 
     async def run(self) -> None:
-        """Check every generation once (an edit made while no agent ran), then each one
-        whose tree changes, until cancelled."""
-        home = self.runtime.home
-        await asyncio.to_thread(home.mkdir, parents=True, exist_ok=True)
-        for generation_id in list(self.runtime.generations):
-            await self.check(generation_id)
-        try:
-            async for changes in awatch(
-                home,
-                watch_filter=lambda _change, path: self._generation_of(path) is not None,
-                debounce=DEBOUNCE_MS,
-                step=50,
-                ignore_permission_denied=True,
-            ):
-                for generation_id in sorted(self._touched(changes)):
-                    await self.check(generation_id)
-        except OSError as error:  # e.g. out of inotify watches: the interval still checks
-            log.warning("cannot watch %s for hand edits (%s); verify_interval applies", home, error)
+        """Watch the live generations' homes (not the fleet's logs: a noisy instance
+        would keep the watch busy), each checked whole as soon as it is watched (an edit
+        made before — while no agent ran, or while the watch restarted for a generation
+        launched or retired), then whenever its tree changes; until cancelled."""
+        while True:
+            watched = self._homes()
+            try:
+                if watched:
+                    await self._watch(watched, fresh=watched)
+                else:
+                    await asyncio.sleep(RESCAN_EVERY)
+            except Exception as error:  # e.g. out of inotify watches: the interval applies
+                log.warning("cannot watch %s for hand edits (%s)", self.runtime.home, error)
+                await asyncio.sleep(RESCAN_EVERY * 10)
+
+    def _homes(self) -> frozenset[str]:
+        """The active generations (a launching one's tree is still the agent's to copy,
+        or to remove when its launch fails; a draining one's to remove) whose homes exist.
+        An edit made while launching is found when it turns active: the set changes, and
+        the watch restarts with every tree checked whole."""
+        return frozenset(
+            g.row.id
+            for g in self.runtime.generations.values()
+            if g.lifecycle is Lifecycle.ACTIVE and (self.runtime.home / g.row.id).is_dir()
+        )
+
+    async def _watch(self, watched: frozenset[str], fresh: frozenset[str]) -> None:
+        """Check each generation whose tree changes, until the set of homes does. The
+        ``fresh`` ones are checked whole at the first wake-up: the watch is in place by
+        then, so an edit is either seen by that check or notified after it."""
+        paths = [self.runtime.home / g for g in sorted(watched)]
+        async for changes in awatch(
+            *paths,
+            watch_filter=lambda _change, path: self._generation_of(path) is not None,
+            debounce=DEBOUNCE_MS,
+            step=50,
+            rust_timeout=int(RESCAN_EVERY * 1000),
+            yield_on_timeout=True,  # an empty set every RESCAN_EVERY: look for new homes
+            ignore_permission_denied=True,
+        ):
+            for generation_id in sorted(self._touched(changes) | fresh):
+                await self.check(generation_id)
+            fresh = frozenset()
+            if self._homes() != watched:
+                return
 
     def _generation_of(self, path: str) -> str | None:
         """``g3`` for a path inside ``HOME/g3/tree`` or ``HOME/g3/manifest.json``."""
@@ -86,8 +113,8 @@ class DriftWatch:
     async def check(self, generation_id: str) -> None:
         """Verify one generation; journal (and announce) what drift is new."""
         generation = self.runtime.generations.get(generation_id)
-        if generation is None or generation.lifecycle in _BUSY:
-            return  # unknown, or its tree is the agent's to remove
+        if generation is None or generation.lifecycle is not Lifecycle.ACTIVE:
+            return  # unknown, or its tree is the agent's to make or remove
         manifest = self.runtime.home / generation_id / MANIFEST_NAME
         if not await asyncio.to_thread(manifest.exists):
             return  # still being frozen: the manifest is written last
