@@ -1,9 +1,11 @@
 """The contract every driver implements (local, aws, ssh).
 
 One backend instance serves **one** fleet, and whether it may write is fixed when it is
-made: a read-only backend performs no write of any kind, not even a repair (it reports
-the difference instead). The mutating methods here refuse in read-only mode before the
-driver is asked anything, so no driver can forget to.
+made: a read-only backend performs no write of any kind. No read writes either, in or
+out of read-only mode: a difference between what runs and what Molt means it to run is
+reported (:meth:`Backend.differences`) and only :meth:`Backend.apply` acts on it. The
+mutating methods here refuse in read-only mode before the driver is asked anything, so
+no driver can forget to.
 
 A driver only reads and acts; it never decides whether an action is allowed. That is
 the job of :mod:`backends.guards`, applied by :class:`backends.operations.Operations`,
@@ -121,6 +123,13 @@ class Backend(ABC):
         read failures are yielded as :class:`~backends.events.ReadError` events rather
         than ending the stream."""
 
+    async def differences(self, snapshot: FleetSnapshot) -> tuple[str, ...]:
+        """What runs differs from molt.toml or from what Molt recorded, one line each
+        naming the command that applies it: those ``snapshot`` (just read) carries, and
+        those that cost another read to find (the AWS listener). A read: nothing is
+        changed, in or out of read-only mode."""
+        return snapshot.differences
+
     @abstractmethod
     async def verify(self, generation: str) -> DriftReport:
         """Compare what the generation runs with what it was launched from.
@@ -177,6 +186,18 @@ class Backend(ABC):
         draining is resumed: the retire that was cut short is finished (or joined)."""
         self._refuse_in_read_only("retire")
         await self._retire(generation)
+
+    async def apply(self) -> tuple[str, ...]:
+        """Make what runs match molt.toml and what Molt recorded (the differences
+        :meth:`differences` reports); returns what was done, one line each (none when
+        nothing differed). Refused, with the reason and nothing changed, where it would
+        drop traffic. Only through :meth:`backends.operations.Operations.apply`, which
+        holds the fleet lock and journals it: no read ever calls it."""
+        self._refuse_in_read_only("apply")
+        return await self._apply()
+
+    async def _apply(self) -> tuple[str, ...]:
+        return ()  # a driver with nothing of its own to apply
 
     # the fleet lock: one operator at a time, where the truth lives ------------------------
     @property

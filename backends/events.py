@@ -24,7 +24,7 @@ class EventKind(StrEnum):
     WEIGHTS = "weights"  # the fleet's weights changed
     ACTION = "action"  # an operator's action, from the journal
     ERROR = "error"  # the driver could not read (part of) the fleet, or can again
-    DIFFERENCE = "difference"  # the world differs from what Molt set, repaired or reported
+    DIFFERENCE = "difference"  # the world differs from what Molt set: reported, not repaired
     SNAPSHOT = "snapshot"  # a polled driver's fresh read, handed to watchers
     TRAFFIC = "traffic"  # a generation started (or stopped) doing worse than its baseline
 
@@ -264,7 +264,8 @@ class ReadError(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DifferenceFound(Event):
     """The world differs from what Molt set (HAProxy after a reload, settings changed in
-    molt.toml): ``repaired`` when the driver put it back, else only reported (read-only)."""
+    molt.toml): reported, never put back by a look — ``molt apply`` does that, locked
+    and journaled. ``repaired``: kept for records and streams written before."""
 
     kind: ClassVar[EventKind] = EventKind.DIFFERENCE
     what: str

@@ -68,4 +68,6 @@ def again(record: JournalRecord, fleet: str) -> str:
         return f"molt retire {fleet} {generation}"
     if record.action == "launch":
         return f"molt launch {fleet} --version {record.args.get('version')}"
+    if record.action == "apply":
+        return f"molt apply {fleet}"
     return f"molt status {fleet}, then shift again"

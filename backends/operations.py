@@ -24,7 +24,7 @@ from backends.locking import ROLLOUT_LOCK, Lease
 from backends.model import FleetSnapshot, Generation, GenerationSpec
 from backends.rollout import rollout_state
 
-MUTATIONS = ("launch", "shift", "promote", "rollback", "retire")
+MUTATIONS = ("launch", "shift", "promote", "rollback", "retire", "apply")
 INTERRUPTED = "Molt stopped before it finished; run the same command again to finish it"
 
 Plan = Callable[[FleetSnapshot], Mapping[str, int]]
@@ -151,6 +151,25 @@ class Operations:
 
         await self._mutate("retire", {"generation": generation}, plan, act)
 
+    async def apply(self) -> tuple[str, ...]:
+        """Make what runs match molt.toml and what Molt recorded (``molt apply``): under
+        the fleet lock, journaled before the driver acts. Returns what was done; when
+        nothing differs, nothing is done and nothing is journaled. The driver refuses,
+        with the reason, a change that would drop traffic (journaled ``refused``)."""
+        if self.read_only:
+            raise read_only_refusal("apply")
+        found = await self.backend.differences(await self.backend.snapshot())
+        if not found:
+            return ()
+        done: list[str] = []
+
+        async def act(_: Mapping[str, int]) -> dict[str, Any]:
+            done.extend(await self.backend.apply())
+            return {"applied": list(done)}
+
+        await self._mutate("apply", {"differences": list(found)}, lambda s: s.weights, act)
+        return tuple(done)
+
     async def record(
         self, action: str, args: Mapping[str, Any], *, record_id: str | None = None
     ) -> None:
@@ -224,6 +243,9 @@ class Operations:
             result = await act(weights_after)
         except asyncio.CancelledError:
             await asyncio.shield(self._write_outcome(record, Outcome.INTERRUPTED, INTERRUPTED))
+            raise
+        except Refused as refusal:  # the driver changed nothing, and says why
+            await self._write_outcome(record, Outcome.REFUSED, refusal.message)
             raise
         except BackendError as error:
             await self._write_outcome(record, Outcome.FAILED, error.message)

@@ -93,7 +93,7 @@ def settings_class(backend: str) -> type[Any]:
 
 def open_backend(fleet: FleetConfig, state_dir: Path, *, read_only: bool = False) -> Backend:
     """A connected-on-demand driver for ``fleet``; ``read_only`` forbids it every write,
-    repairs included, for its whole life."""
+    ``apply`` included, for its whole life (no read writes in either mode)."""
     cls = _load(DRIVERS[fleet.backend].backend, fleet.backend)
     backend: Backend = cls(fleet, state_dir, read_only=read_only)
     return backend

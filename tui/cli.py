@@ -172,6 +172,9 @@ def build_parser() -> Parser:
     retire.add_argument("generation", metavar="GEN")
     retire.add_argument("--json", action="store_true")
 
+    apply = command("apply", "make a changed molt.toml take effect (locked, journaled)")
+    apply.add_argument("--json", action="store_true")
+
     history = command("history", "the audit journal: who did what, when, and how it ended")
     history.add_argument("--json", action="store_true")
     history.add_argument(

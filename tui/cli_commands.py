@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 import sys
+from dataclasses import replace
 from typing import Any
 
 import humanize
@@ -86,6 +87,7 @@ async def status(args: argparse.Namespace, session: FleetSession) -> int:
     snapshot = annotate(
         session.snapshot or await session.read(), session.drift, session.fleet.max_age, utcnow()
     )
+    snapshot = replace(snapshot, differences=await session.backend.differences(snapshot))
     holder, cut, rolling = seen.lock, seen.interrupted, seen.rollout
     if args.json:
         emit(
@@ -241,6 +243,17 @@ def _weights_done(args: argparse.Namespace, weights: dict[str, int]) -> int:
     return 0
 
 
+async def apply(args: argparse.Namespace, session: FleetSession) -> int:
+    """Make a changed molt.toml (or what Molt recorded) take effect: locked, journaled,
+    refused where it would drop traffic; nothing done when nothing differs."""
+    done = await session.ops.apply()
+    if args.json:
+        emit({"fleet": session.name, "applied": list(done)})
+    else:
+        print("\n".join(done) or f"{session.name} runs as molt.toml says: nothing to apply")
+    return 0
+
+
 async def retire(args: argparse.Namespace, session: FleetSession) -> int:
     say(f"retiring {args.generation}: draining in-flight requests, then stopping its instances…")
     await session.ops.retire(args.generation)
@@ -360,6 +373,7 @@ COMMANDS = {
     "promote": promote,
     "rollback": rollback,
     "retire": retire,
+    "apply": apply,
     "history": history,
     "verify": verify,
 }

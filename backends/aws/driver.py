@@ -176,6 +176,45 @@ class AwsBackend(Backend):
                 f"Auto Scaling groups failed ({error.message}); run the same shift again"
             ) from error
 
+    # what the listener does against what Molt recorded ---------------------------------
+    async def differences(self, snapshot: FleetSnapshot) -> tuple[str, ...]:
+        """The listener's weights against the ``molt:weight`` tags Molt recorded with its
+        last shift: one ``DescribeListeners`` (so not in every snapshot; the TUI sees it
+        as drift when it verifies). A read: nothing is written."""
+        found = _listener_differences(snapshot, forward_entries(await self.resources.listener()))
+        if not found:
+            return snapshot.differences
+        line = f"{'; '.join(found)}; `molt apply {self.name}` sets it back"
+        return (*snapshot.differences, line)
+
+    async def _apply(self) -> tuple[str, ...]:
+        """The listener's weights set back to those Molt recorded (the tags), checked
+        against the listener as read right before the change (``set_forward``). Refused
+        when that would take the traffic off every generation with a healthy instance
+        that carries it now."""
+        snapshot = await self.snapshot()
+        listener = await self.resources.listener()
+        entries = forward_entries(listener)
+        if not _listener_differences(snapshot, entries):
+            return ()
+        groups = {g.id: str(g.extra.get("target_group") or "") for g in snapshot.generations}
+        ours = [(arn, snapshot.weights[g]) for g, arn in groups.items() if arn]
+        owned = {arn for arn, _ in ours}
+        foreign = [] if sum(w for _, w in ours) else [(a, w) for a, w in entries if a not in owned]
+        # a target group serves if it is not Molt's (Molt cannot tell) or has a healthy target
+        serving = {a for a, _ in entries if a not in owned} | {
+            groups[g.id] for g in snapshot.generations if g.healthy_count()
+        }
+        now = [a for a, w in entries if w > 0 and a in serving]
+        after = [a for a, w in [*foreign, *ours] if w > 0 and a in serving]
+        if now and not after:
+            raise Refused(
+                f"setting the listener back to {_shown(snapshot.weights)} would leave no "
+                "healthy generation carrying traffic; nothing was changed — shift first"
+            )
+        await self.resources.set_forward(listener, [*foreign, *ours])
+        return (f"the listener sends {_shown(snapshot.weights)} again, as Molt recorded",)
+
     async def _retire(self, generation: str) -> None:
         record = await self.resources.group(generation)
         every = min(self.settings.poll_interval, RETIRE_POLL_MAX)
@@ -333,6 +372,32 @@ def _instance_drift(instance: Mapping[str, Any], version: str, image: str) -> li
         what = f"image {instance.get('ImageId')}, not {image}"
         drift.append(FileDrift(instance_id, what, FileChange.CHANGED))
     return drift
+
+
+def _listener_differences(
+    snapshot: FleetSnapshot, entries: list[tuple[str, int]]
+) -> list[str]:
+    """Where the listener's forward weights differ from the weights Molt recorded: per
+    generation, and any target group Molt does not own still carrying traffic once Molt's
+    generations carry it."""
+    on_listener = dict(entries)
+    found = []
+    owned = set()
+    for generation in snapshot.generations:
+        arn = str(generation.extra.get("target_group") or "")
+        if not arn:
+            continue
+        owned.add(arn)
+        weight = on_listener.get(arn, 0)
+        if weight != generation.weight:
+            found.append(
+                f"the listener sends {generation.id} {weight}%, Molt set {generation.weight}%"
+            )
+    if sum(snapshot.weights.values()):
+        foreign = [a for a, w in entries if a not in owned and w > 0]
+        if foreign:
+            found.append(f"the listener sends traffic to {len(foreign)} target groups not Molt's")
+    return found
 
 
 def _shown(weights: Mapping[str, int]) -> str:

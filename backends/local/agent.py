@@ -28,7 +28,11 @@ from backends.local import logs, rpc
 from backends.local.drift_watch import DriftWatch
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
-from backends.local.settings import settings_from_json
+from backends.local.settings import (
+    settings_differences,
+    settings_from_json,
+    settings_to_json,
+)
 from backends.local.store import Store
 from backends.locking import FLEET_LOCK, Lease
 from backends.model import GenerationSpec, iso, utcnow
@@ -242,17 +246,24 @@ class Agent:
         return {"pid": os.getpid()}
 
     async def rpc_ensure_fleet(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Adopt (or update) a fleet's settings as molt.toml describes them now."""
+        """Run a fleet the agent does not run yet, with molt.toml's settings. A fleet it
+        runs keeps its settings: only ``apply_settings`` changes them (a look never)."""
         name, settings = params["fleet"], params["settings"]
         runtime = self.fleets.get(name)
-        if runtime is not None and runtime.settings == settings_from_json(settings):
-            return {"entry": runtime.entry}
-        self.store.save_fleet(name, settings)
-        if runtime is not None:  # settings changed: reopen with the new ones
-            await runtime.close()
-        entry = runtime.entry if runtime is not None else ""
-        runtime = await self._start_fleet(name, settings_from_json(settings), entry)
+        if runtime is None:
+            self.store.save_fleet(name, settings)
+            runtime = await self._start_fleet(name, settings_from_json(settings))
         return {"entry": runtime.entry}
+
+    async def rpc_apply_settings(self, params: dict[str, Any]) -> list[str]:
+        """Make a running fleet use molt.toml's settings (``molt apply``, under the
+        fleet lock): the proxy binds a new address before it lets go of the old one.
+        Returns what changed; refused, with nothing changed, when it cannot."""
+        runtime = self._fleet(params)
+        settings = params["settings"]
+        done = await runtime.apply(settings_from_json(settings))
+        self.store.save_fleet(runtime.name, settings)
+        return done
 
     async def rpc_logs(self, params: dict[str, Any]) -> list[str]:
         path = self._fleet(params).log_of(str(params.get("instance", "")))
@@ -264,7 +275,7 @@ class Agent:
         return lease.to_json() if lease is not None and not lease.expired else None
 
     async def rpc_fleet_settings(self, params: dict[str, Any]) -> dict[str, Any] | None:
-        """What the agent runs a fleet with (read-only sessions compare, never apply)."""
+        """What the agent runs a fleet with (None: it does not run it yet)."""
         found = self.store.fleet_settings(str(params.get("fleet", "")))
         runtime = self.fleets.get(str(params.get("fleet", "")))
         if found is None:
@@ -272,7 +283,15 @@ class Agent:
         return {"settings": found[0], "entry": runtime.entry if runtime else found[1]}
 
     async def rpc_snapshot(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._fleet(params).snapshot().to_json()
+        """The fleet now; with ``settings`` (molt.toml's), how they differ from what
+        it runs (compared, never applied)."""
+        runtime = self._fleet(params)
+        snapshot = runtime.snapshot().to_json()
+        wanted = params.get("settings")
+        if isinstance(wanted, dict):
+            running = settings_to_json(runtime.settings)
+            snapshot["differences"] = settings_differences(runtime.name, wanted, running)
+        return snapshot
 
     async def rpc_launch(self, params: dict[str, Any]) -> dict[str, Any]:
         spec = GenerationSpec(**params["spec"])

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import asdict, replace
+from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +176,11 @@ class LocalJournal(Journal):
 class LocalBackend(Backend):
     """One fleet of local processes behind the agent's weighted proxy.
 
-    Read-only, it never starts the agent nor hands it settings: it compares molt.toml
-    with what the agent runs and reports the difference (``differences`` in every
-    snapshot, a :class:`DifferenceFound` event when watching)."""
+    A look never changes the fleet: a fleet the agent runs keeps the settings it runs
+    with until ``molt apply``; a read compares them with molt.toml and reports the
+    difference (``differences`` in every snapshot, a :class:`DifferenceFound` event
+    when watching). Only a fleet the agent does not run yet is handed its settings —
+    and never by a read-only session, which starts nothing."""
 
     kind = "local"
 
@@ -188,7 +190,6 @@ class LocalBackend(Backend):
         self.client = AgentClient(state_dir, may_start=not read_only)
         self.journal = LocalJournal(self.client)
         self._registered = False
-        self._differences: tuple[str, ...] = ()
         self._held: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         self._lease_io = asyncio.Lock()  # one renew or release on a held connection at a time
 
@@ -196,28 +197,34 @@ class LocalBackend(Backend):
     def poll_interval(self) -> float:
         return 0.25  # a local call costs a millisecond
 
+    @property
+    def wanted(self) -> dict[str, Any]:
+        """The fleet's settings as molt.toml describes them now."""
+        return settings_to_json(self.settings)
+
     async def _call(self, method: str, **params: Any) -> Any:
         if not self._registered:
             await self._register()
         return await self.client.call(method, fleet=self.name, **params)
 
     async def _register(self) -> None:
-        wanted = settings_to_json(self.settings)
-        if not self.read_only:
-            await self.client.call("ensure_fleet", fleet=self.name, settings=wanted)
-        else:
-            running = await self.client.call("fleet_settings", fleet=self.name)
-            if running is None:
-                raise NotFound(
-                    f"the local agent runs no fleet {self.name}; read-only mode does not "
-                    "start it (open it once without --read-only)"
-                )
-            self._differences = tuple(_differences(wanted, running["settings"]))
+        running = await self.client.call("fleet_settings", fleet=self.name)
+        if running is None and self.read_only:
+            raise NotFound(
+                f"the local agent runs no fleet {self.name}; read-only mode does not "
+                "start it (open it once without --read-only)"
+            )
+        if running is None:  # a new fleet: nothing runs that a look could disturb
+            await self.client.call("ensure_fleet", fleet=self.name, settings=self.wanted)
         self._registered = True
 
     async def snapshot(self) -> FleetSnapshot:
-        snapshot = FleetSnapshot.from_json(await self._call("snapshot"))
-        return replace(snapshot, differences=self._differences) if self._differences else snapshot
+        # the agent compares molt.toml's settings with what it runs, and changes nothing
+        return FleetSnapshot.from_json(await self._call("snapshot", settings=self.wanted))
+
+    async def _apply(self) -> tuple[str, ...]:
+        done: list[str] = await self._call("apply_settings", settings=self.wanted)
+        return tuple(done)
 
     async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
         spec_json = asdict(spec)
@@ -227,7 +234,7 @@ class LocalBackend(Backend):
 
     # the fleet lock: held by the agent while our connection stays open and we renew ----
     async def _acquire(self, lease: Lease) -> Lease:
-        await self._call("ping")  # the agent runs the fleet (with molt.toml's settings)
+        await self._call("ping")  # the agent runs the fleet
         reader, writer = await self.client.connect()
         try:
             request = {"fleet": self.name, "lease": lease.to_json()}
@@ -350,8 +357,7 @@ class LocalBackend(Backend):
         )
 
     async def watch(self) -> AsyncIterator[Event]:
-        await self._call("ping")
-        for difference in self._differences:
+        for difference in (await self.snapshot()).differences:
             yield DifferenceFound(fleet=self.name, what=difference)
         while True:
             try:
@@ -382,19 +388,3 @@ class LocalBackend(Backend):
                 self._registered = False
                 await self._call("ping")
 
-
-def _differences(
-    wanted: Mapping[str, Any], running: Mapping[str, Any], prefix: str = ""
-) -> list[str]:
-    """One line per setting molt.toml changed since the agent took the fleet's settings."""
-    lines = []
-    for key in sorted(set(wanted) | set(running)):
-        new, old = wanted.get(key), running.get(key)
-        if isinstance(new, Mapping) and isinstance(old, Mapping):
-            lines += _differences(new, old, f"{prefix}{key}.")
-        elif new != old:
-            lines.append(
-                f"molt.toml sets {prefix}{key} = {new!r}, the fleet runs with {old!r} "
-                "(read-only: not applied)"
-            )
-    return lines

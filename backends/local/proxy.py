@@ -64,6 +64,17 @@ class Proxy:
         self.address = f"{host}:{bound}"
         return self.address
 
+    async def move(self, host: str, port: int) -> str:
+        """Listen on ``host:port`` first, then stop listening on the old address: at no
+        moment does a client find nobody listening. Connections already open are served
+        until they close. ``OSError`` (and the old address kept) when the new one cannot
+        be bound."""
+        old = self._server
+        address = await self.start(host, port)
+        if old is not None:
+            old.close()  # the listening socket only; open connections carry on
+        return address
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()

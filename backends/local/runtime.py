@@ -154,6 +154,52 @@ class FleetRuntime:
             return
         self.store.set_entry(self.name, self.entry)
 
+    async def apply(self, settings: LocalSettings) -> list[str]:
+        """Run with ``settings`` from now on (``molt apply``); what changed, one line
+        each. A new ``listen`` is bound before the old one is let go; when it cannot be
+        bound the change is refused and nothing changes. Instances keep running: a new
+        ``start``, ``artifact`` or ``count`` takes effect with the next launch."""
+        before = self.settings
+        done = []
+        if settings.listen != before.listen:
+            was = self.entry or "no address"
+            host, port = split_address(settings.listen)
+            try:
+                self.entry = await self.proxy.move(host, port)
+            except OSError as error:
+                raise Refused(
+                    f"cannot listen on {settings.listen} ({error.strerror or error}); the "
+                    f"proxy stays on {was} and nothing was changed — free that address or "
+                    "change listen in molt.toml"
+                ) from error
+            self.store.set_entry(self.name, self.entry)
+            done.append(f"the proxy listens on {self.entry} (was {was})")
+        self.settings = settings
+        if settings.health != before.health:
+            self._recheck()
+            done.append("health checks follow the new settings")
+        changed = [
+            key
+            for key in ("artifact", "start", "count", "drain_timeout", "listen_fallback")
+            if getattr(settings, key) != getattr(before, key)
+        ]
+        if changed:
+            done.append(f"{', '.join(changed)}: in effect from the next launch or retire")
+        return done
+
+    def _recheck(self) -> None:
+        """Every instance checked with the current health settings, keeping its health."""
+        health = self.settings.health
+        for generation in self.generations.values():
+            for instance in generation.instances.values():
+                judge = instance.judge
+                judge.healthy_threshold = health.healthy_threshold
+                judge.unhealthy_threshold = health.unhealthy_threshold
+                judge.start_period = health.start_period
+                if instance.task is not None:
+                    instance.task.cancel()
+                    self._start_checks(instance)
+
     async def close(self) -> None:
         """Stop watching and proxying; the instances keep running."""
         for task in list(self._tasks):

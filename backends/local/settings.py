@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,21 @@ def settings_from_json(data: dict[str, Any]) -> LocalSettings:
     return LocalSettings(
         **{**data, "artifact": Path(data["artifact"]), "health": HealthSettings(**data["health"])}
     )
+
+
+def settings_differences(
+    fleet: str, wanted: Mapping[str, Any], running: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """One line per setting molt.toml changed since the fleet took its settings, naming
+    the command that applies them (a look never does)."""
+    lines = []
+    for key in sorted(set(wanted) | set(running)):
+        new, old = wanted.get(key), running.get(key)
+        if isinstance(new, Mapping) and isinstance(old, Mapping):
+            lines += settings_differences(fleet, new, old, f"{prefix}{key}.")
+        elif new != old:
+            lines.append(
+                f"molt.toml sets {prefix}{key} = {new!r}, the fleet runs with {old!r} "
+                f"(`molt apply {fleet}` applies it)"
+            )
+    return lines

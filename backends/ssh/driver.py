@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import posixpath
 import shlex
 from collections.abc import AsyncIterator
@@ -16,7 +15,6 @@ from backends.base import Backend, check_complete
 from backends.errors import BackendError, ConfigError, NotFound, OperationFailed, Refused
 from backends.events import DifferenceFound, Event, ReadError
 from backends.fleets import FleetConfig
-from backends.journal import JournalRecord, Outcome
 from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
 from backends.manifest import build_manifest, check_links, manifest_digest
 from backends.model import (
@@ -46,20 +44,12 @@ from backends.traffic import combine, merge_histories
 
 
 @dataclass(frozen=True, slots=True)
-class Difference:
-    """What a sweep found differing from the desired state, and whether it was put back."""
-
-    what: str
-    repaired: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Reading:
     """One sweep: the fleet as a snapshot, and what the sweep found wrong on the way."""
 
     snapshot: FleetSnapshot
     host_failures: dict[str, str]
-    differences: tuple[Difference, ...]
+    differences: tuple[str, ...]
 
 
 class SshBackend(Backend):
@@ -112,8 +102,8 @@ class SshBackend(Backend):
 
     async def read(self) -> Reading:
         """The desired state, HAProxy's ``show stat`` and every host's processes — at
-        once; then HAProxy is brought back to the desired state if it drifted (a reload)
-        — except in read-only mode, where the difference is only reported."""
+        once. HAProxy differing from the desired state (a reload, a weight set by hand)
+        is reported, never put back: a look changes nothing; ``molt apply`` does."""
         state, stats, views = await asyncio.gather(
             self.store.read(), self.haproxy.servers(), self.hosts.sweep(self.hosts_config)
         )
@@ -121,68 +111,37 @@ class SshBackend(Backend):
         extra = {HostAddress.parse(i.host) for g in state.generations for i in g.instances}
         if extra - set(views):
             views.update(await self.hosts.sweep(extra - set(views)))
-        differences = await self._restore(state, stats)
+        text = traffic.difference(state, stats)
+        found = (f"{text}; `molt apply {self.name}` puts it back",) if text else ()
         failures = {
             self.parts.label(h): v.failure.message
             for h, v in views.items()
             if v.failure is not None
         }
-        snapshot = self._model(state, stats, views)
-        reported = tuple(d.what for d in differences if not d.repaired)
-        return Reading(replace(snapshot, differences=reported), failures, differences)
+        snapshot = replace(self._model(state, stats, views), differences=found)
+        return Reading(snapshot, failures, found)
 
-    async def _restore(
-        self, state: FleetState, stats: dict[str, ServerStat]
-    ) -> tuple[Difference, ...]:
-        text = traffic.difference(state, stats)
-        if not text:
-            return ()  # the common case: nothing to do, no command sent
-        if self.read_only:
-            return (Difference(text + "; not restored in read-only mode", repaired=False),)
-        try:
-            # under the lock, on a fresh read: a shift in flight elsewhere is not undone
-            async with self.store.locked() as state:
-                stats.clear()
-                stats.update(await self.haproxy.servers())
-                text = traffic.difference(state, stats)
-                if not text:
-                    return ()
-                applied = await self._repair(state, stats, text)
-        except BackendError as error:
-            return (Difference(f"cannot restore HAProxy's servers: {error.message}", False),)
-        stats.update((await self.haproxy.servers()) if applied.added else {})
-        found = [Difference(problem, False) for problem in applied.problems]
-        if applied.added:
-            what = f"HAProxy had lost {len(applied.added)} servers (reloaded?); "
-            found.append(Difference(what + "restored them with their weights", True))
-        elif applied.reweighted:
-            what = f"restored the weights of {len(applied.reweighted)} HAProxy servers"
-            found.append(Difference(what, True))
-        return tuple(found)
-
-    async def _repair(
-        self, state: FleetState, stats: dict[str, ServerStat], text: str
-    ) -> traffic.Applied:
-        """Put HAProxy back to the desired state — journaled before and after, like
-        every change Molt makes."""
-        record = JournalRecord(
-            fleet=self.name,
-            action="repair",
-            operator=await self.operator(),
-            args={"what": text},
-            weights_before=state.weights(),
-        )
-        await self.journal.write(record)
-        try:
+    async def _apply(self) -> tuple[str, ...]:
+        """HAProxy brought back to the desired state (``molt apply``, under the fleet
+        lock): missing servers added, weights set back, orphans removed — on a fresh
+        read under the LB host's lock, so a shift in flight elsewhere is not undone.
+        Refused when it would leave no server carrying traffic where one does now."""
+        async with self.store.locked() as state:
+            stats = await self.haproxy.servers()
+            if not traffic.difference(state, stats):
+                return ()
+            traffic.check_keeps_traffic(state, stats)
             applied = await traffic.apply(self.haproxy, state, stats, self.settings.health)
-        except BackendError as error:
-            with contextlib.suppress(BackendError):
-                await self.journal.write(record.finished(Outcome.FAILED, error.message))
-            raise
-        outcome = Outcome.FAILED if applied.problems else Outcome.OK
-        with contextlib.suppress(BackendError):
-            await self.journal.write(record.finished(outcome, "; ".join(applied.problems)))
-        return applied
+        if applied.problems:
+            raise OperationFailed("; ".join(applied.problems))
+        done = []
+        if applied.added:
+            done.append(f"HAProxy had lost {len(applied.added)} servers: added them back")
+        if applied.reweighted:
+            done.append(f"set the weights of {len(applied.reweighted)} HAProxy servers back")
+        if applied.removed:
+            done.append(f"removed {len(applied.removed)} servers of retired generations")
+        return tuple(done)
 
     def _model(
         self,
@@ -259,11 +218,9 @@ class SshBackend(Backend):
                     )
                 failing = dict(reading.host_failures)
                 for difference in reading.differences:
-                    if difference.repaired or difference.what not in reported:
-                        yield DifferenceFound(
-                            fleet=self.name, what=difference.what, repaired=difference.repaired
-                        )
-                reported = {d.what for d in reading.differences if not d.repaired}
+                    if difference not in reported:  # said once, not every read
+                        yield DifferenceFound(fleet=self.name, what=difference)
+                reported = set(reading.differences)
                 for event in follower.read(reading.snapshot):
                     yield event
             await asyncio.sleep(self.poll_interval)

@@ -231,7 +231,7 @@ async def _drain(process: asyncssh.SSHClientProcess[str]) -> str:
 class LbJournal(Journal):
     """``journal.jsonl`` in the fleet's directory on the LB host: one sealed line per
     write, appended by a script under ``flock``, so the chain cannot fork whoever
-    writes (an operator's action, a repair found by a read)."""
+    writes (an operator's action, ``molt apply``)."""
 
     def __init__(self, lb: HostConnection, fleet_dir: str, *, timeout: float) -> None:
         self.lb = lb

@@ -2,8 +2,9 @@
 weights that give each generation its percent of the traffic.
 
 Runtime changes to HAProxy are lost when it reloads; the desired state on the LB host
-is not. Every read compares the two and puts back what is missing (servers, weights),
-and removes servers Molt added for generations that no longer exist.
+is not. Every read compares the two and reports the difference; ``molt apply`` (and
+every shift) puts back what is missing (servers, weights) and removes servers Molt
+added for generations that no longer exist. A read never does.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from backends.errors import Refused
 from backends.health import HealthSettings
 from backends.model import generation_number
 from backends.ssh.haproxy import Haproxy, ServerStat, server_weights
@@ -52,6 +54,22 @@ def difference(state: FleetState, stats: dict[str, ServerStat]) -> str:
         shown = ", ".join(f"{n} {stats[n].weight} (desired {wanted[n]})" for n in reweigh[:3])
         what.append(f"weights differ: {shown}")
     return ("HAProxy differs from the desired state (" + "; ".join(what) + ")") if what else ""
+
+
+def check_keeps_traffic(state: FleetState, stats: dict[str, ServerStat]) -> None:
+    """:class:`Refused` when bringing HAProxy to the desired state would leave no server
+    that is up carrying traffic, where one carries it now (servers added back start
+    down until their checks pass)."""
+    up = [n for n, s in stats.items() if s.status.upper().startswith("UP")]
+    carrying = [n for n in up if stats[n].weight > 0]
+    wanted = desired_weights(state)
+    after = [n for n in up if wanted.get(n, 0) > 0 or (n in carrying and not _OURS.match(n))]
+    if carrying and not after:
+        raise Refused(
+            f"applying the desired state would leave no healthy server carrying traffic "
+            f"(now: {', '.join(sorted(carrying)[:3])}); nothing was changed — shift or "
+            "launch first"
+        )
 
 
 async def apply(

@@ -202,6 +202,7 @@ async def test_read_only_reads_everything_and_changes_nothing(harness):
     assert viewer.read_only
     assert (await viewer.snapshot()).weights == {"g1": 100, "g2": 0}
     assert (await viewer.verify("g2")).clean
+    assert await viewer.differences(await viewer.snapshot()) == ()
     assert [r.action for r in await viewer.journal.records(harness.fleet)][:2] == [
         "launch",
         "promote",
@@ -222,12 +223,24 @@ async def test_read_only_reads_everything_and_changes_nothing(harness):
         lambda: Operations(viewer).promote("g2"),
         lambda: Operations(viewer).retire("g2"),
         lambda: Operations(viewer).launch(harness.spec(count=1)),
+        lambda: viewer.apply(),
+        lambda: Operations(viewer).apply(),
     ]
     for attempt in attempts:
         with pytest.raises(Refused, match="read-only"):
             await attempt()
     await viewer.close()
     assert await harness.fingerprint() == before
+
+
+async def test_apply_with_nothing_different_does_and_journals_nothing(harness):
+    ops = Operations(harness.backend)
+    await ops.launch(harness.spec(count=1))
+    await settled(harness, "g1")
+    records = await harness.backend.journal.records(harness.fleet)
+    assert await harness.backend.differences(await harness.backend.snapshot()) == ()
+    assert await ops.apply() == ()
+    assert await harness.backend.journal.records(harness.fleet) == records
 
 
 async def collect_from(backend, events: list):

@@ -91,7 +91,9 @@ async def test_a_changed_or_unknown_host_key_is_refused_showing_its_fingerprint(
     assert "host key unknown, refused" in done.stderr and lb_key in done.stderr
 
 
-async def test_haproxy_reloaded_mid_deploy_gets_its_servers_and_weights_back(make_fleet):
+async def test_haproxy_reloaded_mid_deploy_gets_its_servers_and_weights_back_on_apply(
+    make_fleet,
+):
     fleet = make_fleet()
     fleet.ok("launch", fleet.name, "--version", "v1", "--wait")
     fleet.ok("promote", fleet.name, "g1")
@@ -101,6 +103,9 @@ async def test_haproxy_reloaded_mid_deploy_gets_its_servers_and_weights_back(mak
     assert fleet.proxy.server_names() == []
     status = fleet.status()
     assert {g["id"]: g["weight"] for g in status["generations"]} == {"g1": 50, "g2": 50}
+    assert "6 servers missing" in status["differences"][0]
+    assert fleet.proxy.server_names() == []  # a look puts nothing back
+    assert "HAProxy had lost 6 servers: added them back" in fleet.ok("apply", fleet.name)
     assert len(fleet.proxy.server_names()) == 6
     _until(fleet, lambda s: all(i["health"] == "healthy"
                                 for g in s["generations"] for i in g["instances"]))

@@ -1,7 +1,8 @@
-"""Read-only on the SSH rig: a weight set by hand on HAProxy's admin socket during an
-incident stays as the engineer set it while a colleague "only looks" — with the CLI, the
-driver's watch, or the TUI; the difference is reported. Without --read-only the same
-read puts the desired state back."""
+"""A look never writes, on the SSH rig: a weight set by hand on HAProxy's admin socket
+during an incident stays as the engineer set it while a colleague "only looks" — with
+the CLI, the driver's watch, or the TUI, read-only or not; the difference is reported
+naming ``molt apply``, which puts the desired state back (locked, journaled, refused
+read-only)."""
 
 from __future__ import annotations
 
@@ -50,27 +51,38 @@ def live_fleet(make_fleet):
     return fleet
 
 
-def test_a_read_only_status_reports_a_hand_set_weight_and_leaves_it(live_fleet):
+def test_a_status_reports_a_hand_set_weight_and_leaves_it_until_molt_apply(live_fleet):
     fleet = live_fleet
     server = fleet.generation("g1")["instances"][0]["id"]
     hand_weight(fleet, server, 1)
-    looked = fleet.molt("--read-only", "status", fleet.name)
-    assert looked.returncode == 0, looked.stderr
-    assert "! HAProxy differs from the desired state" in looked.stdout
-    assert "not restored in read-only mode" in looked.stdout
+    for read_only in (["--read-only"], []):
+        looked = fleet.molt(*read_only, "status", fleet.name)
+        assert looked.returncode == 0, looked.stderr
+        assert "! HAProxy differs from the desired state" in looked.stdout
+        assert f"`molt apply {fleet.name}` puts it back" in looked.stdout
+        assert weight_of(fleet, server) == "1"
+    fleet.ok("verify", fleet.name)
     assert weight_of(fleet, server) == "1"
-    fleet.ok("status", fleet.name)  # read-write: the desired state comes back
+    refused = fleet.molt("--read-only", "apply", fleet.name)
+    assert refused.returncode == 1 and "read-only mode" in refused.stderr
+    assert weight_of(fleet, server) == "1"
+    assert "set the weights of 1 HAProxy servers back" in fleet.ok("apply", fleet.name)
     assert weight_of(fleet, server) != "1"
+    assert "nothing to apply" in fleet.ok("apply", fleet.name)
+    history = fleet.ok("history", fleet.name)
+    assert len([line for line in history.splitlines() if " apply" in line]) == 1
+    assert fleet.status()["differences"] == []
 
 
-async def test_watching_read_only_for_ten_seconds_changes_no_weight(live_fleet):
+@pytest.mark.parametrize("read_only", [True, False])
+async def test_watching_for_ten_seconds_changes_no_weight(live_fleet, read_only):
     from backends.ssh.driver import SshBackend
 
     fleet = live_fleet
     server = fleet.generation("g1")["instances"][0]["id"]
     hand_weight(fleet, server, 1)
     viewer = SshBackend(
-        fleet.rig.fleet(fleet.name, fleet.settings), fleet.state_dir, read_only=True
+        fleet.rig.fleet(fleet.name, fleet.settings), fleet.state_dir, read_only=read_only
     )
     seen: list = []
 
@@ -83,8 +95,9 @@ async def test_watching_read_only_for_ten_seconds_changes_no_weight(live_fleet):
     watcher.cancel()
     await viewer.close()
     differences = [e for e in seen if isinstance(e, DifferenceFound)]
-    assert len(differences) == 1 and not differences[0].repaired  # said once, not every read
+    assert len(differences) == 1  # said once, not every read
     assert f"{server} 1 (desired" in differences[0].what
+    assert f"`molt apply {fleet.name}`" in differences[0].what
 
 
 async def test_the_read_only_tui_shows_a_hand_set_weight_for_ten_seconds_and_leaves_it(
