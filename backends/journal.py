@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from backends.chain import ChainReport, check
+from backends.chain import Anchor, ChainReport, check, walk
 from backends.model import iso, parse_iso, utcnow
 
 
@@ -38,6 +38,9 @@ def os_operator() -> str:
     except (KeyError, OSError):
         return "unknown"
 
+
+#: how a record read from a line that does not hold in the chain is marked wherever shown
+UNVERIFIED = "[UNVERIFIED]"
 
 #: how the judge's verdicts read in the stream, the timeline and reports
 JUDGED = {"abort": "aborted", "inconclusive": "found inconclusive"}
@@ -58,6 +61,9 @@ class JournalRecord:
     forced: bool = False
     at: datetime = field(default_factory=utcnow)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: read from a line that does not hold in the chain (no hash, or after a break):
+    #: shown marked, never as real; never stored
+    unverified: bool = False
 
     def finished(
         self,
@@ -121,6 +127,8 @@ class JournalRecord:
             )
         if self.forced:
             words.append("[forced]")
+        if self.unverified:  # first, wherever a record is shown: not proven real
+            words.insert(0, UNVERIFIED)
         if self.outcome is Outcome.REFUSED:
             words.append(f"— refused: {self.reason}")
         elif self.outcome is Outcome.FAILED:
@@ -136,6 +144,8 @@ class JournalRecord:
         data["args"] = dict(self.args)
         data["weights_before"] = dict(self.weights_before)
         data["weights_after"] = dict(self.weights_after)
+        if not self.unverified:
+            del data["unverified"]
         return data
 
     def to_line(self) -> str:
@@ -176,6 +186,7 @@ def fold(writes: Iterable[JournalRecord]) -> list[JournalRecord]:
                 reason=record.reason,
                 weights_after=record.weights_after,
                 args={**record.args, **first.args},
+                unverified=first.unverified or record.unverified,
             )
     return sorted(folded.values(), key=lambda r: r.at)
 
@@ -189,8 +200,32 @@ def parse_line(line: str) -> JournalRecord | None:
         return None
 
 
+def read_lines(lines: list[str], fleet: str) -> list[JournalRecord]:
+    """``fleet``'s actions from stored lines, folded; a line that does not hold in the
+    chain (no hash, or after a break) gives a record marked ``unverified``."""
+    kept = [x for x in lines if x.strip()]
+    walked, _, _ = walk(kept)
+    parsed = []
+    for line, (data, holds) in zip(kept, walked, strict=True):
+        record = parse_line(line) if data is None else _from_data(data)
+        if record is not None and record.fleet == fleet:
+            parsed.append(replace(record, unverified=True) if not holds else record)
+    return fold(parsed)
+
+
+def _from_data(data: Mapping[str, Any]) -> JournalRecord | None:
+    try:
+        return JournalRecord.from_json(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class Journal(ABC):
-    """Where a backend keeps its audit records: sealed lines, appended."""
+    """Where a backend keeps its audit records: sealed lines, appended, and the head
+    of the chain anchored where editing the store alone cannot reach it."""
+
+    #: who keeps the anchor, as ``history --check`` names it
+    anchored_at = "nowhere"
 
     @abstractmethod
     async def write(self, record: JournalRecord) -> None:
@@ -202,10 +237,15 @@ class Journal(ABC):
         """Every stored write of ``fleet``, as stored, oldest first."""
 
     async def records(self, fleet: str) -> list[JournalRecord]:
-        """Every action on ``fleet``, folded, oldest first."""
-        parsed = (parse_line(line) for line in await self.lines(fleet))
-        return fold(r for r in parsed if r is not None and r.fleet == fleet)
+        """Every action on ``fleet``, folded, oldest first (unverified ones marked)."""
+        return read_lines(await self.lines(fleet), fleet)
+
+    async def anchor(self, fleet: str) -> Anchor | None:
+        """The head of ``fleet``'s journal as kept outside its store (None: none kept)."""
+        return None
 
     async def check(self, fleet: str) -> ChainReport:
-        """Verify the hash chain of ``fleet``'s journal."""
-        return check(await self.lines(fleet))
+        """Verify the hash chain of ``fleet``'s journal and hold its head against the
+        anchor."""
+        lines = await self.lines(fleet)
+        return check(lines, await self.anchor(fleet), self.anchored_at)

@@ -77,7 +77,13 @@ class Operations:
         async def act(_: Mapping[str, int]) -> dict[str, Any]:
             made = await self.backend.launch(replace(spec, launched_by=operator), resume=resume[0])
             launched.append(made)
-            return {"generation": made.id, **({"resumed": True} if resume[0] else {})}
+            # the digest of what was launched, journaled: every verify holds the
+            # manifest it finds against it (backends.proofs)
+            return {
+                "generation": made.id,
+                **({"digest": made.digest} if made.digest else {}),
+                **({"resumed": True} if resume[0] else {}),
+            }
 
         await self._mutate("launch", args, plan, act)
         return launched[0]

@@ -16,7 +16,6 @@ import humanize
 
 from backends import rollout_run
 from backends.baseline import worse_than_baseline
-from backends.chain import ChainReport
 from backends.config import load_config
 from backends.errors import ConfigError, OperationFailed, Refused, shown
 from backends.journal import JournalRecord
@@ -267,14 +266,15 @@ async def retire(args: argparse.Namespace, session: FleetSession) -> int:
 async def history(args: argparse.Namespace, session: FleetSession) -> int:
     if args.check:
         report = await session.backend.journal.check(session.name)
-        if report.legacy:
-            say(f"{report.legacy} older records carry no hash (written before the chain)")
-        if args.json:  # the verdict on stdout either way; a break also fails (exit 1)
-            emit(_check_json(session.name, report))
+        if args.json:
+            emit({"fleet": session.name, **report.to_json()})
+            return 0 if report.intact else 1
         if not report.intact:
             raise OperationFailed(f"the journal of {session.name} is broken: {report.broken}")
-        if not args.json:
-            print(f"journal of {session.name}: {report.records} records, chain intact")
+        print(
+            f"journal of {session.name}: {report.records} records, chain intact, "
+            f"head anchored by {report.anchored}"
+        )
         return 0
     records = await session.history()
     if args.json:
@@ -287,16 +287,6 @@ async def history(args: argparse.Namespace, session: FleetSession) -> int:
     if not records:
         print(f"no actions on {session.name} yet")
     return 0
-
-
-def _check_json(fleet: str, report: ChainReport) -> dict[str, Any]:
-    return {
-        "fleet": fleet,
-        "intact": report.intact,
-        "records": report.records,
-        "broken": report.broken or None,
-        "unhashed": report.legacy,
-    }
 
 
 async def verify(args: argparse.Namespace, session: FleetSession) -> int:

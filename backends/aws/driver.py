@@ -44,6 +44,7 @@ from backends.model import (
     Lifecycle,
 )
 from backends.polling import poll_events
+from backends.proofs import journaled_digest
 
 #: the tag EC2 itself puts on every instance launched from a launch template
 TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version"
@@ -67,7 +68,7 @@ class AwsBackend(Backend):
         self.settings: AwsSettings = fleet.settings
         self.api = AwsApi(self.settings)
         self.resources = FleetResources(self.api, fleet.name, self.settings)
-        self.journal = CloudWatchJournal(self.api)
+        self.journal = CloudWatchJournal(self.api, self.settings.listener_arn)
         self.leases = ListenerLease(self.api, fleet.name, self.settings.listener_arn)
         self.metrics = Metrics(self.api, self.settings.listener_arn)
         self.target_health: TargetHealthSource = describe_target_health
@@ -236,6 +237,12 @@ class AwsBackend(Backend):
                     FileChange.CHANGED,
                 )
             )
+        launched_as = f"launch template version {record.template_version}"
+        records = await self.journal.records(self.name)
+        journaled = journaled_digest((r for r in records if not r.unverified), generation)
+        if journaled and journaled != launched_as:  # the group's tags cannot hide it
+            what = f"{launched_as}, journaled at launch as {journaled.split()[-1]}"
+            drift.append(FileDrift(record.name, what, FileChange.CHANGED))
         drift.extend(self._group_drift(record))
         for instance in await self.resources.instances(record.instance_ids):
             drift.extend(_instance_drift(instance, expected, image))

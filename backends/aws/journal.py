@@ -3,10 +3,15 @@ Logs stream ``journal`` of the log group ``/molt/<fleet>`` (made on the first wr
 
 Each write is sealed onto the hash of the stream's last event (writes happen under the
 fleet lock, so the chain has one writer), and a write CloudWatch rejects — or does not
-confirm — raises: no record, no action."""
+confirm — raises: no record, no action.
+
+After each write the journal's head (``<count> <hash>``) goes into the tag
+``molt:journal-head`` on the fleet's listener: whoever can rewrite the log stream (or
+delete and re-create it) but not tag the listener is named by ``history --check``."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -15,8 +20,11 @@ from botocore.exceptions import ClientError
 from backends import chain
 from backends.aws import naming
 from backends.aws.api import AwsApi
+from backends.chain import Anchor
 from backends.errors import OperationFailed
 from backends.journal import Journal, JournalRecord
+
+HEAD_TAG = "molt:journal-head"
 
 
 def _code(error: ClientError) -> str:
@@ -26,8 +34,11 @@ def _code(error: ClientError) -> str:
 class CloudWatchJournal(Journal):
     """Append-only, like every journal: readers fold a record's two writes into one."""
 
-    def __init__(self, api: AwsApi) -> None:
+    anchored_at = "the listener's tags"
+
+    def __init__(self, api: AwsApi, listener_arn: str = "") -> None:
         self.api = api
+        self.listener_arn = listener_arn
         self._ready: set[str] = set()
 
     async def write(self, record: JournalRecord) -> None:
@@ -38,6 +49,7 @@ class CloudWatchJournal(Journal):
             if group not in self._ready:
                 self._ensure(logs, group, record.fleet)
             line = chain.seal(record.to_json(), chain.hash_of(self._last(logs, group)))
+            head = self._head_before(logs, group)
             event = {"timestamp": int(time.time() * 1000), "message": line}
             stream = {"logGroupName": group, "logStreamName": naming.JOURNAL_STREAM}
             try:
@@ -54,6 +66,8 @@ class CloudWatchJournal(Journal):
                     f"({', '.join(sorted(rejected))}); nothing was done"
                 )
             self._ready.add(group)
+            if head is not None:
+                self._anchor(head.after(line))
 
         await self.api.run(work, f"journal log group {group}")
 
@@ -73,6 +87,37 @@ class CloudWatchJournal(Journal):
         events = page.get("events") or []
         return str(events[-1].get("message", "")) if events else ""
 
+    def _head_before(self, logs: Any, group: str) -> Anchor | None:
+        """The anchored head before a write (counted from the stream once, for a
+        journal not anchored yet); None where there is no listener to anchor on."""
+        if not self.listener_arn:
+            return None
+        with contextlib.suppress(ClientError):
+            anchored = self._tagged()
+            if anchored is not None:
+                return anchored
+        return Anchor(len(self._read(logs, group)), "")
+
+    def _tagged(self) -> Anchor | None:
+        answer = self.api.client("elbv2").describe_tags(ResourceArns=[self.listener_arn])
+        for description in answer.get("TagDescriptions", []):
+            for tag in description.get("Tags", []):
+                if tag.get("Key") == HEAD_TAG:
+                    return Anchor.parse(str(tag.get("Value", "")))
+        return None
+
+    def _anchor(self, head: Anchor) -> None:
+        """The new head into the listener's tags; a tag that cannot be written leaves
+        the anchor behind (``history --check`` then names the records beyond it)."""
+        tags = [{"Key": HEAD_TAG, "Value": head.text()}]
+        with contextlib.suppress(ClientError):
+            self.api.client("elbv2").add_tags(ResourceArns=[self.listener_arn], Tags=tags)
+
+    async def anchor(self, fleet: str) -> Anchor | None:
+        if not self.listener_arn:
+            return None
+        return await self.api.run(self._tagged, f"listener {self.listener_arn}")
+
     def _ensure(self, logs: Any, group: str, fleet: str) -> None:
         """The log group and stream, tagged with the fleet; already there is fine."""
         tags = {naming.FLEET: naming.elb_tag_value(fleet)}
@@ -91,26 +136,29 @@ class CloudWatchJournal(Journal):
         group = naming.log_group_name(fleet)
 
         def work() -> list[str]:
-            logs = self.api.client("logs")
-            lines: list[str] = []
-            token: str | None = None
-            while True:
-                params: dict[str, Any] = {
-                    "logGroupName": group,
-                    "logStreamName": naming.JOURNAL_STREAM,
-                    "startFromHead": True,
-                }
-                if token:
-                    params["nextToken"] = token
-                try:
-                    page = logs.get_log_events(**params)
-                except ClientError as error:
-                    if _code(error) == "ResourceNotFoundException":
-                        return lines  # nothing journaled yet
-                    raise
-                lines.extend(str(e.get("message", "")) for e in page.get("events", []))
-                if not page.get("events") or page.get("nextForwardToken") in (None, token):
-                    return lines
-                token = page["nextForwardToken"]
+            return self._read(self.api.client("logs"), group)
 
         return await self.api.run(work, f"journal log group {group}")
+
+    @staticmethod
+    def _read(logs: Any, group: str) -> list[str]:
+        lines: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "logGroupName": group,
+                "logStreamName": naming.JOURNAL_STREAM,
+                "startFromHead": True,
+            }
+            if token:
+                params["nextToken"] = token
+            try:
+                page = logs.get_log_events(**params)
+            except ClientError as error:
+                if _code(error) == "ResourceNotFoundException":
+                    return lines  # nothing journaled yet
+                raise
+            lines.extend(str(e.get("message", "")) for e in page.get("events", []))
+            if not page.get("events") or page.get("nextForwardToken") in (None, token):
+                return lines
+            token = page["nextForwardToken"]

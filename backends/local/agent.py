@@ -26,6 +26,7 @@ from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
 from backends.local import logs, rpc
 from backends.local.drift_watch import DriftWatch
+from backends.local.heads import Heads
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
 from backends.local.settings import (
@@ -46,6 +47,7 @@ class Agent:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.store = Store(state_dir / "state.db")
+        self.heads = Heads(state_dir)
         self.fleets: dict[str, FleetRuntime] = {}
         self.started_at = utcnow()
         self.started_monotonic = time.monotonic()
@@ -323,6 +325,11 @@ class Agent:
     async def rpc_journal_lines(self, params: dict[str, Any]) -> list[str]:
         return self.store.journal(params["fleet"])
 
+    async def rpc_journal_head(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The head the agent anchored (kept outside the store), or None."""
+        anchor = self.heads.get(str(params["fleet"]))
+        return anchor.to_json() if anchor else None
+
     async def rpc_status(self, params: dict[str, Any]) -> dict[str, Any]:
         fleets = []
         for runtime in self.fleets.values():
@@ -368,7 +375,10 @@ class Agent:
 
     def _journal(self, record: JournalRecord) -> None:
         last = self.store.last_journal_line(record.fleet)
-        self.store.append_journal(record.fleet, chain.seal(record.to_json(), chain.hash_of(last)))
+        line = chain.seal(record.to_json(), chain.hash_of(last))
+        self.store.append_journal(record.fleet, line)
+        stored = 0 if self.heads.get(record.fleet) else self.store.journal_count(record.fleet)
+        self.heads.advance(record.fleet, line, stored)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Backend
+from backends.chain import Anchor
 from backends.deadline import Deadline
 from backends.errors import BackendError, ConfigError, NotFound, Unreachable
 from backends.events import DifferenceFound, Event, ReadError, event_from_json
@@ -49,6 +50,7 @@ READS = frozenset(
         "snapshot",
         "fleet_settings",
         "journal_lines",
+        "journal_head",
         "lock_holder",
         "verify",
         "status",
@@ -160,7 +162,10 @@ class AgentClient:
 
 
 class LocalJournal(Journal):
-    """The journal lives in the agent's SQLite store; writes also reach watchers."""
+    """The journal lives in the agent's SQLite store; writes also reach watchers. The
+    agent anchors its head outside the store (:mod:`backends.local.heads`)."""
+
+    anchored_at = "the local agent"
 
     def __init__(self, client: AgentClient) -> None:
         self.client = client
@@ -171,6 +176,9 @@ class LocalJournal(Journal):
     async def lines(self, fleet: str) -> list[str]:
         lines: list[str] = await self.client.call("journal_lines", fleet=fleet)
         return lines
+
+    async def anchor(self, fleet: str) -> Anchor | None:
+        return Anchor.from_json(await self.client.call("journal_head", fleet=fleet))
 
 
 class LocalBackend(Backend):

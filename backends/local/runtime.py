@@ -29,6 +29,7 @@ from backends.events import (
     WeightsChanged,
     launched,
 )
+from backends.journal import read_lines
 from backends.local import checks, logs, processes
 from backends.local.members import GenerationRuntime, InstanceRuntime
 from backends.local.meter import Meter
@@ -52,6 +53,7 @@ from backends.model import (
     parse_iso,
     utcnow,
 )
+from backends.proofs import journaled_digest
 from backends.templates import render
 
 RESTART_BACKOFF_MAX = 30.0
@@ -606,8 +608,12 @@ class FleetRuntime:
         return {"manifest": json.loads(text)}
 
     async def verify(self, generation_id: str) -> DriftReport:
-        self._generation(generation_id)  # NotFound for an unknown or retired one
-        drift = await asyncio.to_thread(tree_drift, self.home / generation_id)
+        generation = self._generation(generation_id)  # NotFound: unknown or retired
+        records = read_lines(self.store.journal(self.name), self.name)
+        journaled = journaled_digest((r for r in records if not r.unverified), generation_id)
+        drift = await asyncio.to_thread(
+            tree_drift, self.home / generation_id, journaled, generation.row.digest
+        )
         return DriftReport(
             fleet=self.name,
             generation=generation_id,

@@ -229,6 +229,10 @@ class Store:
         ).fetchone()
         return str(row[0]) if row else ""
 
+    def journal_count(self, fleet: str) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM journal WHERE fleet = ?", (fleet,)).fetchone()
+        return int(row[0])
+
     def journal(self, fleet: str) -> list[str]:
         """The fleet's journal lines, as stored, oldest first."""
         rows = self._db.execute("SELECT record FROM journal WHERE fleet = ? ORDER BY seq", (fleet,))

@@ -15,7 +15,8 @@ from backends.manifest import (
     make_writable,
     manifest_digest,
 )
-from backends.model import FileDrift
+from backends.model import FileChange, FileDrift
+from backends.proofs import manifest_drift
 
 
 def freeze(artifact: Path, home: Path) -> str:
@@ -32,10 +33,20 @@ def freeze(artifact: Path, home: Path) -> str:
     return manifest_digest(manifest)
 
 
-def tree_drift(home: Path) -> list[FileDrift]:
-    expected = json.loads((home / MANIFEST_NAME).read_text())
+def tree_drift(home: Path, journaled: str, kept: str) -> list[FileDrift]:
+    """The tree against the manifest beside it, and that manifest against the digest
+    the launch journaled (``kept``: the store's, for a launch that journaled none)."""
+    try:
+        expected = json.loads((home / MANIFEST_NAME).read_text())
+    except FileNotFoundError:
+        return [FileDrift("local", MANIFEST_NAME, FileChange.REMOVED)]
+    except ValueError:
+        expected = None
+    found = manifest_drift("local", expected, journaled, kept)
+    if not isinstance(expected, dict):
+        return found
     actual = build_manifest(home / "tree")
-    return [FileDrift("local", path, change) for path, change in compare(expected, actual)]
+    return found + [FileDrift("local", p, change) for p, change in compare(expected, actual)]
 
 
 def remove_tree(home: Path) -> None:

@@ -29,7 +29,9 @@ from backends.model import (
     utcnow,
 )
 from backends.polling import Follower
+from backends.proofs import journaled_digest
 from backends.ssh import traffic
+from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import ConnectOptions, HostConnection, HostPool
 from backends.ssh.haproxy import Haproxy, ServerStat
 from backends.ssh.health import HostView, instance_model
@@ -76,7 +78,8 @@ class SshBackend(Backend):
         timeout = max(settings.connect_timeout, 5.0)
         self.haproxy = Haproxy(lb, settings.lb.socket, settings.lb.backend, timeout=timeout)
         self.store = LbStore(lb, fleet.name, self.fleet_dir, timeout=timeout)
-        self.journal = LbJournal(lb, self.fleet_dir, timeout=timeout)
+        anchors = HostAnchors(self.pool, self.hosts_config, self.lb_host, self.fleet_dir)
+        self.journal = LbJournal(lb, self.fleet_dir, timeout=timeout, anchors=anchors)
         self.meter = ServerMeter()
         self.leases = {
             lock: LbLease(lb, fleet.name, self.fleet_dir, timeout=timeout, lock=lock)
@@ -282,7 +285,9 @@ class SshBackend(Backend):
         labels = {
             HostAddress.parse(h): self.parts.label(HostAddress.parse(h)) for h in record.hosts
         }
-        checked, drift, unreachable = await self.hosts.drift(record, labels)
+        records = await self.journal.records(self.name)
+        journaled = journaled_digest((r for r in records if not r.unverified), generation)
+        checked, drift, unreachable = await self.hosts.drift(record, labels, journaled)
         return DriftReport(self.name, generation, tuple(checked), tuple(drift), tuple(unreachable))
 
     async def frozen(self, generation: str) -> dict[str, Any]:

@@ -13,8 +13,9 @@ import asyncssh
 
 from backends.deadline import Deadline
 from backends.errors import BackendError, OperationFailed
-from backends.manifest import MANIFEST_NAME, compare, manifest_digest
+from backends.manifest import MANIFEST_NAME, compare
 from backends.model import FileChange, FileDrift
+from backends.proofs import manifest_drift
 from backends.ssh import remote
 from backends.ssh.connections import HostConnection, HostPool
 from backends.ssh.health import HostView
@@ -189,9 +190,10 @@ class Hosts:
         return await self.pool.each(hosts, destroy)
 
     async def drift(
-        self, generation: GenerationRecord, label: dict[HostAddress, str]
+        self, generation: GenerationRecord, label: dict[HostAddress, str], journaled: str
     ) -> tuple[list[str], list[FileDrift], list[str]]:
-        """(hosts checked, drift, hosts unreachable) of one generation's trees."""
+        """(hosts checked, drift, hosts unreachable) of one generation's trees; each
+        host's manifest is held against the digest ``journaled`` at launch."""
         home = self.generation_dir(generation.id)
         hosts = [HostAddress.parse(h) for h in generation.hosts]
 
@@ -205,14 +207,14 @@ class Hosts:
             try:
                 expected = json.loads(head)
             except ValueError:
-                return [FileDrift(name, MANIFEST_NAME, FileChange.CHANGED)]
+                expected = None
+            found = manifest_drift(name, expected, journaled, generation.digest)
+            if not isinstance(expected, dict):
+                return found
             actual = remote.parse_tree(listing, sums)
-            found = [
+            return found + [
                 FileDrift(name, path, change) for path, change in compare(expected, actual)
             ]
-            if manifest_digest(expected) != generation.digest:
-                found.insert(0, FileDrift(name, MANIFEST_NAME, FileChange.CHANGED))
-            return found
 
         checked, drift, unreachable = [], [], []
         for host, result in (await self.pool.each(hosts, hashes)).items():

@@ -24,9 +24,11 @@ from typing import Any
 import asyncssh
 
 from backends import chain
+from backends.chain import Anchor
 from backends.errors import OperationFailed, Unreachable
 from backends.journal import Journal, JournalRecord
 from backends.locking import FLEET_LOCK, Lease, Locked
+from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import HostConnection
 
 STATE_NAME = "state.json"
@@ -233,13 +235,25 @@ class LbJournal(Journal):
     write, appended by a script under ``flock``, so the chain cannot fork whoever
     writes (an operator's action, ``molt apply``)."""
 
-    def __init__(self, lb: HostConnection, fleet_dir: str, *, timeout: float) -> None:
+    anchored_at = "the app hosts"
+
+    def __init__(
+        self,
+        lb: HostConnection,
+        fleet_dir: str,
+        *,
+        timeout: float,
+        anchors: HostAnchors | None = None,
+    ) -> None:
         self.lb = lb
         self.dir = fleet_dir
         self.path = posixpath.join(fleet_dir, JOURNAL_NAME)
         self.timeout = timeout
+        self.anchors = anchors
 
     async def write(self, record: JournalRecord) -> None:
+        """Append, then move the head anchored on the app hosts forward (a host that
+        cannot be reached now is behind; ``history --check`` says so if all are)."""
         rest = chain.body(record.to_json(), "")[len('{"prev":"",') :]
         done = await self.lb.run(append_script(self.dir), stdin=rest, timeout=self.timeout)
         if not done.ok:
@@ -247,6 +261,12 @@ class LbJournal(Journal):
                 f"{self.lb.name}: cannot append to {self.path}: {done.reason()}; "
                 "nothing was done"
             )
+        head = Anchor.parse(done.stdout.strip().rpartition("\n")[2])
+        if self.anchors is not None and head is not None:
+            await self.anchors.advance(head)
+
+    async def anchor(self, fleet: str) -> Anchor | None:
+        return await self.anchors.furthest() if self.anchors is not None else None
 
     async def lines(self, fleet: str) -> list[str]:
         async def load(sftp: asyncssh.SFTPClient) -> str:
@@ -263,7 +283,8 @@ class LbJournal(Journal):
 
 def append_script(fleet_dir: str) -> str:
     """Read the record (its JSON after the opening brace) on stdin; under the journal's
-    lock, seal it onto the last line's hash and append it, then sync it to disk."""
+    lock, seal it onto the last line's hash and append it, then sync it to disk; print
+    the new head (``<lines> <hash>``) for the app hosts to anchor."""
     script = r"""mkdir -p DIR && cd DIR || exit 1
 rest=$(cat)
 exec 9>>journal.lock
@@ -272,7 +293,9 @@ prev=$(tail -n 1 JOURNAL 2>/dev/null | sed -n 's/.*,"hash":"\([0-9a-f]\{64\}\)"}
 body=$(printf '{"prev":"%s",%s' "$prev" "$rest")
 hash=$(printf '%s' "$body" | sha256sum | cut -c1-64)
 printf '%s,"hash":"%s"}\n' "${body%?}" "$hash" >> JOURNAL || exit 1
-sync JOURNAL 2>/dev/null || true"""
+sync JOURNAL 2>/dev/null || true
+printf '%s %s\n' "$(grep -c '[^[:space:]]' JOURNAL)" "$hash"
+"""
     return (
         script.replace("DIR", shlex.quote(fleet_dir))
         .replace("WAIT", f"{LOCK_WAIT:g}")

@@ -4,10 +4,19 @@ is named by ``molt history --check``; ``molt agent stop`` is journaled too."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import pty
 import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from backends import chain
+from backends.journal import JournalRecord, Outcome
 from tests.support.local import molt, molt_json
 
 pytestmark = pytest.mark.slow
@@ -41,3 +50,107 @@ def test_agent_stop_is_journaled(state_dir):
     records = molt_json(state_dir, "history", "demo")["records"]  # starts a new agent
     assert [(r["action"], r["outcome"]) for r in records][-1] == ("agent stop", "ok")
     assert molt(state_dir, "history", "demo", "--check").returncode == 0
+
+
+# an attacker with the store (sqlite3 on state.db) but not the agent ---------------------
+
+
+def _rows(state_dir) -> list[tuple[int, str]]:
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
+        return list(db.execute("SELECT seq, record FROM journal ORDER BY seq"))
+
+
+def _rewrite(state_dir, lines: list[str]) -> None:
+    """Replace the whole journal, as someone with the store but not the agent can."""
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
+        db.execute("DELETE FROM journal")
+        db.executemany(
+            "INSERT INTO journal (fleet, record) VALUES ('demo', ?)", [(x,) for x in lines]
+        )
+        db.commit()
+
+
+def _rechain(lines: list[str], change=lambda data: data) -> list[str]:
+    """Every line re-sealed with Molt's own hashing code: a chain that holds."""
+    out: list[str] = []
+    for line in lines:
+        data = json.loads(chain.unsealed(line))
+        data.pop("prev")
+        out.append(chain.seal(change(data), chain.hash_of(out[-1]) if out else chain.GENESIS))
+    return out
+
+
+def _fails(state_dir, *words: str) -> None:
+    """``history --check`` fails naming ``words``: piped, on a terminal and in JSON."""
+    piped = molt(state_dir, "history", "demo", "--check")
+    assert piped.returncode == 1, piped.stdout
+    assert piped.stderr.startswith("molt: the journal of demo is broken: ")
+    assert all(w in piped.stderr for w in words), piped.stderr
+    code, shown = on_terminal(state_dir, "history", "demo", "--check")
+    assert code == 1 and all(w in shown for w in words), shown
+    as_json = molt(state_dir, "history", "demo", "--check", "--json")
+    assert as_json.returncode == 1
+    found = json.loads(as_json.stdout)
+    assert found["intact"] is False and found["anchored"] == "the local agent"
+    assert all(any(w in p for p in found["problems"]) for w in words), found
+
+
+def test_check_fails_on_a_truncated_journal(state_dir):
+    assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
+        db.execute("DELETE FROM journal WHERE seq > (SELECT MAX(seq) - 2 FROM journal)")
+        db.commit()
+    _fails(state_dir, "truncated", "the local agent anchored 6")
+
+
+def test_check_fails_on_a_journal_rechained_with_molts_own_hashing(state_dir):
+    assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0
+    lines = [line for _, line in _rows(state_dir)]
+    _rewrite(state_dir, _rechain(lines, lambda data: data | {"operator": "mallory"}))
+    assert chain.check([line for _, line in _rows(state_dir)]).records == len(lines)
+    _fails(state_dir, "re-chained")
+
+
+def test_check_fails_when_a_drift_record_is_deleted(state_dir):
+    assert molt(state_dir, "verify", "demo").returncode == 0
+    app = state_dir / "fleets" / "demo" / "g1" / "tree" / "app.py"
+    app.chmod(0o644)
+    assert molt(state_dir, "verify", "demo").returncode == 1  # journaled: g1 is tainted
+    lines = [line for _, line in _rows(state_dir) if '"action":"verify"' not in line]
+    _rewrite(state_dir, _rechain(lines))
+    assert not molt_json(state_dir, "status", "demo")["generations"][0]["tainted"]
+    _fails(state_dir, "truncated")
+
+
+def test_an_unhashed_row_before_the_first_fails_and_shows_unverified(state_dir):
+    assert molt(state_dir, "status", "demo").returncode == 0
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    forged = JournalRecord(
+        "demo", "retire", "eve", {"generation": "g1"}, outcome=Outcome.OK, at=an_hour_ago
+    )
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
+        insert = "INSERT INTO journal (seq, fleet, record) VALUES (0, 'demo', ?)"
+        db.execute(insert, (forged.to_line(),))
+        db.commit()
+    _fails(state_dir, "1 records carry no hash (record 1)")
+    shown = molt(state_dir, "history", "demo").stdout.splitlines()
+    assert "eve" in shown[0] and "[UNVERIFIED] retire g1" in shown[0]
+    assert not any("[UNVERIFIED]" in line for line in shown[1:])
+    report = molt(state_dir, "report", "demo", "--since", "2h").stdout
+    assert "**eve** [UNVERIFIED] retire g1" in report
+    assert molt_json(state_dir, "history", "demo")["records"][0]["unverified"] is True
+
+
+def on_terminal(state_dir, *args: str) -> tuple[int, str]:
+    """Run molt with stdout and stderr on a pseudo-terminal: (exit code, all it said)."""
+    main, side = pty.openpty()
+    argv = [str(Path(sys.executable).with_name("molt")), *args]
+    env = {**os.environ, "MOLT_STATE_DIR": str(state_dir), "COLUMNS": "200"}
+    process = subprocess.Popen(argv, stdout=side, stderr=side, env=env, cwd=state_dir)
+    os.close(side)
+    said = b""
+    with contextlib.suppress(OSError):  # EIO once the child closed its side
+        while chunk := os.read(main, 4096):
+            said += chunk
+    os.close(main)
+    return process.wait(timeout=60), said.decode(errors="replace")

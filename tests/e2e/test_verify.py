@@ -4,12 +4,14 @@ leads outside it is refused at launch."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
 import pytest
 
 from backends.local.demo import demo_artifact
+from backends.manifest import MANIFEST_NAME, build_manifest
 from tests.support.local import molt, molt_json
 
 pytestmark = pytest.mark.slow
@@ -63,3 +65,41 @@ def test_an_artifact_with_a_link_out_of_it_is_refused_at_launch(state_dir, tmp_p
     assert "the link users → ../../../etc/passwd leads outside the artifact" in said
     generations = molt(state_dir, "status", "demo").stdout
     assert "g2" not in generations
+
+
+def _edit_and_forge(state_dir, manifest_of) -> None:
+    """Edit app.py, then write the manifest ``manifest_of(tree)`` beside the tree."""
+    home = state_dir / "fleets" / "demo" / "g1"
+    app = home / "tree" / "app.py"
+    app.chmod(0o644)
+    with app.open("a") as edited:
+        edited.write("\nBACKDOOR = True\n")
+    app.chmod(0o444)
+    (home / MANIFEST_NAME).write_text(json.dumps(manifest_of(home / "tree")))
+
+
+def test_a_manifest_recomputed_after_an_edit_is_drift(state_dir):
+    assert molt(state_dir, "verify", "demo").returncode == 0
+    _edit_and_forge(state_dir, build_manifest)  # the hash of app.py recomputed in it
+    done = molt(state_dir, "verify", "demo")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "g1: local: changed manifest.json (differs from the digest journaled at launch)"
+    ]
+    assert molt_json(state_dir, "status", "demo")["generations"][0]["tainted"]
+
+
+def test_an_old_format_manifest_is_unverifiable_never_clean(state_dir):
+    assert molt(state_dir, "verify", "demo").returncode == 0
+    tree = state_dir / "fleets" / "demo" / "g1" / "tree"
+
+    def old(root):  # the first format: a bare sha256 per regular file
+        return {p: e["sha256"] for p, e in build_manifest(root).items() if "sha256" in e}
+
+    _edit_and_forge(state_dir, old)
+    tree.chmod(0o755)  # a mode change the old format cannot see
+    done = molt(state_dir, "verify", "demo")
+    assert done.returncode == 1
+    assert "g1: local: changed manifest.json (old format" in done.stdout
+    assert "unverifiable" in done.stdout
+    tree.chmod(0o555)

@@ -1,0 +1,69 @@
+"""The AWS journal's head is anchored in a tag on the fleet's listener: someone who can
+rewrite the journal's log stream (delete it, put back fewer or re-chained events) but
+not tag the listener is named by ``history --check``, piped and with --json."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from backends import chain
+from tests.aws.support import molt_toml
+from tests.aws.test_cli import ok
+from tests.support.local import molt
+
+pytestmark = pytest.mark.slow
+
+STREAM = {"logGroupName": "/molt/web", "logStreamName": "journal"}
+
+
+def _rewrite(world, lines: list[str]) -> None:
+    """The stream deleted and made again with ``lines``: what CloudWatch lets one do."""
+    logs = world.client("logs")
+    logs.delete_log_stream(**STREAM)
+    logs.create_log_stream(**STREAM)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+    logs.put_log_events(**STREAM, logEvents=events)
+
+
+def _rechain(lines: list[str], change=lambda data: data) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        data = json.loads(chain.unsealed(line))
+        data.pop("prev")
+        out.append(chain.seal(change(data), chain.hash_of(out[-1]) if out else chain.GENESIS))
+    return out
+
+
+def _fails(tmp_path, config, words: str) -> None:
+    piped = molt(tmp_path, "history", "web", "--check", config=config)
+    assert piped.returncode == 1 and words in piped.stderr, piped.stderr
+    found = molt(tmp_path, "history", "web", "--check", "--json", config=config)
+    assert found.returncode == 1
+    report = json.loads(found.stdout)
+    assert report["intact"] is False and report["anchored"] == "the listener's tags"
+    assert any(words in p for p in report["problems"]), report
+
+
+def test_the_head_is_a_listener_tag_and_catches_a_rewritten_stream(world, tmp_path):
+    config = molt_toml(world, tmp_path / "molt.toml")
+    launch = ["launch", "web", "--version", "v1", "--image", world.image, "--wait"]
+    ok(molt(tmp_path, *launch, config=config))
+    ok(molt(tmp_path, "promote", "web", "g1", config=config))
+    assert "head anchored by the listener's tags" in ok(
+        molt(tmp_path, "history", "web", "--check", config=config)
+    )
+    events = world.client("logs").get_log_events(**STREAM, startFromHead=True)["events"]
+    lines = [e["message"] for e in events]
+    tags = world.client("elbv2").describe_tags(ResourceArns=[world.listener_arn])
+    found = tags["TagDescriptions"][0]["Tags"]
+    (head,) = [t["Value"] for t in found if t["Key"] == "molt:journal-head"]
+    assert head == f"{len(lines)} {chain.hash_of(lines[-1])}"
+
+    _rewrite(world, _rechain(lines[:-2]))  # the promote, gone; the chain made whole
+    _fails(tmp_path, config, f"truncated: it holds {len(lines) - 2} records")
+    _rewrite(world, _rechain(lines, lambda data: data | {"operator": "mallory"}))
+    _fails(tmp_path, config, "re-chained")

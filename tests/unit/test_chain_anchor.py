@@ -1,0 +1,70 @@
+"""``history --check`` holds the stored chain against its anchored head: truncation,
+re-chaining with Molt's own hashing, a deleted record and unhashed lines all fail,
+however valid the chain itself looks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from backends import chain
+from backends.journal import UNVERIFIED, JournalRecord, read_lines
+
+
+def _sealed(records: list[JournalRecord]) -> list[str]:
+    lines: list[str] = []
+    for record in records:
+        lines.append(chain.seal(record.to_json(), chain.hash_of(lines[-1]) if lines else ""))
+    return lines
+
+
+WRITES = [
+    JournalRecord(fleet="web", action=a, operator="amy", args={"generation": "g1"})
+    for a in ("launch", "promote", "verify", "retire")
+]
+
+
+def test_an_intact_chain_at_its_anchor_passes():
+    lines = _sealed(WRITES)
+    report = chain.check(lines, chain.head_of(lines), "the local agent")
+    assert report.intact and report.records == 4 and report.anchored == "the local agent"
+
+
+def test_truncation_is_a_failure_though_the_rest_chains():
+    lines = _sealed(WRITES)
+    report = chain.check(lines[:2], chain.head_of(lines), "the local agent")
+    assert not report.intact
+    assert "truncated: it holds 2 records, the local agent anchored 4" in report.broken
+
+
+def test_a_rechained_journal_is_a_failure():
+    lines = _sealed(WRITES)
+    forged = _sealed([WRITES[0], *(replace(w, operator="bob") for w in WRITES[1:])])
+    assert chain.check(forged).records == 4  # the chain alone holds
+    report = chain.check(forged, chain.head_of(lines), "the hosts")
+    assert not report.intact and "re-chained" in report.broken
+
+
+def test_a_drift_record_deleted_and_rechained_is_a_failure():
+    lines = _sealed(WRITES)
+    without = _sealed([w for w in WRITES if w.action != "verify"])
+    report = chain.check(without, chain.head_of(lines), "the agent")
+    assert "truncated" in report.broken
+
+
+def test_an_unhashed_line_before_the_first_is_a_failure_and_shown_unverified():
+    lines = _sealed(WRITES)
+    forged = JournalRecord(fleet="web", action="promote", operator="eve", args={"generation": "g9"})
+    stored = [forged.to_line(), *lines]
+    report = chain.check(stored, chain.head_of(lines), "the agent")
+    assert not report.intact and report.unhashed == 1
+    assert "1 records carry no hash (record 1)" in report.broken
+    records = read_lines(stored, "web")
+    shown = {r.operator: r for r in records}
+    assert shown["eve"].unverified and shown["eve"].summary().startswith(UNVERIFIED)
+    assert not shown["amy"].unverified
+
+
+def test_no_anchor_is_a_failure_for_a_journal_with_records():
+    lines = _sealed(WRITES)
+    assert "anchored nowhere" in chain.check(lines, None, "the agent").broken
+    assert chain.check([], None, "the agent").intact
