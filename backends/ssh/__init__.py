@@ -6,3 +6,11 @@ driven through its runtime API over the same kind of kept connection. Truth live
 the hosts (generation directories, pid files) and in a desired-state file on the LB
 host, which Molt re-applies when it finds HAProxy reloaded.
 """
+
+import warnings
+
+with warnings.catch_warnings():
+    # asyncssh still names DSA keys, which newer cryptography deprecates at import: the
+    # warning is about asyncssh, not the operator's fleet, and must not reach stderr
+    warnings.filterwarnings("ignore", message="DSA is deprecated")
+    import asyncssh  # noqa: F401

@@ -30,18 +30,19 @@ from backends.model import (
 )
 from backends.polling import Follower
 from backends.proofs import journaled_digest
-from backends.ssh import traffic
+from backends.ssh import remote, traffic
 from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import ConnectOptions, HostConnection, HostPool
 from backends.ssh.haproxy import Haproxy, ServerStat
 from backends.ssh.health import HostView, instance_model
 from backends.ssh.hosts import Hosts
 from backends.ssh.launching import launch_generation
+from backends.ssh.lease import LbLease
 from backends.ssh.meter import ServerMeter
 from backends.ssh.parts import FleetParts
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import HostAddress, SshSettings
-from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbLease, LbStore
+from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbStore
 from backends.traffic import combine, merge_histories
 
 
@@ -313,8 +314,7 @@ class SshBackend(Backend):
     async def logs(self, instance: str, lines: int) -> list[str]:
         conn, path = await self._instance_log(instance)
         done = await conn.run(
-            f"tail -n {max(0, int(lines))} {shlex.quote(path)} 2>/dev/null || true",
-            timeout=self.settings.connect_timeout * 3,
+            remote.log_script(path, lines), timeout=self.settings.connect_timeout * 3
         )
         return done.stdout.splitlines()
 

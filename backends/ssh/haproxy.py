@@ -19,7 +19,8 @@ from typing import Any
 
 import asyncssh
 
-from backends.errors import BackendError, OperationFailed, Unreachable, shown
+from backends.errors import BackendError, OperationFailed, Refused, Unreachable, shown
+from backends.ssh import validation
 from backends.ssh.connections import HostConnection
 
 PROMPT = b"\n> "
@@ -30,6 +31,9 @@ SERVER_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 MAX_SECONDS = 100 * 365 * 86400
 MAX_FIELD = 500
 RESPONSE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
+RESPONSE_FIELDS = tuple(f"hrsp_{c}" for c in RESPONSE_CLASSES)
+#: requests a server got but never answered: no connection (econ), no response (eresp)
+FAILURE_FIELDS = ("econ", "eresp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,10 @@ class ServerStat:
     check_desc: str
     since_change: int | None  # lastchg: seconds since the last UP/DOWN change
     #: what real requests saw, as HAProxy counts them (totals since the server was added)
-    responses: int = 0  # hrsp_1xx … hrsp_5xx and hrsp_other
+    #: hrsp_1xx … hrsp_5xx and hrsp_other, plus econ and eresp: every request sent its
+    #: way, answered or not (a request whose connection failed has no response class,
+    #: and leaving it out would show 0% errors when every connection failed)
+    responses: int = 0
     errors: int = 0  # hrsp_5xx, plus econ and eresp: requests it could not deliver
     rate: int | None = None  # sessions in the last second
     rtime_ms: float | None = None  # average response time over the last 1024 requests
@@ -95,8 +102,8 @@ def _server(row: dict[Any, Any]) -> ServerStat | None:
         check_ms=_milliseconds(row.get("check_duration")),
         check_desc=_text(row.get("last_chk")),
         since_change=_seconds(row.get("lastchg")),
-        responses=sum(_count(row.get(f"hrsp_{c}")) or 0 for c in RESPONSE_CLASSES),
-        errors=sum(_count(row.get(f)) or 0 for f in ("hrsp_5xx", "econ", "eresp")),
+        responses=sum(_count(row.get(f)) or 0 for f in (*RESPONSE_FIELDS, *FAILURE_FIELDS)),
+        errors=sum(_count(row.get(f)) or 0 for f in ("hrsp_5xx", *FAILURE_FIELDS)),
         rate=_count(row.get("rate")),
         rtime_ms=_milliseconds(row.get("rtime")),
         rtime_max_ms=_milliseconds(row.get("rtime_max")),
@@ -161,6 +168,11 @@ class Haproxy:
         refused command raises :class:`OperationFailed` naming it."""
         if not commands:
             return []
+        for command in commands:
+            try:
+                validation.command(command)
+            except ValueError as error:
+                raise Refused(f"not sent to HAProxy on {self.lb.name}: {error}") from None
         payload = ("prompt\n" + "".join(c + "\n" for c in commands) + "quit\n").encode()
         if self._via_socat:
             raw = await self._over_socat(payload, commands[0])

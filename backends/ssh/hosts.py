@@ -19,7 +19,7 @@ from backends.proofs import manifest_drift
 from backends.ssh import remote
 from backends.ssh.connections import HostConnection, HostPool
 from backends.ssh.health import HostView
-from backends.ssh.settings import HostAddress
+from backends.ssh.settings import LOG_SIZE, HostAddress
 from backends.ssh.state import GenerationRecord, InstanceRecord
 
 UPLOAD_TIMEOUT = 600.0
@@ -81,6 +81,7 @@ class Hosts:
         start: str,
         *,
         resume: bool = False,
+        log_size: int = LOG_SIZE,
     ) -> Deployed:
         """Upload the artifact once, write its manifest, seal it, start the instances.
         ``resume``: a launch cut short — a tree whose manifest was written is complete
@@ -142,7 +143,7 @@ class Hosts:
         if not instances:
             return Deployed({})
         script = remote.start_script(
-            home, start, [(i.id, i.port, i.address) for i in instances], env
+            home, start, [(i.id, i.port, i.address) for i in instances], env, log_size
         )
         started = await conn.run(script, timeout=self.timeout * 3)
         pids = remote.parse_started(started.stdout)

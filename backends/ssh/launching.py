@@ -147,7 +147,14 @@ async def _deploy(
 
     async def one(host: HostAddress) -> None:
         await backend.hosts.deploy(
-            host, record, by_host[host], artifact, manifest, backend.settings.start, resume=resume
+            host,
+            record,
+            by_host[host],
+            artifact,
+            manifest,
+            backend.settings.start,
+            resume=resume,
+            log_size=backend.settings.log_size,
         )
 
     results = await backend.pool.each(by_host, lambda conn: one(conn.host))

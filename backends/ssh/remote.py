@@ -34,16 +34,32 @@ class Liveness:
     running: bool
 
 
+#: ``pid_ok "$x"``: whether ``$x`` is a process id and nothing else (digits, no leading
+#: zero, at most 7 of them, not 0 or 1): a pid file any process of the deploy user can
+#: write must never become ``kill -1`` or a second ``test`` expression
+PID_OK = """pid_ok() {
+  case "$1" in ''|0*|*[!0-9]*) return 1;; esac
+  [ "${#1}" -le 7 ] && [ "$1" -gt 1 ]
+}"""
+#: what an instance id may hold, as a ``case`` pattern of what it may not
+_NOT_ID = "*[!]A-Za-z0-9_.:%[-]*"
+
+
 def probe_script(fleet_dir: str) -> str:
-    """One line per instance of the fleet on this host: ``<id> <pid> up|down``.
-    Only shell builtins, so a sweep costs the host one ``sh``."""
+    """One line per instance of the fleet on this host: ``<id> <pid> up|down`` (``-``
+    for a pid file that holds no pid). Only shell builtins, so a sweep costs the host
+    one ``sh``. Pid files holding anything but a pid, and files named unlike an
+    instance, are taken as nothing (they cannot make a line of their own)."""
     return f"""cd {shlex.quote(fleet_dir)} 2>/dev/null || exit 0
+{PID_OK}
 for f in g*/run/*.pid; do
   [ -f "$f" ] || continue
-  pid=; read pid < "$f"
-  g=${{f%%/*}}; i=${{f##*/}}; i=${{i%.pid}}
-  if [ -n "$pid" ] && [ /proc/$pid/cwd -ef "$g/tree" ]; then echo "$i $pid up"
-  else echo "$i $pid down"; fi
+  g="${{f%%/*}}"; i="${{f##*/}}"; i="${{i%.pid}}"
+  case "$i" in ''|{_NOT_ID}) continue;; esac
+  pid=; read -r pid < "$f"
+  if pid_ok "$pid"; then
+    if [ "/proc/$pid/cwd" -ef "$g/tree" ]; then echo "$i $pid up"; else echo "$i $pid down"; fi
+  else echo "$i - down"; fi
 done"""
 
 
@@ -108,26 +124,70 @@ def seal_script(generation_dir: str) -> str:
     return f"cd {g} && mkdir -p run logs && chmod -R a-w tree"
 
 
+#: what an instance's output goes through, run in its own session as
+#: ``sh -c "$LOGGED" molt START``: the start command, its stdout and stderr piped to a
+#: writer that stamps each line (UTC), splits lines longer than ``LINE_MAX`` bytes,
+#: and keeps ``$MOLT_LOG`` and one rotated ``$MOLT_LOG.1`` under ``$MOLT_LOG_SIZE`` bytes
+#: together — line by line, never reading a file back, never dropping a line (mawk
+#: reads a pipe a block at a time unless told ``-W interactive``). The writer ignores
+#: SIGTERM: it ends when the instance's output does, so what an instance prints while
+#: it stops is kept too. A host without ``awk`` gets the output as it was (uncapped)
+#: rather than an instance killed by a broken pipe.
+LINE_MAX = 16384
+LOG_WRITER = r"""BEGIN { f = ENVIRON["MOLT_LOG"]; half = int(cap / 2); size = 0 }
+{
+  line = strftime("%Y-%m-%dT%H:%M:%SZ ", systime()) $0
+  if (size > 0 && size + length(line) + 1 > half) {
+    close(f); system("mv -f \"$MOLT_LOG\" \"$MOLT_LOG.1\""); size = 0
+  }
+  print line > f; fflush(f); size += length(line) + 1
+}"""
+LOGGED = f"""W={shlex.quote(LOG_WRITER)}
+if awk -W interactive 'BEGIN {{ }}' </dev/null >/dev/null 2>&1; then
+  stamp() {{ LC_ALL=C TZ=UTC0 awk -W interactive -v cap="$MOLT_LOG_SIZE" "$W"; }}
+elif command -v awk >/dev/null 2>&1; then
+  stamp() {{ LC_ALL=C TZ=UTC0 awk -v cap="$MOLT_LOG_SIZE" "$W"; }}
+else stamp() {{ cat >"$MOLT_LOG"; }}; fi
+sh -c "$1" 2>&1 </dev/null | (
+  trap '' TERM INT HUP
+  if command -v stdbuf >/dev/null 2>&1; then stdbuf -oL fold -b -w {LINE_MAX}; else cat; fi |
+  stamp
+)"""
+
+
 def start_script(
     generation_dir: str,
     start: str,
     instances: Iterable[tuple[str, int, str]],
     env: Mapping[str, str],
+    log_size: int = 8 * 1024 * 1024,
 ) -> str:
     """Start each ``(instance id, port, address)`` detached in its own session, write its
-    pid file, print ``<id> <pid>``."""
+    pid file, print ``<id> <pid>``. Its output goes to ``logs/<id>.log`` through
+    :data:`LOGGED`, at most ``log_size`` bytes with the rotated ``logs/<id>.log.1``."""
     g = shlex.quote(generation_dir)
     lines = [f"G={g}", 'cd "$G/tree" || exit 1', 'mkdir -p "$G/run" "$G/logs" || exit 1']
     lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    lines.append(f"LOGGED={shlex.quote(LOGGED)}")
     for instance, port, address in instances:
         command = render(start, port=port, address=address)
         i = shlex.quote(instance)
         lines.append(
-            f"MOLT_INSTANCE={i} PORT={port} setsid sh -c {shlex.quote(command)} "
-            f'>"$G/logs/"{i}.log 2>&1 </dev/null &'
+            f'MOLT_INSTANCE={i} PORT={port} MOLT_LOG="$G/logs/"{i}.log '
+            f"MOLT_LOG_SIZE={int(log_size)} "
+            f'setsid sh -c "$LOGGED" molt {shlex.quote(command)} >/dev/null 2>&1 </dev/null &'
         )
         lines.append(f'echo $! >"$G/run/"{i}.pid; echo {i} $!')
     return "\n".join(lines)
+
+
+def log_script(path: str, lines: int) -> str:
+    """The last ``lines`` lines an instance printed: from its log, and from the rotated
+    one before it when the log holds fewer (``tail`` reads from the end: never a whole
+    file)."""
+    f = shlex.quote(path)
+    n = max(0, int(lines))
+    return f"{{ tail -n {n} {f}.1 2>/dev/null; tail -n {n} {f} 2>/dev/null; }} | tail -n {n}"
 
 
 def parse_started(text: str) -> dict[str, int]:
@@ -148,24 +208,29 @@ def stop_script(generation_dir: str, grace: float = STOP_GRACE) -> str:
     g = shlex.quote(posixpath.join(generation_dir, "run"))
     rounds = max(1, int(grace * 10))
     return f"""cd {g} 2>/dev/null || exit 0
-mine() {{ [ /proc/$1/cwd -ef ../tree ]; }}
+{PID_OK}
+mine() {{ pid_ok "$1" && [ "/proc/$1/cwd" -ef ../tree ]; }}
 pids=
 for f in *.pid; do
   [ -f "$f" ] || continue
-  pid=; read pid < "$f"
-  [ -n "$pid" ] && mine "$pid" || continue
-  kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+  pid=; read -r pid < "$f"
+  mine "$pid" || continue
+  kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
   pids="$pids $pid"
 done
 n=0
-while [ $n -lt {rounds} ]; do
+while [ "$n" -lt {rounds} ]; do
   left=; for p in $pids; do
-    {{ kill -0 -"$p" 2>/dev/null || mine "$p"; }} && left="$left $p"
+    pid_ok "$p" || continue
+    {{ kill -0 "-$p" 2>/dev/null || mine "$p"; }} && left="$left $p"
   done
   [ -z "$left" ] && break
   sleep 0.1; n=$((n+1))
 done
-for p in $pids; do kill -KILL -"$p" 2>/dev/null || {{ mine "$p" && kill -KILL "$p"; }}; done
+for p in $pids; do
+  pid_ok "$p" || continue
+  kill -KILL "-$p" 2>/dev/null || {{ mine "$p" && kill -KILL "$p"; }}
+done
 exit 0"""
 
 

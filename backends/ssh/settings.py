@@ -27,14 +27,19 @@ from backends.templates import check
 
 #: what an ssh ``start`` command may name
 PLACEHOLDERS = ("port", "address")
+#: bytes of output kept per instance on its host (the log and the one rotated before it)
+LOG_SIZE = 8 * 1024 * 1024
+MIN_LOG_SIZE = 64 * 1024
+MAX_LOG_SIZE = 1024 * 1024 * 1024
 
+# matched whole (``fullmatch``): ``$`` would let a trailing newline through
 _HOST = re.compile(
-    r"^(?:(?P<user>[^@]*)@)?(?P<address>\[[^\]]*\]|[^:@\[\]]*)(?::(?P<port>[0-9]{1,5}))?$"
+    r"(?:(?P<user>[^@]*)@)?(?P<address>\[[^\]]*\]|[^:@\[\]]*)(?::(?P<port>[0-9]{1,5}))?"
 )
-_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_SCOPE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_SCOPE = re.compile(r"[A-Za-z0-9_.-]+")
+_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 def _is_hostname(text: str) -> bool:
@@ -42,7 +47,7 @@ def _is_hostname(text: str) -> bool:
     real IPv4 addresses (``999.1.1.1`` is a typo, not a host)."""
     name = text[:-1] if text.endswith(".") else text
     labels = name.split(".")
-    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         return False
     if all(label.isdigit() for label in labels):
         return _is_address(name, ipaddress.IPv4Address)
@@ -60,7 +65,7 @@ def _is_address(text: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Addr
 def _is_ipv6(text: str) -> bool:
     """``2001:db8::1`` or ``fe80::1%eth0`` (the part inside ``[…]``)."""
     address, sep, scope = text.partition("%")
-    if sep and not _SCOPE.match(scope):
+    if sep and not _SCOPE.fullmatch(scope):
         return False
     return ":" in address and _is_address(address, ipaddress.IPv6Address)
 
@@ -81,13 +86,13 @@ class HostAddress:
         Raises:
             ConfigError: naming ``key`` and what is wrong with ``text``.
         """
-        match = _HOST.match(text.strip())
+        match = _HOST.fullmatch(text.strip())
         if not match or not match.group("address"):
             raise ConfigError(
                 f"{key}: {text!r} must look like deploy@10.0.0.11 or deploy@host:2222"
             )
         user, address = match.group("user"), match.group("address")
-        if user is not None and not _USER.match(user):
+        if user is not None and not _USER.fullmatch(user):
             raise ConfigError(
                 f"{key}: the user in {text!r} must be letters, digits, _ . or - "
                 "(starting with a letter or _), e.g. deploy@10.0.0.11"
@@ -130,7 +135,7 @@ class LbSettings:
         HostAddress.parse(self.host, "lb.host")
         if not self.socket.startswith("/"):
             raise ConfigError(f"lb.socket must be an absolute path on the LB host: {self.socket!r}")
-        if not _NAME.match(self.backend):
+        if not _NAME.fullmatch(self.backend):
             raise ConfigError(f"lb.backend must be an HAProxy backend name, not {self.backend!r}")
 
     @property
@@ -164,7 +169,8 @@ class SshSettings:
     instance ports; ``count``: instances per host; ``connect_timeout``: seconds to
     reach a host; ``max_handshakes``: SSH handshakes in flight (sshd's MaxStartups
     drops more than 10 by default); ``drain_timeout``: seconds a retiring generation's
-    sessions may take to finish; ``lb``: HAProxy; ``health``: HAProxy's checks."""
+    sessions may take to finish; ``log_size``: bytes of output kept per instance (its log
+    and the one rotated before it); ``lb``: HAProxy; ``health``: HAProxy's checks."""
 
     hosts: tuple[str, ...]
     artifact: Path
@@ -178,6 +184,7 @@ class SshSettings:
     connect_timeout: float = 10.0
     max_handshakes: int = 8
     drain_timeout: float = 30.0
+    log_size: int = LOG_SIZE
     health: HealthSettings = field(default_factory=HealthSettings)
 
     def __post_init__(self) -> None:
@@ -202,6 +209,11 @@ class SshSettings:
             raise ConfigError("max_handshakes must be 1–100")
         if not math.isfinite(self.drain_timeout) or self.drain_timeout < 0:
             raise ConfigError(f"drain_timeout must be 0 seconds or more, not {self.drain_timeout}")
+        if not MIN_LOG_SIZE <= self.log_size <= MAX_LOG_SIZE:
+            raise ConfigError(
+                f"log_size must be {MIN_LOG_SIZE}–{MAX_LOG_SIZE} bytes (e.g. 8388608 for "
+                f"8 MiB), not {self.log_size}"
+            )
 
     @property
     def host_addresses(self) -> tuple[HostAddress, ...]:

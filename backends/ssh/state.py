@@ -27,15 +27,14 @@ from backends import chain
 from backends.chain import Anchor
 from backends.errors import OperationFailed, Unreachable
 from backends.journal import Journal, JournalRecord
-from backends.locking import FLEET_LOCK, Lease, Locked
+from backends.ssh import validation
 from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import HostConnection
 
 STATE_NAME = "state.json"
 JOURNAL_NAME = "journal.jsonl"
-LEASE_NAME = "lease.json"  # the fleet lock; other locks: <name>-lease.json / .lock
-LEASE_LOCK = "lease.lock"
 LOCK_WAIT = 30.0
+LOCK_HOLD = 60.0  # seconds the state's lock is held at most (an update takes one or two)
 
 
 @dataclass(slots=True)
@@ -93,19 +92,46 @@ class FleetState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FleetState:
+        """The state as written; every id, host, address, port and weight checked as
+        :mod:`backends.ssh.validation` says (any process of the deploy user can write
+        the file, and its ids end in HAProxy commands and ``rm -rf`` paths).
+
+        Raises:
+            ValueError, KeyError, TypeError: the file holds what Molt never writes.
+        """
         generations = []
         for raw in data.get("generations", []):
             raw = dict(raw)
             if raw.pop("phase", "started") == "launching":  # the first format kept it apart
                 raw["lifecycle"] = "launching"
             instances = [InstanceRecord(**i) for i in raw.get("instances", [])]
-            generations.append(GenerationRecord(**{**raw, "instances": instances}))
+            generations.append(_checked(GenerationRecord(**{**raw, "instances": instances})))
+        leftovers = [dict(x) for x in data.get("leftovers", [])]
+        for leftover in leftovers:
+            validation.host(leftover["host"])
+            validation.generation_id(leftover["generation"])
+        next_generation = data.get("next_generation", 1)
+        if type(next_generation) is not int or not 0 < next_generation < 10**9:
+            raise ValueError(f"next_generation {next_generation!r} is not a number")
         return cls(
-            fleet=data["fleet"],
-            next_generation=int(data.get("next_generation", 1)),
+            fleet=str(data["fleet"]),
+            next_generation=next_generation,
             generations=generations,
-            leftovers=list(data.get("leftovers", [])),
+            leftovers=leftovers,
         )
+
+
+def _checked(record: GenerationRecord) -> GenerationRecord:
+    validation.generation_id(record.id)
+    validation.weight(record.weight)
+    for host in record.hosts:
+        validation.host(host)
+    for instance in record.instances:
+        validation.instance_id(instance.id, record.id)
+        validation.host(instance.host)
+        validation.address(instance.address)
+        validation.port(instance.port)
+    return record
 
 
 class LbStore:
@@ -154,17 +180,25 @@ class LbStore:
     async def update(self) -> AsyncIterator[FleetState]:
         """Read, let the caller change, write back atomically — under the LB host's lock.
         Nothing is written when the caller raises."""
-        async with self._local, self._flock():
+        async with self._local, self._flock() as holding:
             state = await self.read()
             yield state
+            if holding.exit_status is not None or holding.is_closing():
+                raise OperationFailed(
+                    f"{self.lb.name}: this Molt held the lock of {STATE_NAME} longer than "
+                    f"{LOCK_HOLD:g} s (was it stopped?) and lost it; nothing was written"
+                )
             await self._write(state)
 
     @contextlib.asynccontextmanager
-    async def _flock(self) -> AsyncIterator[None]:
+    async def _flock(self) -> AsyncIterator[asyncssh.SSHClientProcess[str]]:
+        """The state's lock, held by a command on the LB host — for ``LOCK_HOLD``
+        seconds at most, so a Molt stopped mid-update (SIGSTOP) does not keep it for as
+        long as its connection looks alive."""
         lock = posixpath.join(self.dir, ".lock")
         command = (
             f"mkdir -p {shlex.quote(self.dir)} && exec flock -w {LOCK_WAIT:g} "
-            f"{shlex.quote(lock)} sh -c 'echo locked; read _'"
+            f"{shlex.quote(lock)} timeout -s KILL {LOCK_HOLD:g} sh -c 'echo locked; read _'"
         )
         async with self.lb.process(command) as process:
             try:
@@ -177,9 +211,10 @@ class LbStore:
                 reason = (await _drain(process)) or "flock failed"
                 raise OperationFailed(f"cannot lock {lock} on {self.lb.name}: {reason}")
             try:
-                yield
+                yield process
             finally:
-                process.stdin.write_eof()
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    process.stdin.write_eof()
 
     def manifest_path(self, generation: str) -> str:
         return posixpath.join(self.dir, "manifests", f"{generation}.json")
@@ -301,111 +336,3 @@ printf '%s %s\n' "$(grep -c '[^[:space:]]' JOURNAL)" "$hash"
         .replace("WAIT", f"{LOCK_WAIT:g}")
         .replace("JOURNAL", JOURNAL_NAME)
     )
-
-
-class LbLease:
-    """The fleet lock on the LB host: ``lease.lock`` held with ``flock`` by a command
-    kept open over the SSH connection for as long as the action runs, and
-    ``lease.json`` saying who holds it. A Molt that dies drops its connection, sshd ends
-    the command, and the lock is free at once; ``lease.json`` left behind is stale."""
-
-    def __init__(
-        self,
-        lb: HostConnection,
-        fleet: str,
-        fleet_dir: str,
-        *,
-        timeout: float,
-        lock: str = FLEET_LOCK,
-    ) -> None:
-        self.lb = lb
-        self.fleet = fleet
-        self.dir = fleet_dir
-        self.timeout = timeout
-        self.lock = lock
-        self._held: dict[str, contextlib.AsyncExitStack] = {}
-        prefix = "" if lock == FLEET_LOCK else f"{lock}-"
-        self.lock_path = posixpath.join(fleet_dir, prefix + LEASE_LOCK)
-        self.lease_path = posixpath.join(fleet_dir, prefix + LEASE_NAME)
-
-    async def take(self, lease: Lease) -> Lease:
-        stack = contextlib.AsyncExitStack()
-        command = (
-            f"mkdir -p {shlex.quote(self.dir)} && exec flock -n {shlex.quote(self.lock_path)} "
-            "sh -c 'echo locked; read _'"
-        )
-        process = await stack.enter_async_context(self.lb.process(command))
-        try:
-            line = await asyncio.wait_for(process.stdout.readline(), self.timeout)
-        except TimeoutError:
-            await stack.aclose()
-            raise Unreachable(f"{self.lb.name}: no answer while taking the fleet lock") from None
-        if line.strip() != "locked":
-            await stack.aclose()
-            raise Locked(self.fleet, await self._written(), self.lock)
-        try:
-            await self._write(lease)
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._held[lease.token] = stack
-        return lease
-
-    async def renew(self, lease: Lease) -> Lease:
-        renewed = lease.renewed()
-        await self._write(renewed)
-        return renewed
-
-    async def give_back(self, lease: Lease) -> None:
-        stack = self._held.pop(lease.token, None)
-        if stack is None:
-            return
-        try:
-
-            async def remove(sftp: asyncssh.SFTPClient) -> None:
-                with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-                    await sftp.remove(self.lease_path)
-
-            with contextlib.suppress(Exception):
-                await self.lb.with_sftp(remove, timeout=self.timeout, what=f"removing {LEASE_NAME}")
-        finally:
-            await stack.aclose()  # the command reads EOF and exits: the flock is free
-
-    async def holder(self) -> Lease | None:
-        """Who holds the lock now: nobody when the flock is free (whatever lease.json
-        a dead holder left behind). Writes nothing."""
-        lock = shlex.quote(self.lock_path)
-        done = await self.lb.run(
-            f"[ -e {lock} ] || exit 0; flock -n {lock} true && exit 0; exit 75",
-            timeout=self.timeout,
-        )
-        if done.status != 75:
-            return None
-        return await self._written()
-
-    async def _written(self) -> Lease | None:
-        async def load(sftp: asyncssh.SFTPClient) -> bytes | None:
-            try:
-                async with sftp.open(self.lease_path, "rb") as handle:
-                    data: bytes = await handle.read()
-                    return data
-            except asyncssh.SFTPNoSuchFile:
-                return None
-
-        raw = await self.lb.with_sftp(load, timeout=self.timeout, what=f"reading {LEASE_NAME}")
-        if raw is None:
-            return None
-        with contextlib.suppress(ValueError):
-            return Lease.from_json(json.loads(raw))
-        return None
-
-    async def _write(self, lease: Lease) -> None:
-        text = json.dumps(lease.to_json(), sort_keys=True) + "\n"
-        temporary = f"{self.lease_path}.{uuid.uuid4().hex[:8]}"
-
-        async def write(sftp: asyncssh.SFTPClient) -> None:
-            async with sftp.open(temporary, "w") as handle:
-                await handle.write(text)
-            await sftp.posix_rename(temporary, self.lease_path)
-
-        await self.lb.with_sftp(write, timeout=self.timeout, what=f"writing {LEASE_NAME}")

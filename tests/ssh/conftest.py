@@ -33,6 +33,7 @@ def render_config(name: str, settings: SshSettings) -> str:
         f"count = {settings.count}",
         f"connect_timeout = {settings.connect_timeout}",
         f"drain_timeout = {settings.drain_timeout}",
+        f"log_size = {settings.log_size}",
         f"[fleets.{name}.lb]",
         f'host = "{settings.lb.host}"',
         f'socket = "{settings.lb.socket}"',

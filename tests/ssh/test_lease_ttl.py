@@ -1,0 +1,150 @@
+"""The SSH fleet lock is a lease with a TTL: a Molt that stops without dying (SIGSTOP)
+keeps its SSH connection, and with it the ``flock`` on the LB host, but loses the lock
+once its TTL has passed; another Molt takes it, and the woken-up holder's renewal is
+refused naming the new holder. A Molt that dies frees the lock at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.ssh.driver import SshBackend
+from tests.support.local import REPO
+
+pytestmark = pytest.mark.slow
+TTL = 3.0
+
+# A Molt holding one of the fleet's locks, as far as the lock goes: it takes it and
+# renews it every third of its TTL, printing one JSON line per step, until it loses it.
+HOLDER = """
+import asyncio, json, sys
+from backends.config import load_config
+from backends.locking import Lease, Locked
+from backends.ssh.driver import SshBackend
+
+async def main(config, fleet, state_dir, lock, ttl):
+    backend = SshBackend(load_config(config).fleets[fleet], state_dir)
+    lease = await backend.acquire(Lease.new("alice", "rollout g2", "r1", ttl=ttl, lock=lock))
+    print(json.dumps({"held": lease.token}), flush=True)
+    try:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                lease = await backend.renew(lease)
+            except Locked as lost:
+                holder = lost.holder.holder if lost.holder else None
+                print(json.dumps({"lost": lost.message, "holder": holder}), flush=True)
+                return
+            print(json.dumps({"renewed": lease.expires.isoformat()}), flush=True)
+    finally:
+        await backend.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])))
+"""
+
+
+def start_holder(fleet, lock: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(fleet.config), fleet.name, str(fleet.state_dir),
+         lock, str(TTL)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def next_line(process: subprocess.Popen[str], timeout: float = 20.0) -> dict:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout)
+    assert line, f"the holder ended: {process.stderr.read() if process.stderr else ''}"
+    found: dict = json.loads(line)
+    return found
+
+
+async def until_free(backend: SshBackend, lock: str, timeout: float) -> float:
+    started = time.monotonic()
+    while await backend.lock_holder(lock) is not None:
+        assert time.monotonic() - started < timeout, "the lease never expired"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+def stop(holder: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(holder.pid, signal.SIGCONT)
+        holder.kill()
+    holder.wait(10)
+
+
+async def test_a_frozen_holder_loses_its_lease_after_the_ttl_and_its_renewal_is_refused(
+    make_fleet,
+):
+    fleet = make_fleet(count=1)
+    backend = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), fleet.state_dir)
+    holder = start_holder(fleet, ROLLOUT_LOCK)
+    try:
+        token = (await next_line(holder))["held"]
+        for _ in range(4):  # renewing, it keeps the lease well past one TTL
+            assert "renewed" in await next_line(holder)
+        held = await backend.lock_holder(ROLLOUT_LOCK)
+        assert held is not None and held.token == token and held.holder == "alice"
+        with pytest.raises(Locked) as refused:
+            await backend.acquire(Lease.new("bob", "rollout g3", "r2", lock=ROLLOUT_LOCK))
+        assert "driven by alice" in refused.value.message
+
+        os.kill(holder.pid, signal.SIGSTOP)  # the lid shuts: alive, connected, silent
+        waited = await until_free(backend, ROLLOUT_LOCK, timeout=TTL + 5)
+        assert waited <= TTL + 1.5
+        assert holder.poll() is None
+        bob = await backend.acquire(Lease.new("bob", "rollout g3", "r2", lock=ROLLOUT_LOCK))
+
+        os.kill(holder.pid, signal.SIGCONT)  # the lid opens
+        said = await next_line(holder)
+        while "renewed" in said:  # a renewal answered just before the stop
+            said = await next_line(holder)
+        assert said["holder"] == "bob", said
+        assert f"this Molt lost the rollout lock of fleet {fleet.name}" in said["lost"]
+        await asyncio.to_thread(holder.wait, 10)
+
+        held = await backend.lock_holder(ROLLOUT_LOCK)  # the woken holder disturbed nothing
+        assert held is not None and held.token == bob.token
+        bob = await backend.renew(bob)
+        await backend.release(bob)
+        assert await backend.lock_holder(ROLLOUT_LOCK) is None
+    finally:
+        stop(holder)
+        await backend.close()
+
+
+async def test_a_killed_holder_frees_the_fleet_lock_at_once(make_fleet):
+    fleet = make_fleet(count=1)
+    backend = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), fleet.state_dir)
+    holder = start_holder(fleet, "fleet")
+    try:
+        await next_line(holder)
+        assert (await backend.lock_holder()).holder == "alice"
+        holder.kill()
+        await until_free(backend, "fleet", timeout=TTL - 1)  # not the TTL: the connection
+        lease = await backend.acquire(Lease.new("bob", "retire g1", "r2", ttl=1.0))
+        await asyncio.sleep(1.3)  # not renewed: expired, though its session still runs
+        assert await backend.lock_holder() is None
+        with pytest.raises(Locked) as lost:  # nobody took it; still it is not bob's
+            await backend.renew(lease)
+        assert lost.value.lost is not None
+        await backend.release(lease)
+        assert await backend.lock_holder() is None
+        fleet.ok("launch", fleet.name, "--version", "v1", "--wait")  # the CLI takes it too
+    finally:
+        stop(holder)
+        await backend.close()
