@@ -27,6 +27,7 @@ from backends.errors import BackendError, NotFound, OperationFailed
 from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
 from backends.local import logs, rpc
+from backends.local.drift_watch import DriftWatch
 from backends.local.heads import Heads
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
@@ -53,6 +54,8 @@ class Agent:
         self.started_at = utcnow()
         self.started_monotonic = time.monotonic()
         self.done = asyncio.Event()
+        #: each fleet's watch for hand edits in its trees (file-system notifications)
+        self._drift_watches: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
         for name, settings, entry in self.store.fleets():
@@ -73,6 +76,8 @@ class Agent:
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         async with server:
             await self.done.wait()
+        for task in self._drift_watches.values():
+            task.cancel()
         for runtime in self.fleets.values():
             await runtime.close()  # the instances keep running unless rpc_stop stopped them
         with contextlib.suppress(FileNotFoundError):
@@ -83,6 +88,10 @@ class Agent:
         runtime = FleetRuntime(name, settings, self.store, self.state_dir)
         await runtime.start(entry)
         self.fleets[name] = runtime
+        if name in self._drift_watches:
+            self._drift_watches[name].cancel()
+        watch = DriftWatch(runtime, self._journal)
+        self._drift_watches[name] = asyncio.create_task(watch.run(), name=f"drift watch {name}")
         return runtime
 
     def _fleet(self, params: dict[str, Any]) -> FleetRuntime:
