@@ -282,7 +282,12 @@ def _path(value: Any, key: str, base: Path) -> Path:
         raise ConfigError(f"{key} must be a path string, not {_type_name(value)}")
     if not value or "\0" in value:
         raise ConfigError(f"{key} must be a path, not {_value(value)}")
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # ~name of a user this machine does not know
+        raise ConfigError(
+            f"{key}: {_value(value)} names a home directory this machine does not have"
+        ) from None
     return path if path.is_absolute() else (base / path).resolve()
 
 

@@ -249,3 +249,10 @@ def test_durations_at_their_floors_are_fine(tmp_path):
     text = GOOD.replace("interval = 2", "interval = 0.1\ntimeout = 0.1\nstart_period = 0")
     health = load_config(write(tmp_path, text)).fleet("web").settings.health
     assert (health.interval, health.timeout, health.start_period) == (0.1, 0.1, 0)
+
+
+def test_a_home_directory_this_machine_does_not_have_is_named(tmp_path):
+    """`~0` found by the hostile-input property: expanduser raised RuntimeError."""
+    text = GOOD.replace('artifact = "app"', 'artifact = "~molt-no-such-user-0/app"')
+    with pytest.raises(ConfigError, match="home directory this machine does not have"):
+        load_config(write(tmp_path, text))
