@@ -42,6 +42,21 @@ FLEET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: whole numbers beyond this are typos (and would fill a message with digits)
 MAX_WHOLE = 10**18 - 1
+#: the seconds each duration setting may take, by ``Class.field``: a floor keeps a typo
+#: (``interval = 1e-9``) from burning a core or hammering an API, a cap from waiting
+#: forever. Settings checked by their own class (rollout.bake, AWS health) are not here.
+SECONDS_RANGES: dict[str, tuple[float, float]] = {
+    "HealthSettings.interval": (0.1, 3600),
+    "HealthSettings.timeout": (0.1, 600),
+    "HealthSettings.start_period": (0, 86400),
+    "LocalSettings.drain_timeout": (0, 86400),
+    "SshSettings.connect_timeout": (0.5, 600),
+    "SshSettings.drain_timeout": (0, 86400),
+    "AwsSettings.poll_interval": (0.1, 3600),
+    "AwsSettings.retire_timeout": (1, 86400),
+    "RetrySettings.connect_timeout": (0.5, 600),
+    "RetrySettings.read_timeout": (1, 3600),
+}
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -203,6 +218,7 @@ def parse_settings(cls: type[Any], table: Mapping[str, Any], where: str, base: P
                 raise ConfigError(f"missing key {where}.{name}")
             continue
         values[name] = _convert(hints[name], table[name], f"{where}.{name}", base)
+        _check_range(f"{cls.__name__}.{name}", values[name], f"{where}.{name}")
     try:
         return cls(**values)
     except ConfigError as error:
@@ -251,12 +267,27 @@ def _convert(hint: Any, value: Any, key: str, base: Path) -> Any:
     raise ConfigError(f"{key}: unsupported setting type {hint}")  # a driver's mistake
 
 
+def _check_range(setting: str, value: Any, key: str) -> None:
+    """A duration within :data:`SECONDS_RANGES` (one line naming the key and the range)."""
+    bounds = SECONDS_RANGES.get(setting)
+    if bounds is None or value is None:
+        return
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be {low:g} to {high:g} seconds, not {value:g}")
+
+
 def _path(value: Any, key: str, base: Path) -> Path:
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a path string, not {_type_name(value)}")
     if not value or "\0" in value:
         raise ConfigError(f"{key} must be a path, not {_value(value)}")
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # ~name of a user this machine does not know
+        raise ConfigError(
+            f"{key}: {_value(value)} names a home directory this machine does not have"
+        ) from None
     return path if path.is_absolute() else (base / path).resolve()
 
 

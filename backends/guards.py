@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from backends.errors import BadInput, NotFound, Refused, shown
 from backends.model import FleetSnapshot, Generation, GenerationState, Lifecycle
+from backends.text import hidden_character
 
 MAX_INSTANCES_PER_LAUNCH = 1000
 
@@ -130,29 +131,31 @@ def interrupted_launch(snapshot: FleetSnapshot, version: str) -> str | None:
     return None
 
 
-#: characters that can move a terminal's cursor, recolour it, end a line or reorder
-#: what follows (Trojan Source): C0, DEL, C1, line/paragraph separators, bidi controls
-_CONTROLS = frozenset(
-    [*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), "\u2028", "\u2029", "\u061c"]
-    + ["\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
-)
+#: how long a version label and a note may be, in characters: more is a paste gone wrong
+#: (and would fill every screen and journal line that shows it)
+MAX_CHARACTERS = {"version": 128, "note": 1000}
 
 
 def check_plain_text(field: str, text: str) -> None:
     """Text an operator types that other operators will see (a note, a version) must be
-    plain text on one line: no escape sequence may reach their terminals or fake a line
-    of history. Markup-like text (``[/]``, ``[bold]``) and emoji are fine: they are
-    shown literally.
+    plain text on one line, and not too long: no escape sequence may reach their
+    terminals or fake a line of history, nothing invisible may make ``v8\u200b`` pass
+    for ``v8`` (:func:`backends.text.hidden_character`). Markup-like text (``[/]``,
+    ``[bold]``) and emoji are fine: they are shown literally.
 
     Raises:
-        BadInput: naming ``field`` and the first control character (exit code 2).
+        BadInput: naming ``field`` and its length or first hidden character (exit 2).
     """
-    for position, char in enumerate(text, start=1):
-        if char in _CONTROLS:
-            raise BadInput(
-                f"the {field} holds a control character (U+{ord(char):04X} at character "
-                f"{position}); write it as one line of plain text"
-            )
+    limit = MAX_CHARACTERS.get(field)
+    if limit is not None and len(text) > limit:
+        raise BadInput(f"the {field} is {len(text)} characters long; keep it to {limit} at most")
+    found = hidden_character(text)
+    if found is not None:
+        position, char, kind = found
+        raise BadInput(
+            f"the {field} holds {'a' if kind == 'control' else 'an'} {kind} character "
+            f"(U+{ord(char):04X} at character {position}); write it as one line of plain text"
+        )
 
 
 def check_launch(version: str, count: int | None, note: str = "") -> None:

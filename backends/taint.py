@@ -19,13 +19,14 @@ def findings(report: DriftReport) -> list[str]:
 
 
 def taints(records: Sequence[JournalRecord]) -> dict[str, tuple[str, ...]]:
-    """Generation → every drift finding journaled for it (oldest first, no repeats)."""
+    """Generation → every drift finding journaled for it (sorted, no repeats: the same
+    drift reads the same whether one check or several found it)."""
     found: dict[str, list[str]] = {}
     for record in records:
         if record.action == "verify" and record.outcome is Outcome.OK:
             kept = found.setdefault(str(record.args.get("generation")), [])
             kept += [str(d) for d in record.args.get("drift") or () if str(d) not in kept]
-    return {g: tuple(d) for g, d in found.items() if d}
+    return {g: tuple(sorted(d)) for g, d in found.items() if d}
 
 
 def annotate(

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -19,6 +20,10 @@ from backends.errors import BackendError, shown
 from tui import cli_commands
 
 USAGE_EXIT = 2
+#: what ``logs --lines`` may ask for
+MAX_LINES = 100_000
+#: a shell's exit status for a process ended by SIGPIPE (its reader went away)
+PIPE_CLOSED_EXIT = 128 + 13
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,6 +57,37 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
     return value
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """An argument type for counts: a whole number ``low``–``high``; anything else
+    (``--lines -5``, ``--count 0``) is a usage error, exit 2."""
+
+    def check(text: str) -> int:
+        value = int(text) if WHOLE.fullmatch(text.strip()) else None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number {low}–{high}, not {shown(text[:40])}"
+            )
+        return value
+
+    return check
+
+
+WHOLE = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits: int() would take '٣' and '1_000'
+
+
+class NoJson(argparse.Action):
+    """``--json`` on a verb that cannot print JSON: refused as a usage error (exit 2),
+    never silently ignored by a script that expects JSON."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, why: str = "") -> None:
+        super().__init__(option_strings, dest, nargs=0, help=argparse.SUPPRESS)
+        self.why = why
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        verb = parser.prog.split()[-1]
+        parser.error(f"{verb} cannot print JSON: {self.why}")
 
 
 def _common(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -92,7 +128,12 @@ def build_parser() -> Parser:
         metavar="V",
         help="the version label",
     )
-    launch.add_argument("--count", type=int, metavar="N", help="instances (default: the fleet's)")
+    launch.add_argument(
+        "--count",
+        type=whole(1, guards.MAX_INSTANCES_PER_LAUNCH),
+        metavar="N",
+        help="instances (default: the fleet's)",
+    )
     launch.add_argument(
         "--note", default="", type=plain_text("note"), metavar="TEXT", help="why: shown in the TUI"
     )
@@ -129,6 +170,7 @@ def build_parser() -> Parser:
 
     retire = command("retire", "drain, then destroy a generation that carries no traffic")
     retire.add_argument("generation", metavar="GEN")
+    retire.add_argument("--json", action="store_true")
 
     apply = command("apply", "make a changed molt.toml take effect (locked, journaled)")
     apply.add_argument("--json", action="store_true")
@@ -154,11 +196,17 @@ def build_parser() -> Parser:
     rollout.add_argument("--pause", action="store_true", help="pause the fleet's rollout")
     rollout.add_argument("--resume", action="store_true", help="resume (or drive on) its rollout")
     rollout.add_argument("--abort", action="store_true", help="all traffic back to the baseline")
+    rollout.add_argument("--json", action=NoJson, why="follow it with `molt watch FLEET --json`")
 
     logs = command("logs", "what an instance printed (a generation: its first instance)")
     logs.add_argument("instance", metavar="INSTANCE")
-    logs.add_argument("--lines", type=int, default=100, metavar="N", help="last N lines (100)")
+    logs.add_argument(
+        "--lines", type=whole(0, MAX_LINES), default=100, metavar="N", help="last N lines (100)"
+    )
     logs.add_argument("-f", "--follow", action="store_true", help="then follow new lines")
+    logs.add_argument(
+        "--json", action="store_true", help="the lines as JSON (one per line with -f)"
+    )
 
     diff = command("diff", "what changed between two generations")
     diff.add_argument("a", metavar="GEN_A")
@@ -167,6 +215,9 @@ def build_parser() -> Parser:
 
     report = command("report", "what happened to a fleet, as Markdown for an incident document")
     report.add_argument("--since", default="24h", metavar="2h", help="how far back (24h)")
+    report.add_argument(
+        "--json", action=NoJson, why="it writes Markdown; `molt history FLEET --json`"
+    )
 
     watch = command("watch", "follow a fleet's events and traffic as they happen")
     watch.add_argument(
@@ -191,6 +242,19 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit, so a reader gone away is caught below
+        return code
+    except BrokenPipeError:
+        # ``molt history --json | head -c 10``: the reader has what it wanted. Quietly,
+        # as a shell tool would end; stdout goes to /dev/null so exit flushes nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return PIPE_CLOSED_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command is None:
@@ -199,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendError as error:
         print(f"molt: {error.message}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:
+        raise  # a reader gone away: see main
     except KeyboardInterrupt:
         print("molt: interrupted; the fleet keeps running as it is", file=sys.stderr)
         return 130

@@ -28,16 +28,19 @@ from tui import cli_incident
 from tui.cli_rollout import rollout as rollout_command
 from tui.cli_watch import watch
 
-WEIGHT = re.compile(r"-?[0-9]{1,6}")  # ASCII digits only: '²'.isdigit() is true
+WEIGHT = re.compile(r"[+-]?[0-9]{1,6}")  # ASCII digits only: '²'.isdigit() is true
 
 
 def parse_weights(pairs: list[str]) -> dict[str, int]:
-    """``["g1=90", "g2=10"]`` → ``{"g1": 90, "g2": 10}``."""
+    """``["g1=90", "g2=10"]`` → ``{"g1": 90, "g2": 10}``; a weight outside 0–100 is a
+    usage error (exit 2), like a pair that is not one."""
     weights: dict[str, int] = {}
     for pair in pairs:
         generation, sep, value = pair.partition("=")
         if not sep or not generation or not WEIGHT.fullmatch(value.strip()):
             raise ConfigError(f"weights look like g1=90 g2=10, not {shown(repr(pair))}")
+        if not 0 <= int(value) <= 100:
+            raise ConfigError(f"a weight is a percentage 0–100, not {shown(pair)}")
         if generation in weights:
             raise ConfigError(f"{shown(repr(generation))} is given twice")
         weights[generation] = int(value)
@@ -253,7 +256,10 @@ async def apply(args: argparse.Namespace, session: FleetSession) -> int:
 async def retire(args: argparse.Namespace, session: FleetSession) -> int:
     say(f"retiring {args.generation}: draining in-flight requests, then stopping its instances…")
     await session.ops.retire(args.generation)
-    print(f"{args.generation} retired")
+    if args.json:
+        emit({"generation": args.generation, "retired": True})
+    else:
+        print(f"{args.generation} retired")
     return 0
 
 
@@ -331,7 +337,10 @@ async def agent_command(args: argparse.Namespace) -> int:
     from backends.journal import os_operator
 
     info = await client.call("stop", start=False, operator=os_operator())
-    print(f"agent {info['pid']} stopped with {len(info['instances'])} instances")
+    if args.json:
+        emit(info)
+    else:
+        print(f"agent {info['pid']} stopped with {len(info['instances'])} instances")
     return 0
 
 

@@ -28,12 +28,23 @@ async def instance_of(session: FleetSession, name: str) -> str:
 
 async def logs(args: argparse.Namespace, session: FleetSession) -> int:
     instance = await instance_of(session, args.instance)
-    for line in await session.backend.logs(instance, args.lines):
-        print(printable(line))
+    lines = await session.backend.logs(instance, args.lines)
+    if args.json and not args.follow:
+        print(json.dumps({"fleet": session.name, "instance": instance, "lines": lines}, indent=2))
+        return 0
+    for line in lines:
+        print(_log_line(args, instance, line))
     if args.follow:
         async for line in session.backend.follow(instance):
-            print(printable(line), flush=True)
+            print(_log_line(args, instance, line), flush=True)
     return 0
+
+
+def _log_line(args: argparse.Namespace, instance: str, line: str) -> str:
+    """A line as printed: escaped for a terminal, or one JSON object (``-f --json``)."""
+    if args.json:
+        return json.dumps({"instance": instance, "line": line})
+    return printable(line)
 
 
 async def diff(args: argparse.Namespace, session: FleetSession) -> int:

@@ -13,7 +13,9 @@ import contextlib
 import fcntl
 import itertools
 import logging
+import logging.handlers
 import os
+import resource
 import signal
 import sys
 import time
@@ -27,6 +29,7 @@ from backends.events import Event, OperatorAction
 from backends.journal import JournalRecord, Outcome
 from backends.journal_view import JournalView
 from backends.local import logs, rpc
+from backends.local.drift_watch import DriftWatch
 from backends.local.heads import Heads
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
@@ -57,6 +60,8 @@ class Agent:
         self.started_at = utcnow()
         self.started_monotonic = time.monotonic()
         self.done = asyncio.Event()
+        #: each fleet's watch for hand edits in its trees (file-system notifications)
+        self._drift_watches: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
         for name, settings, entry in self.store.fleets():
@@ -77,6 +82,8 @@ class Agent:
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         async with server:
             await self.done.wait()
+        for task in self._drift_watches.values():
+            task.cancel()
         for runtime in self.fleets.values():
             await runtime.close()  # the instances keep running unless rpc_stop stopped them
         with contextlib.suppress(FileNotFoundError):
@@ -87,6 +94,10 @@ class Agent:
         runtime = FleetRuntime(name, settings, self.store, self.state_dir)
         await runtime.start(entry)
         self.fleets[name] = runtime
+        if name in self._drift_watches:
+            self._drift_watches[name].cancel()
+        watch = DriftWatch(runtime, self._journal)
+        self._drift_watches[name] = asyncio.create_task(watch.run(), name=f"drift watch {name}")
         return runtime
 
     def _fleet(self, params: dict[str, Any]) -> FleetRuntime:
@@ -435,6 +446,16 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def _room_for_connections() -> None:
+    """Raise the soft limit on open files (up to the hard one, 65,536 at most): every
+    fleet's proxy may hold ``Limits.max_connections`` clients, and one agent serves all."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     state_dir = Path(args[0]).resolve()
@@ -445,11 +466,13 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another agent already serves this state dir
-    logging.basicConfig(
-        filename=state_dir / LOG_NAME,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
+    # the agent's own log is bounded like an instance's: one file and the one before it
+    handler = logging.handlers.RotatingFileHandler(
+        state_dir / LOG_NAME, maxBytes=logs.CAP, backupCount=1
     )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    _room_for_connections()
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(Agent(state_dir).run())
     return 0

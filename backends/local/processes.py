@@ -12,6 +12,7 @@ it started.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backends.errors import OperationFailed
+from backends.local import logs, logwriter
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 
@@ -78,7 +80,8 @@ def last_line(log: Path, tail: int = 4096) -> str:
             lines = handle.read().decode(errors="replace").splitlines()
     except OSError:
         return ""
-    text = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    lines = [logs.unstamped(line).strip() for line in lines]
+    text = next((line for line in reversed(lines) if line), "")
     return text if len(text) <= 200 else text[:199] + "…"
 
 
@@ -103,6 +106,8 @@ class Process:
     started: int
     popen: subprocess.Popen[bytes] | None = None
     marks: tuple[str, ...] = ()
+    #: its log writer, when this agent started it
+    writer: subprocess.Popen[bytes] | None = None
 
     def alive(self) -> bool:
         """Whether the leader still runs (what supervising the instance watches)."""
@@ -131,27 +136,76 @@ def spawn(
     argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, marks: tuple[str, ...]
 ) -> Process:
     """Start ``argv`` in its own session (so it outlives the agent and leads a group of
-    its own), output appended to ``log``, its ``marks`` in its environment."""
+    its own), its output through a log writer into ``log`` (timestamped, rotated: see
+    :mod:`backends.local.logwriter`), its ``marks`` in its environment."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as output:
+    log.touch()  # there from now on, before the writer has started
+    reading, writing = os.pipe()
+    try:
+        writer = start_log_writer(reading, log)
         try:
             popen = subprocess.Popen(
                 argv,
                 cwd=cwd,
                 env={**os.environ, **env, **dict(m.split("=", 1) for m in marks)},
                 stdin=subprocess.DEVNULL,
-                stdout=output,
+                stdout=writing,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
             )
         except OSError as error:
             raise OperationFailed(f"cannot start {argv[0]!r}: {error.strerror}") from error
+    finally:
+        os.close(reading)
+        os.close(writing)
     started = start_time(popen.pid)
     # exited at once: keep the Popen so its exit code is seen
     return Process(
-        pid=popen.pid, started=-1 if started is None else started, popen=popen, marks=marks
+        pid=popen.pid,
+        started=-1 if started is None else started,
+        popen=popen,
+        marks=marks,
+        writer=writer,
     )
+
+
+#: log writers this agent started and has not seen exit yet (reaped as they do)
+_writers: set[subprocess.Popen[bytes]] = set()
+
+
+def start_log_writer(pipe: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start the process that writes what comes out of ``pipe`` into ``log`` (not
+    waited for: it starts while the instance does)."""
+    reap_writers()
+    script = Path(logwriter.__file__)
+    try:
+        writer = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(script), str(log), str(logs.CAP)],
+            stdin=pipe,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as error:
+        raise OperationFailed(f"cannot start the log writer for {log.name}: {error}") from error
+    _writers.add(writer)
+    return writer
+
+
+def reap_writers() -> None:
+    for writer in [w for w in _writers if w.poll() is not None]:
+        _writers.discard(writer)
+
+
+async def writer_done(process: Process, timeout: float = 0.5) -> None:
+    """Wait (a little) for an exited instance's log writer to write its last lines."""
+    writer = process.writer
+    deadline = time.monotonic() + timeout
+    while writer is not None and writer.poll() is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    reap_writers()
 
 
 def stop(processes: list[Process], grace: float = STOP_GRACE) -> None:

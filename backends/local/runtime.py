@@ -39,6 +39,7 @@ from backends.local.routing import Route, Router, Upstream
 from backends.local.settings import LocalSettings, split_address
 from backends.local.store import GenerationRow, InstanceRow, Store
 from backends.local.trees import freeze, remove_tree, tree_drift
+from backends.local.wire import Limits, MiB
 from backends.locking import Lease
 from backends.manifest import MANIFEST_NAME, check_links
 from backends.model import (
@@ -71,7 +72,8 @@ class FleetRuntime:
         self.generations: dict[str, GenerationRuntime] = {}
         self.router = Router()
         self.meter = Meter()
-        self.proxy = Proxy(name, self.router, self.meter)
+        limits = Limits(max_body=settings.max_body_mib * MiB)
+        self.proxy = Proxy(name, self.router, self.meter, limits)
         self.entry = ""
         self.events = Broadcast()
         self._lock = asyncio.Lock()
@@ -177,6 +179,12 @@ class FleetRuntime:
             self.store.set_entry(self.name, self.entry)
             done.append(f"the proxy listens on {self.entry} (was {was})")
         self.settings = settings
+        if settings.max_body_mib != before.max_body_mib:
+            self.proxy.limits = replace(self.proxy.limits, max_body=settings.max_body_mib * MiB)
+            done.append(
+                f"the proxy takes request bodies up to {settings.max_body_mib} MiB "
+                f"(was {before.max_body_mib}) on new connections"
+            )
         if settings.health != before.health:
             self._recheck()
             done.append("health checks follow the new settings")
@@ -472,6 +480,9 @@ class FleetRuntime:
                     if instance.process.alive():
                         continue
                     if not instance.exited:
+                        await processes.writer_done(instance.process)
+                        if generation.lifecycle is not Lifecycle.ACTIVE or instance.exited:
+                            continue
                         self._exited(instance)
                     if loop.time() >= instance.restart_at:
                         self._restart(generation, instance, loop.time())

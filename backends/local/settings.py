@@ -14,6 +14,8 @@ from backends.templates import check
 
 #: what a local ``start`` command may name
 PLACEHOLDERS = ("port", "python")
+#: the floor and ceiling of ``max_body_mib``
+MAX_BODY_MIB = (1, 4096)
 
 
 def split_address(listen: str, key: str = "listen") -> tuple[str, int]:
@@ -42,7 +44,8 @@ class LocalSettings:
     ``{python}``, the interpreter running Molt; a literal brace is written ``{{`` or
     ``}}``, see :mod:`backends.templates`); ``count``: instances per generation;
     ``drain_timeout``: seconds a retiring generation may finish in-flight requests;
-    ``listen_fallback``: take a free port when ``listen`` is in use."""
+    ``listen_fallback``: take a free port when ``listen`` is in use; ``max_body_mib``: the
+largest request body the proxy passes on (bigger ones are answered 413)."""
 
     artifact: Path
     start: str
@@ -50,6 +53,7 @@ class LocalSettings:
     count: int = 2
     drain_timeout: float = 30.0
     listen_fallback: bool = False
+    max_body_mib: int = 64
     health: HealthSettings = field(default_factory=HealthSettings)
 
     def __post_init__(self) -> None:
@@ -61,6 +65,9 @@ class LocalSettings:
             raise ConfigError(f"count must be 1–1000, not {self.count}")
         if not math.isfinite(self.drain_timeout) or self.drain_timeout < 0:
             raise ConfigError(f"drain_timeout must be 0 seconds or more, not {self.drain_timeout}")
+        if not MAX_BODY_MIB[0] <= self.max_body_mib <= MAX_BODY_MIB[1]:
+            low, high = MAX_BODY_MIB
+            raise ConfigError(f"max_body_mib must be {low}–{high}, not {self.max_body_mib}")
 
 
 def settings_to_json(settings: LocalSettings) -> dict[str, Any]:

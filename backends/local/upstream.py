@@ -1,5 +1,6 @@
-"""The proxy's side of a connection to an instance: send one request, stream the answer
-back to the client re-framed for keep-alive, then return to the idle pool."""
+"""The proxy's side of a connection to an instance: send one request (its body as it
+arrives, if it streams), stream the answer back to the client re-framed for keep-alive,
+then return to the idle pool."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import httptools
 from backends.local.wire import ANSWER_TIMEOUT, HOP_BY_HOP, reason, simple_answer
 
 if TYPE_CHECKING:
-    from backends.local.proxy import Exchange, Proxy
+    from backends.local.downstream import Exchange
+    from backends.local.proxy import Proxy
 
 
 class UpstreamSide(asyncio.Protocol):
@@ -35,7 +37,7 @@ class UpstreamSide(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def send(self, exchange: Exchange) -> None:
-        if exchange.client.gone:  # the client left while we were connecting
+        if exchange.stale:  # the client left (or was refused) while we were connecting
             exchange.finish(None)
             self.proxy.release(self)
             return
@@ -44,7 +46,20 @@ class UpstreamSide(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.out = []
         self.timer = asyncio.get_running_loop().call_later(ANSWER_TIMEOUT, self._timed_out)
-        self.transport.write(exchange.request.wire())
+        request = exchange.request
+        self.transport.write(request.wire())
+        if request.stream is not None:
+            request.stream.attach(self.transport)
+            exchange.client.release("body")
+
+    # the instance takes a streamed body slower than the client sends it: hold the client
+    def pause_writing(self) -> None:
+        if self.exchange is not None and not self.exchange.request.complete:
+            self.exchange.client.hold("upstream")
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.release("upstream")
 
     def abandon(self) -> None:
         """The client went away mid-answer: this connection's state is unknown now."""
@@ -56,6 +71,11 @@ class UpstreamSide(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self.timer = None
+        if self.exchange is not None and not self.exchange.request.complete:
+            # its body still arrives (the client side times out a stalled one)
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(ANSWER_TIMEOUT, self._timed_out)
+            return
         exchange, self.exchange = self.exchange, None
         self.transport.close()
         if exchange is None:
@@ -171,6 +191,8 @@ class UpstreamSide(asyncio.Protocol):
     def _finish(self, *, reuse: bool) -> None:
         self._cancel_timer()
         exchange, self.exchange = self.exchange, None
+        if exchange is not None and not exchange.request.complete:
+            reuse = False  # answered before the whole body went out
         if reuse and not self.transport.is_closing():
             self.proxy.release(self)
         else:

@@ -93,6 +93,9 @@ def test_read_only_refuses_before_touching_anything(state_dir):
          ("fleets.web.drain_timeout must be a finite number, not nan",)),
         (('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:0"\n[fleets.web.health]\ninterval = inf'),
          ("fleets.web.health.interval must be a finite number, not inf",)),
+        # issue 18: a floor (1e-9 made the agent burn a core), one line with the range
+        (('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:0"\n[fleets.web.health]\ninterval = 1e-9'),
+         ("fleets.web.health.interval must be 0.1 to 3600 seconds, not 1e-09",)),
     ],
 )  # fmt: skip
 def test_a_bad_template_name_or_number_is_refused_at_load(state_dir, change, phrases):
@@ -109,6 +112,11 @@ def test_a_bad_template_name_or_number_is_refused_at_load(state_dir, change, phr
         ("--note", "one\nmolt: retire web g1 ok", "the note holds a control character (U+000A"),
         ("--note", "abc\u202edcba", "the note holds a control character (U+202E"),
         ("--version", "v2\x1b]0;pwned\x07", "the version holds a control character (U+001B"),
+        # issue 18: what looks like v8 but is not, and pastes gone wrong
+        ("--version", "v8\u200b", "the version holds an invisible character (U+200B"),
+        ("--version", "\ufeffv8", "the version holds an invisible character (U+FEFF"),
+        ("--version", "v" * 10_000, "the version is 10000 characters long; keep it to 128"),
+        ("--note", "n" * 120_000, "the note is 120000 characters long; keep it to 1000"),
     ],
 )
 def test_control_characters_in_a_note_or_version_exit_2_before_anything_starts(

@@ -224,3 +224,35 @@ def test_an_artifact_name_too_long_for_the_os_is_not_a_directory(tmp_path):
     text = GOOD.replace('artifact = "app"', f'artifact = "{"x" * 5000}"')
     with pytest.raises(ConfigError, match=r"^fleets\.web\.artifact .* is not a directory"):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[fleets.web.health]\ninterval = 1e-9", "fleets.web.health.interval must be 0.1 to 3600"),
+        ("[fleets.web.health]\ninterval = 0", "fleets.web.health.interval must be 0.1 to 3600"),
+        ("[fleets.web.health]\ntimeout = 0.001", "fleets.web.health.timeout must be 0.1 to 600"),
+        ("[fleets.web.health]\nstart_period = 1e12", "health.start_period must be 0 to 86400"),
+        ("drain_timeout = -1", "fleets.web.drain_timeout must be 0 to 86400 seconds, not -1"),
+    ],
+)
+def test_durations_have_floors_and_caps(tmp_path, line, message):
+    """``interval = 1e-9`` made the agent burn a core: one line naming the key and range."""
+    text = GOOD.replace('[fleets.web.health]\npath = "/up"\ninterval = 2\n', "") + line + "\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert message in caught.value.message and "\n" not in caught.value.message
+    assert caught.value.exit_code == 2
+
+
+def test_durations_at_their_floors_are_fine(tmp_path):
+    text = GOOD.replace("interval = 2", "interval = 0.1\ntimeout = 0.1\nstart_period = 0")
+    health = load_config(write(tmp_path, text)).fleet("web").settings.health
+    assert (health.interval, health.timeout, health.start_period) == (0.1, 0.1, 0)
+
+
+def test_a_home_directory_this_machine_does_not_have_is_named(tmp_path):
+    """`~0` found by the hostile-input property: expanduser raised RuntimeError."""
+    text = GOOD.replace('artifact = "app"', 'artifact = "~molt-no-such-user-0/app"')
+    with pytest.raises(ConfigError, match="home directory this machine does not have"):
+        load_config(write(tmp_path, text))
