@@ -97,7 +97,7 @@ class CloudWatchJournal(Journal):
             anchored = self._tagged()
             if anchored is not None:
                 return anchored
-        return Anchor(len(self._read(logs, group)), "")
+        return Anchor(len(_read_pages(logs, group, "", every_page=True)[0]), "")
 
     def _tagged(self) -> Anchor | None:
         answer = self.api.client("elbv2").describe_tags(ResourceArns=[self.listener_arn])
@@ -147,53 +147,34 @@ class CloudWatchJournal(Journal):
 
     async def _pages(self, fleet: str, cursor: str, *, every_page: bool) -> tuple[list[str], str]:
         group = naming.log_group_name(fleet)
+        return await self.api.run(
+            lambda: _read_pages(self.api.client("logs"), group, cursor, every_page=every_page),
+            f"journal log group {group}",
+        )
 
-        def work() -> tuple[list[str], str]:
-            logs = self.api.client("logs")
-            lines: list[str] = []
-            token = cursor
-            while True:
-                params: dict[str, Any] = {
-                    "logGroupName": group,
-                    "logStreamName": naming.JOURNAL_STREAM,
-                    "startFromHead": True,
-                }
-                if token:
-                    params["nextToken"] = token
-                try:
-                    page = logs.get_log_events(**params)
-                except ClientError as error:
-                    if _code(error) == "ResourceNotFoundException":
-                        return lines, token  # nothing journaled yet
-                    raise
-                events = page.get("events", [])
-                lines.extend(str(e.get("message", "")) for e in events)
-                after = str(page.get("nextForwardToken") or token)
-                if not every_page or not events or after == token:
-                    return lines, after
-                token = after
 
-        return await self.api.run(work, f"journal log group {group}")
-
-    @staticmethod
-    def _read(logs: Any, group: str) -> list[str]:
-        lines: list[str] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {
-                "logGroupName": group,
-                "logStreamName": naming.JOURNAL_STREAM,
-                "startFromHead": True,
-            }
-            if token:
-                params["nextToken"] = token
-            try:
-                page = logs.get_log_events(**params)
-            except ClientError as error:
-                if _code(error) == "ResourceNotFoundException":
-                    return lines  # nothing journaled yet
-                raise
-            lines.extend(str(e.get("message", "")) for e in page.get("events", []))
-            if not page.get("events") or page.get("nextForwardToken") in (None, token):
-                return lines
-            token = page["nextForwardToken"]
+def _read_pages(logs: Any, group: str, cursor: str, *, every_page: bool) -> tuple[list[str], str]:
+    """The journal's lines after ``cursor`` (one page, or every page) and the cursor
+    after them; a stream not there yet is an empty journal."""
+    lines: list[str] = []
+    token = cursor
+    while True:
+        params: dict[str, Any] = {
+            "logGroupName": group,
+            "logStreamName": naming.JOURNAL_STREAM,
+            "startFromHead": True,
+        }
+        if token:
+            params["nextToken"] = token
+        try:
+            page = logs.get_log_events(**params)
+        except ClientError as error:
+            if _code(error) == "ResourceNotFoundException":
+                return lines, token  # nothing journaled yet
+            raise
+        events = page.get("events", [])
+        lines.extend(str(e.get("message", "")) for e in events)
+        after = str(page.get("nextForwardToken") or token)
+        if not every_page or not events or after == token:
+            return lines, after
+        token = after

@@ -12,6 +12,7 @@ import pytest
 from backends import chain
 from tests.aws.support import molt_toml
 from tests.aws.test_cli import ok
+from tests.support.forgery import rechain
 from tests.support.local import molt
 
 pytestmark = pytest.mark.slow
@@ -28,14 +29,6 @@ def _rewrite(world, lines: list[str]) -> None:
     events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
     logs.put_log_events(**STREAM, logEvents=events)
 
-
-def _rechain(lines: list[str], change=lambda data: data) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        data = json.loads(chain.unsealed(line))
-        data.pop("prev")
-        out.append(chain.seal(change(data), chain.hash_of(out[-1]) if out else chain.GENESIS))
-    return out
 
 
 def _fails(tmp_path, config, words: str) -> None:
@@ -63,7 +56,7 @@ def test_the_head_is_a_listener_tag_and_catches_a_rewritten_stream(world, tmp_pa
     (head,) = [t["Value"] for t in found if t["Key"] == "molt:journal-head"]
     assert head == f"{len(lines)} {chain.hash_of(lines[-1])}"
 
-    _rewrite(world, _rechain(lines[:-2]))  # the promote, gone; the chain made whole
+    _rewrite(world, rechain(lines[:-2]))  # the promote, gone; the chain made whole
     _fails(tmp_path, config, f"truncated: it holds {len(lines) - 2} records")
-    _rewrite(world, _rechain(lines, lambda data: data | {"operator": "mallory"}))
+    _rewrite(world, rechain(lines, lambda data: data | {"operator": "mallory"}))
     _fails(tmp_path, config, "re-chained")

@@ -17,6 +17,7 @@ import pytest
 
 from backends import chain
 from backends.journal import JournalRecord, Outcome
+from tests.support.forgery import rechain
 from tests.support.local import molt, molt_json
 
 pytestmark = pytest.mark.slow
@@ -70,15 +71,6 @@ def _rewrite(state_dir, lines: list[str]) -> None:
         db.commit()
 
 
-def _rechain(lines: list[str], change=lambda data: data) -> list[str]:
-    """Every line re-sealed with Molt's own hashing code: a chain that holds."""
-    out: list[str] = []
-    for line in lines:
-        data = json.loads(chain.unsealed(line))
-        data.pop("prev")
-        out.append(chain.seal(change(data), chain.hash_of(out[-1]) if out else chain.GENESIS))
-    return out
-
 
 def _fails(state_dir, *words: str) -> None:
     """``history --check`` fails naming ``words``: piped, on a terminal and in JSON."""
@@ -106,7 +98,7 @@ def test_check_fails_on_a_truncated_journal(state_dir):
 def test_check_fails_on_a_journal_rechained_with_molts_own_hashing(state_dir):
     assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0
     lines = [line for _, line in _rows(state_dir)]
-    _rewrite(state_dir, _rechain(lines, lambda data: data | {"operator": "mallory"}))
+    _rewrite(state_dir, rechain(lines, lambda data: data | {"operator": "mallory"}))
     assert chain.check([line for _, line in _rows(state_dir)]).records == len(lines)
     _fails(state_dir, "re-chained")
 
@@ -117,7 +109,7 @@ def test_check_fails_when_a_drift_record_is_deleted(state_dir):
     app.chmod(0o644)
     assert molt(state_dir, "verify", "demo").returncode == 1  # journaled: g1 is tainted
     lines = [line for _, line in _rows(state_dir) if '"action":"verify"' not in line]
-    _rewrite(state_dir, _rechain(lines))
+    _rewrite(state_dir, rechain(lines))
     assert not molt_json(state_dir, "status", "demo")["generations"][0]["tainted"]
     _fails(state_dir, "truncated")
 

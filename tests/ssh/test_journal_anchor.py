@@ -11,17 +11,10 @@ import pytest
 
 from backends import chain
 from backends.manifest import build_manifest, manifest_digest
+from tests.support.forgery import rechain
 
 pytestmark = pytest.mark.slow
 
-
-def _rechain(lines: list[str], change) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        data = json.loads(chain.unsealed(line))
-        data.pop("prev")
-        out.append(chain.seal(change(data), chain.hash_of(out[-1]) if out else chain.GENESIS))
-    return out
 
 
 def _check_fails(fleet, words: str) -> None:
@@ -52,7 +45,7 @@ def test_the_head_lives_on_the_app_hosts_and_catches_truncation_and_rechaining(m
     journal.write_text("\n".join(lines[:-2]) + "\n")  # the promote, gone
     _check_fails(fleet, f"truncated: it holds {len(lines) - 2} records, the app hosts")
 
-    forged = _rechain(lines, lambda data: data | {"operator": "mallory"})
+    forged = rechain(lines, lambda data: data | {"operator": "mallory"})
     journal.write_text("\n".join(forged) + "\n")
     assert chain.check(forged).records == len(lines)  # the chain alone holds
     _check_fails(fleet, "re-chained")
