@@ -149,47 +149,61 @@ def _break(number: int, data: dict[str, Any], prev: str | None, seen: dict[str, 
 Walked = list[tuple[dict[str, Any] | None, bool]]
 
 
-def walk(lines: list[str]) -> tuple[Walked, int, str]:
-    """(for each non-blank line: its JSON if read, and whether it holds; sealed lines
-    that hold; the first break). A line holds if it carries its own hash and follows
-    the line before it; every line from the first break on is unverified (and not
-    read), and so is a line with no hash."""
-    walked: Walked = []
-    prev: str | None = None
-    seen: dict[str, int] = {}
-    broken = ""
-    sealed = 0
-    for number, line in enumerate((x for x in lines if x.strip()), start=1):
-        if broken:
-            walked.append((None, False))
-            continue
+class Walker:
+    """:func:`walk`, one line at a time (for readers that keep up with a journal as it
+    grows instead of reading it whole).
+
+    Attributes:
+        broken: the first break ("" while the chain holds).
+        sealed: sealed lines that hold so far.
+    """
+
+    def __init__(self) -> None:
+        self.prev: str | None = None
+        self.seen: dict[str, int] = {}
+        self.broken = ""
+        self.sealed = 0
+        self.number = 0
+
+    def step(self, line: str) -> tuple[dict[str, Any] | None, bool]:
+        """The next non-blank line: its JSON if read, and whether it holds."""
+        self.number += 1
+        number = self.number
+        if self.broken:
+            return None, False
         try:
             data = json.loads(line)
             if not isinstance(data, dict):
                 raise ValueError
         except ValueError:
-            broken = f"record {number} is not a Molt journal record"
-            walked.append((None, False))
-            continue
+            self.broken = f"record {number} is not a Molt journal record"
+            return None, False
         found = hash_of(line)
-        if not found and prev is None:
-            walked.append((data, False))  # before the first sealed line: unhashed, skipped
-            continue
+        if not found and self.prev is None:
+            return data, False  # before the first sealed line: unhashed, skipped
         if not found:
-            broken = f"record {number} ({_who(data)}) carries no hash"
+            self.broken = f"record {number} ({_who(data)}) carries no hash"
         elif digest(unsealed(line)) != found:
-            broken = (
+            self.broken = (
                 f"record {number} ({_who(data)}) was edited: its content does not match its hash"
             )
         else:
-            broken = _break(number, data, prev, seen)
-        if broken:
-            walked.append((data, False))
-            continue
-        seen[str(data.get("id"))] = seen.get(str(data.get("id")), 0) + 1
-        prev, sealed = found, sealed + 1
-        walked.append((data, True))
-    return walked, sealed, broken
+            self.broken = _break(number, data, self.prev, self.seen)
+        if self.broken:
+            return data, False
+        self.seen[str(data.get("id"))] = self.seen.get(str(data.get("id")), 0) + 1
+        self.prev, self.sealed = found, self.sealed + 1
+        return data, True
+
+
+def walk(lines: list[str]) -> tuple[Walked, int, str]:
+    """(for each non-blank line: its JSON if read, and whether it holds; sealed lines
+    that hold; the first break). A line holds if it carries its own hash and follows
+    the line before it; every line from the first break on is unverified (and not
+    read), and so is a line with no hash."""
+    walker = Walker()
+    walked: Walked = [walker.step(line) for line in lines if line.strip()]
+    return walked, walker.sealed, walker.broken
 
 
 def _unhashed(lines: list[str]) -> list[int]:
