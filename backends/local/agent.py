@@ -431,6 +431,9 @@ class Agent:
         seq = self.store.append_journal(record.fleet, line)
         stored = 0 if self.heads.get(record.fleet) else self.store.journal_count(record.fleet)
         self.heads.advance(record.fleet, line, stored)
+        runtime = self.fleets.get(record.fleet)
+        if runtime is not None:
+            runtime.journaled(line, seq)
         if record.fleet in self.views:
             self.views[record.fleet][0].feed((line,))
             self.views[record.fleet] = (self.views[record.fleet][0], seq)

@@ -7,6 +7,7 @@ The store holds what must survive the agent; this holds what is re-derived at st
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import shlex
 from collections.abc import Coroutine, Mapping
@@ -29,7 +30,6 @@ from backends.events import (
     WeightsChanged,
     launched,
 )
-from backends.journal import read_lines
 from backends.local import checks, logs, processes
 from backends.local.members import GenerationRuntime, InstanceRuntime
 from backends.local.meter import Meter
@@ -54,7 +54,7 @@ from backends.model import (
     parse_iso,
     utcnow,
 )
-from backends.proofs import journaled_digest
+from backends.proofs import Launches, LaunchProof
 from backends.templates import render
 
 RESTART_BACKOFF_MAX = 30.0
@@ -84,6 +84,11 @@ class FleetRuntime:
         #: the fleet's locks by name, each held by one Molt's open connection
         #: (see Agent._hold_lock)
         self.leases: dict[str, Lease] = {}
+        #: each generation's launch as the journal proves it, read once (off the loop)
+        #: and then fed as the agent stores writes (see :meth:`journaled`)
+        self._launches: Launches | None = None
+        self._launches_seq = 0
+        self._reading_launches: asyncio.Future[None] | None = None
 
     # life of the runtime -------------------------------------------------------------
     async def start(self, last_entry: str) -> None:
@@ -618,12 +623,45 @@ class FleetRuntime:
         text = await asyncio.to_thread(path.read_text) if path.exists() else "null"
         return {"manifest": json.loads(text)}
 
+    def journaled(self, line: str, seq: int) -> None:
+        """The agent stored ``line`` (sequence number ``seq``) on this fleet's journal."""
+        if self._launches is not None and seq > self._launches_seq:
+            self._launches.feed((line,))
+            self._launches_seq = seq
+
+    async def launch_proof(self, generation_id: str) -> LaunchProof:
+        """What the journal proves about the generation's launch. The journal is read
+        whole once, its writes hashed on a worker thread (the proxy keeps serving), then
+        kept up to date by :meth:`journaled`: a verify never reads it again."""
+        if self._launches is None:
+            if self._reading_launches is None:
+                self._reading_launches = asyncio.ensure_future(self._read_launches())
+            await asyncio.shield(self._reading_launches)
+        assert self._launches is not None
+        return self._launches.proof(generation_id)
+
+    async def _read_launches(self) -> None:
+        launches, seq = Launches(self.name), None  # from the first row, wherever it is
+        try:
+            while True:
+                rows = list(itertools.islice(self.store.journal_after(self.name, seq), 2000))
+                if not rows:  # read to the end with no wait since: later writes are fed
+                    self._launches, self._launches_seq = launches, seq or 0
+                    return
+                seq = rows[-1][0]
+                await asyncio.to_thread(launches.feed, [line for _, line in rows])
+        finally:
+            self._reading_launches = None
+
     async def verify(self, generation_id: str) -> DriftReport:
         generation = self._generation(generation_id)  # NotFound: unknown or retired
-        records = read_lines(self.store.journal(self.name), self.name)
-        journaled = journaled_digest((r for r in records if not r.unverified), generation_id)
+        proof = await self.launch_proof(generation_id)
         drift = await asyncio.to_thread(
-            tree_drift, self.home / generation_id, journaled, generation.row.digest
+            tree_drift,
+            self.home / generation_id,
+            proof.journaled,
+            generation.row.digest,
+            doubtful=proof.doubtful,
         )
         return DriftReport(
             fleet=self.name,

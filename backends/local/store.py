@@ -226,11 +226,15 @@ class Store:
         cursor = self._db.execute(insert, (fleet, line))
         return int(cursor.lastrowid or 0)
 
-    def journal_after(self, fleet: str, seq: int) -> Iterator[tuple[int, str]]:
-        """The fleet's writes after sequence number ``seq``, oldest first, one at a time."""
-        rows = self._db.execute(
-            "SELECT seq, record FROM journal WHERE fleet = ? AND seq > ? ORDER BY seq", (fleet, seq)
-        )
+    def journal_after(self, fleet: str, seq: int | None) -> Iterator[tuple[int, str]]:
+        """The fleet's writes after sequence number ``seq`` (None: all of them, even a row
+        inserted by hand at 0 or below), oldest first, one at a time."""
+        if seq is None:
+            query = "SELECT seq, record FROM journal WHERE fleet = ? ORDER BY seq"
+            rows = self._db.execute(query, (fleet,))
+        else:
+            query = "SELECT seq, record FROM journal WHERE fleet = ? AND seq > ? ORDER BY seq"
+            rows = self._db.execute(query, (fleet, seq))
         for number, record in rows:
             yield int(number), str(record)
 

@@ -33,16 +33,17 @@ def freeze(artifact: Path, home: Path) -> str:
     return manifest_digest(manifest)
 
 
-def tree_drift(home: Path, journaled: str, kept: str) -> list[FileDrift]:
+def tree_drift(home: Path, journaled: str, kept: str, *, doubtful: bool = False) -> list[FileDrift]:
     """The tree against the manifest beside it, and that manifest against the digest
-    the launch journaled (``kept``: the store's, for a launch that journaled none)."""
+    the launch journaled (``kept``: the store's, for a launch that journaled none and
+    is not ``doubtful``: see :class:`~backends.proofs.LaunchProof`)."""
     try:
         expected = json.loads((home / MANIFEST_NAME).read_text())
     except FileNotFoundError:
         return [FileDrift("local", MANIFEST_NAME, FileChange.REMOVED)]
     except ValueError:
         expected = None
-    found = manifest_drift("local", expected, journaled, kept)
+    found = manifest_drift("local", expected, journaled, kept, doubtful=doubtful)
     if not isinstance(expected, dict):
         return found
     actual = build_manifest(home / "tree")

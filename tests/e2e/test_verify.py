@@ -4,15 +4,18 @@ leads outside it is refused at launch."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import sqlite3
 
 import pytest
 
 from backends.local.demo import demo_artifact
-from backends.manifest import MANIFEST_NAME, build_manifest
-from tests.support.local import molt, molt_json
+from backends.manifest import MANIFEST_NAME, build_manifest, manifest_digest
+from tests.support.local import agent_pids, molt, molt_json, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +106,24 @@ def test_an_old_format_manifest_is_unverifiable_never_clean(state_dir):
     assert "g1: local: changed manifest.json (old format" in done.stdout
     assert "unverifiable" in done.stdout
     tree.chmod(0o555)
+
+
+def test_a_journal_broken_before_the_launch_leaves_the_manifest_unverifiable(state_dir):
+    """Someone with the store (state.db) but not the agent: a garbage line before the
+    launch record breaks the chain, and the generations row is the same file — the tree,
+    a recomputed manifest and the row edited together must not verify clean."""
+    assert molt(state_dir, "verify", "demo").returncode == 0
+    _edit_and_forge(state_dir, build_manifest)
+    forged = json.loads((state_dir / "fleets" / "demo" / "g1" / MANIFEST_NAME).read_text())
+    agent, _ = agent_pids(state_dir)
+    assert agent is not None
+    os.kill(agent, signal.SIGKILL)  # what the agent remembers goes with it
+    wait_for(lambda: agent_pids(state_dir)[0] is None)
+    with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
+        db.execute("INSERT INTO journal (seq, fleet, record) VALUES (0, 'demo', 'garbage')")
+        db.execute("UPDATE generations SET digest = ? WHERE id = 'g1'", (manifest_digest(forged),))
+        db.commit()
+    done = molt(state_dir, "verify", "demo")
+    assert "clean" not in done.stdout and done.returncode == 1, done.stdout
+    assert "g1: local: changed manifest.json" in done.stdout
+    assert "unverifiable" in done.stdout
