@@ -9,8 +9,12 @@ real `molt status` — never in seconds, which a busy machine blurs."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,7 @@ from backends.journal_view import RECENT
 from backends.local.client import LocalBackend
 from backends.session import FleetSession
 from tests.support.journal_fill import prefill
-from tests.support.local import local_fleet, state_dir_env
+from tests.support.local import local_fleet, molt, state_dir_env, wait_for
 
 pytestmark = pytest.mark.slow
 LONG = 10_000  # records (20k writes): the old status took ~+40 MB for them
@@ -110,3 +114,50 @@ def test_status_memory_does_not_grow_with_the_journal():
             peaks.append(status_peak_mb(state_dir, config))
     short, long = peaks
     assert long < short + 10, f"status: {short:.0f} MB with 100 records, {long:.0f} MB with {LONG}"
+
+
+def test_a_verify_with_a_long_journal_never_stalls_the_proxy():
+    """The agent used to read and hash the whole journal on its event loop at every
+    verify (the drift watch's too): 50k records stopped the proxy for seconds. Now it
+    reads it once, off the loop, and keeps each launch's digest as writes are stored."""
+    with state_dir_env() as state_dir:
+        config = fleet_with_journal(state_dir, 2 * LONG)
+        launched = molt(state_dir, "launch", "web", "--version", "v1", "--wait", config=config)
+        assert launched.returncode == 0, launched.stderr
+        assert molt(state_dir, "promote", "web", "g1", config=config).returncode == 0
+        match = re.search(r'listen = "([^"]+)"', config.read_text())
+        assert match is not None
+        entry = match[1]
+
+        def get() -> float:
+            began = time.monotonic()
+            with urllib.request.urlopen(f"http://{entry}/", timeout=30) as answer:
+                answer.read()
+            return time.monotonic() - began
+
+        wait_for(lambda: _answers(get))
+        assert molt(state_dir, "verify", "web", config=config).returncode == 0  # warmed up
+        waits: list[float] = []
+        done = threading.Event()
+
+        def ask() -> None:
+            while not done.is_set():
+                waits.append(get())
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        try:
+            for _ in range(3):
+                assert molt(state_dir, "verify", "web", config=config).returncode == 0
+        finally:
+            done.set()
+            asking.join()
+        assert len(waits) > 10 and max(waits) < 1.0, f"{len(waits)} requests, max {max(waits)}"
+
+
+def _answers(get) -> bool:
+    try:
+        get()
+    except OSError:
+        return False
+    return True
