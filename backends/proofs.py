@@ -11,13 +11,14 @@ everything a tree holds — is drift, never clean.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from backends.chain import Walker
-from backends.journal import JournalRecord, Outcome, parse_line
+from backends.journal import Journal, JournalRecord, Outcome, parse_line
 from backends.manifest import MANIFEST_NAME, manifest_digest
 from backends.model import FileChange, FileDrift
 
@@ -129,6 +130,27 @@ def launch_proof(lines: Iterable[str], fleet: str, generation: str) -> LaunchPro
     launches = Launches(fleet)
     launches.feed(lines)
     return launches.proof(generation)
+
+
+class JournalLaunches:
+    """:class:`Launches` of one fleet kept up with a :class:`~backends.journal.Journal`:
+    each look reads only the writes stored since the last (a launch record never
+    changes once read, so a verify need not read the whole journal again)."""
+
+    def __init__(self, fleet: str) -> None:
+        self.fleet = fleet
+        self._journal: Journal | None = None
+        self._launches = Launches(fleet)
+        self._cursor = ""
+        self._reading = asyncio.Lock()
+
+    async def proof(self, journal: Journal, generation: str) -> LaunchProof:
+        async with self._reading:
+            if journal is not self._journal:  # another journal: start over
+                self._journal, self._launches, self._cursor = journal, Launches(self.fleet), ""
+            lines, self._cursor = await journal.after(self.fleet, self._cursor)
+            self._launches.feed(lines)
+            return self._launches.proof(generation)
 
 
 def _record(data: Mapping[str, Any]) -> JournalRecord | None:

@@ -44,7 +44,7 @@ from backends.model import (
     Lifecycle,
 )
 from backends.polling import poll_events
-from backends.proofs import journaled_digest
+from backends.proofs import JournalLaunches
 
 #: the tag EC2 itself puts on every instance launched from a launch template
 TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version"
@@ -69,6 +69,7 @@ class AwsBackend(Backend):
         self.api = AwsApi(self.settings)
         self.resources = FleetResources(self.api, fleet.name, self.settings)
         self.journal = CloudWatchJournal(self.api, self.settings.listener_arn)
+        self._launches = JournalLaunches(fleet.name)  # what verify holds versions against
         self.leases = ListenerLease(self.api, fleet.name, self.settings.listener_arn)
         self.metrics = Metrics(self.api, self.settings.listener_arn)
         self.target_health: TargetHealthSource = describe_target_health
@@ -241,10 +242,13 @@ class AwsBackend(Backend):
                 )
             )
         launched_as = f"launch template version {record.template_version}"
-        records = await self.journal.records(self.name)
-        journaled = journaled_digest((r for r in records if not r.unverified), generation)
+        proof = await self._launches.proof(self.journal, generation)
+        journaled = proof.journaled
         if journaled and journaled != launched_as:  # the group's tags cannot hide it
             what = f"{launched_as}, journaled at launch as {journaled.split()[-1]}"
+            drift.append(FileDrift(record.name, what, FileChange.CHANGED))
+        elif proof.doubtful:  # the journal cannot say which version the launch made
+            what = f"{launched_as} (its launch record does not hold in the journal: unverifiable)"
             drift.append(FileDrift(record.name, what, FileChange.CHANGED))
         drift.extend(self._group_drift(record))
         for instance in await self.resources.instances(record.instance_ids):
@@ -384,9 +388,7 @@ def _instance_drift(instance: Mapping[str, Any], version: str, image: str) -> li
     return drift
 
 
-def _listener_differences(
-    snapshot: FleetSnapshot, entries: list[tuple[str, int]]
-) -> list[str]:
+def _listener_differences(snapshot: FleetSnapshot, entries: list[tuple[str, int]]) -> list[str]:
     """Where the listener's forward weights differ from the weights Molt recorded: per
     generation, and any target group Molt does not own still carrying traffic once Molt's
     generations carry it."""

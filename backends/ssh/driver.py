@@ -29,7 +29,7 @@ from backends.model import (
     utcnow,
 )
 from backends.polling import Follower
-from backends.proofs import journaled_digest
+from backends.proofs import JournalLaunches
 from backends.ssh import remote, traffic
 from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import ConnectOptions, HostConnection, HostPool
@@ -81,6 +81,7 @@ class SshBackend(Backend):
         self.store = LbStore(lb, fleet.name, self.fleet_dir, timeout=timeout)
         anchors = HostAnchors(self.pool, self.hosts_config, self.lb_host, self.fleet_dir)
         self.journal = LbJournal(lb, self.fleet_dir, timeout=timeout, anchors=anchors)
+        self._launches = JournalLaunches(fleet.name)  # what verify holds manifests against
         self.meter = ServerMeter()
         self.leases = {
             lock: LbLease(lb, fleet.name, self.fleet_dir, timeout=timeout, lock=lock)
@@ -286,9 +287,8 @@ class SshBackend(Backend):
         labels = {
             HostAddress.parse(h): self.parts.label(HostAddress.parse(h)) for h in record.hosts
         }
-        records = await self.journal.records(self.name)
-        journaled = journaled_digest((r for r in records if not r.unverified), generation)
-        checked, drift, unreachable = await self.hosts.drift(record, labels, journaled)
+        proof = await self._launches.proof(self.journal, generation)
+        checked, drift, unreachable = await self.hosts.drift(record, labels, proof)
         return DriftReport(self.name, generation, tuple(checked), tuple(drift), tuple(unreachable))
 
     async def frozen(self, generation: str) -> dict[str, Any]:

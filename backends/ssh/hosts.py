@@ -15,7 +15,7 @@ from backends.deadline import Deadline
 from backends.errors import BackendError, OperationFailed
 from backends.manifest import MANIFEST_NAME, compare
 from backends.model import FileChange, FileDrift
-from backends.proofs import manifest_drift
+from backends.proofs import LaunchProof, manifest_drift
 from backends.ssh import remote
 from backends.ssh.connections import HostConnection, HostPool
 from backends.ssh.health import HostView
@@ -191,10 +191,10 @@ class Hosts:
         return await self.pool.each(hosts, destroy)
 
     async def drift(
-        self, generation: GenerationRecord, label: dict[HostAddress, str], journaled: str
+        self, generation: GenerationRecord, label: dict[HostAddress, str], proof: LaunchProof
     ) -> tuple[list[str], list[FileDrift], list[str]]:
         """(hosts checked, drift, hosts unreachable) of one generation's trees; each
-        host's manifest is held against the digest ``journaled`` at launch."""
+        host's manifest is held against the digest journaled at launch (``proof``)."""
         home = self.generation_dir(generation.id)
         hosts = [HostAddress.parse(h) for h in generation.hosts]
 
@@ -209,7 +209,9 @@ class Hosts:
                 expected = json.loads(head)
             except ValueError:
                 expected = None
-            found = manifest_drift(name, expected, journaled, generation.digest)
+            found = manifest_drift(
+                name, expected, proof.journaled, generation.digest, doubtful=proof.doubtful
+            )
             if not isinstance(expected, dict):
                 return found
             actual = remote.parse_tree(listing, sums)
