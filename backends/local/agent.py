@@ -430,7 +430,7 @@ class Agent:
         line = chain.seal(record.to_json(), chain.hash_of(last))
         seq = self.store.append_journal(record.fleet, line)
         stored = 0 if self.heads.get(record.fleet) else self.store.journal_count(record.fleet)
-        self.heads.advance(record.fleet, line, stored)
+        self.heads.advance(record.fleet, line, stored, before=chain.hash_of(last))
         if record.fleet in self.views:
             self.views[record.fleet][0].feed((line,))
             self.views[record.fleet] = (self.views[record.fleet][0], seq)
