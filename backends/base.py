@@ -55,6 +55,9 @@ class ReadOnlyJournal(Journal):
     async def summary(self, fleet: str) -> tuple[list[str], str]:
         return await self.inner.summary(fleet)
 
+    async def summary_state(self, fleet: str) -> tuple[list[str], str, dict[str, Any] | None]:
+        return await self.inner.summary_state(fleet)
+
     async def anchor(self, fleet: str) -> Anchor | None:
         return await self.inner.anchor(fleet)
 

@@ -258,6 +258,13 @@ class Journal(ABC):
         own answers with only the writes it kept."""
         return await self.after(fleet, "")
 
+    async def summary_state(self, fleet: str) -> tuple[list[str], str, dict[str, Any] | None]:
+        """:meth:`summary`, and what the keeper of a view found of the chain (see
+        :meth:`~backends.journal_view.JournalView.state`); None: the writes are every
+        stored write, oldest first, for the reader to hold against the chain itself."""
+        lines, cursor = await self.summary(fleet)
+        return lines, cursor, None
+
     async def records(self, fleet: str) -> list[JournalRecord]:
         """Every action on ``fleet``, folded, oldest first (unverified ones marked)."""
         return read_lines(await self.lines(fleet), fleet)

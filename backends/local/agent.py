@@ -352,7 +352,7 @@ class Agent:
         if fleet not in self.views:
             await self._build_view(fleet)
         view, seq = self.views[fleet]
-        return {"lines": view.lines(), "cursor": str(seq)}
+        return {"lines": view.lines(), "cursor": str(seq), "chain": view.state()}
 
     async def _build_view(self, fleet: str) -> None:
         """Read the fleet's journal once, a slice at a time (the proxy keeps serving);
