@@ -15,6 +15,7 @@ NEEDED_COMMANDS := /usr/sbin/sshd /usr/sbin/haproxy tmux socat
 
 $(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# a current pip first: the venv's own (23.2) took twice as long over the install below
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
 	@rm -f $(VENV)/.installed-run-*
