@@ -10,9 +10,11 @@ tmux server and its demo fleet (agent, instances) are removed afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -39,14 +41,19 @@ def once(repo: str) -> float:
         f"env -u COLUMNS -u LINES MOLT_STATE_DIR={shlex.quote(str(state))} make run"
     )
     start = time.monotonic()
+    tmux("new-session", "-d", "-x", "120", "-y", "36", "-s", "fresh", command)
+    pane = int(tmux("display-message", "-p", "-t", "fresh", "#{pane_pid}"))
     try:
-        tmux("new-session", "-d", "-x", "120", "-y", "36", "-s", "fresh", command)
         while not all(text in tmux("capture-pane", "-p", "-t", "fresh") for text in LIVE):
             if time.monotonic() - start > TIMEOUT:
                 raise SystemExit(f"no live demo after {TIMEOUT:.0f} s")
             time.sleep(0.1)
         return time.monotonic() - start
     finally:
+        # the pane's shell, make and molt share one process group: end them all, then
+        # the agent and its instances, then the clone (frozen trees are read-only)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pane, signal.SIGTERM)
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
         molt = clone / ".venv" / "bin" / "molt"
         if molt.exists():
@@ -56,7 +63,10 @@ def once(repo: str) -> float:
                 capture_output=True,
                 timeout=60,
             )
+        subprocess.run(["chmod", "-R", "u+w", str(work)], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
+        socket_file = Path(f"/tmp/tmux-{os.getuid()}") / socket
+        socket_file.unlink(missing_ok=True)
 
 
 def main() -> None:
