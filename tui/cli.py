@@ -292,7 +292,8 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _main(argv)
-        sys.stdout.flush()  # here, not at exit, so a reader gone away is caught below
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()  # here, not at exit, so a reader gone away is caught below
         return code
     except BrokenPipeError:
         # ``molt history --json | head -c 10``: the reader has what it wanted. Quietly,
@@ -302,9 +303,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return PIPE_CLOSED_EXIT
 
 
+def _terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal; a closed or missing one (``molt <&-``) is not."""
+    try:
+        return stream is not None and bool(stream.isatty())
+    except ValueError:  # closed
+        return False
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if args.command is None and not (_terminal(sys.stdin) and _terminal(sys.stdout)):
         # Textual would wait for keys that never come, drawing escapes into a file
         print(NO_TERMINAL, file=sys.stderr)
         return USAGE_EXIT
