@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from backends.chain import Anchor, ChainReport
 from backends.errors import Refused
 from backends.events import Event
 from backends.fleets import FleetConfig
@@ -37,6 +38,7 @@ class ReadOnlyJournal(Journal):
     def __init__(self, inner: Journal) -> None:
         self.inner = inner
         self.reads_cost = inner.reads_cost
+        self.anchored_at = inner.anchored_at
 
     async def write(self, record: JournalRecord) -> None:
         raise read_only_refusal(record.action)
@@ -52,6 +54,15 @@ class ReadOnlyJournal(Journal):
 
     async def summary(self, fleet: str) -> tuple[list[str], str]:
         return await self.inner.summary(fleet)
+
+    async def summary_state(self, fleet: str) -> tuple[list[str], str, dict[str, Any] | None]:
+        return await self.inner.summary_state(fleet)
+
+    async def anchor(self, fleet: str) -> Anchor | None:
+        return await self.inner.anchor(fleet)
+
+    async def check(self, fleet: str) -> ChainReport:
+        return await self.inner.check(fleet)
 
 
 def check_complete(weights: Mapping[str, int], generations: Iterable[str]) -> dict[str, int]:

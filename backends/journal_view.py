@@ -11,6 +11,13 @@ It starts from :meth:`~backends.journal.Journal.summary`: the local agent keeps 
 of its own and answers with the writes it kept; other journals hand over every write,
 once. ``molt history`` and reports still read everything: they are about everything.
 
+Each write is held against the chain as it arrives (:func:`~backends.chain.walk`, one
+line at a time: the view carries the hash of the last line that held and whether the
+chain broke), so a record :func:`~backends.journal.read_lines` marks ``unverified`` —
+unhashed, or after a break — is marked here too: shown as such, and kept out of where
+the fleet stands (:meth:`JournalView.records`). A summary that hands over only the kept
+writes comes with what its keeper found of them (:meth:`JournalView.state`).
+
 Writes are kept in the order they were stored, which is the order of their start times
 (every write is made under the fleet lock), so "a later record finishes an earlier one"
 can be decided as records arrive.
@@ -19,10 +26,13 @@ can be decided as records arrive.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from backends.chain import GENESIS, digest, hash_of, unsealed
 from backends.interrupted import finishes
 from backends.journal import Journal, JournalRecord, Outcome, parse_line
 from backends.rollout import BY_HAND
@@ -33,8 +43,10 @@ QUIET_LOOKS = 6  # a journal whose reads cost: read at least every this many loo
 
 @dataclass(slots=True)
 class _Kept:
-    record: JournalRecord  # folded so far
+    record: JournalRecord | None  # its writes that hold in the chain, folded (None: none)
+    shown: JournalRecord  # every write folded, marked unverified if one does not hold
     lines: list[str] = field(default_factory=list)  # its writes, as stored
+    holds: list[bool] = field(default_factory=list)  # whether each write holds in the chain
 
 
 class JournalView:
@@ -61,6 +73,8 @@ class JournalView:
         self._marker: object = None
         self._quiet = 0
         self._reading = asyncio.Lock()  # one read at a time: a cursor moves once
+        self._prev: str | None = None  # the hash of the last line that held (None: none)
+        self._broken = False  # the chain broke: every line from there on is unverified
 
     # reading ---------------------------------------------------------------------------
     async def refresh(self, *, marker: object = None, force: bool = False) -> int:
@@ -73,7 +87,9 @@ class JournalView:
         assert self.journal is not None, "a view fed by hand is not refreshed"
         async with self._reading:
             if self.cursor is None:
-                lines, cursor = await self.journal.summary(self.fleet)
+                lines, cursor, state = await self.journal.summary_state(self.fleet)
+                self._marker, self._quiet, self.cursor = marker, 0, cursor
+                return self.feed(lines) if state is None else self.seed(lines, state)
             else:
                 if self.journal.reads_cost and not force:
                     self._quiet += 1
@@ -89,33 +105,96 @@ class JournalView:
 
     # folding ---------------------------------------------------------------------------
     def feed(self, lines: Iterable[str]) -> int:
-        """Fold stored writes, oldest first, into the view; returns how many."""
+        """Fold stored writes, oldest first, into the view — every write after the last
+        one fed, so each is held against the chain; returns how many."""
         count = 0
         for line in lines:
             count += 1
-            write = parse_line(line)
-            if write is not None and write.fleet == self.fleet:
-                self._take(write, line)
+            if line.strip():
+                write, holds = self._verify(line)
+                if write is not None and write.fleet == self.fleet:
+                    self._take(write, line, holds)
         self.lines_read += count
         return count
 
-    def _take(self, write: JournalRecord, line: str) -> None:
+    def seed(self, lines: Iterable[str], state: dict[str, Any]) -> int:
+        """Fold the writes a summary handed over (only those its keeper's view kept, so
+        not a chain): which did not hold, and where the chain stands after the last
+        stored line, are as the keeper found them (its :meth:`state`)."""
+        unverified = set(state.get("unverified") or ())
+        count = 0
+        for number, line in enumerate(lines):
+            count += 1
+            write = parse_line(line)
+            if write is not None and write.fleet == self.fleet:
+                self._take(write, line, number not in unverified)
+        prev = state.get("prev")
+        self._prev = prev if isinstance(prev, str) else None
+        self._broken = bool(state.get("broken"))
+        self.lines_read += count
+        return count
+
+    def state(self) -> dict[str, Any]:
+        """What the view found of the chain, to hand over with :meth:`lines`: which of
+        them did not hold (their places), the last hash that held, whether it broke."""
+        kept = sorted(self._kept.values(), key=lambda k: k.shown.at)
+        holds = [h for k in kept for h in k.holds]
+        return {
+            "unverified": [n for n, h in enumerate(holds) if not h],
+            "prev": self._prev,
+            "broken": self._broken,
+        }
+
+    def _verify(self, line: str) -> tuple[JournalRecord | None, bool]:
+        """A stored line's write, and whether it holds in the chain: as
+        :func:`~backends.chain.walk` decides, one line at a time. A third write of an
+        action is caught while the view keeps the action (it keeps every open one)."""
+        if self._broken:
+            return parse_line(line), False
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError
+        except ValueError:
+            self._broken = True
+            return None, False
+        write = _from_data(data)
+        found = hash_of(line)
+        if not found and self._prev is None:
+            return write, False  # before the first sealed line: unhashed
+        kept = self._kept.get(str(data.get("id")))
+        if (
+            not found
+            or digest(unsealed(line)) != found
+            or data.get("prev") != (GENESIS if self._prev is None else self._prev)
+            or (kept is not None and sum(kept.holds) >= 2)
+        ):
+            self._broken = True
+            return write, False
+        self._prev = found
+        return write, True
+
+    def _take(self, write: JournalRecord, line: str, holds: bool = True) -> None:
+        """Fold one write in: for display every write (one that does not hold marks the
+        record unverified, as :func:`~backends.journal.fold` does); for where the fleet
+        stands only the writes the chain proves."""
+        marked = write if holds else replace(write, unverified=True)
         kept = self._kept.get(write.id)
         if kept is None:
-            kept = self._kept[write.id] = _Kept(write, [line])
-            self._place(write)
+            kept = self._kept[write.id] = _Kept(write if holds else None, marked, [line], [holds])
+            self._recent[write.id] = None
+            if holds:
+                self._place(write)
         else:
-            first = kept.record
             kept.lines.append(line)
-            if first.outcome is Outcome.STARTED and write.outcome is not Outcome.STARTED:
-                kept.record = replace(
-                    first,
-                    outcome=write.outcome,
-                    reason=write.reason,
-                    weights_after=write.weights_after,
-                    args={**write.args, **first.args},
-                )
+            kept.holds.append(holds)
+            kept.shown = _fold(kept.shown, marked)
+            if holds and kept.record is not None:
+                kept.record = _fold(kept.record, write)
         record = kept.record
+        if record is None:  # not proven real: shown, marked; it decides nothing
+            self._trim()
+            return
         if record.outcome in (Outcome.STARTED, Outcome.INTERRUPTED):
             self._open.add(record.id)
         elif record.id in self._open:
@@ -131,13 +210,16 @@ class JournalView:
             for ident in [i for i in self._open if i != record.id and self._finished(i, record)]:
                 self._open.discard(ident)
                 self._release(ident)
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self._recent) > self.recent_size:
             ident, _ = self._recent.popitem(last=False)
             self._release(ident)
 
     def _finished(self, cut: str, later: JournalRecord) -> bool:
         record = self._kept[cut].record
-        return record.at <= later.at and finishes(later, record)
+        return record is not None and record.at <= later.at and finishes(later, record)
 
     def _place(self, record: JournalRecord) -> None:
         """Which parts of the view a new record belongs to (decided at its first write:
@@ -173,20 +255,46 @@ class JournalView:
     def records(self) -> list[JournalRecord]:
         """The records that say where the fleet stands, oldest first: give them to
         :func:`~backends.rollout.rollout_state`, :func:`~backends.interrupted.interrupted`
-        and :func:`~backends.taint.taints` as they would take the whole journal."""
-        return sorted((k.record for k in self._kept.values()), key=lambda r: r.at)
+        and :func:`~backends.taint.taints` as they would take the whole journal's
+        writes that hold in the chain (one that does not is not proven real: it decides
+        nothing)."""
+        proven = (k.record for k in self._kept.values() if k.record is not None)
+        return sorted(proven, key=lambda r: r.at)
 
     def recent(self, count: int | None = None) -> list[JournalRecord]:
-        """The last ``count`` actions (all those kept for display by default)."""
-        shown = [self._kept[i].record for i in self._recent if i in self._kept]
+        """The last ``count`` actions (all those kept for display by default), those
+        not proven by the chain marked ``unverified``."""
+        shown = [self._kept[i].shown for i in self._recent if i in self._kept]
         shown.sort(key=lambda r: r.at)
         return shown[-count:] if count else shown
 
     def lines(self) -> list[str]:
         """The stored writes of what the view keeps, in stored order (the agent answers
         :meth:`~backends.journal.Journal.summary` with them)."""
-        kept = sorted(self._kept.values(), key=lambda k: k.record.at)
+        kept = sorted(self._kept.values(), key=lambda k: k.shown.at)
         return [line for k in kept for line in k.lines]
 
     def __len__(self) -> int:
         return len(self._kept)
+
+
+def _from_data(data: dict[str, Any]) -> JournalRecord | None:
+    try:
+        return JournalRecord.from_json(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _fold(first: JournalRecord, write: JournalRecord) -> JournalRecord:
+    """``first`` with a later write of it folded in, as :func:`~backends.journal.fold`
+    does: only a started action's outcome can follow."""
+    if first.outcome is not Outcome.STARTED or write.outcome is Outcome.STARTED:
+        return first
+    return replace(
+        first,
+        outcome=write.outcome,
+        reason=write.reason,
+        weights_after=write.weights_after,
+        args={**write.args, **first.args},
+        unverified=first.unverified or write.unverified,
+    )

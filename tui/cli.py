@@ -2,12 +2,13 @@
 
 Both go through :class:`backends.operations.Operations`, so they cannot disagree.
 Exit codes: 0 done; 1 refused or failed (one line on stderr); 2 usage or config error.
+Importing this module stays cheap (``molt --version``, ``molt`` without a terminal):
+the engine and the verbs are imported once a verb runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import os
 import re
@@ -15,15 +16,52 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from backends import guards
 from backends.errors import BackendError, shown
-from tui import cli_commands
 
 USAGE_EXIT = 2
 #: what ``logs --lines`` may ask for
 MAX_LINES = 100_000
 #: a shell's exit status for a process ended by SIGPIPE (its reader went away)
 PIPE_CLOSED_EXIT = 128 + 13
+NO_TERMINAL = (
+    "molt: the TUI needs a terminal on stdin and stdout; without one, use "
+    "`molt status [FLEET]` (once) or `molt watch FLEET` (as it happens)"
+)
+
+
+def molt_version() -> str:
+    """This Molt's version: the installed package's metadata, else the ``pyproject.toml``
+    of the source tree it runs from, else ``unknown``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("molt")
+    except metadata.PackageNotFoundError:
+        pass
+    import tomllib
+    from pathlib import Path
+
+    try:
+        with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as file:
+            project = tomllib.load(file).get("project", {})
+        if project.get("name") == "molt" and isinstance(project.get("version"), str):
+            return str(project["version"])
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    return "unknown"
+
+
+class Version(argparse.Action):
+    """``molt --version``: the version is looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: Any) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(f"molt {molt_version()}")  # stdout, as argparse's own version action
+        parser.exit(0)
 
 
 class Parser(argparse.ArgumentParser):
@@ -39,6 +77,8 @@ def plain_text(field: str) -> Callable[[str], str]:
     anything is opened: a usage error, exit 2."""
 
     def check(text: str) -> str:
+        from backends import guards
+
         try:
             guards.check_plain_text(field, text)
         except BackendError as error:
@@ -77,6 +117,13 @@ def whole(low: int, high: int) -> Callable[[str], int]:
 WHOLE = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits: int() would take '٣' and '1_000'
 
 
+def instance_count(text: str) -> int:
+    """``launch --count``: 1 to the guards' limit per launch."""
+    from backends import guards
+
+    return whole(1, guards.MAX_INSTANCES_PER_LAUNCH)(text)
+
+
 class NoJson(argparse.Action):
     """``--json`` on a verb that cannot print JSON: refused as a usage error (exit 2),
     never silently ignored by a script that expects JSON."""
@@ -106,6 +153,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="molt", description="Immutable deployments: launch, shift, retire.")
     _common(parser, None)
     parser.add_argument("--fleet", metavar="NAME", help="the fleet to open (TUI)")
+    parser.add_argument("--version", action=Version)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def command(name: str, help_text: str, *, fleet: str = "required") -> argparse.ArgumentParser:
@@ -130,7 +178,7 @@ def build_parser() -> Parser:
     )
     launch.add_argument(
         "--count",
-        type=whole(1, guards.MAX_INSTANCES_PER_LAUNCH),
+        type=instance_count,
         metavar="N",
         help="instances (default: the fleet's)",
     )
@@ -244,7 +292,8 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _main(argv)
-        sys.stdout.flush()  # here, not at exit, so a reader gone away is caught below
+        if sys.stdout is not None:  # None when started with stdout closed (>&-)
+            sys.stdout.flush()  # here, not at exit, so a reader gone away is caught below
         return code
     except BrokenPipeError:
         # ``molt history --json | head -c 10``: the reader has what it wanted. Quietly,
@@ -254,8 +303,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return PIPE_CLOSED_EXIT
 
 
+def _terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal; a closed or missing one (``molt <&-``) is not."""
+    try:
+        return stream is not None and bool(stream.isatty())
+    except ValueError:  # closed
+        return False
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command is None and not (_terminal(sys.stdin) and _terminal(sys.stdout)):
+        # Textual would wait for keys that never come, drawing escapes into a file
+        print(NO_TERMINAL, file=sys.stderr)
+        return USAGE_EXIT
+    import asyncio
+
+    from tui import cli_commands
+
     try:
         if args.command is None:
             return cli_commands.open_tui(args)

@@ -49,8 +49,9 @@ class CloudWatchJournal(Journal):
             logs = self.api.client("logs")
             if group not in self._ready:
                 self._ensure(logs, group, record.fleet)
-            line = chain.seal(record.to_json(), chain.hash_of(self._last(logs, group)))
-            head = self._head_before(logs, group)
+            before = chain.hash_of(self._last(logs, group))
+            line = chain.seal(record.to_json(), before)
+            head = self._head_before(logs, group, before)
             event = {"timestamp": int(time.time() * 1000), "message": line}
             stream = {"logGroupName": group, "logStreamName": naming.JOURNAL_STREAM}
             try:
@@ -88,16 +89,22 @@ class CloudWatchJournal(Journal):
         events = page.get("events") or []
         return str(events[-1].get("message", "")) if events else ""
 
-    def _head_before(self, logs: Any, group: str) -> Anchor | None:
-        """The anchored head before a write (counted from the stream once, for a
-        journal not anchored yet); None where there is no listener to anchor on."""
+    def _head_before(self, logs: Any, group: str, before: str) -> Anchor | None:
+        """The anchored head this write moves on from (counted from the stream once,
+        for a journal not anchored yet); None where there is no listener to anchor on,
+        or where the anchored head is not the line this write follows (``before``, its
+        hash): a tag write failed, or the stream was written outside Molt. The anchor
+        then stays where it is, so ``history --check`` names the records beyond it —
+        moving it by one would anchor a count and a hash that never went together."""
         if not self.listener_arn:
             return None
-        with contextlib.suppress(ClientError):
+        try:
             anchored = self._tagged()
-            if anchored is not None:
-                return anchored
-        return Anchor(len(_read_pages(logs, group, "", every_page=True)[0]), "")
+        except ClientError:
+            return None  # the anchor cannot be read: it stays behind
+        if anchored is None:
+            return Anchor(len(_read_pages(logs, group, "", every_page=True)[0]), before)
+        return anchored if anchored.head == before else None
 
     def _tagged(self) -> Anchor | None:
         answer = self.api.client("elbv2").describe_tags(ResourceArns=[self.listener_arn])

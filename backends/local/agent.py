@@ -352,7 +352,7 @@ class Agent:
         if fleet not in self.views:
             await self._build_view(fleet)
         view, seq = self.views[fleet]
-        return {"lines": view.lines(), "cursor": str(seq)}
+        return {"lines": view.lines(), "cursor": str(seq), "chain": view.state()}
 
     async def _build_view(self, fleet: str) -> None:
         """Read the fleet's journal once, a slice at a time (the proxy keeps serving);
@@ -430,7 +430,7 @@ class Agent:
         line = chain.seal(record.to_json(), chain.hash_of(last))
         seq = self.store.append_journal(record.fleet, line)
         stored = 0 if self.heads.get(record.fleet) else self.store.journal_count(record.fleet)
-        self.heads.advance(record.fleet, line, stored)
+        self.heads.advance(record.fleet, line, stored, before=chain.hash_of(last))
         runtime = self.fleets.get(record.fleet)
         if runtime is not None:
             runtime.journaled(line, seq)

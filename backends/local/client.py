@@ -184,8 +184,15 @@ class LocalJournal(Journal):
         return list(answer["lines"]), str(answer["cursor"])
 
     async def summary(self, fleet: str) -> tuple[list[str], str]:
+        lines, cursor, _ = await self.summary_state(fleet)
+        return lines, cursor
+
+    async def summary_state(self, fleet: str) -> tuple[list[str], str, dict[str, Any] | None]:
+        """The writes the agent's view kept (not a chain), with what it found of them."""
         answer = await self.client.call("journal_summary", fleet=fleet)
-        return list(answer["lines"]), str(answer["cursor"])
+        state = answer.get("chain")  # an agent that did not say: the reader checks
+        lines = list(answer["lines"])
+        return lines, str(answer["cursor"]), state if isinstance(state, dict) else None
 
     async def anchor(self, fleet: str) -> Anchor | None:
         return Anchor.from_json(await self.client.call("journal_head", fleet=fleet))

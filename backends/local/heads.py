@@ -43,11 +43,27 @@ class Heads:
     def get(self, fleet: str) -> Anchor | None:
         return self._heads.get(fleet)
 
-    def advance(self, fleet: str, line: str, stored: int) -> None:
-        """``line`` was appended to ``fleet``'s journal. A fleet with no anchor yet is
-        anchored from the store as it is now (``stored`` lines, this one included)."""
+    def advance(self, fleet: str, line: str, stored: int, *, before: str) -> None:
+        """``line`` was appended to ``fleet``'s journal after the line whose hash is
+        ``before``. A fleet with no anchor yet is anchored from the store as it is now
+        (``stored`` lines, this one included). An anchored head that is not the line
+        this one follows (the agent died between an append and saving its head, or the
+        store was written outside the agent) stays where it is: ``history --check``
+        names the records beyond it, where moving it by one would anchor a count and a
+        hash that never went together (a false "re-chained" from then on)."""
         known = self._heads.get(fleet)
-        self._heads[fleet] = known.after(line) if known else Anchor(stored, hash_of(line))
+        if known is None:
+            self._heads[fleet] = Anchor(stored, hash_of(line))
+        elif known.head == before:
+            self._heads[fleet] = known.after(line)
+        else:
+            log.warning(
+                "the journal of %s does not follow its anchored head (record %d): the "
+                "head stays there",
+                fleet,
+                known.count,
+            )
+            return
         self._save()
 
     def _save(self) -> None:

@@ -8,9 +8,13 @@ import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from backends import chain
-from tests.aws.support import molt_toml
+from backends.aws.api import AwsApi
+from backends.aws.journal import CloudWatchJournal
+from backends.journal import JournalRecord
+from tests.aws.support import aws_settings, molt_toml
 from tests.aws.test_cli import ok
 from tests.support.forgery import rechain
 from tests.support.local import molt
@@ -60,3 +64,30 @@ def test_the_head_is_a_listener_tag_and_catches_a_rewritten_stream(world, tmp_pa
     _fails(tmp_path, config, f"truncated: it holds {len(lines) - 2} records")
     _rewrite(world, rechain(lines, lambda data: data | {"operator": "mallory"}))
     _fails(tmp_path, config, "re-chained")
+
+
+async def test_a_tag_write_that_failed_once_leaves_the_anchor_behind_not_drifting(world):
+    api = AwsApi(aws_settings(world))
+    journal = CloudWatchJournal(api, world.listener_arn)
+    failing: list[int] = []
+
+    def refuse(**_: object) -> None:
+        if failing and failing.pop():
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "AddTags")
+
+    api.client("elbv2").meta.events.register("before-call.*.AddTags", refuse)
+    for number in range(4):
+        if number == 1:
+            failing[:] = [1]  # the second write's tag is not written
+        record = JournalRecord(fleet="web", action="shift", operator="amy", args={"n": number})
+        await journal.write(record)
+    assert not failing
+    lines = await journal.lines("web")
+    assert len(lines) == 4
+    assert await journal.anchor("web") == chain.Anchor(1, chain.hash_of(lines[0]))
+    report = await journal.check("web")
+    assert report.problems == (
+        "3 records follow the head the listener's tags anchored (record 2 on): written "
+        "outside Molt, or while the anchor could not be updated",
+    )
+    api.close()

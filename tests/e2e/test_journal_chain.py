@@ -146,3 +146,13 @@ def on_terminal(state_dir, *args: str) -> tuple[int, str]:
             said += chunk
     os.close(main)
     return process.wait(timeout=60), said.decode(errors="replace")
+
+
+def test_an_intact_journal_checks_intact_with_and_without_read_only(state_dir):
+    assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0
+    for flags in ((), ("--read-only",)):
+        intact = molt(state_dir, *flags, "history", "demo", "--check")
+        assert intact.returncode == 0, (flags, intact.stderr)
+        assert "chain intact" in intact.stdout
+        as_json = molt_json(state_dir, *flags, "history", "demo", "--check")
+        assert as_json["intact"] is True and as_json["anchored"] == "the local agent"

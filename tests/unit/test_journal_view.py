@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from backends import chain
 from backends.interrupted import interrupted
-from backends.journal import JournalRecord, Outcome, fold, parse_line
+from backends.journal import JournalRecord, Outcome, fold, parse_line, read_lines
 from backends.journal_view import JournalView
 from backends.model import FleetSnapshot, utcnow
 from backends.rollout import Plan, rollout_state
@@ -73,19 +73,72 @@ def standing(records: list[JournalRecord]) -> tuple:
     )
 
 
+def forge(lines: list[str], place: int) -> list[str]:
+    """``lines`` with an unhashed 'retire by mallory' inserted before line ``place``
+    (dated after the line before it: stored order is the order of start times)."""
+    before = parse_line(lines[place - 1]) if place else None
+    at = before.at if before else START - timedelta(seconds=1)
+    forged = JournalRecord(
+        fleet="web",
+        action="retire",
+        operator="mallory",
+        args={"generation": "g1"},
+        at=at + timedelta(milliseconds=500),
+    )
+    return lines[:place] + [forged.to_line()] + lines[place:]
+
+
+def marked(records: list[JournalRecord]) -> list[tuple[str, bool]]:
+    return [(r.id, r.unverified) for r in records]
+
+
+def holds_as_read_lines(lines: list[str], recent: int) -> None:
+    """A view fed ``lines`` shows what :func:`read_lines` reads (unverified ones marked)
+    and stands where its verified records do — and so does a view fed its summary."""
+    whole = read_lines(lines, "web")
+    kept = [x for x in lines if x.strip()]
+    walked = chain.walk(kept)[0]
+    held = (parse_line(x) for x, (_, holds) in zip(kept, walked, strict=True) if holds)
+    verified = fold(r for r in held if r is not None)  # what the chain proves
+    view = JournalView(None, "web", recent=recent)
+    view.feed(lines)
+    assert standing(view.records()) == standing(verified)
+    assert marked(view.recent()) == marked(whole[-recent:])
+    again = JournalView(None, "web", recent=recent)  # from what the agent hands over
+    again.seed(view.lines(), view.state())
+    assert standing(again.records()) == standing(verified)
+    assert marked(again.recent()) == marked(view.recent())
+    last = chain.seal({"id": "next", "fleet": "web"}, chain.hash_of(lines[-1]) if lines else "")
+    view.feed([last])
+    again.feed([last])  # the chain goes on from where the summary left it
+    assert marked(again.recent()) == marked(view.recent())
+    assert marked(view.recent()) == marked(read_lines([*lines, last], "web")[-recent:])
+
+
 @settings(max_examples=400, deadline=None)
 @example([("start", Outcome.OK), ("shift", Outcome.FAILED), ("shift", Outcome.OK)] + LAUNCHES, 1)
 @given(st.lists(action, max_size=60), st.integers(min_value=1, max_value=8))
 def test_a_small_view_stands_where_the_whole_journal_does(actions, recent):
+    holds_as_read_lines(journal(actions), recent)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(action, max_size=30), st.integers(min_value=1, max_value=8), st.data())
+def test_a_forged_line_is_marked_unverified_as_read_lines_marks_it(actions, recent, data):
     lines = journal(actions)
-    whole = fold(r for r in map(parse_line, lines) if r is not None)
-    view = JournalView(None, "web", recent=recent)
+    holds_as_read_lines(forge(lines, data.draw(st.integers(0, len(lines)))), recent)
+
+
+def test_an_inserted_retire_by_mallory_is_shown_unverified():
+    lines = forge(journal([("launch", Outcome.OK), ("shift", Outcome.OK)]), 2)
+    view = JournalView(None, "web")
     view.feed(lines)
-    assert standing(view.records()) == standing(whole)
-    assert [r.id for r in view.recent()] == [r.id for r in whole[-recent:]]
-    again = JournalView(None, "web", recent=recent)  # from what the agent hands over
-    again.feed(view.lines())
-    assert standing(again.records()) == standing(whole)
+    assert [(r.operator, r.unverified) for r in view.recent()] == [
+        ("o", False),
+        ("mallory", True),
+        ("o", True),  # after the break: not proven either
+    ]
+    assert "mallory" not in {r.operator for r in view.records()}
 
 
 def test_the_view_stays_small_however_long_the_journal():

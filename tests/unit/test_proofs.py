@@ -50,9 +50,9 @@ def test_the_first_digest_journaled_for_a_generation_holds():
 def test_the_agent_keeps_heads_across_restarts(tmp_path):
     line = chain.seal({"id": "x", "fleet": "web"}, "")
     heads = Heads(tmp_path)
-    heads.advance("web", line, stored=5)  # anchored from the store as it is
+    heads.advance("web", line, stored=5, before="")  # anchored from the store as it is
     assert heads.get("web") == chain.Anchor(5, chain.hash_of(line))
-    heads.advance("web", line, stored=0)
+    heads.advance("web", line, stored=0, before=chain.hash_of(line))
     assert Heads(tmp_path).get("web") == chain.Anchor(6, chain.hash_of(line))
     assert oct((tmp_path / "journal-heads.json").stat().st_mode & 0o777) == "0o600"
 
