@@ -9,6 +9,7 @@ the first write says what was done, the second only how it ended.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import uuid
@@ -19,8 +20,29 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from backends.chain import Anchor, ChainReport, check, walk
+from backends.chain import Anchor, ChainReport, check, hash_of, head_of, walk
 from backends.model import iso, parse_iso, utcnow
+
+#: looks a ``history --check`` takes at a journal being written while it reads it
+CHECK_LOOKS = 3
+CHECK_PAUSE = 0.5
+
+
+def _held_against(lines: list[str], before: Anchor | None, after: Anchor | None) -> Anchor | None:
+    """The anchor to hold ``lines`` against, read between the anchor looks ``before``
+    and ``after``. Lines that reach ``after`` are held against it. Lines that went on
+    past ``before`` but not as far as ``after`` were written while being read: when
+    ``before``'s head is where it should be among them, the head is theirs (the chain
+    walk still checks every line after it); otherwise ``before`` as it is, so the
+    check names what does not match."""
+    stored = [line for line in lines if line.strip()]
+    if after is None or after.count <= len(stored) or before is None:
+        return after
+    if before.count <= len(stored) and (
+        before.count == 0 or hash_of(stored[before.count - 1]) == before.head
+    ):
+        return head_of(stored)
+    return before
 
 
 class Outcome(StrEnum):
@@ -268,6 +290,18 @@ class Journal(ABC):
 
     async def check(self, fleet: str) -> ChainReport:
         """Verify the hash chain of ``fleet``'s journal and hold its head against the
-        anchor."""
-        lines = await self.lines(fleet)
-        return check(lines, await self.anchor(fleet), self.anchored_at)
+        anchor. The lines are read between two looks at the anchor: a journal written
+        to meanwhile (a rollout, another operator) is read again, a few times, and held
+        against the later look if the lines reach it, else the earlier one — writes that
+        landed while it was read are not reported as truncation or records beyond the
+        head (see :func:`_held_against`)."""
+        for attempt in range(CHECK_LOOKS):
+            if attempt:
+                await asyncio.sleep(CHECK_PAUSE)
+            before = await self.anchor(fleet)
+            lines = await self.lines(fleet)
+            after = await self.anchor(fleet)
+            stored = sum(1 for line in lines if line.strip())
+            if before == after and (after is None or after.count == stored):
+                break  # still while read, and the head where the anchor says
+        return check(lines, _held_against(lines, before, after), self.anchored_at)

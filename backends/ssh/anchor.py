@@ -46,6 +46,13 @@ class HostAnchors:
         self.pool = pool
         self.hosts = others or list(hosts)
         self.fleet_dir = fleet_dir
+        #: where ``history --check`` says the head is kept: with no host but the LB
+        #: host, beside the journal itself, which whoever edits the journal can reach
+        self.where = (
+            "the app hosts"
+            if others
+            else "the LB host only (no other host: not out of reach of whoever edits the journal)"
+        )
 
     async def advance(self, anchor: Anchor) -> int:
         """Write ``anchor`` on every app host; how many took it. A host that cannot be

@@ -285,6 +285,8 @@ class LbJournal(Journal):
         self.path = posixpath.join(fleet_dir, JOURNAL_NAME)
         self.timeout = timeout
         self.anchors = anchors
+        if anchors is not None:
+            self.anchored_at = anchors.where
 
     async def write(self, record: JournalRecord) -> None:
         """Append, then move the head anchored on the app hosts forward (a host that

@@ -137,7 +137,12 @@ async def soak(
     elapsed = time.monotonic() - began
     rows = [
         ("duration", f"{elapsed / 60:.1f} min", ""),
-        ("shifts", f"{shifts}", f"one every {every:g} s, journaled, chain intact: {check.intact}"),
+        (
+            "shifts",
+            f"{shifts}",
+            f"one every {every:g} s, journaled; `history --check`: "
+            + ("intact" if check.intact else "; ".join(check.problems[:3])),
+        ),
         ("requests", f"{tally.total:,}", f"{tally.total / elapsed:,.0f}/s from {clients} clients"),
         ("failed requests", f"{tally.failed}", "; ".join(tally.failures[:3])),
         ("client connections", f"{tally.connections}", "kept alive throughout"),

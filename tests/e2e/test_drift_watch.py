@@ -5,6 +5,7 @@ shows the taint the agent journaled, naming the generation and the file."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,13 +25,15 @@ def test_a_hand_edit_shows_in_status_within_seconds(state_dir):
     with app.open("a") as edited:  # a hot fix typed in during an outage
         edited.write("\nDEBUG = True\n")
     app.chmod(mode)
-    edited_at = time.monotonic()
+    edited_at, edited_wall = time.monotonic(), datetime.now(UTC)
     shown = ""
-    while TAINT not in shown and time.monotonic() - edited_at < 10:
+    # each look is a whole `molt status` process: on a busy machine the looks themselves
+    # are slow, so when the agent noticed is read from its journal record (below)
+    while TAINT not in shown and time.monotonic() - edited_at < 30:
         shown = molt(state_dir, "status", "demo").stdout
-    took = time.monotonic() - edited_at
-    assert TAINT in shown, f"no taint {took:.1f} s after the edit:\n{shown}"
-    assert took < 5, f"the taint took {took:.1f} s to show"
+    assert TAINT in shown, f"no taint {time.monotonic() - edited_at:.1f} s after the edit:\n{shown}"
     records = molt_json(state_dir, "history", "demo")["records"]
     noticed = [r for r in records if r["action"] == "verify"]
     assert [r["args"]["drift"] for r in noticed] == [["local: changed app.py"]]  # once
+    took = (datetime.fromisoformat(noticed[0]["at"]) - edited_wall).total_seconds()
+    assert took < 5, f"the agent journaled the taint {took:.1f} s after the edit"

@@ -3,8 +3,6 @@ by the agent's watch on the trees, not by the TUI's own ``verify_interval`` (600
 
 from __future__ import annotations
 
-import time
-
 from tests.support.local import local_fleet, state_dir_env
 from tests.tui.conftest import ready, until
 from tui.app import MoltApp
@@ -24,9 +22,9 @@ async def test_a_hand_edit_shows_tainted_in_the_tui_within_seconds():
             await until(pilot, lambda: (app_py.parent.parent / "manifest.json").exists())
             app_py.chmod(0o644)
             app_py.write_text(app_py.read_text() + "\nDEBUG = True\n")
-            edited = time.monotonic()
-            await until(pilot, lambda: strip.column("g1").generation.tainted, timeout=10)
-            assert time.monotonic() - edited < 5
+            # how soon the agent notices is measured by tests/e2e/test_drift_watch.py from
+            # its journal; here: the TUI shows it without waiting for its own verify
+            await until(pilot, lambda: strip.column("g1").generation.tainted, timeout=20)
             assert "✗ tainted: 1 drift finding" in "".join(
                 strip.column("g1").render_line(y).text for y in range(8)
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from backends import chain
-from backends.journal import UNVERIFIED, JournalRecord, read_lines
+from backends.journal import UNVERIFIED, Journal, JournalRecord, read_lines
 
 
 def _sealed(records: list[JournalRecord]) -> list[str]:
@@ -68,3 +68,50 @@ def test_no_anchor_is_a_failure_for_a_journal_with_records():
     lines = _sealed(WRITES)
     assert "anchored nowhere" in chain.check(lines, None, "the agent").broken
     assert chain.check([], None, "the agent").intact
+
+
+class _BeingWritten(Journal):
+    """A journal that another Molt writes to while it is checked: one write lands
+    between each look at the anchor and the read of the lines (``shift`` the count)."""
+
+    anchored_at = "the test"
+
+    def __init__(self, writes: int, shift: int) -> None:
+        self.all = _sealed(
+            [replace(WRITES[0], action="shift", id=f"w{n}") for n in range(writes)]
+        )
+        self.stored = 2
+        self.shift = shift
+
+    async def write(self, record: JournalRecord) -> None:
+        raise AssertionError("checking writes nothing")
+
+    def _land(self) -> None:
+        self.stored = min(len(self.all), self.stored + self.shift)
+
+    async def lines(self, fleet: str) -> list[str]:
+        self._land()
+        return self.all[: self.stored]
+
+    async def anchor(self, fleet: str) -> chain.Anchor | None:
+        self._land()
+        return chain.head_of(self.all[: self.stored])
+
+
+async def test_writes_landing_while_the_journal_is_checked_are_not_tampering():
+    """Lines read between two looks at the anchor: neither the earlier look (records
+    beyond the head) nor the later one (truncation) may be reported as a failure."""
+    for shift in (1, 2):
+        report = await _BeingWritten(writes=40, shift=shift).check("web")
+        assert report.intact, report.broken
+
+
+async def test_a_truncated_journal_being_written_is_still_reported():
+    journal = _BeingWritten(writes=10, shift=1)
+    journal.lines = lambda fleet: _as_async(journal.all[:3])  # type: ignore[method-assign]
+    report = await journal.check("web")
+    assert not report.intact and "truncated" in report.broken
+
+
+async def _as_async(lines: list[str]) -> list[str]:
+    return lines
