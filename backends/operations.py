@@ -238,12 +238,15 @@ class Operations:
             finally:  # at once, in this task: a look woken by the outcome sees it free
                 if not lost.is_set():
                     released.append(True)
+                    keeper.cancel()  # a renewal racing the release would read as lost
                     await asyncio.shield(self._release(lease))
 
         work = asyncio.ensure_future(guarded_then_release())
         try:
             try:
                 await asyncio.wait({work, keeper}, return_when=asyncio.FIRST_COMPLETED)
+                if released:  # the work stopped the keeper to release: it ends by itself
+                    await asyncio.wait({work})
             finally:
                 # cancelled from outside, or the lease is gone: another Molt may act now,
                 # so this one stops before its next write — and, the lease lost, writes no

@@ -27,6 +27,7 @@ from backends.model import FleetSnapshot
 from backends.rollout import Plan, Rollout, RolloutState, window_counts
 from backends.rollout_judge import slow_threshold
 from backends.rollout_steps import (
+    Held,
     LeaseLost,
     Progress,
     RolloutAborted,
@@ -93,7 +94,7 @@ async def start(session: FleetSession, generation: str, plan: Plan, progress: Pr
         )
     _refuse_others(session, snapshot, generation, base.id)
     rollout_id = uuid.uuid4().hex[:12]
-    lease = await _take(session, rollout_id, generation)
+    held = Held(session, await _take(session, rollout_id, generation))
     try:
         p99 = base.traffic.p99_ms if base.traffic is not None else None
         await session.ops.record(
@@ -110,9 +111,10 @@ async def start(session: FleetSession, generation: str, plan: Plan, progress: Pr
             record_id=rollout_id,
         )
         progress(f"rollout of {generation} against {base.id}: {plan.describe()}")
-        return await drive(session, rollout_id, lease, progress)
+        return await drive(session, rollout_id, held, progress)
     finally:
-        await _let_go(session, lease)
+        held.stop()
+        await _let_go(session, held.lease)
 
 
 async def resume(session: FleetSession, progress: Progress) -> Rollout:
@@ -133,15 +135,16 @@ async def resume(session: FleetSession, progress: Progress) -> Rollout:
         await _resumed(session, rollout, snapshot, "")
         progress(f"rollout of {rollout.generation} resumed from the weights as they are")
         return rollout
-    lease = await _take(session, rollout.id, rollout.generation)
+    held = Held(session, await _take(session, rollout.id, rollout.generation))
     try:
         why = "driven on after an interruption" if rollout.state is RolloutState.INTERRUPTED else ""
         await _resumed(session, rollout, snapshot, why)
         weight = snapshot.weights.get(rollout.generation, 0)
         progress(f"driving the rollout of {rollout.generation} on from {weight}%")
-        return await drive(session, rollout.id, lease, progress)
+        return await drive(session, rollout.id, held, progress)
     finally:
-        await _let_go(session, lease)
+        held.stop()
+        await _let_go(session, held.lease)
 
 
 async def _resumed(

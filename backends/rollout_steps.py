@@ -115,22 +115,35 @@ async def back_to_baseline(
     await past_locks(shift)
 
 
+class Held:
+    """The rollout lease, renewed from the moment it is taken (the start record may take
+    a while before the walk begins) until :meth:`stop`. ``lease`` is the copy as last
+    renewed, shared by the keeper and the walk: a copy as first taken reads as expired
+    once its TTL has passed, however often renewed. ``lost`` ends once it is lost."""
+
+    def __init__(self, session: FleetSession, lease: Lease) -> None:
+        self.lease = lease
+        self.lost: asyncio.Future[None] = asyncio.ensure_future(_keep(session, self))
+
+    def stop(self) -> None:
+        self.lost.cancel()
+
+
 async def drive(
-    session: FleetSession, rollout_id: str, lease: Lease, progress: Progress
+    session: FleetSession, rollout_id: str, held: Held, progress: Progress
 ) -> Rollout:
-    keeper = asyncio.ensure_future(_keep(session, lease))
     try:
-        return await _walk(session, rollout_id, lease, progress, lost=keeper)
+        return await _walk(session, rollout_id, held, progress, lost=held.lost)
     finally:
-        keeper.cancel()
+        held.stop()
 
 
-async def _keep(session: FleetSession, lease: Lease) -> None:
+async def _keep(session: FleetSession, held: Held) -> None:
     """Renew the rollout lease; return once it is lost (the walk then stops acting)."""
     while True:
         await asyncio.sleep(session.backend.lease_ttl / 3)
         try:
-            lease = await session.backend.renew(lease)
+            held.lease = await session.backend.renew(held.lease)
         except Locked:
             return  # taken over, or expired while this Molt was stopped
         except BackendError:
@@ -140,7 +153,7 @@ async def _keep(session: FleetSession, lease: Lease) -> None:
 async def _walk(
     session: FleetSession,
     rollout_id: str,
-    lease: Lease,
+    held: Held,
     progress: Progress,
     *,
     lost: asyncio.Future[None],
@@ -161,7 +174,7 @@ async def _walk(
         snapshot = await session.read()
         rollout = await stop_if_ended(session, rollout_id)
         if rollout.state is RolloutState.INTERRUPTED:
-            await still_ours(session, lease)  # the lease ran out: another may drive it
+            await still_ours(session, held)  # the lease ran out: another may drive it
         if rollout.state is not RolloutState.RUNNING:
             if rollout.hand:
                 await event(session, rollout, "pause", rollout.reason)
@@ -180,7 +193,7 @@ async def _walk(
             # the first step, or the weights are not the step's (an operator's, before a
             # resume): the next step at or above the weights as they are
             step = next(i for i, w in enumerate(plan.steps, 1) if w >= weight)
-            await _set_step(session, rollout, lease, step, None, progress)
+            await _set_step(session, rollout, held, step, None, progress)
             continue
         if step_key != (rollout.step, rollout.step_since):  # a new step, or resumed
             step_key, began = (rollout.step, rollout.step_since), clock()
@@ -189,7 +202,7 @@ async def _walk(
         now = clock()
         decision = decide(plan, facts, now)
         if decision.action is Action.ABORT:
-            await still_ours(session, lease)
+            await still_ours(session, held)
             judge = {"judge": True, "started_by": rollout.started_by}
             await back_to_baseline(
                 session, rollout, decision.reason, evidence=decision.evidence_json(), **judge
@@ -205,7 +218,7 @@ async def _walk(
                 done = await current(session)
                 assert done is not None
                 return done
-            await _set_step(session, rollout, lease, rollout.step + 1, decision, progress)
+            await _set_step(session, rollout, held, rollout.step + 1, decision, progress)
             continue
         if decision.action is Action.INCONCLUSIVE:
             await event(
@@ -240,7 +253,7 @@ def _line(rollout: Rollout, decision: Decision, facts: Facts, now: float) -> str
 async def _set_step(
     session: FleetSession,
     rollout: Rollout,
-    lease: Lease,
+    held: Held,
     step: int,
     decision: Decision | None,
     progress: Progress,
@@ -259,7 +272,7 @@ async def _set_step(
             "evidence": decision.evidence_json() if decision else [],
             "canary_totals": totals(snapshot, rollout.generation),
         }
-        await still_ours(session, lease)
+        await still_ours(session, held)
         try:
             await session.ops.shift(weights, expected=snapshot.revision, why=why)
         except Stale:
@@ -272,11 +285,12 @@ async def _set_step(
     raise OperationFailed("the fleet kept changing under the rollout; it stopped")
 
 
-async def still_ours(session: FleetSession, lease: Lease) -> None:
+async def still_ours(session: FleetSession, held: Held) -> None:
     """A driver that froze (SIGSTOP, a laptop lid) past its lease's time to live may have
-    been replaced: it must not act."""
+    been replaced: it must not act. Renews the lease (``held`` keeps the renewal)."""
+    lease = held.lease
     try:
-        await session.backend.renew(lease)
+        held.lease = lease = await session.backend.renew(lease)
     except Locked as lost:
         raise LeaseLost(
             f"this Molt lost the rollout lease while it was stopped ({lost.message}); "

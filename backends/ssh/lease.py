@@ -33,6 +33,7 @@ import shlex
 
 import asyncssh
 
+from backends.clock import iso, utcnow
 from backends.errors import OperationFailed, Unreachable
 from backends.locking import FLEET_LOCK, Lease, Locked
 from backends.ssh.connections import HostConnection
@@ -46,6 +47,8 @@ MUTEX_WAIT = 10.0
 HELD = 75  # what the scripts exit with when another Molt holds the lock
 #: a token as :meth:`Lease.new` makes it (what is read back is checked before use)
 TOKEN = re.compile(r"[0-9a-f]{1,64}")
+#: a time as :func:`~backends.clock.iso` writes it, ``precise``
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 class LbLease:
@@ -88,6 +91,7 @@ class LbLease:
         return await self._take(lease, stale=stale.token)  # its holder stopped renewing
 
     async def _take(self, lease: Lease, stale: str) -> Lease:
+        lease = lease.renewed()  # its TTL runs from the take, not from when it was made
         stack = contextlib.AsyncExitStack()
         process = await stack.enter_async_context(self.lb.process(self._script("take", stale)))
         try:
@@ -117,16 +121,15 @@ class LbLease:
 
     async def renew(self, lease: Lease) -> Lease:
         """Push the lease on by its TTL; :class:`Locked` (``lost``) when it is not ours
-        any more: expired (taken over or not), or our session ended."""
+        any more: expired (taken over or not), or our session ended. Expiry is judged by
+        what ``lease.json`` holds for this token (as the local agent judges it by the lease
+        it holds), not by ``lease``'s: a caller's copy may predate a later renewal."""
         held = self._held.get(lease.token)
-        renewed = lease.renewed()
-        if lease.expired:  # free since: another Molt may be acting already
-            raise Locked(self.fleet, await self.holder(), self.lock, lost=lease)
         if held is None or held[1].is_closing() or held[1].exit_status is not None:
             raise Locked(self.fleet, await self.holder(), self.lock, lost=lease)
-        done = await self.lb.run(
-            self._script("renew", lease.token), stdin=_line(renewed), timeout=self.timeout
-        )
+        renewed = lease.renewed()
+        script = self._script("renew", lease.token, now=iso(utcnow(), precise=True) or "")
+        done = await self.lb.run(script, stdin=_line(renewed), timeout=self.timeout)
         if done.status == HELD:
             raise Locked(self.fleet, await self.holder(), self.lock, lost=lease)
         if not done.ok:
@@ -177,8 +180,8 @@ class LbLease:
             return Lease.from_json(json.loads(raw))
         return None
 
-    def _script(self, verb: str, token: str) -> str:
-        script = lease_script(verb, token)
+    def _script(self, verb: str, token: str, now: str = "") -> str:
+        script = lease_script(verb, token, now)
         for name, value in self.names.items():
             script = script.replace(name, shlex.quote(value))
         return script.replace("FLEETDIR", shlex.quote(self.dir))
@@ -188,17 +191,21 @@ def _line(lease: Lease) -> str:
     return json.dumps(lease.to_json(), sort_keys=True) + "\n"
 
 
-def lease_script(verb: str, token: str) -> str:
+def lease_script(verb: str, token: str, now: str = "") -> str:
     """The ``sh`` that takes, renews or releases a lock (file names as placeholders).
 
     ``take``: under the mutex, ``flock`` the lock — or, when it is held and ``token``
     names the holder's expired lease still written there, end the holder's ``sh`` and
     ``flock`` it then; write the lease read on stdin and this ``sh``'s pid; print
     ``locked`` and hold the lock until stdin closes. ``renew``: replace the lease with
-    the one on stdin if ``token``'s lease is still written and its ``sh`` still holds
-    the lock. ``release``: remove the lease if it is ``token``'s. Exit 75: not ours."""
+    the one on stdin if ``token``'s lease is still written, has not expired by ``now``
+    (the renewing Molt's clock, as :func:`~backends.clock.iso` writes it: fixed width,
+    so it compares as text) and its ``sh`` still holds the lock. ``release``: remove the
+    lease if it is ``token``'s. Exit 75: not ours."""
     if not TOKEN.fullmatch(token or "0"):
         raise ValueError(f"{token!r} is not a lease token")
+    if verb == "renew" and not ISO.fullmatch(now):
+        raise ValueError(f"{now!r} is not a time as iso() writes it")
     ours = shlex.quote(f'"token": "{token}"')
     head = f"""cd FLEETDIR 2>/dev/null || {{ mkdir -p FLEETDIR && cd FLEETDIR; }} || exit 1
 {PID_OK}
@@ -231,7 +238,14 @@ read -r _
 exit 0"""
         )
     if verb == "renew":
-        return head + f"grep -qF {ours} LEASE 2>/dev/null && holds || exit {HELD}\n" + write
+        live = (  # the expiry written for this token, later than now
+            f"""expires=$(sed -n 's/.*"expires": "\\([^"]*\\)".*/\\1/p' LEASE)\n"""
+            f"awk -v now={shlex.quote(now)} -v e=\"$expires\" 'BEGIN {{ exit !(now < e) }}' "
+            f"|| exit {HELD}\n"
+        )
+        return (
+            head + f"grep -qF {ours} LEASE 2>/dev/null && holds || exit {HELD}\n" + live + write
+        )
     if verb == "release":
         return head + f"grep -qF {ours} LEASE 2>/dev/null && rm -f LEASE PIDFILE\nexit 0"
     raise ValueError(verb)

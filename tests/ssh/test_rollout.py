@@ -91,3 +91,15 @@ async def test_a_version_failing_real_requests_is_aborted_at_its_first_step(make
     assert serving == {"g1"}  # HAProxy itself sends g2 nothing
     rollout = status["rollout"]
     assert (rollout["state"], rollout["step"], rollout["reason"]) == ("aborted", 1, said[6:])
+
+
+async def test_a_rollout_baking_longer_than_the_lease_ttl_goes_all_the_way(make_fleet, rig):
+    """The driver acts on the lease as last renewed, not as first taken: with a TTL of
+    3 s and a bake of 5 s, the second step is not refused as 'lease lost'."""
+    fleet = fleet_with_two_generations(make_fleet, rig, "v2")
+    text = fleet.config.read_text()
+    fleet.config.write_text(text.replace('backend = "ssh"\n', 'backend = "ssh"\nlease_ttl = 3\n'))
+    done, _ = await rollout_under_load(fleet, "g2", "--steps", "50,100", "--bake", "5")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("g2 at 100%")
+    assert fleet.status()["rollout"]["state"] == "done"
