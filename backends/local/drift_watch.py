@@ -144,8 +144,8 @@ class DriftWatch:
 
     def _taints(self) -> dict[str, tuple[str, ...]]:
         """Drift already journaled, per generation (read once, then kept up to date)."""
-        if self._known is None:
-            lines = self.runtime.store.journal(self.runtime.name)
-            records = [r for r in map(parse_line, lines) if r is not None]
-            self._known = dict(taints(records))
+        if self._known is None:  # one write at a time: a long journal is never held whole
+            rows = self.runtime.store.journal_after(self.runtime.name, None)
+            verifies = (parse_line(line) for _, line in rows if '"verify"' in line)
+            self._known = dict(taints([r for r in verifies if r is not None]))
         return self._known

@@ -60,13 +60,17 @@ PROBE = (
 CYCLE = ({"g1": 100, "g2": 0}, {"g1": 50, "g2": 50}, {"g1": 0, "g2": 100}, {"g1": 50, "g2": 50})
 
 
-def agent_usage(state_dir: Path) -> tuple[float, int]:
-    """(RSS in MB, open file descriptors) of the agent."""
+def agent_usage(state_dir: Path) -> tuple[float, int, float]:
+    """(RSS in MB, open file descriptors, peak RSS so far in MB) of the agent."""
     agent, _ = agent_pids(state_dir)
     assert agent is not None, "no agent"
     status = Path(f"/proc/{agent}/status").read_text()
-    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-    return rss_kb / 1024, len(list(Path(f"/proc/{agent}/fd").iterdir()))
+
+    def kb(field: str) -> int:
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith(field))
+
+    fds = len(list(Path(f"/proc/{agent}/fd").iterdir()))
+    return kb("VmRSS") / 1024, fds, kb("VmHWM") / 1024
 
 
 async def status_sample(state_dir: Path, config: Path) -> tuple[float, float]:
@@ -148,6 +152,7 @@ async def soak(
         ("client connections", f"{tally.connections}", "kept alive throughout"),
         ("agent RSS", f"{start[0]:.1f} MB → {end[0]:.1f} MB", ""),
         ("agent open fds", f"{start[1]} → {end[1]}", ""),
+        ("agent peak RSS", f"{end[2]:.1f} MB", "the most it ever held, start-up included"),
     ]
     if samples:
         first, last = samples[0], samples[-1]
