@@ -199,18 +199,23 @@ def fold(writes: Iterable[JournalRecord]) -> list[JournalRecord]:
     folded: dict[str, JournalRecord] = {}
     for record in writes:
         first = folded.get(record.id)
-        if first is None:
-            folded[record.id] = record
-        elif first.outcome is Outcome.STARTED and record.outcome is not Outcome.STARTED:
-            folded[record.id] = replace(
-                first,
-                outcome=record.outcome,
-                reason=record.reason,
-                weights_after=record.weights_after,
-                args={**record.args, **first.args},
-                unverified=first.unverified or record.unverified,
-            )
+        folded[record.id] = record if first is None else fold_write(first, record)
     return sorted(folded.values(), key=lambda r: r.at)
+
+
+def fold_write(first: JournalRecord, write: JournalRecord) -> JournalRecord:
+    """``first`` with a later write of the same action folded in: only a *started*
+    action's outcome can follow; any other write changes nothing."""
+    if first.outcome is not Outcome.STARTED or write.outcome is Outcome.STARTED:
+        return first
+    return replace(
+        first,
+        outcome=write.outcome,
+        reason=write.reason,
+        weights_after=write.weights_after,
+        args={**write.args, **first.args},
+        unverified=first.unverified or write.unverified,
+    )
 
 
 def parse_line(line: str) -> JournalRecord | None:

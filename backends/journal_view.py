@@ -34,7 +34,7 @@ from typing import Any
 
 from backends.chain import GENESIS, digest, hash_of, unsealed
 from backends.interrupted import finishes
-from backends.journal import Journal, JournalRecord, Outcome, parse_line
+from backends.journal import Journal, JournalRecord, Outcome, fold_write, parse_line
 from backends.rollout import BY_HAND
 
 RECENT = 500  # the last actions kept for display (the TUI shows as many at start)
@@ -188,9 +188,9 @@ class JournalView:
         else:
             kept.lines.append(line)
             kept.holds.append(holds)
-            kept.shown = _fold(kept.shown, marked)
+            kept.shown = fold_write(kept.shown, marked)
             if holds and kept.record is not None:
-                kept.record = _fold(kept.record, write)
+                kept.record = fold_write(kept.record, write)
         record = kept.record
         if record is None:  # not proven real: shown, marked; it decides nothing
             self._trim()
@@ -283,18 +283,3 @@ def _from_data(data: dict[str, Any]) -> JournalRecord | None:
         return JournalRecord.from_json(data)
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def _fold(first: JournalRecord, write: JournalRecord) -> JournalRecord:
-    """``first`` with a later write of it folded in, as :func:`~backends.journal.fold`
-    does: only a started action's outcome can follow."""
-    if first.outcome is not Outcome.STARTED or write.outcome is Outcome.STARTED:
-        return first
-    return replace(
-        first,
-        outcome=write.outcome,
-        reason=write.reason,
-        weights_after=write.weights_after,
-        args={**write.args, **first.args},
-        unverified=first.unverified or write.unverified,
-    )
