@@ -37,7 +37,7 @@ class Clock:
         self.frozen: datetime | None = None
 
     def __call__(self) -> datetime:
-        from backends.model import utcnow
+        from backends.core.model import utcnow
 
         return self.frozen or utcnow()
 
@@ -48,9 +48,9 @@ class Clock:
 async def settle(state_dir: Path) -> None:
     """What the operator does while the screenshots' app watches (as the CLI would):
     v2 beside the demo's v1, 30% of traffic to it, then a v3-bad whose checks fail."""
+    from backends.core.model import GenerationSpec, Health
+    from backends.engine.session import FleetSession
     from backends.local.demo import demo_fleet
-    from backends.model import GenerationSpec, Health
-    from backends.session import FleetSession
 
     async with FleetSession(demo_fleet(), state_dir) as session:
         v2 = await session.ops.launch(GenerationSpec("v2", count=3, note="faster checkout"))
@@ -143,10 +143,10 @@ async def paced_load(url: str, per_second: float, stop: asyncio.Event) -> None:
 async def shoot_incident(state_dir: Path) -> None:
     """Real requests on the demo: a v2-errors at 50% flagged against g1, its logs, a
     rollout of v3 in progress, g1 hand-edited and tainted, then the timeline of it all."""
+    from backends.core.model import GenerationSpec
+    from backends.core.rollout import Plan
+    from backends.engine.session import FleetSession
     from backends.local.demo import demo_fleet
-    from backends.model import GenerationSpec
-    from backends.rollout import Plan
-    from backends.session import FleetSession
     from tui.app import MoltApp
     from tui.screens.fleet import FleetScreen
     from tui.screens.logs import LogsScreen

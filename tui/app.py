@@ -13,12 +13,12 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from backends.config import load_config
-from backends.errors import BackendError
-from backends.fleets import FleetConfig
-from backends.model import utcnow
-from backends.registry import open_backend
-from backends.session import FleetSession, Opener, describe
+from backends.config.drivers import open_backend
+from backends.config.fleet_config import FleetConfig
+from backends.config.loading import load_config
+from backends.core.errors import BackendError
+from backends.core.model import utcnow
+from backends.engine.session import FleetSession, Opener, describe
 from tui import textual_timer
 from tui.commands import FleetCommands
 from tui.formatting import goodbye

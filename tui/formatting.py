@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 
 import humanize
 
-from backends.events import (
+from backends.core.events import (
     Event,
     EventKind,
     HealthChanged,
@@ -17,9 +17,9 @@ from backends.events import (
     ReadError,
     TrafficCrossed,
 )
-from backends.journal import JournalRecord
-from backends.model import FleetSnapshot, Generation, Health
-from backends.text import printable
+from backends.core.journal import JournalRecord
+from backends.core.model import FleetSnapshot, Generation, Health
+from backends.core.text import printable
 
 #: one glyph per health, distinct in shape so they read without color (NO_COLOR)
 GLYPHS: Mapping[Health, str] = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from backends.session import (
+from backends.engine.session import (
     AttentionChanged,
     HistoryRead,
     OperationsChanged,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from backends.model import FleetSnapshot
-from backends.rollout import Rollout, RolloutState, judge_now
-from backends.rollout_judge import EXTEND_AT_MOST, CheckState
+from backends.core.model import FleetSnapshot
+from backends.core.rollout import Rollout, RolloutState, judge_now
+from backends.core.rollout_judge import EXTEND_AT_MOST, CheckState
 
 #: an ended rollout (done, aborted) stays in its column this long, then makes room
 SHOWN_AFTER_END = timedelta(minutes=10)

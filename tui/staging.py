@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from backends.model import FleetSnapshot, GenerationState, generation_number
+from backends.core.model import FleetSnapshot, GenerationState, generation_number
 
 STEP = 10  # points of traffic per key press
 

@@ -29,12 +29,12 @@ from backends.aws.metrics import Metrics
 from backends.aws.reading import GroupRecord, forward_entries, to_generation
 from backends.aws.resources import FleetResources
 from backends.aws.settings import AwsSettings
-from backends.base import Backend, check_complete
-from backends.errors import BackendError, NotFound, OperationFailed, Refused
-from backends.events import Event
-from backends.fleets import FleetConfig
-from backends.locking import FLEET_LOCK, Lease
-from backends.model import (
+from backends.config.fleet_config import FleetConfig
+from backends.contract import Backend, check_complete
+from backends.core.errors import BackendError, NotFound, OperationFailed, Refused
+from backends.core.events import Event
+from backends.core.locking import FLEET_LOCK, Lease
+from backends.core.model import (
     DriftReport,
     FileChange,
     FileDrift,
@@ -43,8 +43,8 @@ from backends.model import (
     GenerationSpec,
     Lifecycle,
 )
-from backends.polling import poll_events
-from backends.proofs import JournalLaunches
+from backends.core.polling import poll_events
+from backends.core.proofs import JournalLaunches
 
 #: the tag EC2 itself puts on every instance launched from a launch template
 TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version"

@@ -15,7 +15,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from backends.errors import (
+from backends.core.errors import (
     AuthError,
     BackendError,
     ConfigError,

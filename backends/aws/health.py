@@ -1,5 +1,5 @@
 """Instance health on AWS: the ALB's target health, read through one small seam, and
-Auto Scaling's lifecycle, mapped onto :class:`backends.model.Health`.
+Auto Scaling's lifecycle, mapped onto :class:`backends.core.model.Health`.
 
 The seam is :class:`TargetHealthSource`: the driver reads every target group's health
 through ``AwsBackend.target_health`` (by default :func:`describe_target_health`, one
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from backends.model import Health
+from backends.core.model import Health
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from backends import chain
 from backends.aws import naming
 from backends.aws.api import AwsApi
-from backends.chain import Anchor
-from backends.errors import OperationFailed
-from backends.journal import Journal, JournalRecord
+from backends.core import chain
+from backends.core.chain import Anchor
+from backends.core.errors import OperationFailed
+from backends.core.journal import Journal, JournalRecord
 
 HEAD_TAG = "molt:journal-head"
 

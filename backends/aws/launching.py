@@ -17,8 +17,8 @@ from backends.aws import naming
 from backends.aws.reading import forward_entries
 from backends.aws.resources import FleetResources, without
 from backends.aws.settings import MAX_FORWARD_TARGET_GROUPS
-from backends.errors import BackendError, ConfigError, OperationFailed, Refused
-from backends.model import Generation, GenerationSpec, GenerationState, utcnow
+from backends.core.errors import BackendError, ConfigError, OperationFailed, Refused
+from backends.core.model import Generation, GenerationSpec, GenerationState, utcnow
 
 
 @dataclass(slots=True)

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 
 from backends.aws.api import AwsApi
 from backends.aws.naming import elb_tag_value
-from backends.locking import FLEET_LOCK, Lease, Locked
-from backends.model import utcnow
+from backends.core.locking import FLEET_LOCK, Lease, Locked
+from backends.core.model import utcnow
 
 TAG = "molt:lease"  # the fleet lock; other locks add their name: molt:lease:rollout
 SETTLE = 1.0  # seconds between writing the tag and reading it back

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from backends.aws.api import AwsApi
 from backends.aws.reading import GroupRecord
-from backends.errors import BackendError
-from backends.model import utcnow
-from backends.traffic import Totals, Traffic
+from backends.core.errors import BackendError
+from backends.core.model import utcnow
+from backends.core.traffic import Totals, Traffic
 
 PERIOD = 60  # seconds: the ALB publishes one datapoint per minute
 LOOK_BACK = timedelta(minutes=5)  # the newest complete datapoint is in there

@@ -11,7 +11,7 @@ from typing import Any
 
 from backends.aws import naming
 from backends.aws.health import TargetState, instance_health
-from backends.model import (
+from backends.core.model import (
     GENERATION_ID,
     Generation,
     Health,

@@ -13,9 +13,9 @@ from backends.aws import naming
 from backends.aws.api import AwsApi
 from backends.aws.reading import GroupRecord, fleet_records, forward_action, stickiness
 from backends.aws.settings import AwsSettings
-from backends.deadline import Deadline
-from backends.errors import NotFound, OperationFailed, Refused
-from backends.model import GenerationSpec
+from backends.core.deadline import Deadline
+from backends.core.errors import NotFound, OperationFailed, Refused
+from backends.core.model import GenerationSpec
 
 TEMPLATE_MISSING = ("InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId")
 TEMPLATE_EXISTS = "InvalidLaunchTemplateName.AlreadyExistsException"

@@ -14,8 +14,8 @@ from backends.aws import naming
 from backends.aws.health import TargetState
 from backends.aws.reading import GroupRecord, forward_entries
 from backends.aws.resources import FleetResources, without
-from backends.deadline import Deadline
-from backends.errors import Refused
+from backends.core.deadline import Deadline
+from backends.core.errors import Refused
 
 #: targets may outlive the deregistration delay by a moment before the ALB drops them
 DRAIN_MARGIN = 5.0

@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backends.errors import ConfigError, shown
-from backends.health import URL_PATH
+from backends.config.health_settings import URL_PATH
+from backends.core.errors import ConfigError, shown
 
 #: an ALB forward action holds at most this many weighted target groups
 MAX_FORWARD_TARGET_GROUPS = 5

@@ -1,7 +1,7 @@
 """The local agent: one detached process per state dir that supervises instances, checks
 their health, runs each fleet's proxy and answers Molt over ``agent.sock`` (mode 0600).
 
-Started on demand by :mod:`backends.local.client`; ``kill -9`` loses nothing — the next
+Started on demand by :mod:`backends.local.driver`; ``kill -9`` loses nothing — the next
 agent re-adopts running instances from the store. Run as
 ``python -m backends.local.agent STATE_DIR`` (the client boots it on its own code tree).
 """
@@ -23,11 +23,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from backends import chain
-from backends.errors import BackendError, NotFound, OperationFailed
-from backends.events import Event, OperatorAction
-from backends.journal import JournalRecord, Outcome
-from backends.journal_view import JournalView
+from backends.core import chain
+from backends.core.errors import BackendError, NotFound, OperationFailed
+from backends.core.events import Event, OperatorAction
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.journal_view import JournalView
+from backends.core.locking import FLEET_LOCK, Lease
+from backends.core.model import GenerationSpec, iso, utcnow
 from backends.local import logs, rpc
 from backends.local.drift_watch import DriftWatch
 from backends.local.heads import Heads
@@ -39,8 +41,6 @@ from backends.local.settings import (
     settings_to_json,
 )
 from backends.local.store import Store
-from backends.locking import FLEET_LOCK, Lease
-from backends.model import GenerationSpec, iso, utcnow
 
 log = logging.getLogger("molt.agent")
 VIEW_SLICE = 2000  # journal writes read between two turns of the event loop

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from backends.model import Health
+from backends.core.model import Health
 
 
 @dataclass(slots=True)

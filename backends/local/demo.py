@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.fleets import DEMO_FLEET, FleetConfig
-from backends.health import HealthSettings
+from backends.config.fleet_config import DEMO_FLEET, FleetConfig
+from backends.config.health_settings import HealthSettings
 from backends.local.settings import LocalSettings
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from backends.events import OperatorAction
-from backends.journal import JournalRecord, Outcome, parse_line
+from backends.core.events import OperatorAction
+from backends.core.journal import JournalRecord, Outcome, parse_line
+from backends.core.manifest import MANIFEST_NAME
+from backends.core.model import Lifecycle
+from backends.core.taint import findings, taints
 from backends.local.runtime import FleetRuntime
-from backends.manifest import MANIFEST_NAME
-from backends.model import Lifecycle
-from backends.taint import findings, taints
 
 log = logging.getLogger("molt.agent")
 

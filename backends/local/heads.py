@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from backends.chain import Anchor, hash_of
+from backends.core.chain import Anchor, hash_of
 
 HEADS_NAME = "journal-heads.json"
 

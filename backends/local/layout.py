@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backends.errors import ConfigError
+from backends.core.errors import ConfigError
 
 SOCKET_NAME = "agent.sock"  # the agent answers here (mode 0600)
 LOCK_NAME = "agent.lock"  # held by the one agent of this state dir

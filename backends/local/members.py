@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from backends.core.model import Generation, Instance, Lifecycle, derive_state, parse_iso, utcnow
 from backends.local import checks, processes
 from backends.local.meter import Meter
 from backends.local.store import GenerationRow
-from backends.model import Generation, Instance, Lifecycle, derive_state, parse_iso, utcnow
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
-from backends.traffic import Totals, Traffic, TrafficHistory
+from backends.core.traffic import Totals, Traffic, TrafficHistory
 
 WINDOW = 30.0  # seconds the numbers are over
 HISTORY = 600  # seconds of history kept (the sparklines' ten minutes)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.errors import OperationFailed
+from backends.core.errors import OperationFailed
 from backends.local import logs, logwriter
 
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL

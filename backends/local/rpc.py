@@ -14,8 +14,8 @@ import asyncio
 import json
 from typing import Any, NoReturn
 
-from backends import errors
-from backends.locking import Lease, Locked
+from backends.core import errors
+from backends.core.locking import Lease, Locked
 
 LINE_LIMIT = 64 * 1024 * 1024  # a snapshot of thousands of instances is one line
 

@@ -17,11 +17,12 @@ from typing import Any
 
 import aiohttp
 
-from backends.base import check_complete
-from backends.broadcast import Broadcast
-from backends.deadline import Deadline
-from backends.errors import BackendError, NotFound, OperationFailed, Refused
-from backends.events import (
+from backends.config.templates import render
+from backends.contract import check_complete
+from backends.core.broadcast import Broadcast
+from backends.core.deadline import Deadline
+from backends.core.errors import BackendError, NotFound, OperationFailed, Refused
+from backends.core.events import (
     Event,
     HealthChanged,
     InstanceRestarted,
@@ -30,19 +31,9 @@ from backends.events import (
     WeightsChanged,
     launched,
 )
-from backends.local import checks, logs, processes
-from backends.local.members import GenerationRuntime, InstanceRuntime
-from backends.local.meter import Meter
-from backends.local.processes import STOP_GRACE
-from backends.local.proxy import Proxy
-from backends.local.routing import Route, Router, Upstream
-from backends.local.settings import LocalSettings, split_address
-from backends.local.store import GenerationRow, InstanceRow, Store
-from backends.local.trees import freeze, remove_tree, tree_drift
-from backends.local.wire import Limits, MiB
-from backends.locking import Lease
-from backends.manifest import MANIFEST_NAME, check_links
-from backends.model import (
+from backends.core.locking import Lease
+from backends.core.manifest import MANIFEST_NAME, check_links
+from backends.core.model import (
     DriftReport,
     FleetSnapshot,
     Generation,
@@ -54,8 +45,17 @@ from backends.model import (
     parse_iso,
     utcnow,
 )
-from backends.proofs import Launches, LaunchProof
-from backends.templates import render
+from backends.core.proofs import Launches, LaunchProof
+from backends.local import checks, logs, processes
+from backends.local.members import GenerationRuntime, InstanceRuntime
+from backends.local.meter import Meter
+from backends.local.processes import STOP_GRACE
+from backends.local.proxy import Proxy
+from backends.local.routing import Route, Router, Upstream
+from backends.local.settings import LocalSettings, split_address
+from backends.local.store import GenerationRow, InstanceRow, Store
+from backends.local.trees import freeze, remove_tree, tree_drift
+from backends.local.wire import Limits, MiB
 
 RESTART_BACKOFF_MAX = 30.0
 SUPERVISE_EVERY = 0.5

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.errors import ConfigError, shown
-from backends.health import HealthSettings
-from backends.templates import check
+from backends.config.health_settings import HealthSettings
+from backends.config.templates import check
+from backends.core.errors import ConfigError, shown
 
 #: what a local ``start`` command may name
 PLACEHOLDERS = ("port", "python")
@@ -42,7 +42,7 @@ class LocalSettings:
     """``listen``: the proxy's address; ``artifact``: the directory each generation
     freezes a copy of; ``start``: the command run in that copy, with ``{port}`` (and
     ``{python}``, the interpreter running Molt; a literal brace is written ``{{`` or
-    ``}}``, see :mod:`backends.templates`); ``count``: instances per generation;
+    ``}}``, see :mod:`backends.config.templates`); ``count``: instances per generation;
     ``drain_timeout``: seconds a retiring generation may finish in-flight requests;
     ``listen_fallback``: take a free port when ``listen`` is in use; ``max_body_mib``: the
 largest request body the proxy passes on (bigger ones are answered 413)."""

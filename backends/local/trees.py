@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from backends.manifest import (
+from backends.core.manifest import (
     MANIFEST_NAME,
     build_manifest,
     check_links,
@@ -15,8 +15,8 @@ from backends.manifest import (
     make_writable,
     manifest_digest,
 )
-from backends.model import FileChange, FileDrift
-from backends.proofs import manifest_drift
+from backends.core.model import FileChange, FileDrift
+from backends.core.proofs import manifest_drift
 
 
 def freeze(artifact: Path, home: Path) -> str:
@@ -36,7 +36,7 @@ def freeze(artifact: Path, home: Path) -> str:
 def tree_drift(home: Path, journaled: str, kept: str, *, doubtful: bool = False) -> list[FileDrift]:
     """The tree against the manifest beside it, and that manifest against the digest
     the launch journaled (``kept``: the store's, for a launch that journaled none and
-    is not ``doubtful``: see :class:`~backends.proofs.LaunchProof`)."""
+    is not ``doubtful``: see :class:`~backends.core.proofs.LaunchProof`)."""
     try:
         expected = json.loads((home / MANIFEST_NAME).read_text())
     except FileNotFoundError:

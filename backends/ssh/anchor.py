@@ -14,7 +14,7 @@ import posixpath
 import shlex
 from collections.abc import Sequence
 
-from backends.chain import Anchor
+from backends.core.chain import Anchor
 from backends.ssh.connections import HostConnection, HostPool
 from backends.ssh.settings import HostAddress
 

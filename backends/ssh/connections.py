@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import asyncssh
 
-from backends.errors import AuthError, BackendError, ConfigError, Unreachable
+from backends.core.errors import AuthError, BackendError, ConfigError, Unreachable
 from backends.ssh.settings import HostAddress
 
 SESSIONS_PER_HOST = 6  # below sshd's MaxSessions (10), leaving room for the SFTP session

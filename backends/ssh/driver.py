@@ -11,13 +11,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from backends.base import Backend, check_complete
-from backends.errors import BackendError, ConfigError, NotFound, OperationFailed, Refused
-from backends.events import DifferenceFound, Event, ReadError
-from backends.fleets import FleetConfig
-from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
-from backends.manifest import build_manifest, check_links, manifest_digest
-from backends.model import (
+from backends.config.fleet_config import FleetConfig
+from backends.contract import Backend, check_complete
+from backends.core.errors import BackendError, ConfigError, NotFound, OperationFailed, Refused
+from backends.core.events import DifferenceFound, Event, ReadError
+from backends.core.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
+from backends.core.manifest import build_manifest, check_links, manifest_digest
+from backends.core.model import (
     DriftReport,
     FleetSnapshot,
     Generation,
@@ -28,8 +28,9 @@ from backends.model import (
     parse_iso,
     utcnow,
 )
-from backends.polling import Follower
-from backends.proofs import JournalLaunches
+from backends.core.polling import Follower
+from backends.core.proofs import JournalLaunches
+from backends.core.traffic import combine, merge_histories
 from backends.ssh import remote, traffic
 from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import ConnectOptions, HostConnection, HostPool
@@ -43,7 +44,6 @@ from backends.ssh.parts import FleetParts
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import HostAddress, SshSettings
 from backends.ssh.state import FleetState, GenerationRecord, LbJournal, LbStore
-from backends.traffic import combine, merge_histories
 
 
 @dataclass(frozen=True, slots=True)

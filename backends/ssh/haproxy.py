@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncssh
 
-from backends.errors import BackendError, OperationFailed, Refused, Unreachable, shown
+from backends.core.errors import BackendError, OperationFailed, Refused, Unreachable, shown
 from backends.ssh import validation
 from backends.ssh.connections import HostConnection
 

@@ -1,7 +1,7 @@
 """An instance's health from what HAProxy's checks say and whether its process runs.
 
 HAProxy judges health with its own thresholds (``rise``/``fall``); Molt maps its
-server status onto :class:`backends.model.Health` and overrides it when the host says
+server status onto :class:`backends.core.model.Health` and overrides it when the host says
 the process is gone (HAProxy would notice only after ``fall`` failed checks).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from backends.errors import BackendError
-from backends.model import Health, Instance, utcnow
+from backends.core.errors import BackendError
+from backends.core.model import Health, Instance, utcnow
 from backends.ssh.haproxy import ServerStat
 from backends.ssh.remote import Liveness
 from backends.ssh.state import GenerationRecord, InstanceRecord

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import asyncssh
 
-from backends.deadline import Deadline
-from backends.errors import BackendError, OperationFailed
-from backends.manifest import MANIFEST_NAME, compare
-from backends.model import FileChange, FileDrift
-from backends.proofs import LaunchProof, manifest_drift
+from backends.core.deadline import Deadline
+from backends.core.errors import BackendError, OperationFailed
+from backends.core.manifest import MANIFEST_NAME, compare
+from backends.core.model import FileChange, FileDrift
+from backends.core.proofs import LaunchProof, manifest_drift
 from backends.ssh import remote
 from backends.ssh.connections import HostConnection, HostPool
 from backends.ssh.health import HostView

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from backends.errors import BackendError, OperationFailed
-from backends.model import GenerationSpec, Lifecycle, iso, utcnow
+from backends.core.errors import BackendError, OperationFailed
+from backends.core.model import GenerationSpec, Lifecycle, iso, utcnow
 from backends.ssh.parts import FleetParts
 from backends.ssh.settings import HostAddress
 from backends.ssh.state import FleetState, GenerationRecord, InstanceRecord

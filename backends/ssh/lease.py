@@ -33,9 +33,9 @@ import shlex
 
 import asyncssh
 
-from backends.clock import iso, utcnow
-from backends.errors import OperationFailed, Unreachable
-from backends.locking import FLEET_LOCK, Lease, Locked
+from backends.core.clock import iso, utcnow
+from backends.core.errors import OperationFailed, Unreachable
+from backends.core.locking import FLEET_LOCK, Lease, Locked
 from backends.ssh.connections import HostConnection
 from backends.ssh.remote import PID_OK
 
@@ -47,7 +47,7 @@ MUTEX_WAIT = 10.0
 HELD = 75  # what the scripts exit with when another Molt holds the lock
 #: a token as :meth:`Lease.new` makes it (what is read back is checked before use)
 TOKEN = re.compile(r"[0-9a-f]{1,64}")
-#: a time as :func:`~backends.clock.iso` writes it, ``precise``
+#: a time as :func:`~backends.core.clock.iso` writes it, ``precise``
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
@@ -199,7 +199,7 @@ def lease_script(verb: str, token: str, now: str = "") -> str:
     ``flock`` it then; write the lease read on stdin and this ``sh``'s pid; print
     ``locked`` and hold the lock until stdin closes. ``renew``: replace the lease with
     the one on stdin if ``token``'s lease is still written, has not expired by ``now``
-    (the renewing Molt's clock, as :func:`~backends.clock.iso` writes it: fixed width,
+    (the renewing Molt's clock, as :func:`~backends.core.clock.iso` writes it: fixed width,
     so it compares as text) and its ``sh`` still holds the lock. ``release``: remove the
     lease if it is ``token``'s. Exit 75: not ours."""
     if not TOKEN.fullmatch(token or "0"):

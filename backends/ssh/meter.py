@@ -9,9 +9,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from backends.model import utcnow
+from backends.core.model import utcnow
+from backends.core.traffic import Totals, Traffic, TrafficHistory
 from backends.ssh.haproxy import ServerStat
-from backends.traffic import Totals, Traffic, TrafficHistory
 
 WINDOW = 30.0
 HISTORY = 600.0

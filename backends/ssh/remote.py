@@ -18,7 +18,7 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from backends.templates import render
+from backends.config.templates import render
 
 STOP_GRACE = 5.0
 #: Linux's largest pid (``/proc/sys/kernel/pid_max`` on 64-bit)

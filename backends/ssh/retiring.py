@@ -8,9 +8,9 @@ answering again.
 
 from __future__ import annotations
 
-from backends.deadline import Deadline
-from backends.errors import NotFound, OperationFailed, Refused, Unreachable
-from backends.model import Lifecycle, iso, utcnow
+from backends.core.deadline import Deadline
+from backends.core.errors import NotFound, OperationFailed, Refused, Unreachable
+from backends.core.model import Lifecycle, iso, utcnow
 from backends.ssh.haproxy import Haproxy
 from backends.ssh.parts import FleetParts
 from backends.ssh.settings import HostAddress

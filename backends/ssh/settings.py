@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from backends.errors import ConfigError, shown
-from backends.health import HealthSettings
-from backends.templates import check
+from backends.config.health_settings import HealthSettings
+from backends.config.templates import check
+from backends.core.errors import ConfigError, shown
 
 #: what an ssh ``start`` command may name
 PLACEHOLDERS = ("port", "address")

@@ -23,10 +23,10 @@ from typing import Any
 
 import asyncssh
 
-from backends import chain
-from backends.chain import Anchor
-from backends.errors import OperationFailed, Unreachable
-from backends.journal import Journal, JournalRecord
+from backends.core import chain
+from backends.core.chain import Anchor
+from backends.core.errors import OperationFailed, Unreachable
+from backends.core.journal import Journal, JournalRecord
 from backends.ssh import validation
 from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import HostConnection

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from backends.errors import Refused
-from backends.health import HealthSettings
-from backends.model import generation_number
+from backends.config.health_settings import HealthSettings
+from backends.core.errors import Refused
+from backends.core.model import generation_number
 from backends.ssh.haproxy import Haproxy, ServerStat, server_weights
 from backends.ssh.state import FleetState
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from backends.errors import ConfigError
+from backends.core.errors import ConfigError
 from backends.ssh.settings import HostAddress
 
 #: ``g1`` … (what :func:`backends.ssh.launching._record` hands out)

@@ -23,7 +23,7 @@ import boto3
 
 from backends.aws.health import TargetState, describe_target_health
 from backends.aws.settings import AwsSettings, RetrySettings
-from backends.fleets import FleetConfig
+from backends.config.fleet_config import FleetConfig
 
 REGION = "eu-west-1"
 FAKE_ENV = {

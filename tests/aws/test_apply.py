@@ -12,11 +12,11 @@ import contextlib
 import pytest
 
 from backends.aws.driver import AwsBackend
-from backends.errors import Refused
-from backends.journal import Outcome
-from backends.model import GenerationSpec
-from backends.operations import Operations
-from backends.session import FleetSession
+from backends.core.errors import Refused
+from backends.core.journal import Outcome
+from backends.core.model import GenerationSpec
+from backends.engine.operations import Operations
+from backends.engine.session import FleetSession
 from tests.aws.faults import install
 from tests.aws.support import aws_fleet, molt_toml
 from tests.support.local import molt

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from backends.errors import NotFound, Refused
-from backends.journal import Outcome
-from backends.model import GenerationSpec, GenerationState, Health
-from backends.operations import Operations
-from backends.session import FleetSession
+from backends.core.errors import NotFound, Refused
+from backends.core.journal import Outcome
+from backends.core.model import GenerationSpec, GenerationState, Health
+from backends.engine.operations import Operations
+from backends.engine.session import FleetSession
 
 
 def spec(version: str = "v1", count: int = 2, image: str | None = None) -> GenerationSpec:

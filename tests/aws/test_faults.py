@@ -8,11 +8,11 @@ import asyncio
 import pytest
 
 from backends.aws.driver import AwsBackend
-from backends.errors import AuthError, NotFound, OperationFailed, Throttled, Unreachable
-from backends.events import ReadError
-from backends.journal import Outcome
-from backends.model import GenerationSpec, GenerationState
-from backends.operations import Operations
+from backends.core.errors import AuthError, NotFound, OperationFailed, Throttled, Unreachable
+from backends.core.events import ReadError
+from backends.core.journal import Outcome
+from backends.core.model import GenerationSpec, GenerationState
+from backends.engine.operations import Operations
 from tests.aws.faults import install
 from tests.aws.support import aws_fleet
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backends.aws.health import TargetState, instance_health
-from backends.model import Health
+from backends.core.model import Health
 
 MISMATCH = TargetState("unhealthy", "Target.ResponseCodeMismatch",
                        "Health checks failed with these codes: [500]")

@@ -10,10 +10,10 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from backends import chain
 from backends.aws.api import AwsApi
 from backends.aws.journal import CloudWatchJournal
-from backends.journal import JournalRecord
+from backends.core import chain
+from backends.core.journal import JournalRecord
 from tests.aws.support import aws_settings, molt_toml
 from tests.aws.test_cli import ok
 from tests.support.forgery import rechain

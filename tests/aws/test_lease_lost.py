@@ -15,9 +15,9 @@ import pytest
 from backends.aws import lease as aws_lease
 from backends.aws import naming
 from backends.aws.driver import AwsBackend
-from backends.locking import FLEET_LOCK, Lease, Locked
-from backends.model import GenerationSpec
-from backends.session import FleetSession
+from backends.core.locking import FLEET_LOCK, Lease, Locked
+from backends.core.model import GenerationSpec
+from backends.engine.session import FleetSession
 from tests.aws.support import aws_fleet, client
 
 pytestmark = pytest.mark.slow

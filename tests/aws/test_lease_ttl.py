@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from backends.aws.driver import AwsBackend
-from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
 from tests.aws.support import aws_fleet
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 
 from backends.aws.driver import AwsBackend
-from backends.model import GenerationSpec
-from backends.session import FleetSession
+from backends.core.model import GenerationSpec
+from backends.engine.session import FleetSession
 from tests.aws.faults import install
 from tests.aws.support import ScriptedTargetHealth, aws_fleet
 

@@ -10,11 +10,11 @@ import re
 
 import pytest
 
-from backends import rollout_run
-from backends.model import GenerationSpec
-from backends.operations import Operations
-from backends.rollout import Plan, RolloutState
-from backends.session import FleetSession
+from backends.core.model import GenerationSpec
+from backends.core.rollout import Plan, RolloutState
+from backends.engine import rollout_driver
+from backends.engine.operations import Operations
+from backends.engine.session import FleetSession
 from tests.aws.support import averaged_percentiles, serve_as_the_alb
 
 pytestmark = pytest.mark.slow
@@ -45,8 +45,8 @@ async def rollout_with_the_alb(backend, world, version: str, error_rates: dict[s
     stop = asyncio.Event()
     alb = asyncio.create_task(serve_as_the_alb(world, backend.metrics, error_rates, stop))
     try:
-        outcome = await asyncio.wait_for(rollout_run.start(session, "g2", PLAN, said.append), 40)
-    except rollout_run.RolloutAborted as error:
+        outcome = await asyncio.wait_for(rollout_driver.start(session, "g2", PLAN, said.append), 40)
+    except rollout_driver.RolloutAborted as error:
         outcome = error
     finally:
         stop.set()
@@ -70,7 +70,7 @@ async def test_a_good_version_goes_all_the_way(backend, world):
 async def test_a_version_failing_30_percent_is_aborted_at_its_first_step(backend, world):
     rates = {"g1": NOISY, "g2": NOISY + 0.3}
     session, aborted, said = await rollout_with_the_alb(backend, world, "v2-errors", rates)
-    assert isinstance(aborted, rollout_run.RolloutAborted), said
+    assert isinstance(aborted, rollout_driver.RolloutAborted), said
     reason = aborted.message
     shown = (
         r"g2 5xx (\d+)% \(\d+/\d+\) vs [\d.]+% on g1, "
@@ -79,5 +79,5 @@ async def test_a_version_failing_30_percent_is_aborted_at_its_first_step(backend
     assert re.fullmatch(shown, reason), reason
     assert 15 <= int(re.fullmatch(shown, reason).group(1)) <= 50
     assert listener_weights(world) == {"molt-web-g1": 100, "molt-web-g2": 0}
-    rollout = await rollout_run.current(session)
+    rollout = await rollout_driver.current(session)
     assert (rollout.state, rollout.step, rollout.reason) == (RolloutState.ABORTED, 1, reason)

@@ -9,8 +9,8 @@ import pytest
 
 from backends.aws import naming
 from backends.aws.settings import AwsSettings, RetrySettings, TargetHealthCheck
-from backends.config import load_config
-from backends.errors import ConfigError
+from backends.config.loading import load_config
+from backends.core.errors import ConfigError
 
 EXAMPLE = """
 [fleets.web]

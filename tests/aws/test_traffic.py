@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.model import GenerationSpec
+from backends.core.model import GenerationSpec
 from tests.aws.faults import install
 from tests.aws.support import averaged_percentiles, put_alb_minute
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from backends.aws.driver import AwsBackend
-from backends.model import GenerationSpec
+from backends.core.model import GenerationSpec
 from tests.aws.faults import Faults, install
 from tests.aws.support import aws_fleet
 from tests.tui.conftest import ready, until

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from backends.base import Backend
-from backends.model import GenerationSpec
+from backends.contract import Backend
+from backends.core.model import GenerationSpec
 
 
 @dataclass

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from backends.local.client import LocalBackend
+from backends.local.driver import LocalBackend
 from tests.backends.harness import Harness
 from tests.support.local import agent_pids, local_fleet, state_dir_env, wait_for
 

@@ -7,12 +7,12 @@ import contextlib
 
 import pytest
 
-from backends.errors import NotFound, Refused
-from backends.events import HealthChanged, SnapshotTaken, WeightsChanged
-from backends.journal import JournalRecord, Outcome
-from backends.model import FleetSnapshot, GenerationState, Health
-from backends.operations import Operations
-from backends.session import FleetSession
+from backends.core.errors import NotFound, Refused
+from backends.core.events import HealthChanged, SnapshotTaken, WeightsChanged
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.model import FleetSnapshot, GenerationState, Health
+from backends.engine.operations import Operations
+from backends.engine.session import FleetSession
 
 pytestmark = pytest.mark.slow
 SETTLE = 90.0

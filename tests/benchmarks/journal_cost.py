@@ -46,7 +46,7 @@ def status_once(code: Path, state_dir: Path, config: Path) -> tuple[float, float
         "assert done.returncode == 0, done.stderr; "
         "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    molt = [sys.executable, "-c", "from tui.cli import main; main()"]
+    molt = [sys.executable, "-c", "from tui.cli.main import main; main()"]
     env = {**os.environ, "MOLT_STATE_DIR": str(state_dir), "PYTHONPATH": str(code)}
     argv = [*molt, "--config", str(config), "status", "web", "--json"]
     out = subprocess.run(

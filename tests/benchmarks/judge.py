@@ -8,8 +8,8 @@ requests on average wherever that is outside the plan's margins; 30% errors abor
 ≤ 2 s after the first step began (p95) at ≥ 100 req/s; +200 ms aborted before its
 step could pass.
 
-A Monte-Carlo over the real :func:`backends.rollout_judge.decide` with the default
-:class:`backends.rollout.Plan`. Each rollout is simulated tick by tick (1 s): the total
+A Monte-Carlo over the real :func:`backends.core.rollout_judge.decide` with the default
+:class:`backends.core.rollout.Plan`. Each rollout is simulated tick by tick (1 s): the total
 traffic is Poisson at R req/s, the step's weight goes to the new generation and the rest
 to the baseline; each request fails independently at its generation's error rate and is
 slow (over ``slow_threshold`` of the baseline's true p99, fixed at the rollout's start)
@@ -41,9 +41,9 @@ from statistics import NormalDist, median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from backends.evidence import Counts  # noqa: E402
-from backends.rollout import Plan  # noqa: E402
-from backends.rollout_judge import (  # noqa: E402
+from backends.core.evidence import Counts  # noqa: E402
+from backends.core.rollout import Plan  # noqa: E402
+from backends.core.rollout_judge import (  # noqa: E402
     Action,
     Facts,
     Sides,

@@ -31,13 +31,13 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from backends.local.client import LocalBackend  # noqa: E402
+from backends.core.model import GenerationSpec  # noqa: E402
+from backends.engine.operations import Operations  # noqa: E402
+from backends.engine.session import FleetSession  # noqa: E402
+from backends.local.driver import LocalBackend  # noqa: E402
 from backends.local.meter import Meter  # noqa: E402
 from backends.local.proxy import Proxy  # noqa: E402
 from backends.local.routing import Route, Router, Upstream  # noqa: E402
-from backends.model import GenerationSpec  # noqa: E402
-from backends.operations import Operations  # noqa: E402
-from backends.session import FleetSession  # noqa: E402
 from tests.support.local import local_fleet, state_dir_env  # noqa: E402
 
 

@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from backends.config import load_config  # noqa: E402
-from backends.journal import JournalRecord, Outcome  # noqa: E402
-from backends.local.client import LocalBackend  # noqa: E402
+from backends.config.loading import load_config  # noqa: E402
+from backends.core.journal import JournalRecord, Outcome  # noqa: E402
+from backends.core.model import GenerationSpec  # noqa: E402
+from backends.engine.session import FleetSession  # noqa: E402
 from backends.local.demo import demo_artifact  # noqa: E402
+from backends.local.driver import LocalBackend  # noqa: E402
 from backends.local.processes import free_port  # noqa: E402
-from backends.model import GenerationSpec  # noqa: E402
-from backends.session import FleetSession  # noqa: E402
 from tests.support.journal_fill import prefill  # noqa: E402
 from tests.support.load import keep_alive_load  # noqa: E402
 from tests.support.local import agent_pids, state_dir_env  # noqa: E402
@@ -75,7 +75,8 @@ def agent_usage(state_dir: Path) -> tuple[float, int, float]:
 
 async def status_sample(state_dir: Path, config: Path) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one real ``molt status soak --json``."""
-    molt = [sys.executable, "-m", "tui.cli", "--config", str(config), "status", "soak", "--json"]
+    molt = [sys.executable, "-m", "tui.cli.main", "--config", str(config)]
+    molt += ["status", "soak", "--json"]
     env = {**os.environ, "MOLT_STATE_DIR": str(state_dir)}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PROBE, *molt, env=env, stdout=asyncio.subprocess.PIPE

@@ -24,9 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from backends.events import Event  # noqa: E402
-from backends.fleets import FleetConfig  # noqa: E402
-from backends.model import FleetSnapshot, Health, utcnow  # noqa: E402
+from backends.config.fleet_config import FleetConfig  # noqa: E402
+from backends.core.events import Event  # noqa: E402
+from backends.core.model import FleetSnapshot, Health, utcnow  # noqa: E402
 from tests.support.synthetic import SyntheticBackend  # noqa: E402
 from tui.app import MoltApp, tune_gc  # noqa: E402
 from tui.screens.fleet import FleetScreen  # noqa: E402

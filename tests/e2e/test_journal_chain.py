@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from backends import chain
-from backends.journal import JournalRecord, Outcome
+from backends.core import chain
+from backends.core.journal import JournalRecord, Outcome
 from tests.support.forgery import rechain
 from tests.support.local import molt, molt_json
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from backends.journal import Journal, JournalRecord
-from backends.journal_view import RECENT
-from backends.local.client import LocalBackend
-from backends.session import FleetSession
+from backends.core.journal import Journal, JournalRecord
+from backends.core.journal_view import RECENT
+from backends.engine.session import FleetSession
+from backends.local.driver import LocalBackend
 from tests.support.journal_fill import prefill
 from tests.support.local import local_fleet, molt, state_dir_env, wait_for
 

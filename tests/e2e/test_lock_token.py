@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from backends.config import load_config
-from backends.local.client import LocalBackend
-from backends.locking import Lease, Locked
+from backends.config.loading import load_config
+from backends.core.locking import Lease, Locked
+from backends.local.driver import LocalBackend
 from tests.support.local import local_fleet, molt, molt_json
 
 pytestmark = pytest.mark.slow

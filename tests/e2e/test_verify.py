@@ -13,8 +13,8 @@ import sqlite3
 
 import pytest
 
+from backends.core.manifest import MANIFEST_NAME, build_manifest, manifest_digest
 from backends.local.demo import demo_artifact
-from backends.manifest import MANIFEST_NAME, build_manifest, manifest_digest
 from tests.support.local import agent_pids, molt, molt_json, wait_for
 
 pytestmark = pytest.mark.slow

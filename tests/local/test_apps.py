@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from backends.errors import OperationFailed
-from backends.local.client import LocalBackend
+from backends.core.errors import OperationFailed
+from backends.core.model import GenerationSpec, Health
+from backends.engine.session import FleetSession
+from backends.local.driver import LocalBackend
 from backends.local.processes import group_members, marks
-from backends.model import GenerationSpec, Health
-from backends.session import FleetSession
 from tests.support.local import local_fleet, molt, state_dir_env, wait_for
 
 pytestmark = pytest.mark.slow

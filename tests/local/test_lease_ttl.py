@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.local.client import LocalBackend
-from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.local.driver import LocalBackend
 from tests.support.local import REPO, local_fleet, state_dir_env
 
 pytestmark = pytest.mark.slow
@@ -29,8 +29,8 @@ TTL = 2.0
 HOLDER = """
 import asyncio, json, sys
 from pathlib import Path
-from backends.local.client import LocalBackend
-from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.local.driver import LocalBackend
+from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
 from tests.support.local import local_fleet
 
 async def main(state_dir, listen, ttl):

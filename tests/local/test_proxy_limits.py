@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from backends.errors import ConfigError
+from backends.core.errors import ConfigError
 from backends.local.processes import free_port
 from backends.local.proxy import Proxy
 from backends.local.routing import Route, Router, Upstream

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from backends.local.client import LocalBackend
-from backends.locking import Locked
-from backends.model import GenerationSpec
-from backends.operations import Operations
-from backends.session import FleetSession
+from backends.core.locking import Locked
+from backends.core.model import GenerationSpec
+from backends.engine.operations import Operations
+from backends.engine.session import FleetSession
+from backends.local.driver import LocalBackend
 from tests.support.local import local_fleet, state_dir_env
 
 pytestmark = pytest.mark.slow

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import asyncssh
 
-from backends.fleets import FleetConfig
-from backends.health import HealthSettings
+from backends.config.fleet_config import FleetConfig
+from backends.config.health_settings import HealthSettings
 from backends.local.demo import demo_artifact
 from backends.ssh.settings import LbSettings, SshSettings
 from tests.ssh.lb import HaproxyProcess

@@ -73,13 +73,13 @@ def _address(host) -> HostAddress:
 
 
 def _spec():
-    from backends.model import GenerationSpec
+    from backends.core.model import GenerationSpec
 
     return GenerationSpec(version="v1", launched_by="test")
 
 
 async def test_watch_reports_a_reload_and_a_hung_host(make_fleet, tmp_path):
-    from backends.session import FleetSession
+    from backends.engine.session import FleetSession
 
     fleet = make_fleet(connect_timeout=1.0)
     backend = SshBackend(fleet.rig.fleet(fleet.name, fleet.settings), tmp_path)

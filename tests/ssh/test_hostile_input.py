@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from backends.errors import BackendError
+from backends.core.errors import BackendError
 from backends.ssh.driver import SshBackend
 from backends.ssh.retiring import retire_generation
 from backends.ssh.settings import LbSettings

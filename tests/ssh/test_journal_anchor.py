@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from backends import chain
-from backends.manifest import build_manifest, manifest_digest
+from backends.core import chain
+from backends.core.manifest import build_manifest, manifest_digest
 from tests.support.forgery import rechain
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from backends.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
 from backends.ssh.driver import SshBackend
 from tests.support.local import REPO
 
@@ -27,8 +27,8 @@ TTL = 3.0
 # renews it every third of its TTL, printing one JSON line per step, until it loses it.
 HOLDER = """
 import asyncio, json, sys
-from backends.config import load_config
-from backends.locking import Lease, Locked
+from backends.config.loading import load_config
+from backends.core.locking import Lease, Locked
 from backends.ssh.driver import SshBackend
 
 async def main(config, fleet, state_dir, lock, ttl):

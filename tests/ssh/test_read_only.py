@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from backends.config import load_config
-from backends.events import DifferenceFound
+from backends.config.loading import load_config
+from backends.core.events import DifferenceFound
 from tests.ssh.processes import missing_parts
 from tests.tui.conftest import ready, text_of, until
 from tui.app import MoltApp

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.config import load_config
-from backends.errors import ConfigError
+from backends.config.loading import load_config
+from backends.core.errors import ConfigError
 from backends.ssh.settings import HostAddress, LbSettings, SshSettings
 
 FLEET = """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 LAUNCHER = (
     "import sys, time\n"
-    "from tui.cli import main\n"
+    "from tui.cli.main import main\n"
     "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
     "sys.exit(main(sys.argv[2:]))\n"
 )

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from backends import chain
+from backends.core import chain
 
 
 def rechain(

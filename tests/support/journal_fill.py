@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from backends import chain
-from backends.journal import JournalRecord, Outcome
+from backends.core import chain
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.model import iso, utcnow
 from backends.local.store import Store
-from backends.model import iso, utcnow
 
 
 def prefill(state_dir: Path, fleet: str, records: int) -> int:

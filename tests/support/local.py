@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from backends.fleets import FleetConfig
-from backends.health import HealthSettings
+from backends.config.fleet_config import FleetConfig
+from backends.config.health_settings import HealthSettings
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
 from backends.local.settings import LocalSettings
@@ -77,7 +77,7 @@ def agent_pids(state_dir: Path) -> tuple[int | None, list[int]]:
 def stop_everything(state_dir: Path) -> None:
     """Stop the agent and instances of this state dir: politely, then by pid."""
     subprocess.run(
-        [sys.executable, "-m", "tui.cli", "agent", "stop", "--yes"],
+        [sys.executable, "-m", "tui.cli.main", "agent", "stop", "--yes"],
         env={**os.environ, "MOLT_STATE_DIR": str(state_dir)},
         capture_output=True,
         timeout=60,

@@ -2,7 +2,7 @@
 
 It implements the whole contract (snapshot, watch, launch, set_weights, retire, verify,
 journal) without processes or sockets; the TUI drives it through the same
-:class:`backends.operations.Operations` as any driver, so the same guards apply.
+:class:`backends.engine.operations.Operations` as any driver, so the same guards apply.
 Tests shape it directly (``add_generation``, ``set_health``, ``set_traffic``, ``fail``)
 with a frozen clock, so screenshots are byte-stable, and act on it as another operator
 would (``elsewhere``, ``rollout_elsewhere``).
@@ -19,11 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from backends import chain
-from backends.base import Backend, check_complete
-from backends.broadcast import Broadcast
-from backends.errors import BackendError, NotFound, Refused
-from backends.events import (
+from backends.config.fleet_config import FleetConfig
+from backends.contract import Backend, check_complete
+from backends.core import chain
+from backends.core.broadcast import Broadcast
+from backends.core.errors import BackendError, NotFound, Refused
+from backends.core.events import (
     Event,
     HealthChanged,
     OperatorAction,
@@ -32,10 +33,9 @@ from backends.events import (
     WeightsChanged,
     launched,
 )
-from backends.fleets import FleetConfig
-from backends.journal import Journal, JournalRecord, Outcome, fold
-from backends.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease, Locked
-from backends.model import (
+from backends.core.journal import Journal, JournalRecord, Outcome, fold
+from backends.core.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease, Locked
+from backends.core.model import (
     DriftReport,
     FleetSnapshot,
     Generation,
@@ -47,9 +47,9 @@ from backends.model import (
     derive_state,
     generation_number,
 )
-from backends.operations import Operations
-from backends.rollout import Plan
-from backends.traffic import Totals, Traffic, TrafficHistory
+from backends.core.rollout import Plan
+from backends.core.traffic import Totals, Traffic, TrafficHistory
+from backends.engine.operations import Operations
 
 FROZEN = datetime(2026, 11, 26, 14, 2, 11, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from backends.fleets import FleetConfig
+from backends.config.fleet_config import FleetConfig
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.fleets import three_generations
 from tui.app import MoltApp

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from backends.journal import JournalRecord, Outcome
-from backends.model import Health
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.model import Health
 from tests.support.synthetic import ManualClock, SyntheticBackend
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from backends.model import Health
+from backends.core.model import Health
 from tests.tui.conftest import choose, ready, until
 from tui.modals.confirm import ConfirmationModal
 from tui.modals.launch import LaunchModal

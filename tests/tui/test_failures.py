@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.errors import OperationFailed, Unreachable
-from backends.model import Health
+from backends.core.errors import OperationFailed, Unreachable
+from backends.core.model import Health
 from tests.tui.conftest import choose, make_app, notifications, ready, until
 from tests.tui.test_actions import actions, weights
 from tui.commands import fleet_commands

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from textual._context import active_app
 from textual.pilot import Pilot
 
-from backends.events import StateChanged
-from backends.model import GenerationState
+from backends.core.events import StateChanged
+from backends.core.model import GenerationState
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
 from tui.formatting import literal

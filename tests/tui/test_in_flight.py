@@ -7,8 +7,8 @@ import asyncio
 import time
 from dataclasses import replace
 
-from backends.events import DifferenceFound
-from backends.operations import Operations
+from backends.core.events import DifferenceFound
+from backends.engine.operations import Operations
 from tests.support.synthetic import SyntheticBackend
 from tests.tui.conftest import fleet_screen, make_app, ready, text_of, until
 from tui.app import MoltApp

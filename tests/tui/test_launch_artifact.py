@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from backends.fleets import FleetConfig
+from backends.config.fleet_config import FleetConfig
 from tests.tui.conftest import ready, until
 from tui.app import MoltApp
 from tui.modals.launch import LaunchModal

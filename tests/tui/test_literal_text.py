@@ -7,8 +7,8 @@ from textual.app import App
 from textual.widgets import Input
 from textual.widgets._toast import Toast
 
-from backends.errors import OperationFailed
-from backends.journal import JournalRecord, Outcome
+from backends.core.errors import OperationFailed
+from backends.core.journal import JournalRecord, Outcome
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
 from tests.tui.test_rollout_keys import told

@@ -8,9 +8,9 @@ import time
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 
-from backends.events import EventKind
-from backends.model import GenerationSpec, Health
-from backends.operations import Operations
+from backends.core.events import EventKind
+from backends.core.model import GenerationSpec, Health
+from backends.engine.operations import Operations
 from tests.support.synthetic import SyntheticBackend
 from tests.tui.conftest import choose, fleet_screen, make_app, ready, text_of, until
 from tui.screens.inspect import InspectScreen

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from backends.deadline import Deadline
-from backends.fleets import FleetConfig
+from backends.config.fleet_config import FleetConfig
+from backends.core.deadline import Deadline
+from backends.core.model import GenerationSpec
+from backends.engine.session import FleetSession
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
-from backends.model import GenerationSpec
-from backends.session import FleetSession
 from tests.support.local import local_fleet, state_dir_env
 from tests.tui.conftest import choose, fleet_screen, ready, text_of, until
 from tests.tui.test_in_flight import exited

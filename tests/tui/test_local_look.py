@@ -8,11 +8,11 @@ import asyncio
 import urllib.request
 from dataclasses import replace
 
-from backends.local.client import LocalBackend
+from backends.core.model import GenerationSpec
+from backends.engine.operations import Operations
+from backends.engine.session import FleetSession
+from backends.local.driver import LocalBackend
 from backends.local.processes import free_port
-from backends.model import GenerationSpec
-from backends.operations import Operations
-from backends.session import FleetSession
 from tests.support.local import local_fleet, state_dir_env
 from tests.tui.conftest import ready, text_of, until
 from tui.app import MoltApp

@@ -13,9 +13,9 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 
-from backends.fleets import FleetConfig
-from backends.locking import ROLLOUT_LOCK
-from backends.rollout import Plan
+from backends.config.fleet_config import FleetConfig
+from backends.core.locking import ROLLOUT_LOCK
+from backends.core.rollout import Plan
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of
 from tests.tui.conftest import until as until_within
@@ -53,7 +53,7 @@ def told(app: App[None]) -> list[str]:
 def look_often(monkeypatch: pytest.MonkeyPatch) -> None:
     """The session looks at the journal and the locks every 5 s (and after each action);
     here more often, so a driver that died shows at once."""
-    monkeypatch.setattr("backends.session.ATTENTION_EVERY", 0.1)
+    monkeypatch.setattr("backends.engine.session.ATTENTION_EVERY", 0.1)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from backends.errors import Unreachable
-from backends.model import Health
+from backends.core.errors import Unreachable
+from backends.core.model import Health
 from tests.tui.conftest import SIZE, make_app, ready, until
 from tests.tui.fleets import health_story, three_generations
 from tests.tui.test_in_flight import Differing

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-import backends.session
-from backends.events import TrafficCrossed
-from backends.rollout import Plan
+import backends.engine.session
+from backends.core.events import TrafficCrossed
+from backends.core.rollout import Plan
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
 from tests.tui.fleets import three_generations
@@ -38,7 +38,7 @@ def crossings_on_the_frozen_clock(monkeypatch: pytest.MonkeyPatch, clock: Manual
     def crossed(**fields: Any) -> TrafficCrossed:
         return TrafficCrossed(**{"at": clock(), **fields})
 
-    monkeypatch.setattr(backends.session, "TrafficCrossed", crossed)
+    monkeypatch.setattr(backends.engine.session, "TrafficCrossed", crossed)
 
 
 def test_a_generation_worse_than_its_baseline_is_flagged(

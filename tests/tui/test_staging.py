@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.events import HealthChanged
-from backends.model import Health
+from backends.core.events import HealthChanged
+from backends.core.model import Health
 from tests.support.synthetic import FROZEN, SyntheticBackend
 from tui.formatting import counts_summary, event_mark, event_matches, staged_text
 from tui.staging import CannotStage, stage_step

@@ -9,8 +9,8 @@ from pathlib import Path
 from textual.geometry import Region
 from textual.widgets import Static
 
-from backends.fleets import FleetConfig
-from backends.model import DriftReport, FileChange, FileDrift
+from backends.config.fleet_config import FleetConfig
+from backends.core.model import DriftReport, FileChange, FileDrift
 from tests.support.synthetic import SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
 from tests.tui.fleets import three_generations

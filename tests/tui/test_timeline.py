@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from textual.widgets import Static
 
-from backends.events import HealthChanged, WeightsChanged
-from backends.journal import JournalRecord, Outcome
-from backends.model import Health
-from backends.report import MomentKind, timeline
+from backends.core.events import HealthChanged, WeightsChanged
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.model import Health
+from backends.core.report import MomentKind, timeline
 from tests.support.synthetic import FROZEN
 from tests.tui.conftest import SIZE, fleet_screen, make_app, ready, text_of, until
 from tests.tui.fleets import health_story
@@ -92,7 +92,7 @@ async def test_the_timeline_is_there_in_read_only_mode(backend, clock):
         assert "bob promote g1" in text_of(view)
 
 
-# the merge itself (backends.report.timeline: pure, no Textual) ----------------------------
+# the merge itself (backends.core.report.timeline: pure, no Textual) ----------------------------
 def test_a_shift_shows_once_as_the_action_and_drift_as_an_alarm():
     shift = JournalRecord(
         fleet="web",

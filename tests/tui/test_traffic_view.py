@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.baseline import worse_than_baseline
-from backends.events import TrafficCrossed
+from backends.core.baseline import worse_than_baseline
+from backends.core.events import TrafficCrossed
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
 from tui.screens.fleet import FleetScreen
@@ -122,7 +122,7 @@ async def test_a_narrow_column_keeps_the_numbers_and_drops_the_spaces(clock: Man
 async def test_inspect_shows_what_real_requests_see_per_instance(clock: ManualClock) -> None:
     from dataclasses import replace
 
-    from backends.traffic import Traffic
+    from backends.core.traffic import Traffic
     from tui.screens.inspect import InspectScreen
 
     backend = fleet(clock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from backends.model import (
+from backends.core.model import (
     FleetSnapshot,
     Generation,
     Health,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from backends import chain
-from backends.journal import UNVERIFIED, Journal, JournalRecord, read_lines
+from backends.core import chain
+from backends.core.journal import UNVERIFIED, Journal, JournalRecord, read_lines
 
 
 def _sealed(records: list[JournalRecord]) -> list[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.config import load_config
-from backends.errors import ConfigError, shown
-from backends.fleets import DEMO_FLEET
+from backends.config.fleet_config import DEMO_FLEET
+from backends.config.loading import load_config
+from backends.core.errors import ConfigError, shown
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -195,7 +195,7 @@ def test_local_settings_made_directly_refuse_the_same(tmp_path, change, message)
     ],
 )
 def test_health_settings_made_directly_refuse_nan_inf_and_odd_paths(change):
-    from backends.health import HealthSettings
+    from backends.config.health_settings import HealthSettings
 
     with pytest.raises(ConfigError, match=r"^health\.\w+ must"):
         HealthSettings(**change)

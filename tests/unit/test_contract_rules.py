@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from backends.base import check_complete
-from backends.deadline import Deadline
-from backends.errors import Refused
-from backends.journal import JournalRecord
-from backends.model import GenerationSpec
+from backends.contract import check_complete
+from backends.core.deadline import Deadline
+from backends.core.errors import Refused
+from backends.core.journal import JournalRecord
+from backends.core.model import GenerationSpec
 from tests.support.synthetic import SyntheticBackend
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backends.events import (
+from backends.core.events import (
     DifferenceFound,
     HealthChanged,
     InstanceRestarted,
@@ -18,8 +18,8 @@ from backends.events import (
     WeightsChanged,
     event_from_json,
 )
-from backends.journal import JournalRecord, Outcome
-from backends.model import GenerationState, Health
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.model import GenerationState, Health
 from tests.unit.factories import fleet, generation
 
 AT = datetime(2026, 11, 26, 14, 2, 11, 250000, tzinfo=UTC)

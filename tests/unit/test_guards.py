@@ -11,9 +11,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from backends import guards
-from backends.errors import BadInput, NotFound, Refused
-from backends.model import FleetSnapshot, Generation, GenerationState, Health, Lifecycle
+from backends.core import guards
+from backends.core.errors import BadInput, NotFound, Refused
+from backends.core.model import FleetSnapshot, Generation, GenerationState, Health, Lifecycle
 from tests.unit.factories import fleet, generation
 
 H, P, U = Health.HEALTHY, Health.PENDING, Health.UNHEALTHY

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from backends.errors import ConfigError
+from backends.core.errors import ConfigError
 from backends.local.demo import demo_artifact
-from tui import cli, cli_commands
+from tui.cli import main as cli
+from tui.cli import verbs
 
 EXAMPLES = 500
 MAX_STDERR = 400
@@ -137,7 +138,7 @@ def small_fleet(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MOLT_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli_commands, "open_tui", lambda args: 0)
+    monkeypatch.setattr(verbs, "open_tui", lambda args: 0)
     path = tmp_path / "molt.toml"
     path.write_text(
         f'[fleets.web]\nartifact = "{demo_artifact()}"\n'
@@ -191,7 +192,7 @@ def test_any_command_line_ends_with_0_1_or_2_and_one_printable_line(small_fleet)
 @given(st.lists(good_weights | weights | hostile_weights | odd_text, min_size=1, max_size=4))
 def test_weights_from_the_command_line_are_whole_numbers_or_a_usage_error(pairs):
     try:
-        parsed = cli_commands.parse_weights(pairs)
+        parsed = verbs.parse_weights(pairs)
     except ConfigError as error:
         assert error.message.isprintable() and error.exit_code == 2, error.message
         event("refused: usage error")

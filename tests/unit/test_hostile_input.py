@@ -24,11 +24,11 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from backends.aws.settings import AwsSettings, RetrySettings, TargetHealthCheck
-from backends.config import load_config
-from backends.errors import ConfigError
-from backends.health import HealthSettings
+from backends.config.health_settings import HealthSettings
+from backends.config.loading import load_config
+from backends.core.errors import ConfigError
+from backends.core.model import utcnow
 from backends.local.settings import LocalSettings
-from backends.model import utcnow
 from backends.ssh import haproxy, remote
 from backends.ssh.settings import LbSettings, SshSettings
 

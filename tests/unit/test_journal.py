@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from backends.journal import JournalRecord, Outcome, fold
+from backends.core.journal import JournalRecord, Outcome, fold
 
 
 def test_outcome_write_supersedes_the_start_write():
@@ -68,7 +68,7 @@ def test_a_later_line_cannot_rewrite_an_action_that_ended():
 
 
 def test_the_chain_names_the_first_record_edited_removed_or_forged():
-    from backends import chain
+    from backends.core import chain
 
     writes = [
         JournalRecord(fleet="web", action=a, operator="amy", args={"generation": "g1"})

@@ -4,7 +4,7 @@ names the records beyond it instead of a false re-chaining."""
 
 from __future__ import annotations
 
-from backends import chain
+from backends.core import chain
 from backends.local.heads import Heads
 
 

@@ -9,13 +9,13 @@ from datetime import timedelta
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from backends import chain
-from backends.interrupted import interrupted
-from backends.journal import JournalRecord, Outcome, fold, parse_line, read_lines
-from backends.journal_view import JournalView
-from backends.model import FleetSnapshot, utcnow
-from backends.rollout import Plan, rollout_state
-from backends.taint import taints
+from backends.core import chain
+from backends.core.interrupted import interrupted
+from backends.core.journal import JournalRecord, Outcome, fold, parse_line, read_lines
+from backends.core.journal_view import JournalView
+from backends.core.model import FleetSnapshot, utcnow
+from backends.core.rollout import Plan, rollout_state
+from backends.core.taint import taints
 
 START = utcnow() - timedelta(days=1)
 PLAN = Plan(steps=(10, 50, 100), bake=1.0).to_json()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.model import GenerationState as S
-from backends.model import Health, Lifecycle, derive_state
+from backends.core.model import GenerationState as S
+from backends.core.model import Health, Lifecycle, derive_state
 from tests.unit.factories import fleet, generation
 
 H, P, U, G = Health.HEALTHY, Health.PENDING, Health.UNHEALTHY, Health.GONE

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from backends.events import HealthChanged, SnapshotTaken, StateChanged, WeightsChanged
-from backends.model import GenerationState, Health
-from backends.polling import Follower, diff_snapshots
+from backends.core.events import HealthChanged, SnapshotTaken, StateChanged, WeightsChanged
+from backends.core.model import GenerationState, Health
+from backends.core.polling import Follower, diff_snapshots
 from tests.unit.factories import fleet, generation
 
 H, P, U = Health.HEALTHY, Health.PENDING, Health.UNHEALTHY

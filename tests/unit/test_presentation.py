@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from backends.registry import DRIVERS, describe
+from backends.config.drivers import DRIVERS, describe
 
 TUI = Path(__file__).resolve().parents[2] / "tui"
 

@@ -4,11 +4,10 @@ hold it against are never clean."""
 
 from __future__ import annotations
 
-from backends import chain
-from backends.journal import JournalRecord, Outcome
-from backends.local.heads import Heads
-from backends.manifest import manifest_digest
-from backends.proofs import (
+from backends.core import chain
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.manifest import manifest_digest
+from backends.core.proofs import (
     DOUBTFUL,
     FORGED,
     OLD_FORMAT,
@@ -19,7 +18,8 @@ from backends.proofs import (
     journaled_digest,
     launch_proof,
 )
-from backends.proofs import manifest_problem as problem
+from backends.core.proofs import manifest_problem as problem
+from backends.local.heads import Heads
 
 MANIFEST = {"app.py": {"sha256": "a" * 64, "mode": "0444"}, "lib": {"dir": "0555"}}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from backends.chain import ChainReport
-from backends.journal import JournalRecord, Outcome
-from backends.report import parse_since, report
+from backends.core.chain import ChainReport
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.report import parse_since, report
 from tests.unit.factories import T0, fleet, generation
 
 

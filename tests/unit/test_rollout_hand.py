@@ -9,13 +9,13 @@ import asyncio
 
 import pytest
 
-from backends import rollout_run
-from backends.errors import Refused
-from backends.events import OperatorAction
-from backends.locking import ROLLOUT_LOCK, Lease
-from backends.model import Lifecycle
-from backends.rollout import Plan, RolloutState
-from backends.session import FleetSession
+from backends.core.errors import Refused
+from backends.core.events import OperatorAction
+from backends.core.locking import ROLLOUT_LOCK, Lease
+from backends.core.model import Lifecycle
+from backends.core.rollout import Plan, RolloutState
+from backends.engine import rollout_driver
+from backends.engine.session import FleetSession
 from tests.support.synthetic import SyntheticBackend
 from tests.unit.test_rollout_inconclusive import until
 
@@ -35,7 +35,7 @@ def fleet(generations: int = 2) -> tuple[SyntheticBackend, FleetSession]:
 
 async def test_a_shift_by_hand_pauses_the_rollout_and_is_never_overwritten():
     backend, session = fleet()
-    driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
+    driving = asyncio.create_task(rollout_driver.start(session, "g2", PLAN, lambda _: None))
     await until(session, RolloutState.RUNNING, step=1)
     await backend.elsewhere("bob").shift({"g1": 100, "g2": 0})  # pulled back by hand
     paused = await until(session, RolloutState.PAUSED, step=None)
@@ -44,19 +44,19 @@ async def test_a_shift_by_hand_pauses_the_rollout_and_is_never_overwritten():
     assert (await session.read()).weights == {"g1": 100, "g2": 0}
     records = [r for r in await session.history() if r.action == "rollout"]
     assert records[-1].args["event"] == "pause" and records[-1].args["reason"] == paused.reason
-    await rollout_run.abort(session, "enough")
-    with pytest.raises(rollout_run.RolloutAborted):
+    await rollout_driver.abort(session, "enough")
+    with pytest.raises(rollout_driver.RolloutAborted):
         await asyncio.wait_for(driving, 10)
 
 
 async def test_resume_goes_on_from_the_weights_as_they_are():
     backend, session = fleet()
-    driving = asyncio.create_task(rollout_run.start(session, "g2", QUICK, lambda _: None))
+    driving = asyncio.create_task(rollout_driver.start(session, "g2", QUICK, lambda _: None))
     await until(session, RolloutState.RUNNING, step=1)
     await backend.elsewhere("bob").shift({"g1": 50, "g2": 50})  # by hand, to 50%
     await until(session, RolloutState.PAUSED, step=None)
     said: list[str] = []
-    await rollout_run.resume(FleetSession.around(backend), said.append)
+    await rollout_driver.resume(FleetSession.around(backend), said.append)
     resumed = await until(session, RolloutState.RUNNING, step=None)
     assert resumed.step == 1 and said == ["rollout of g2 resumed from the weights as they are"]
     shifts = []
@@ -72,35 +72,35 @@ async def test_a_third_generation_with_traffic_is_refused_with_the_shift_that_cl
     backend, session = fleet(generations=3)
     await backend.elsewhere().shift({"g1": 90, "g2": 10, "g3": 0})
     with pytest.raises(Refused) as refused:
-        await rollout_run.start(session, "g3", PLAN, lambda _: None)
+        await rollout_driver.start(session, "g3", PLAN, lambda _: None)
     assert str(refused.value.message) == (
         "g2 carries 10%: a rollout moves traffic between g3 and its baseline g1 only; give "
         "that traffic to the baseline first: `molt shift web g1=100 g2=0 g3=0`"
     )
-    assert await rollout_run.current(session) is None  # nothing started, nothing journaled
+    assert await rollout_driver.current(session) is None  # nothing started, nothing journaled
 
 
 async def test_the_baseline_of_a_running_rollout_cannot_be_retired():
     backend, session = fleet()
     backend.add_generation("v0", 2)  # g3: unrelated, at 0%
-    driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
+    driving = asyncio.create_task(rollout_driver.start(session, "g2", PLAN, lambda _: None))
     await until(session, RolloutState.RUNNING, step=1)
     await backend.elsewhere().shift({"g1": 0, "g2": 10, "g3": 90})  # pauses the rollout
     await until(session, RolloutState.PAUSED, step=None)
     with pytest.raises(Refused, match=r"g1 is the baseline of the rollout of g2 \(paused\)"):
         await session.ops.retire("g1")
     assert any(g.id == "g1" for g in (await session.read()).generations)
-    await rollout_run.abort(session, "enough")
-    with pytest.raises(rollout_run.RolloutAborted):
+    await rollout_driver.abort(session, "enough")
+    with pytest.raises(rollout_driver.RolloutAborted):
         await asyncio.wait_for(driving, 10)
 
 
 async def test_an_automatic_abort_is_said_as_the_judges():
     backend, session = fleet()
     backend.set_traffic("g2", rps=200.0, error_rate=0.3)
-    with pytest.raises(rollout_run.RolloutAborted, match="g2 5xx 3"):
-        await asyncio.wait_for(rollout_run.start(session, "g2", PLAN, lambda _: None), 10)
-    aborted = await rollout_run.current(session)
+    with pytest.raises(rollout_driver.RolloutAborted, match="g2 5xx 3"):
+        await asyncio.wait_for(rollout_driver.start(session, "g2", PLAN, lambda _: None), 10)
+    aborted = await rollout_driver.current(session)
     assert aborted.state is RolloutState.ABORTED
     assert aborted.by == "the rollout judge" and aborted.reason.startswith("g2 5xx ")
     assert (await session.read()).weights == {"g1": 100, "g2": 0}
@@ -114,23 +114,24 @@ async def test_an_automatic_abort_is_said_as_the_judges():
 async def test_a_driver_that_lost_its_lease_changes_nothing_more():
     backend, session = fleet()
     said: list[str] = []
-    driving = asyncio.create_task(rollout_run.start(session, "g2", QUICK, said.append))
+    driving = asyncio.create_task(rollout_driver.start(session, "g2", QUICK, said.append))
     rollout = await until(session, RolloutState.RUNNING, step=1)
     # the driver froze past its lease's time to live; another Molt drives it now
     backend.leases[ROLLOUT_LOCK] = Lease.new("bob", "rollout g2", rollout.id, lock=ROLLOUT_LOCK)
-    with pytest.raises(rollout_run.LeaseLost, match="lost the rollout lease"):
+    with pytest.raises(rollout_driver.LeaseLost, match="lost the rollout lease"):
         await asyncio.wait_for(driving, 10)
     assert (await session.read()).weights == {"g1": 90, "g2": 10}  # step 2 never set
 
 
 async def test_an_abort_whose_baseline_is_gone_says_so_and_leaves_the_weights():
     backend, session = fleet()
-    driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
+    driving = asyncio.create_task(rollout_driver.start(session, "g2", PLAN, lambda _: None))
     await until(session, RolloutState.RUNNING, step=1)
     backend.generations["g1"].lifecycle = Lifecycle.RETIRED  # gone behind Molt's back
-    with pytest.raises(rollout_run.RolloutAborted, match="the baseline g1 is gone: weights left"):
-        await rollout_run.abort(session, "stop")
+    gone = "the baseline g1 is gone: weights left"
+    with pytest.raises(rollout_driver.RolloutAborted, match=gone):
+        await rollout_driver.abort(session, "stop")
     assert (await session.read()).weights == {"g2": 10}
-    assert (await rollout_run.current(session)).state is RolloutState.ABORTED
-    with pytest.raises(rollout_run.RolloutAborted):
+    assert (await rollout_driver.current(session)).state is RolloutState.ABORTED
+    with pytest.raises(rollout_driver.RolloutAborted):
         await asyncio.wait_for(driving, 10)

@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from backends import rollout_run
-from backends.errors import Refused
-from backends.rollout import Plan, RolloutState
-from backends.session import FleetSession
+from backends.core.errors import Refused
+from backends.core.rollout import Plan, RolloutState
+from backends.engine import rollout_driver
+from backends.engine.session import FleetSession
 from tests.support.synthetic import SyntheticBackend
 
 PLAN = Plan(steps=(50, 100), bake=0.5, min_requests=100)
@@ -35,7 +35,7 @@ def fleet() -> tuple[SyntheticBackend, FleetSession]:
 async def until(session: FleetSession, state: RolloutState, step: int | None = 1):
     async with asyncio.timeout(10):
         while True:
-            rollout = await rollout_run.current(session)
+            rollout = await rollout_driver.current(session)
             if rollout is not None and rollout.state is state and step in (None, rollout.step):
                 return rollout
             await asyncio.sleep(0.05)
@@ -44,21 +44,21 @@ async def until(session: FleetSession, state: RolloutState, step: int | None = 1
 async def test_too_few_requests_end_the_rollout_inconclusive_until_resumed():
     backend, session = fleet()
     said: list[str] = []
-    with pytest.raises(rollout_run.RolloutInconclusive) as ended:
-        await asyncio.wait_for(rollout_run.start(session, "g2", PLAN, said.append), 10)
+    with pytest.raises(rollout_driver.RolloutInconclusive) as ended:
+        await asyncio.wait_for(rollout_driver.start(session, "g2", PLAN, said.append), 10)
     assert re.match(
         r"g2 could not show 5xx within the margins at step 50% in 0:0\d: ", ended.value.message
     )
     assert ended.value.message.endswith(
         "`molt rollout web --resume` goes on from the weights as they are"
     )
-    rollout = await rollout_run.current(session)
+    rollout = await rollout_driver.current(session)
     assert rollout.state is RolloutState.INCONCLUSIVE  # not interrupted: the judge ended it
     assert "more requests · ETA" in rollout.reason and "at 0.1 req/s" in rollout.reason
     assert (await session.read()).weights == {"g1": 50, "g2": 50, "g3": 0}  # at the step
 
     backend.set_traffic("g2", rps=BUSY)  # enough requests to show it within a bake
-    done = await asyncio.wait_for(rollout_run.resume(session, said.append), 10)
+    done = await asyncio.wait_for(rollout_driver.resume(session, said.append), 10)
     assert (done.state, done.weight) == (RolloutState.DONE, 100)
     assert (await session.read()).weights == {"g1": 0, "g2": 100, "g3": 0}
 
@@ -67,22 +67,22 @@ async def test_a_second_rollout_on_the_fleet_is_refused_naming_the_first():
     backend, session = fleet()
     backend.set_traffic("g2", rps=BUSY)
     baking = Plan(steps=(50, 100), bake=60, min_requests=100)
-    driving = asyncio.create_task(rollout_run.start(session, "g2", baking, lambda _: None))
+    driving = asyncio.create_task(rollout_driver.start(session, "g2", baking, lambda _: None))
     await until(session, RolloutState.RUNNING)
     other = FleetSession.around(backend)  # another terminal, same fleet
     with pytest.raises(Refused, match=r"already has a rollout of g2 \(running, by alice\)"):
-        await rollout_run.start(other, "g3", PLAN, lambda _: None)
+        await rollout_driver.start(other, "g3", PLAN, lambda _: None)
     assert (await session.read()).weights == {"g1": 50, "g2": 50, "g3": 0}
-    await rollout_run.abort(other, "one at a time")
-    with pytest.raises(rollout_run.RolloutAborted, match="aborted by alice: one at a time"):
+    await rollout_driver.abort(other, "one at a time")
+    with pytest.raises(rollout_driver.RolloutAborted, match="aborted by alice: one at a time"):
         await asyncio.wait_for(driving, 10)
 
 
 async def test_two_rollouts_started_at_once_one_is_refused_naming_the_other():
     backend, session = fleet()
     other = FleetSession.around(backend)
-    first = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
-    second = asyncio.create_task(rollout_run.start(other, "g3", PLAN, lambda _: None))
+    first = asyncio.create_task(rollout_driver.start(session, "g2", PLAN, lambda _: None))
+    second = asyncio.create_task(rollout_driver.start(other, "g3", PLAN, lambda _: None))
     done, running = await asyncio.wait({first, second}, return_when=asyncio.FIRST_COMPLETED)
     (refused,) = done
     winner = "g2" if refused is second else "g3"
@@ -90,8 +90,8 @@ async def test_two_rollouts_started_at_once_one_is_refused_naming_the_other():
         refused.result()
     (driver,) = running
     await until(session, RolloutState.RUNNING, step=None)
-    await rollout_run.abort(session, "enough")
-    with pytest.raises(rollout_run.RolloutAborted):
+    await rollout_driver.abort(session, "enough")
+    with pytest.raises(rollout_driver.RolloutAborted):
         await asyncio.wait_for(driver, 10)
 
 
@@ -118,16 +118,16 @@ async def test_an_abort_meeting_a_step_in_flight_wins():
     backend.set_traffic("g1", rps=20.0)
     backend.set_traffic("g2", rps=BUSY)
     session, other = FleetSession.around(backend), FleetSession.around(backend)
-    driving = asyncio.create_task(rollout_run.start(session, "g2", PLAN, lambda _: None))
+    driving = asyncio.create_task(rollout_driver.start(session, "g2", PLAN, lambda _: None))
     await until(session, RolloutState.RUNNING)
     backend.gate = asyncio.Event()
     await asyncio.wait_for(backend.waiting.wait(), 10)  # step 2's shift holds the lock
-    aborting = asyncio.create_task(rollout_run.abort(other, "stop"))
+    aborting = asyncio.create_task(rollout_driver.abort(other, "stop"))
     await asyncio.sleep(0.2)
     backend.gate.set()  # step 2 lands (g2 at 100%), then the abort waited for goes on
     backend.gate = None
     await asyncio.wait_for(aborting, 10)
-    with pytest.raises(rollout_run.RolloutAborted, match="aborted by alice: stop"):
+    with pytest.raises(rollout_driver.RolloutAborted, match="aborted by alice: stop"):
         await asyncio.wait_for(driving, 10)
     assert (await session.read()).weights == {"g1": 100, "g2": 0}
-    assert (await rollout_run.current(session)).state is RolloutState.ABORTED
+    assert (await rollout_driver.current(session)).state is RolloutState.ABORTED

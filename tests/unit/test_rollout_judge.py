@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from backends import evidence
-from backends.evidence import Counts
-from backends.rollout import Plan
-from backends.rollout_judge import Action, CheckState, Facts, Risks, Sides, decide
+from backends.core import evidence
+from backends.core.evidence import Counts
+from backends.core.rollout import Plan
+from backends.core.rollout_judge import Action, CheckState, Facts, Risks, Sides, decide
 
 PLAN = Plan()  # steps 10 → 25 → 50 → 100, bake 60 s, margins 1% / +0.5 points
 

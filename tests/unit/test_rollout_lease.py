@@ -8,8 +8,8 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from backends.locking import ROLLOUT_LOCK, Lease, Locked
-from backends.rollout_steps import Held, still_ours
+from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
+from backends.engine.rollout_steps import Held, still_ours
 
 TTL = 0.3
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from backends.journal import Outcome
-from backends.session import FleetSession, OperationsChanged, SnapshotUpdated
+from backends.core.journal import Outcome
+from backends.engine.session import FleetSession, OperationsChanged, SnapshotUpdated
 from tests.support.synthetic import SyntheticBackend
 
 

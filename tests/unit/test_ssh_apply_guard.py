@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.errors import Refused
+from backends.core.errors import Refused
 from backends.ssh.haproxy import ServerStat
 from backends.ssh.state import FleetState, GenerationRecord, InstanceRecord
 from backends.ssh.traffic import check_keeps_traffic

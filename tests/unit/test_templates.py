@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backends.errors import ConfigError
-from backends.templates import TemplateError, check, placeholders, render
+from backends.config.templates import TemplateError, check, placeholders, render
+from backends.core.errors import ConfigError
 
 LOCAL = ("port", "python")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from backends import guards
-from backends.errors import BadInput
-from backends.text import hidden_character
+from backends.core import guards
+from backends.core.errors import BadInput
+from backends.core.text import hidden_character
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from tui import cli
+from tui.cli import main as cli
 
 
 def test_version_falls_back_to_the_source_trees_pyproject(monkeypatch):
@@ -14,6 +14,6 @@ def test_version_falls_back_to_the_source_trees_pyproject(monkeypatch):
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "version", not_installed)
-    pyproject = Path(cli.__file__).resolve().parents[1] / "pyproject.toml"
+    pyproject = Path(cli.__file__).resolve().parents[2] / "pyproject.toml"
     expected = tomllib.loads(pyproject.read_text())["project"]["version"]
     assert cli.molt_version() == expected

@@ -2,7 +2,7 @@
 artifact and its digest, files added, removed or changed (from the manifests Molt kept at
 launch), count, note, who and when; on AWS the launch template's fields.
 
-The comparison is :func:`backends.diff.diff`, the one ``molt diff`` prints; everything
+The comparison is :func:`backends.core.diff.diff`, the one ``molt diff`` prints; everything
 in it came from outside, so it is shown as ``Text``, never markup."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
-from backends.diff import Difference, diff
-from backends.model import FleetSnapshot, Generation
-from backends.session import FleetSession, describe
+from backends.core.diff import Difference, diff
+from backends.core.model import FleetSnapshot, Generation
+from backends.engine.session import FleetSession, describe
 from tui.formatting import literal
 
 MARKS = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}

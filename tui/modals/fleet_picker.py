@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from backends.fleets import FleetConfig
+from backends.config.fleet_config import FleetConfig
 
 
 class FleetPicker(ModalScreen[str | None]):

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from backends.model import Health
+from backends.core.model import Health
 from tui.formatting import GLYPHS
 
 LEGEND = (

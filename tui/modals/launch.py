@@ -10,9 +10,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from backends import guards
-from backends.errors import BackendError
-from backends.model import GenerationSpec
+from backends.core import guards
+from backends.core.errors import BackendError
+from backends.core.model import GenerationSpec
 from tui.formatting import literal
 
 

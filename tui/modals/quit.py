@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from backends.session import FleetSession
+from backends.engine.session import FleetSession
 
 QuitChoice = Literal["now", "finished"]
 REFRESH = 0.25  # seconds between looks at the operations while waiting

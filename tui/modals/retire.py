@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from backends.model import Generation
+from backends.core.model import Generation
 from tui.formatting import literal
 
 

@@ -1,6 +1,6 @@
 """The fleet view: generations side by side above the live event stream.
 
-It renders one :class:`~backends.session.FleetSession` and sends it intents; the
+It renders one :class:`~backends.engine.session.FleetSession` and sends it intents; the
 session, not the screen, owns the reads and the operations in flight.
 """
 
@@ -19,11 +19,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from backends.events import Event, EventKind, OperatorAction
-from backends.fleets import FleetConfig
-from backends.model import FleetSnapshot
-from backends.rollout import Rollout
-from backends.session import AttentionChanged, FleetSession, HistoryRead, InFlight
+from backends.config.fleet_config import FleetConfig
+from backends.core.events import Event, EventKind, OperatorAction
+from backends.core.model import FleetSnapshot
+from backends.core.rollout import Rollout
+from backends.engine.session import AttentionChanged, FleetSession, HistoryRead, InFlight
 from tui.commands import OffersCommands, fleet_commands
 from tui.formatting import difference_line, literal, record_event, staged_text
 from tui.modals.fleet_picker import FleetPicker

@@ -1,7 +1,7 @@
 """What the operator asks of the fleet: launch, shift, promote, roll back, retire.
 
-Each is an intent sent to the screen's :class:`~backends.session.FleetSession`, which
-runs it through its guarded :class:`~backends.operations.Operations` (guards, journal,
+Each is an intent sent to the screen's :class:`~backends.engine.session.FleetSession`, which
+runs it through its guarded :class:`~backends.engine.operations.Operations` (guards, journal,
 read-only) and owns it until it ends: leaving the screen or the fleet never cancels it.
 Confirmations preview the result with the same pure guards; when a guard refuses the
 preview, the refusal is shown and nothing is sent — never an unconfirmed action that
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from backends import guards
-from backends.base import read_only_refusal
-from backends.errors import BackendError, Refused
-from backends.model import FleetSnapshot, Generation
-from backends.operations import Stale
-from backends.session import InFlight, describe
+from backends.contract import read_only_refusal
+from backends.core import guards
+from backends.core.errors import BackendError, Refused
+from backends.core.model import FleetSnapshot, Generation
+from backends.engine.operations import Stale
+from backends.engine.session import InFlight, describe
 from tui.formatting import literal, staged_text, weights_text
 from tui.modals.confirm import ConfirmationModal
 from tui.modals.launch import LaunchModal
@@ -33,7 +33,7 @@ from tui.screens.fleet_updates import FleetUpdates
 from tui.staging import CannotStage, stage_step
 
 if TYPE_CHECKING:
-    from backends.model import GenerationSpec
+    from backends.core.model import GenerationSpec
 
 
 class FleetActions(FleetUpdates):

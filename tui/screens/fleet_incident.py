@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import humanize
 from rich.text import Text
 
-from backends.events import Event
-from backends.model import FleetSnapshot
-from backends.report import noteworthy
-from backends.session import FleetSession
+from backends.core.events import Event
+from backends.core.model import FleetSnapshot
+from backends.core.report import noteworthy
+from backends.engine.session import FleetSession
 from tui.formatting import age, literal
 from tui.modals.diff import DiffModal
 from tui.screens.logs import LogsScreen
@@ -26,7 +26,7 @@ from tui.screens.timeline import KEEP, TimelineScreen
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from backends.model import Generation
+    from backends.core.model import Generation
 
     _Base = Screen[None]
 else:

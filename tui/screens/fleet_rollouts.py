@@ -3,7 +3,7 @@ or resumes it, ``A`` aborts it, and ``b`` during one aborts it too (all traffic 
 the baseline in one step, never back through the steps).
 
 The rollout itself is the fleet's truth (journal and rollout lock, read by the session
-as :attr:`~backends.session.FleetSession.seen`), so a rollout started by the CLI or by
+as :attr:`~backends.engine.session.FleetSession.seen`), so a rollout started by the CLI or by
 another operator is paused, resumed and aborted the same way.
 """
 
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from backends import guards
-from backends.baseline import baseline
-from backends.errors import Refused
-from backends.model import FleetSnapshot
-from backends.rollout import Plan, Rollout, RolloutState
-from backends.rollout_run import RolloutAborted
-from backends.session import InFlight
+from backends.core import guards
+from backends.core.baseline import baseline
+from backends.core.errors import Refused
+from backends.core.model import FleetSnapshot
+from backends.core.rollout import Plan, Rollout, RolloutState
+from backends.engine.rollout_driver import RolloutAborted
+from backends.engine.session import InFlight
 from tui.formatting import literal, staged_text
 from tui.modals.confirm import ConfirmationModal
 from tui.rollout_view import active

@@ -1,4 +1,4 @@
-"""The fleet view's feed: what its :class:`~backends.session.FleetSession` says.
+"""The fleet view's feed: what its :class:`~backends.engine.session.FleetSession` says.
 
 The session does all the I/O (reads, the watch loop, the operations in flight); the
 screen only listens. Snapshots and events are coalesced: events go to an inbox, only the
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from textual.notifications import SeverityLevel
 
-from backends.errors import Refused
-from backends.events import Event
-from backends.model import FleetSnapshot
-from backends.session import (
+from backends.core.errors import Refused
+from backends.core.events import Event
+from backends.core.model import FleetSnapshot
+from backends.engine.session import (
     AttentionChanged,
     EventArrived,
     FleetSession,

@@ -3,7 +3,7 @@ and, for the incident responder, its drift findings (a tainted generation), whet
 is due a rebuild, ``l`` the selected instance's logs and ``d`` the diff against the
 previous generation.
 
-It renders the fleet's :class:`~backends.session.FleetSession` on its own (it follows the
+It renders the fleet's :class:`~backends.engine.session.FleetSession` on its own (it follows the
 session's reads and actions), so it needs nothing from the fleet view.
 """
 
@@ -24,11 +24,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from backends.events import EventKind
-from backends.journal import JournalRecord
-from backends.model import FleetSnapshot, Generation, Instance, iso
-from backends.session import EventArrived, FleetSession, SnapshotUpdated, Update, describe
-from backends.traffic import traffic_line
+from backends.core.events import EventKind
+from backends.core.journal import JournalRecord
+from backends.core.model import FleetSnapshot, Generation, Instance, iso
+from backends.core.traffic import traffic_line
+from backends.engine.session import EventArrived, FleetSession, SnapshotUpdated, Update, describe
 from tui.formatting import GLYPHS, age, clock_time, counts_summary, literal, record_event
 from tui.modals.diff import DiffModal
 from tui.screens.fleet_incident import REBUILD, TAINTED

@@ -2,7 +2,7 @@
 health incidents and traffic changes from the events this Molt saw — filterable as the
 fleet view's events are (``/``, then ``g3``, ``g3-1``, ``alice``, ``unhealthy``…).
 
-The merge is :func:`backends.report.timeline` (the same journal ``molt report`` reads);
+The merge is :func:`backends.core.report.timeline` (the same journal ``molt report`` reads);
 this screen only draws it, with the Line API: a long journal costs a screenful.
 """
 
@@ -28,10 +28,10 @@ from textual.strip import Strip
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from backends.events import Event, EventKind
-from backends.journal import JournalRecord
-from backends.report import Moment, MomentKind, noteworthy, timeline
-from backends.session import EventArrived, FleetSession, Update, describe
+from backends.core.events import Event, EventKind
+from backends.core.journal import JournalRecord
+from backends.core.report import Moment, MomentKind, noteworthy, timeline
+from backends.engine.session import EventArrived, FleetSession, Update, describe
 from tui.formatting import literal
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader

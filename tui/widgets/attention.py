@@ -10,9 +10,9 @@ from datetime import tzinfo
 from rich.text import Text
 from textual.widgets import Static
 
-from backends.interrupted import again
-from backends.journal import JournalRecord
-from backends.locking import Lease
+from backends.core.interrupted import again
+from backends.core.journal import JournalRecord
+from backends.core.locking import Lease
 from tui.formatting import clock_time, literal
 
 SHOWN = 3  # interrupted actions listed; `molt status` has them all

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from rich.cells import cell_len
 
-from backends.model import Generation
-from backends.traffic import traffic_line
+from backends.core.model import Generation
+from backends.core.traffic import traffic_line
 from tui.formatting import FLAG, literal
 from tui.rollout_view import RolloutView
 from tui.sparkline import sparkline

@@ -20,8 +20,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from backends.events import Event, EventKind, HealthChanged, InstanceRestarted, TrafficCrossed
-from backends.model import Health
+from backends.core.events import Event, EventKind, HealthChanged, InstanceRestarted, TrafficCrossed
+from backends.core.model import Health
 from tui.formatting import clock_time, event_mark, event_matches, literal
 from tui.throttle import Throttle
 

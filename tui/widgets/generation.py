@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from backends.model import Generation, GenerationState, Health, utcnow
+from backends.core.model import Generation, GenerationState, Health, utcnow
 from tui.formatting import GLYPHS, age, counts_summary, literal
 from tui.rollout_view import RolloutView
 from tui.widgets.column_rows import Row, marks_rows, traffic_rows, wrap_rollout

@@ -10,9 +10,9 @@ from textual.containers import HorizontalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from backends.baseline import worse_than_baseline
-from backends.model import FleetSnapshot, utcnow
-from backends.rollout import Rollout
+from backends.core.baseline import worse_than_baseline
+from backends.core.model import FleetSnapshot, utcnow
+from backends.core.rollout import Rollout
 from tui.rollout_view import rollout_view
 from tui.widgets.generation import GenerationColumn
 

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from tui.formatting import literal
 
 if TYPE_CHECKING:
-    from backends.session import FleetSession
+    from backends.engine.session import FleetSession
 
 
 class FleetHeader(Horizontal):
