@@ -33,6 +33,7 @@ from backends.config.fleet_config import FleetConfig
 from backends.contract import Backend, check_complete
 from backends.core.errors import BackendError, NotFound, OperationFailed, Refused
 from backends.core.events import Event
+from backends.core.guards import check_takes_traffic
 from backends.core.locking import FLEET_LOCK, Lease
 from backends.core.model import (
     DriftReport,
@@ -154,14 +155,9 @@ class AwsBackend(Backend):
         records = await self.resources.groups()
         complete = check_complete(weights, [r.generation for r in records])
         for record in records:
+            attached = record.target_group is not None
             weight = complete[record.generation]
-            if weight and record.lifecycle is not Lifecycle.ACTIVE:
-                state = record.lifecycle.value
-                raise Refused(f"{record.generation} is {state}; it cannot take traffic")
-            if weight and record.target_group is None:
-                raise Refused(
-                    f"{record.generation} has no target group attached; it cannot take traffic"
-                )
+            check_takes_traffic(record.generation, record.lifecycle, weight, attached=attached)
         total = sum(complete.values())
         listener = await self.resources.listener()
         ours = [(r.target_group, complete[r.generation]) for r in records if r.target_group]
