@@ -7,7 +7,7 @@ They never touch a backend, so they are property-tested on their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from backends.core.errors import BadInput, NotFound, Refused, shown
 from backends.core.model import FleetSnapshot, Generation, GenerationState, Lifecycle
@@ -132,6 +132,37 @@ def check_takes_traffic(
         raise Refused(f"{generation_id} is {lifecycle}; it cannot take traffic")
     if not attached:
         raise Refused(f"{generation_id} has no target group attached; it cannot take traffic")
+
+
+def check_keeps_healthy_traffic(
+    carrying_now: Collection[str],
+    carrying_after: Collection[str],
+    *,
+    change: str,
+    serving: str = "generation",
+    now: str = "",
+    then: str = "shift first",
+) -> None:
+    """A driver putting its load balancer back as Molt recorded it (``molt apply``) may
+    not take the traffic off everything healthy that carries it now.
+
+    Args:
+        carrying_now: what is healthy and carries traffic now (servers, target groups).
+        carrying_after: what would, once ``change`` is made.
+        change: the change, as the refusal names it.
+        serving: what the load balancer sends traffic to, in the refusal's words.
+        now: what carries it now, named in the refusal when it helps.
+        then: what the operator should do instead.
+
+    Raises:
+        Refused: something carries traffic now and nothing would afterwards.
+    """
+    if carrying_now and not carrying_after:
+        raise Refused(
+            f"{change} would leave no healthy {serving} carrying traffic"
+            + (f" (now: {now})" if now else "")
+            + f"; nothing was changed — {then}"
+        )
 
 
 def check_retire(snapshot: FleetSnapshot, generation_id: str) -> Generation:

@@ -69,7 +69,7 @@ class FleetRuntime:
         self.launching: dict[str, asyncio.Task[None]] = {}
         self.retiring: dict[str, asyncio.Task[None]] = {}
         #: the fleet's locks by name, each held by one Molt's open connection
-        #: (see Agent._hold_lock)
+        #: (see :func:`backends.local.streams.hold_lock`)
         self.leases: dict[str, Lease] = {}
         self.launches = JournaledLaunches(name, store)
 

@@ -306,7 +306,7 @@ async def verify(args: argparse.Namespace, session: FleetSession) -> int:
 
 async def agent_command(args: argparse.Namespace) -> int:
     from backends.config.fleet_config import default_state_dir
-    from backends.local.driver import AgentClient
+    from backends.local.agent_client import AgentClient
 
     client = AgentClient(default_state_dir())
     if args.action == "status":
