@@ -17,13 +17,14 @@ import humanize
 from backends.config.loading import load_config
 from backends.core.baseline import worse_than_baseline
 from backends.core.errors import ConfigError, OperationFailed, Refused, shown
+from backends.core.interrupted import again
 from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, GenerationSpec, iso, utcnow
 from backends.core.rollout import Rollout, judge_now
 from backends.core.taint import annotate
 from backends.core.traffic import ms_text, percent_text, rate_text
 from backends.engine import rollout_driver
-from backends.engine.session import FleetSession, again
+from backends.engine.session import FleetSession
 from tui.cli import incident
 from tui.cli.rollout import rollout as rollout_command
 from tui.cli.watch import watch
