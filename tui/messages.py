@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from backends.engine.session import (
+from backends.engine.updates import (
     AttentionChanged,
     HistoryRead,
     OperationsChanged,

@@ -15,8 +15,8 @@ from backends.aws import naming
 from backends.aws.health import TargetState
 from backends.aws.reading import GroupRecord, forward_entries
 from backends.aws.resources import FleetResources, without
+from backends.contract import Retirement
 from backends.core.deadline import Deadline
-from backends.retiring import Retirement
 
 #: targets may outlive the deregistration delay by a moment before the ALB drops them
 DRAIN_MARGIN = 5.0

@@ -12,7 +12,8 @@ from typing import Any
 from backends.config.fleet_config import FleetConfig
 from backends.contract import Backend
 from backends.core.errors import BackendError, NotFound, Unreachable
-from backends.core.events import DifferenceFound, Event, ReadError, event_from_json
+from backends.core.event_json import event_from_json
+from backends.core.events import DifferenceFound, Event, ReadError
 from backends.core.locking import FLEET_LOCK, Lease, Locked
 from backends.core.model import (
     DriftReport,
@@ -23,7 +24,8 @@ from backends.core.model import (
     GenerationSpec,
 )
 from backends.local import rpc
-from backends.local.agent_client import CALL_TIMEOUT, AgentClient, LocalJournal
+from backends.local.agent_client import CALL_TIMEOUT, LocalJournal
+from backends.local.agent_client import AgentClient as AgentClient  # `molt agent` uses it
 from backends.local.processes import STOP_GRACE
 from backends.local.settings import LocalSettings, settings_to_json
 

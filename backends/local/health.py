@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from backends.core.errors import OperationFailed
 from backends.core.events import HealthChanged, InstanceRestarted
@@ -14,20 +13,18 @@ from backends.core.model import Health, Lifecycle, iso, utcnow
 from backends.local import checks, logs, processes
 from backends.local.instances import start_instance
 from backends.local.members import GenerationRuntime, InstanceRuntime
+from backends.local.parts import FleetParts
 from backends.local.traffic import reroute
-
-if TYPE_CHECKING:
-    from backends.local.runtime import FleetRuntime
 
 RESTART_BACKOFF_MAX = 30.0
 SUPERVISE_EVERY = 0.5
 
 
-def start_checks(fleet: FleetRuntime, instance: InstanceRuntime) -> None:
+def start_checks(fleet: FleetParts, instance: InstanceRuntime) -> None:
     instance.task = asyncio.ensure_future(_check_forever(fleet, instance))
 
 
-async def _check_forever(fleet: FleetRuntime, instance: InstanceRuntime) -> None:
+async def _check_forever(fleet: FleetParts, instance: InstanceRuntime) -> None:
     health = fleet.settings.health
     url = f"http://127.0.0.1:{instance.port}{health.path}"
     loop = asyncio.get_running_loop()
@@ -39,7 +36,7 @@ async def _check_forever(fleet: FleetRuntime, instance: InstanceRuntime) -> None
         await checks.sleep_until_next(started, health.interval)
 
 
-def _observe(fleet: FleetRuntime, instance: InstanceRuntime, result: checks.CheckResult) -> None:
+def _observe(fleet: FleetParts, instance: InstanceRuntime, result: checks.CheckResult) -> None:
     if instance.exited:
         return  # its process is gone: the supervisor said so and restarts it
     instance.last_check, instance.latency_ms = result.text, result.latency_ms
@@ -56,7 +53,7 @@ def _observe(fleet: FleetRuntime, instance: InstanceRuntime, result: checks.Chec
 
 
 def _health_changed(
-    fleet: FleetRuntime, instance: InstanceRuntime, before: Health, after: Health, check: str
+    fleet: FleetParts, instance: InstanceRuntime, before: Health, after: Health, check: str
 ) -> None:
     instance.healthy_since = utcnow() if after is Health.HEALTHY else None
     fleet.store.set_health(fleet.name, instance.id, after.value, iso(instance.healthy_since))
@@ -73,7 +70,7 @@ def _health_changed(
     )
 
 
-async def supervise(fleet: FleetRuntime) -> None:
+async def supervise(fleet: FleetParts) -> None:
     """Restart instances whose process died, with a growing back-off; keep their
     logs under their size cap."""
     loop = asyncio.get_running_loop()
@@ -98,13 +95,13 @@ async def supervise(fleet: FleetRuntime) -> None:
                     _restart(fleet, generation, instance, loop.time())
 
 
-def _cap_logs(fleet: FleetRuntime) -> None:
+def _cap_logs(fleet: FleetParts) -> None:
     for generation in list(fleet.generations.values()):
         for instance_id in list(generation.instances):
             logs.cap(fleet.log(instance_id))
 
 
-def _exited(fleet: FleetRuntime, instance: InstanceRuntime) -> None:
+def _exited(fleet: FleetParts, instance: InstanceRuntime) -> None:
     """Its process is gone: unhealthy at once, with the exit status and the last
     line it printed (a start period is for slow starters, not for crashes)."""
     instance.exited = True
@@ -117,7 +114,7 @@ def _exited(fleet: FleetRuntime, instance: InstanceRuntime) -> None:
 
 
 def _restart(
-    fleet: FleetRuntime, generation: GenerationRuntime, instance: InstanceRuntime, now: float
+    fleet: FleetParts, generation: GenerationRuntime, instance: InstanceRuntime, now: float
 ) -> None:
     how = _how(instance)
     instance.restarts += 1

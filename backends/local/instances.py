@@ -5,19 +5,16 @@ agent adopts it."""
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
 
 from backends.config.templates import render
 from backends.core.model import Health, iso
 from backends.local import checks, processes
 from backends.local.members import GenerationRuntime, InstanceRuntime
+from backends.local.parts import FleetParts
 from backends.local.store import InstanceRow
 
-if TYPE_CHECKING:
-    from backends.local.runtime import FleetRuntime
 
-
-def new_judge(fleet: FleetRuntime, previous: InstanceRuntime | None = None) -> checks.HealthJudge:
+def new_judge(fleet: FleetParts, previous: InstanceRuntime | None = None) -> checks.HealthJudge:
     """A fresh judge, in its start period; an instance restarted after its process
     exited stays unhealthy until it passes its checks again."""
     health = fleet.settings.health
@@ -30,7 +27,7 @@ def new_judge(fleet: FleetRuntime, previous: InstanceRuntime | None = None) -> c
 
 
 def start_instance(
-    fleet: FleetRuntime, generation: GenerationRuntime, instance_id: str
+    fleet: FleetParts, generation: GenerationRuntime, instance_id: str
 ) -> InstanceRuntime:
     """Start (or start again) one instance of ``generation``; the caller starts its
     health checks.
@@ -72,7 +69,7 @@ def start_instance(
     return instance
 
 
-def save_instance(fleet: FleetRuntime, instance: InstanceRuntime) -> None:
+def save_instance(fleet: FleetParts, instance: InstanceRuntime) -> None:
     fleet.store.save_instance(
         InstanceRow(
             fleet=fleet.name,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backends.core.errors import BackendError, NotFound, OperationFailed
 from backends.core.events import launched
@@ -17,17 +16,15 @@ from backends.local import processes
 from backends.local.health import start_checks
 from backends.local.instances import start_instance
 from backends.local.members import GenerationRuntime
+from backends.local.parts import FleetParts
 from backends.local.processes import STOP_GRACE
 from backends.local.retiring import destroy
 from backends.local.store import GenerationRow
 from backends.local.trees import freeze, remove_tree
 
-if TYPE_CHECKING:
-    from backends.local.runtime import FleetRuntime
-
 
 async def launch(
-    fleet: FleetRuntime, spec: GenerationSpec, resume: str | None = None
+    fleet: FleetParts, spec: GenerationSpec, resume: str | None = None
 ) -> Generation:
     """Record the generation ``launching``, freeze its tree, start its instances,
     then mark it ``active``. ``resume`` names a generation left launching, to finish
@@ -69,7 +66,7 @@ async def launch(
     return generation.to_model()
 
 
-def launch_task(fleet: FleetRuntime, generation: GenerationRuntime) -> asyncio.Task[None]:
+def launch_task(fleet: FleetParts, generation: GenerationRuntime) -> asyncio.Task[None]:
     """The launch of a ``launching`` generation, started once and joined by every caller."""
     task = fleet.launching.get(generation.row.id)
     if task is None:
@@ -81,7 +78,7 @@ def launch_task(fleet: FleetRuntime, generation: GenerationRuntime) -> asyncio.T
     return task
 
 
-async def _finish_launch(fleet: FleetRuntime, generation: GenerationRuntime) -> None:
+async def _finish_launch(fleet: FleetParts, generation: GenerationRuntime) -> None:
     home = fleet.home / generation.row.id
     if not generation.row.digest:
         await asyncio.to_thread(remove_tree, home)  # a copy cut short is not trusted

@@ -8,24 +8,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
+from backends.contract import Retirement
 from backends.core.deadline import Deadline
 from backends.core.model import GenerationState, Lifecycle
 from backends.local import processes
 from backends.local.members import GenerationRuntime
+from backends.local.parts import FleetParts
 from backends.local.processes import STOP_GRACE
 from backends.local.traffic import reroute
 from backends.local.trees import remove_tree
-from backends.retiring import Retirement
-
-if TYPE_CHECKING:
-    from backends.local.runtime import FleetRuntime
 
 DRAIN_EVERY = 0.05  # how often the proxy's in-flight count is looked at while draining
 
 
-async def retire(fleet: FleetRuntime, generation_id: str) -> None:
+async def retire(fleet: FleetParts, generation_id: str) -> None:
     """Drain and destroy; a second call while that runs waits for the same retire."""
     retirement = LocalRetirement(fleet, generation_id)
     await retirement.start_draining()
@@ -33,7 +30,7 @@ async def retire(fleet: FleetRuntime, generation_id: str) -> None:
     # the caller leaving must not stop a retire half way
 
 
-def retire_task(fleet: FleetRuntime, generation: GenerationRuntime) -> asyncio.Task[None]:
+def retire_task(fleet: FleetParts, generation: GenerationRuntime) -> asyncio.Task[None]:
     """The retire of a draining generation, started once and joined by every caller."""
     task = fleet.retiring.get(generation.row.id)
     if task is None:
@@ -50,7 +47,7 @@ class LocalRetirement(Retirement):
     the proxy's in-flight count."""
 
     def __init__(
-        self, fleet: FleetRuntime, generation: str, found: GenerationRuntime | None = None
+        self, fleet: FleetParts, generation: str, found: GenerationRuntime | None = None
     ) -> None:
         super().__init__(generation)
         self.fleet = fleet
@@ -95,7 +92,7 @@ class LocalRetirement(Retirement):
         await destroy(self.fleet, self.generation_runtime, reason="")
 
 
-async def destroy(fleet: FleetRuntime, generation: GenerationRuntime, reason: str) -> None:
+async def destroy(fleet: FleetParts, generation: GenerationRuntime, reason: str) -> None:
     """Stop its processes, remove its tree, mark it retired (``reason``: why, when
     it was not an operator's retire)."""
     was = generation.to_model().state

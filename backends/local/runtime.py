@@ -12,66 +12,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from backends.core.broadcast import Broadcast
-from backends.core.errors import NotFound, Refused
-from backends.core.events import Event, ReadError, StateChanged
-from backends.core.locking import Lease
+from backends.core.errors import Refused
+from backends.core.events import ReadError
 from backends.core.model import (
     DriftReport,
-    FleetSnapshot,
     Generation,
     GenerationSpec,
-    GenerationState,
     Health,
     Lifecycle,
     parse_iso,
-    utcnow,
 )
-from backends.local import health, launching, logs, processes, retiring, traffic, verifying
+from backends.local import health, launching, processes, retiring, traffic, verifying
 from backends.local.instances import new_judge
 from backends.local.members import GenerationRuntime, InstanceRuntime
-from backends.local.meter import Meter
+from backends.local.parts import FleetParts
 from backends.local.processes import STOP_GRACE
-from backends.local.proxy import Proxy
-from backends.local.routing import Router
 from backends.local.settings import LocalSettings, split_address
-from backends.local.store import InstanceRow, Store
-from backends.local.verifying import JournaledLaunches
-from backends.local.wire import Limits, MiB
+from backends.local.store import InstanceRow
+from backends.local.wire import MiB
 
 
-class FleetRuntime:
-    """Supervises one fleet's instances, checks their health and routes its traffic."""
-
-    def __init__(self, name: str, settings: LocalSettings, store: Store, state_dir: Path) -> None:
-        self.name = name
-        self.settings = settings
-        self.store = store
-        self.home = state_dir / "fleets" / name
-        self.generations: dict[str, GenerationRuntime] = {}
-        self.router = Router()
-        self.meter = Meter()
-        limits = Limits(max_body=settings.max_body_mib * MiB)
-        self.proxy = Proxy(name, self.router, self.meter, limits)
-        self.entry = ""
-        self.events = Broadcast()
-        #: held while generations are added, started, shifted or marked draining
-        self.lock = asyncio.Lock()
-        self.session: aiohttp.ClientSession | None = None
-        #: every task the runtime started, cancelled when it closes
-        self.tasks: set[asyncio.Task[None]] = set()
-        #: launches and retires under way, by generation: joined, never started twice
-        self.launching: dict[str, asyncio.Task[None]] = {}
-        self.retiring: dict[str, asyncio.Task[None]] = {}
-        #: the fleet's locks by name, each held by one Molt's open connection
-        #: (see :func:`backends.local.streams.hold_lock`)
-        self.leases: dict[str, Lease] = {}
-        self.launches = JournaledLaunches(name, store)
+class FleetRuntime(FleetParts):
+    """Supervises one fleet's instances, checks their health and routes its traffic:
+    starts, adopts and stops what :class:`FleetParts` holds, and lends it to the verbs."""
 
     # life of the runtime -------------------------------------------------------------
     async def start(self, last_entry: str) -> None:
@@ -215,54 +182,6 @@ class FleetRuntime:
         task = asyncio.ensure_future(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-
-    # reading ---------------------------------------------------------------------------
-    def snapshot(self) -> FleetSnapshot:
-        as_of = utcnow()
-        return FleetSnapshot(
-            fleet=self.name,
-            backend="local",
-            entry=self.entry,
-            generations=tuple(g.to_model(self.meter, as_of) for g in self.generations.values()),
-        )
-
-    def generation(self, generation_id: str) -> GenerationRuntime:
-        """The generation, unless it is retired or was never launched (:class:`NotFound`)."""
-        try:
-            return self.generations[generation_id]
-        except KeyError:
-            raise NotFound(f"fleet {self.name} has no generation {generation_id}") from None
-
-    def log(self, instance_id: str) -> Path:
-        """Where the instance's output is written."""
-        return logs.log_path(self.home, instance_id)
-
-    def log_of(self, instance_id: str) -> Path:
-        """An instance's log (one retired a while ago keeps its log)."""
-        path = self.log(instance_id)
-        if not path.exists() or "/" in instance_id or instance_id.startswith("."):
-            running = [i for g in self.generations.values() for i in g.instances]
-            raise NotFound(
-                f"fleet {self.name} has no instance {instance_id} "
-                f"(running: {', '.join(running) or 'none'}); see `molt status {self.name}`"
-            )
-        return path
-
-    def publish(self, event: Event) -> None:
-        self.events.publish(event)
-
-    def state_changed(
-        self, generation_id: str, before: GenerationState, after: GenerationState, detail: str = ""
-    ) -> None:
-        self.publish(
-            StateChanged(
-                fleet=self.name,
-                generation_id=generation_id,
-                before=before,
-                after=after,
-                detail=detail,
-            )
-        )
 
     # the verbs -------------------------------------------------------------------------
     async def launch(self, spec: GenerationSpec, resume: str | None = None) -> Generation:

@@ -4,19 +4,16 @@ and their healthy instances; a shift stores the complete weights, then reroutes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from backends.contract import check_complete
 from backends.core.events import WeightsChanged
 from backends.core.guards import check_takes_traffic
 from backends.core.model import Health, Lifecycle
+from backends.local.parts import FleetParts
 from backends.local.routing import Route, Upstream
 
-if TYPE_CHECKING:
-    from backends.local.runtime import FleetRuntime
 
-
-def reroute(fleet: FleetRuntime) -> None:
+def reroute(fleet: FleetParts) -> None:
     """The proxy sends each active generation its weight, to its healthy instances."""
     fleet.router.update(
         Route(
@@ -32,7 +29,7 @@ def reroute(fleet: FleetRuntime) -> None:
     )
 
 
-async def set_weights(fleet: FleetRuntime, weights: Mapping[str, int]) -> None:
+async def set_weights(fleet: FleetParts, weights: Mapping[str, int]) -> None:
     """The complete map: every generation the agent holds (retired ones are gone)."""
     async with fleet.lock:
         complete = check_complete(weights, fleet.generations)

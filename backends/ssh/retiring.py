@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from backends.contract import Retirement
 from backends.core.deadline import Deadline
 from backends.core.errors import NotFound, OperationFailed, Unreachable
 from backends.core.model import Lifecycle, iso, utcnow
-from backends.retiring import Retirement
 from backends.ssh.haproxy import Haproxy
 from backends.ssh.parts import FleetParts
 from backends.ssh.settings import HostAddress

@@ -23,7 +23,8 @@ from backends.config.fleet_config import FleetConfig
 from backends.core.events import Event, EventKind, OperatorAction
 from backends.core.model import FleetSnapshot
 from backends.core.rollout import Rollout
-from backends.engine.session import AttentionChanged, FleetSession, HistoryRead, InFlight
+from backends.engine.session import FleetSession
+from backends.engine.updates import AttentionChanged, HistoryRead, InFlight
 from tui.commands import OffersCommands, fleet_commands
 from tui.formatting import difference_line, literal, record_event, staged_text
 from tui.modals.fleet_picker import FleetPicker

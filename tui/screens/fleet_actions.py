@@ -24,7 +24,7 @@ from backends.core import guards
 from backends.core.errors import BackendError, Refused
 from backends.core.model import FleetSnapshot, Generation
 from backends.engine.operations import Stale
-from backends.engine.session import InFlight, describe
+from backends.engine.updates import InFlight, describe
 from tui.formatting import literal, staged_text, weights_text
 from tui.modals.confirm import ConfirmationModal
 from tui.modals.launch import LaunchModal

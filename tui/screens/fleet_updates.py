@@ -17,10 +17,10 @@ from textual.notifications import SeverityLevel
 from backends.core.errors import Refused
 from backends.core.events import Event
 from backends.core.model import FleetSnapshot
-from backends.engine.session import (
+from backends.engine.session import FleetSession
+from backends.engine.updates import (
     AttentionChanged,
     EventArrived,
-    FleetSession,
     HistoryRead,
     InFlight,
     OperationsChanged,

@@ -31,7 +31,8 @@ from textual.worker import Worker, WorkerState
 from backends.core.events import Event, EventKind
 from backends.core.journal import JournalRecord
 from backends.core.report import Moment, MomentKind, noteworthy, timeline
-from backends.engine.session import EventArrived, FleetSession, Update, describe
+from backends.engine.session import FleetSession
+from backends.engine.updates import EventArrived, Update, describe
 from tui.formatting import literal
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
