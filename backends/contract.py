@@ -203,7 +203,8 @@ class Backend(ABC):
     async def retire(self, generation: str) -> None:
         """Drain (bounded by the fleet's drain timeout), then destroy the generation's
         instances and resources. Its record stays in history. A generation already
-        draining is resumed: the retire that was cut short is finished (or joined)."""
+        draining is resumed: the retire that was cut short is finished (or joined).
+        Every driver follows :class:`Retirement`."""
         self._refuse_in_read_only("retire")
         await self._retire(generation)
 
