@@ -19,6 +19,7 @@ from backends.config.health_settings import HealthSettings
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
 from backends.local.settings import LocalSettings
+from tests.support.waiting import wait_for as wait_for  # where local tests find it
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -152,14 +153,3 @@ def molt_json(state_dir: Path, *args: str, config: Path | None = None) -> dict:
     done = molt(state_dir, *args, "--json", config=config)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def wait_for(predicate, timeout: float = 30.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
-        time.sleep(every)

@@ -193,7 +193,7 @@ class SyntheticBackend(Backend):
         self.generations: dict[str, _Generation] = {}
         self.failures: dict[str, BackendError] = {}
         self.events = Broadcast()
-        self._next = 1
+        self.watchers = 0  # watches of this backend that are listening (tests wait on it)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # shaping the fleet (tests) ----------------------------------------------------------
@@ -210,8 +210,8 @@ class SyntheticBackend(Backend):
         """Add a generation as if launched ``age`` ago; an int means that many healthy."""
         if isinstance(healths, int):
             healths = [Health.HEALTHY] * healths
-        generation_id = f"g{self._next}"
-        self._next += 1
+        # ids are never reused: retired generations stay in ``generations``
+        generation_id = f"g{max(map(generation_number, self.generations), default=0) + 1}"
         launched = self.clock() - age
         generation = _Generation(
             generation_id, version, len(healths), note, launched, launched_by, weight
@@ -364,6 +364,28 @@ class SyntheticBackend(Backend):
         self.journal = self.memory
         return self
 
+    def reopened(self, *, read_only: bool) -> SyntheticBackend:
+        """Another backend on this fleet, as another process would open it: the same
+        generations, journal, locks, events and printed lines; its own read-only mode."""
+        other = SyntheticBackend(
+            self.fleet,
+            clock=self.clock,
+            entry=self.entry,
+            operator=self.operator_name,
+            count=self.count,
+            auto_health=self.auto_health,
+            retire_for=self.retire_for,
+            read_only=read_only,
+        )
+        other.generations = self.generations
+        other.leases = self.leases
+        other.printed = self.printed
+        other.events = self.events
+        other.traffic_clock = self.traffic_clock
+        other.memory = self.memory
+        other.journal = self.memory
+        return other
+
     @property
     def poll_interval(self) -> float:
         return 0.02
@@ -401,8 +423,13 @@ class SyntheticBackend(Backend):
 
     async def watch(self) -> AsyncIterator[Event]:
         await self.maybe_fail("watch")
-        async for event in self.events.stream():
-            yield event
+        with self.events.subscription() as queue:
+            self.watchers += 1  # subscribed: it hears every event from now on
+            try:
+                while True:
+                    yield await queue.get()
+            finally:
+                self.watchers -= 1
 
     # the fleet lock, in memory -----------------------------------------------------------
     async def _acquire(self, lease: Lease) -> Lease:
