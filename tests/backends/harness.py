@@ -2,7 +2,8 @@
 
 Each driver has a module ``tests/backends/harness_<driver>.py`` with
 ``make_harness()``: an async context manager yielding a :class:`Harness` on a fresh,
-empty fleet made of real parts (processes, sshd + HAProxy, moto's endpoints).
+empty fleet made of real parts (processes, sshd + HAProxy, moto's endpoints) — and the
+synthetic backend the TUI tests stand on, so they stand on something the contract holds.
 """
 
 from __future__ import annotations

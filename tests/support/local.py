@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,6 +136,16 @@ def molt_process(state_dir: Path, *args: str, config: Path | None = None) -> sub
         text=True,
         cwd=state_dir,
     )
+
+
+def printed_by(process: subprocess.Popen[str]) -> tuple[list[str], threading.Thread]:
+    """Every line ``process`` prints, as it prints it, and the thread that reads them
+    (it ends with the output): a test can wait on what it said while it still runs."""
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    return lines, reader
 
 
 def kill_when(process: subprocess.Popen[str], reached, what: str, timeout: float = 60.0) -> None:

@@ -1,7 +1,8 @@
 """An in-memory Backend for deterministic TUI tests and the scale benchmark.
 
 It implements the whole contract (snapshot, watch, launch, set_weights, retire, verify,
-journal) without processes or sockets; the TUI drives it through the same
+journal) without processes or sockets — the contract suite in ``tests/backends`` runs
+against it as against every driver; the TUI drives it through the same
 :class:`backends.engine.operations.Operations` as any driver, so the same guards apply.
 Tests shape it directly (``add_generation``, ``set_health``, ``set_traffic``, ``fail``)
 with a frozen clock, so screenshots are byte-stable, and act on it as another operator
@@ -359,7 +360,9 @@ class SyntheticBackend(Backend):
         self.events.publish(event)
 
     def open_as(self, *, read_only: bool) -> SyntheticBackend:
-        """This backend as a session opens it (read-only fixed from now on)."""
+        """This very backend as a session opens it, so a test shapes what the app sees
+        (its read-only mode set from now on: a shortcut the contract does not allow a
+        driver; :meth:`reopened` opens another backend on the fleet as a driver does)."""
         self._read_only = read_only
         self.journal = self.memory
         return self
