@@ -473,8 +473,9 @@ class SyntheticBackend(Backend):
     async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
         await self.maybe_fail("launch")
         if resume is not None:
-            self.generations[resume].lifecycle = Lifecycle.ACTIVE
-            return self.generations[resume].to_model()
+            left = self._generation(resume)  # NotFound, as a driver says it
+            left.lifecycle = Lifecycle.ACTIVE
+            return left.to_model()
         count = spec.count or self.count
         generation_id = self.add_generation(
             spec.version,
