@@ -4,15 +4,12 @@ per instance (``log_size``) by rotation on the host, without losing a line."""
 
 from __future__ import annotations
 
-import contextlib
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.ssh.processes import START
-from tests.support.local import molt_process, printed_by, wait_for
+from tests.support.local import molt_process, printed_while, request, wait_for
 
 pytestmark = pytest.mark.slow
 FAULT = "error: GET /x failed: the demo's injected fault"
@@ -26,21 +23,8 @@ def test_logs_show_and_follow_what_the_instance_printed(make_fleet):
     assert f"demo v1-errors ({instance['id']}) listening on {instance['address']}" in shown
     following = molt_process(fleet.state_dir, "logs", fleet.name, "g1", "--lines", "0", "-f",
                              config=fleet.config)
-    said, reader = printed_by(following)
-    try:
-
-        def failure_shown() -> bool:
-            """the follower to show a failed request"""
-            with contextlib.suppress(urllib.error.HTTPError):
-                urllib.request.urlopen(f"http://{instance['address']}/x", timeout=2).read()
-            return any(FAULT in line for line in said)
-
-        wait_for(failure_shown, timeout=20, every=0.05)  # the follower starts within a second or so
-    finally:
-        following.terminate()
-        following.wait(10)
-        reader.join(10)
-    out = "".join(said)
+    # the follower starts within a second or so
+    out = printed_while(following, lambda: request(f"http://{instance['address']}/x"), FAULT)
     assert FAULT in out
 
 

@@ -12,7 +12,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from backends.config.fleet_config import FleetConfig
@@ -138,14 +140,33 @@ def molt_process(state_dir: Path, *args: str, config: Path | None = None) -> sub
     )
 
 
-def printed_by(process: subprocess.Popen[str]) -> tuple[list[str], threading.Thread]:
-    """Every line ``process`` prints, as it prints it, and the thread that reads them
-    (it ends with the output): a test can wait on what it said while it still runs."""
+def printed_while(
+    process: subprocess.Popen[str], poke: Callable[[], object], wanted: str, timeout: float = 20.0
+) -> str:
+    """All a follower (``molt logs -f``) printed, once it printed ``wanted``: ``poke()``
+    (say, a request that fails) over and over until then; the follower is stopped."""
     lines: list[str] = []
     assert process.stdout is not None
     reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
     reader.start()
-    return lines, reader
+
+    def shown() -> bool:
+        poke()
+        return any(wanted in line for line in lines)
+
+    try:
+        wait_for(shown, timeout, 0.05, what=f"the follower to print {wanted!r}")
+    finally:
+        process.terminate()
+        process.wait(10)
+        reader.join(10)
+    return "".join(lines)
+
+
+def request(url: str) -> None:
+    """GET ``url``, whatever it answers."""
+    with contextlib.suppress(urllib.error.HTTPError):
+        urllib.request.urlopen(url, timeout=2).read()
 
 
 def kill_when(process: subprocess.Popen[str], reached, what: str, timeout: float = 60.0) -> None:
