@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_verify_names_a_mode_change_and_an_added_link(state_dir):
-    assert molt(state_dir, "verify", "demo").stdout.strip() == "g1: clean (1 checked)"
+    assert molt(state_dir, "verify", "demo").stdout.strip() == "g1: clean (1 host checked)"
     tree = state_dir / "fleets" / "demo" / "g1" / "tree"
     (tree / "app.py").chmod(0o755)  # made executable, content untouched
     tree.chmod(0o755)

@@ -113,7 +113,7 @@ async def test_haproxy_reloaded_mid_deploy_gets_its_servers_and_weights_back_on_
 async def test_verify_names_the_host_and_file_edited_by_hand(make_fleet):
     fleet = make_fleet()
     fleet.ok("launch", fleet.name, "--version", "v1", "--wait")
-    assert "g1: clean (3 checked)" in fleet.ok("verify", fleet.name)
+    assert "g1: clean (3 hosts checked)" in fleet.ok("verify", fleet.name)
     host = fleet.rig.hosts[1]
     tree = host.srv / "molt" / fleet.name / "g1" / "tree"
     tree.chmod(0o755)
