@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -30,7 +29,7 @@ from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, Generation, Instance, iso
 from backends.core.traffic import traffic_line
 from backends.engine.session import FleetSession, describe
-from tui import messages
+from tui import actions, messages
 from tui.formatting import GLYPHS, age, clock_time, counts_summary, literal, record_event
 from tui.modals.diff import DiffModal
 from tui.screens.fleet_incident import REBUILD, TAINTED
@@ -48,26 +47,7 @@ HEALTH_STYLES = {"healthy": "green", "pending": "yellow", "unhealthy": "bold red
 class InspectScreen(Screen[None]):
     """One generation in detail; follows the fleet view's reads while it is open."""
 
-    BINDINGS = [
-        Binding("escape", "back", "back", tooltip="back to the fleet view", id="back"),
-        # not in the footer yet: the inspect screenshot pins it (see the incident report)
-        Binding(
-            "l",
-            "logs",
-            "logs",
-            show=False,
-            tooltip="what the selected instance prints, followed live",
-            id="inspect.logs",
-        ),
-        Binding(
-            "d",
-            "diff",
-            "diff",
-            show=False,
-            tooltip="what changed from the previous generation to this one",
-            id="inspect.diff",
-        ),
-    ]
+    BINDINGS = actions.bindings("inspect")
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None)
     """The fleet as last read by the session."""

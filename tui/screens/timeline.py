@@ -17,7 +17,6 @@ from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.geometry import Size
@@ -32,7 +31,7 @@ from backends.core.events import Event, EventKind
 from backends.core.journal import JournalRecord
 from backends.core.report import Moment, MomentKind, noteworthy, timeline
 from backends.engine.session import FleetSession, describe
-from tui import messages
+from tui import actions, messages
 from tui.formatting import literal
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
@@ -182,17 +181,7 @@ class TimelineScreen(Screen[None]):
             journal holds every action since the fleet began).
     """
 
-    BINDINGS = [
-        Binding("escape", "back", "back", tooltip="back to the fleet view", id="back"),
-        Binding(
-            "slash",
-            "filter",
-            "filter",
-            key_display="/",
-            tooltip="filter by text, generation (g3), instance (g3-1) or operator",
-            id="timeline.filter",
-        ),
-    ]
+    BINDINGS = actions.bindings("timeline")
 
     def __init__(
         self,
