@@ -21,8 +21,11 @@ GOOD_IN_A_ROW = 10
 def noisy_fleet(state_dir: Path, bake: float = 5, fleet: str = "") -> Path:
     """Two instances of the noisy app; a plan that guards against a rise of 2 points in
     5xx (at 0.5% background, the default half point needs thousands of requests a step:
-    more than a test's load gives in a few seconds — see the README's table). ``fleet``:
-    more keys of ``[fleets.web]``."""
+    more than a test's load gives in a few seconds — see docs/benchmarks.md), and against
+    requests 20× slower than the baseline's p99: latency is not what these tests are
+    about, and on a busy 2-core machine a new generation's first seconds are slower than
+    the default 1.5× lets pass within three bakes (seen: g2 inconclusive, "could not show
+    slow within the margins"). ``fleet``: more keys of ``[fleets.web]``."""
     toml = state_dir / "molt.toml"
     toml.write_text(
         "[fleets.web]\n"
@@ -36,6 +39,7 @@ def noisy_fleet(state_dir: Path, bake: float = 5, fleet: str = "") -> Path:
         "steps = [50, 100]\n"
         f"bake = {bake}\n"
         "max_error_increase = 0.02\n"
+        "max_p99_ratio = 20\n"
     )
     return toml
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from backends.core.errors import ConfigError
 from backends.local.demo import demo_artifact
 from tui.cli import main as cli
-from tui.cli import verbs
+from tui.cli import release, verbs
 
 EXAMPLES = 500
 MAX_STDERR = 400
@@ -192,7 +192,7 @@ def test_any_command_line_ends_with_0_1_or_2_and_one_printable_line(small_fleet)
 @given(st.lists(good_weights | weights | hostile_weights | odd_text, min_size=1, max_size=4))
 def test_weights_from_the_command_line_are_whole_numbers_or_a_usage_error(pairs):
     try:
-        parsed = verbs.parse_weights(pairs)
+        parsed = release.parse_weights(pairs)
     except ConfigError as error:
         assert error.message.isprintable() and error.exit_code == 2, error.message
         event("refused: usage error")
