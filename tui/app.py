@@ -66,7 +66,7 @@ class MoltApp(App[None]):
         tz: tzinfo | None = None,
     ) -> None:
         super().__init__()
-        textual_private.apply()  # frames a key press is due in, not one interval later
+        textual_private.fix_timer()  # frames a key press is due in, not one interval later
         textual_private.one_line_fatal_errors(self, _fatal_line)
         self.fleets = {f.name: f for f in fleets}
         self.first_fleet = fleet or next(iter(self.fleets))

@@ -68,7 +68,7 @@ def source_digest() -> str:
     return hashlib.sha256(inspect.getsource(Timer._run).encode()).hexdigest()
 
 
-def apply() -> bool:
+def fix_timer() -> bool:
     """Put the fixed loop in place, if this Textual is one it was made for."""
     if Timer._run is _run:
         return True

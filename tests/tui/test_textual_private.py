@@ -15,7 +15,7 @@ def test_the_timer_fix_is_in_place_for_this_textual():
     """Textual's frame timer skips one interval too far after an idle moment (see
     tui/textual_private.py); the fix must apply to the Textual Molt is pinned to — when
     Textual changes that method, this fails and the fix is looked at again."""
-    assert textual_private.apply() and Timer._run is textual_private._run
+    assert textual_private.fix_timer() and Timer._run is textual_private._run
 
 
 def test_the_fatal_error_hook_is_still_where_textual_calls_it():
