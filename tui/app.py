@@ -108,6 +108,7 @@ class MoltApp(App[None]):
             self.switch_screen(_screen_name(name))
         else:
             self.push_screen(_screen_name(name))
+        self.bridge.resume(self.sessions[name])  # what came while another fleet showed
 
     def in_flight(self) -> list[FleetSession]:
         """The sessions with an operation in flight."""

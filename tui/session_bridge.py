@@ -4,6 +4,8 @@ and posts :mod:`tui.messages` to the screens that render it.
 The session calls its listeners in its own task, so hearing an update is kept short:
 seldom ones become a message at once; snapshots and events wait in a per-session batch
 that is posted at most ``PAINTS_PER_SECOND`` times a second, however fast they come.
+While another fleet is on screen the batch waits (the newest snapshot, the latest
+events) until its fleet shows again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from backends.engine import updates
 from backends.engine.session import FleetSession
 from tui.messages import EventsArrived, SessionMessage, SnapshotRead, seldom
 from tui.throttle import Throttle
+from tui.widgets.event_log import KEEP
 
 PAINTS_PER_SECOND = 12  # with the event log's scroll-range updates: under 20 frames a second
 
@@ -61,6 +64,12 @@ class SessionBridge:
         self._batches[id(session)] = batch
         batch.unlisten = session.listen(lambda update: self._heard(session, batch, update))
 
+    def resume(self, session: FleetSession) -> None:
+        """``session``'s fleet is on screen again: what waited is posted now."""
+        batch = self._batches.get(id(session))
+        if batch is not None and (batch.events or batch.snapshot is not None):
+            batch.throttle.touch()
+
     def stop(self) -> None:
         for batch in self._batches.values():
             batch.unlisten()
@@ -82,12 +91,18 @@ class SessionBridge:
         batch = self._batches.get(id(session))
         if batch is None:
             return
+        if not self.shown(session):  # another fleet is on screen: it waits for `resume`
+            del batch.events[:-KEEP]
+            return
         if batch.events:
             events, batch.events = batch.events, []
             self._post(session, lambda: EventsArrived(session, list(events)))
         if batch.snapshot is not None:
             snapshot, batch.snapshot = batch.snapshot, None
             self._post(session, lambda: SnapshotRead(session, snapshot))
+
+    def shown(self, session: FleetSession) -> bool:
+        return any(s in self.app.screen_stack for s in self.screens_of(session))
 
     def _post(self, session: FleetSession, make: Callable[[], SessionMessage | None]) -> None:
         """A message of its own to each screen (a message is handled once)."""

@@ -36,7 +36,7 @@ from tui.screens.fleet_rollouts import RolloutControls
 from tui.screens.inspect import InspectScreen
 from tui.staging import still_applies
 from tui.widgets.attention import AttentionBar
-from tui.widgets.event_log import KEEP, EventLog
+from tui.widgets.event_log import EventLog
 from tui.widgets.events_pane import EventsPane
 from tui.widgets.generation import GenerationColumn
 from tui.widgets.generations import GenerationStrip
@@ -83,8 +83,6 @@ class FleetScreen(Screen[None]):
         )
         self._follow_launch: str | None = None  # select this generation once it shows
         self._keys_for: actions.Situation | None = None  # what the footer was built for
-        self._waiting: list[Event] = []  # news kept while another fleet is on screen
-        self._waiting_snapshot: FleetSnapshot | None = None
 
     @property
     def preparing(self) -> str:
@@ -167,25 +165,13 @@ class FleetScreen(Screen[None]):
     # what the session says (posted by the App's bridge) -------------------------------------
     @on(messages.EventsArrived)
     def _events_arrived(self, message: messages.EventsArrived) -> None:
-        if not self.on_stack():  # another fleet is on screen: keep the news till it shows
-            self._waiting = [*self._waiting, *message.events][-KEEP:]
-            return
         self.paint_events(message.events)
 
     @on(messages.SnapshotRead)
     def _snapshot_read(self, message: messages.SnapshotRead) -> None:
-        if not self.on_stack():
-            self._waiting_snapshot = message.snapshot
-            return
         self.paint_snapshot(message.snapshot)
 
     def on_screen_resume(self) -> None:
-        events, self._waiting = self._waiting, []
-        snapshot, self._waiting_snapshot = self._waiting_snapshot, None
-        if events:
-            self.paint_events(events)
-        if snapshot is not None:
-            self.paint_snapshot(snapshot)
         self.news.show_status()
 
     @on(messages.OperatorKnown)
