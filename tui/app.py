@@ -18,7 +18,8 @@ from backends.config.fleet_config import FleetConfig
 from backends.config.loading import load_config
 from backends.core.errors import BackendError
 from backends.core.model import utcnow
-from backends.engine.session import FleetSession, Opener, describe
+from backends.engine.session import FleetSession, Opener
+from backends.engine.updates import describe
 from tui import textual_private
 from tui.commands import FleetCommands
 from tui.formatting import goodbye

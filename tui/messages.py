@@ -19,7 +19,8 @@ from backends.core.locking import Lease
 from backends.core.model import FleetSnapshot
 from backends.core.rollout import Rollout
 from backends.engine import updates
-from backends.engine.session import FleetSession, InFlight
+from backends.engine.session import FleetSession
+from backends.engine.updates import InFlight
 
 
 @dataclass

@@ -30,15 +30,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from backends.core import evidence
 from backends.core.baseline import P99_SLACK_MS
 from backends.core.evidence import Counts
 from backends.core.traffic import ms_text, percent_text, rate_text
-
-if TYPE_CHECKING:
-    from backends.core.rollout import Plan
 
 #: a step that has not passed ``bake × EXTEND_AT_MOST`` seconds after it began ends
 #: inconclusive (a fixed deadline: it never moves)
@@ -51,6 +48,26 @@ SLOW_MARGIN = 0.01
 #: the chance that one check of one step passes a generation really beyond its margin
 #: (each later step judges it again, on more traffic)
 PASS_RISK = 0.05
+
+
+class PlanLimits(Protocol):
+    """What the judge reads of a rollout's plan (:class:`backends.core.rollout.Plan` is
+    one): its steps, the bake of each, the margins and the false-abort budget."""
+
+    @property
+    def steps(self) -> tuple[int, ...]: ...
+    @property
+    def bake(self) -> float: ...
+    @property
+    def max_error_rate(self) -> float: ...
+    @property
+    def max_error_increase(self) -> float: ...
+    @property
+    def max_p99_ratio(self) -> float: ...
+    @property
+    def min_requests(self) -> int: ...
+    @property
+    def false_abort(self) -> float: ...
 
 
 class Action(StrEnum):
@@ -178,22 +195,22 @@ class Risks:
     baseline: float
 
     @classmethod
-    def of(cls, plan: Plan) -> Risks:
+    def of(cls, plan: PlanLimits) -> Risks:
         share = plan.false_abort / 2 / len(MEASURES)
         return cls(canary=share / len(plan.steps), baseline=share)
 
 
-def hold_deadline(plan: Plan, began: float) -> float:
+def hold_deadline(plan: PlanLimits, began: float) -> float:
     return began + plan.bake * EXTEND_AT_MOST
 
 
-def slow_threshold(baseline_p99_ms: float, plan: Plan) -> float:
+def slow_threshold(baseline_p99_ms: float, plan: PlanLimits) -> float:
     """A request is slow above this: the baseline's p99 times ``max_p99_ratio``, and at
     least :data:`P99_SLACK_MS` above it."""
     return max(baseline_p99_ms * plan.max_p99_ratio, baseline_p99_ms + P99_SLACK_MS)
 
 
-def decide(plan: Plan, facts: Facts, now: float) -> Decision:
+def decide(plan: PlanLimits, facts: Facts, now: float) -> Decision:
     """What the rollout does now, from what it has seen of this step."""
     risks = Risks.of(plan)
     health = _health(facts)
@@ -245,7 +262,7 @@ def _health(facts: Facts) -> Check:
 
 
 def _judge(
-    measure: str, sides: Sides, margin: float, plan: Plan, risks: Risks, ceiling: float | None
+    measure: str, sides: Sides, margin: float, plan: PlanLimits, risks: Risks, ceiling: float | None
 ) -> Check:
     canary, base = sides.canary, sides.baseline
     base_high = evidence.upper(base, risks.baseline)

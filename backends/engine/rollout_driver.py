@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from backends.core import baseline as baselines
 from backends.core.errors import BackendError, Refused
@@ -29,6 +28,7 @@ from backends.core.rollout_judge import slow_threshold
 from backends.engine.rollout_steps import (
     Held,
     LeaseLost,
+    OpenFleet,
     Progress,
     RolloutAborted,
     RolloutInconclusive,
@@ -39,9 +39,6 @@ from backends.engine.rollout_steps import (
     others_carrying,
     totals,
 )
-
-if TYPE_CHECKING:
-    from backends.engine.session import FleetSession
 
 __all__ = [
     "LeaseLost",
@@ -56,7 +53,7 @@ __all__ = [
 
 
 def _refuse_others(
-    session: FleetSession, snapshot: FleetSnapshot, generation: str, baseline: str
+    fleet: OpenFleet, snapshot: FleetSnapshot, generation: str, baseline: str
 ) -> None:
     """A rollout moves traffic between the new generation and its baseline only: another
     generation carrying traffic is refused at start, with the shift that clears it."""
@@ -70,34 +67,34 @@ def _refuse_others(
     raise Refused(
         f"{carrying}: a rollout moves traffic between {generation} and its baseline "
         f"{baseline} only; give that traffic to the baseline first: "
-        f"`molt shift {session.name} {weights_text(weights)}`"
+        f"`molt shift {fleet.name} {weights_text(weights)}`"
     )
 
 
-async def start(session: FleetSession, generation: str, plan: Plan, progress: Progress) -> Rollout:
+async def start(fleet: OpenFleet, generation: str, plan: Plan, progress: Progress) -> Rollout:
     """Roll ``generation`` out against the generation carrying the most traffic."""
-    snapshot = await session.read()
+    snapshot = await fleet.read()
     target = snapshot.generation(generation)
     if target is None:
-        raise Refused(f"fleet {session.name} has no generation {generation} to roll out")
+        raise Refused(f"fleet {fleet.name} has no generation {generation} to roll out")
     base = baselines.baseline(snapshot, generation)
     if base is None:
         raise Refused(
             f"no generation older than {generation} carries traffic to judge it against; "
             f"promote one first"
         )
-    running = await current(session)
+    running = await current(fleet)
     if running is not None and running.state is not RolloutState.INTERRUPTED and not running.ended:
         raise Refused(
-            f"fleet {session.name} already has a rollout of {running.generation} "
+            f"fleet {fleet.name} already has a rollout of {running.generation} "
             f"({running.state.value}, by {running.by}); one rollout at a time"
         )
-    _refuse_others(session, snapshot, generation, base.id)
+    _refuse_others(fleet, snapshot, generation, base.id)
     rollout_id = uuid.uuid4().hex[:12]
-    held = Held(session, await _take(session, rollout_id, generation))
+    held = Held(fleet, await _take(fleet, rollout_id, generation))
     try:
         p99 = base.traffic.p99_ms if base.traffic is not None else None
-        await session.ops.record(
+        await fleet.ops.record(
             "rollout",
             {
                 "event": "start",
@@ -111,48 +108,48 @@ async def start(session: FleetSession, generation: str, plan: Plan, progress: Pr
             record_id=rollout_id,
         )
         progress(f"rollout of {generation} against {base.id}: {plan.describe()}")
-        return await drive(session, rollout_id, held, progress)
+        return await drive(fleet, rollout_id, held, progress)
     finally:
         held.stop()
-        await _let_go(session, held.lease)
+        await _let_go(fleet, held.lease)
 
 
-async def resume(session: FleetSession, progress: Progress) -> Rollout:
+async def resume(fleet: OpenFleet, progress: Progress) -> Rollout:
     """Resume a paused rollout (its driver goes on) or drive an interrupted one on —
     from the weights as they are, counting anew."""
-    rollout = await _open(session, "resume")
+    rollout = await _open(fleet, "resume")
     if rollout.state is RolloutState.RUNNING:
         raise Refused(f"the rollout of {rollout.generation} is running, not paused")
-    snapshot = await session.read()
+    snapshot = await fleet.read()
     if snapshot.generation(rollout.baseline) is None:
         raise Refused(
             f"the baseline {rollout.baseline} is gone: this rollout cannot be judged; "
-            f"`molt rollout {session.name} --abort` ends it"
+            f"`molt rollout {fleet.name} --abort` ends it"
         )
-    _refuse_others(session, snapshot, rollout.generation, rollout.baseline)
-    driver = await session.backend.lock_holder(ROLLOUT_LOCK)
+    _refuse_others(fleet, snapshot, rollout.generation, rollout.baseline)
+    driver = await fleet.backend.lock_holder(ROLLOUT_LOCK)
     if driver is not None and driver.record == rollout.id:  # its driver waits: wake it
-        await _resumed(session, rollout, snapshot, "")
+        await _resumed(fleet, rollout, snapshot, "")
         progress(f"rollout of {rollout.generation} resumed from the weights as they are")
         return rollout
-    held = Held(session, await _take(session, rollout.id, rollout.generation))
+    held = Held(fleet, await _take(fleet, rollout.id, rollout.generation))
     try:
         why = "driven on after an interruption" if rollout.state is RolloutState.INTERRUPTED else ""
-        await _resumed(session, rollout, snapshot, why)
+        await _resumed(fleet, rollout, snapshot, why)
         weight = snapshot.weights.get(rollout.generation, 0)
         progress(f"driving the rollout of {rollout.generation} on from {weight}%")
-        return await drive(session, rollout.id, held, progress)
+        return await drive(fleet, rollout.id, held, progress)
     finally:
         held.stop()
-        await _let_go(session, held.lease)
+        await _let_go(fleet, held.lease)
 
 
 async def _resumed(
-    session: FleetSession, rollout: Rollout, snapshot: FleetSnapshot, reason: str
+    fleet: OpenFleet, rollout: Rollout, snapshot: FleetSnapshot, reason: str
 ) -> None:
     """The resume record carries fresh counters: the judge counts anew from here."""
     await event(
-        session,
+        fleet,
         rollout,
         "resume",
         reason,
@@ -162,39 +159,39 @@ async def _resumed(
     )
 
 
-async def pause(session: FleetSession, reason: str = "") -> Rollout:
-    rollout = await _open(session, "pause")
+async def pause(fleet: OpenFleet, reason: str = "") -> Rollout:
+    rollout = await _open(fleet, "pause")
     if rollout.state is not RolloutState.RUNNING:
         raise Refused(f"the rollout of {rollout.generation} is {rollout.state.value}")
-    await event(session, rollout, "pause", reason)
+    await event(fleet, rollout, "pause", reason)
     return rollout
 
 
-async def abort(session: FleetSession, reason: str) -> Rollout:
+async def abort(fleet: OpenFleet, reason: str) -> Rollout:
     """All traffic back to the baseline at once, and the rollout ended."""
-    rollout = await _open(session, "abort")
-    await back_to_baseline(session, rollout, reason)
+    rollout = await _open(fleet, "abort")
+    await back_to_baseline(fleet, rollout, reason)
     return rollout
 
 
-async def _open(session: FleetSession, what: str) -> Rollout:
-    rollout = await current(session)
+async def _open(fleet: OpenFleet, what: str) -> Rollout:
+    rollout = await current(fleet)
     if rollout is None or rollout.ended:
-        raise Refused(f"fleet {session.name} has no rollout to {what}")
+        raise Refused(f"fleet {fleet.name} has no rollout to {what}")
     return rollout
 
 
-async def _take(session: FleetSession, record: str, generation: str) -> Lease:
-    operator = await session.ops.operator()
+async def _take(fleet: OpenFleet, record: str, generation: str) -> Lease:
+    operator = await fleet.ops.operator()
     lease = Lease.new(
-        operator, f"rollout {generation}", record, session.backend.lease_ttl, lock=ROLLOUT_LOCK
+        operator, f"rollout {generation}", record, fleet.backend.lease_ttl, lock=ROLLOUT_LOCK
     )
-    return await session.backend.acquire(lease)
+    return await fleet.backend.acquire(lease)
 
 
-async def _let_go(session: FleetSession, lease: Lease) -> None:
+async def _let_go(fleet: OpenFleet, lease: Lease) -> None:
     with contextlib.suppress(BackendError):
-        await asyncio.shield(session.backend.release(lease))
+        await asyncio.shield(fleet.backend.release(lease))
 
 
 def weights_text(weights: Mapping[str, int]) -> str:

@@ -9,23 +9,42 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from backends.contract import Backend
 from backends.core.errors import BackendError, OperationFailed, Refused
+from backends.core.journal import JournalRecord
 from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
 from backends.core.model import FleetSnapshot
 from backends.core.rollout import Rollout, RolloutState, rollout_state, step_facts
 from backends.core.rollout_judge import Action, Decision, Facts, decide
-from backends.engine.operations import Stale
-
-if TYPE_CHECKING:
-    from backends.engine.session import FleetSession
+from backends.engine.operations import Operations, Stale
 
 Progress = Callable[[str], None]
 
 LOCKED_TRIES = 20  # a step or an abort waits this many times for a shift in flight…
 LOCKED_WAIT = 0.5  # …this many seconds each
 SAY_EVERY = 5.0  # seconds between progress lines while a step bakes
+
+
+class OpenFleet(Protocol):
+    """What driving a rollout needs of an open fleet (a
+    :class:`~backends.engine.session.FleetSession` is one): its name, its backend (the
+    locks, the lease's time to live, the poll interval), its guarded operations, a fresh
+    read, and the journal records that say where it stands."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend(self) -> Backend: ...
+
+    @property
+    def ops(self) -> Operations: ...
+
+    async def read(self) -> FleetSnapshot: ...
+
+    async def standing(self) -> list[JournalRecord]: ...
 
 
 class RolloutAborted(OperationFailed):
@@ -40,10 +59,10 @@ class LeaseLost(OperationFailed):
     title = "Rollout lease lost"
 
 
-async def current(session: FleetSession) -> Rollout | None:
+async def current(fleet: OpenFleet) -> Rollout | None:
     """The fleet's latest rollout, as every Molt reads it."""
-    records = await session.standing()
-    return rollout_state(records, await session.backend.lock_holder(ROLLOUT_LOCK))
+    records = await fleet.standing()
+    return rollout_state(records, await fleet.backend.lock_holder(ROLLOUT_LOCK))
 
 
 def others_carrying(snapshot: FleetSnapshot, generation: str, baseline: str) -> dict[str, int]:
@@ -54,11 +73,9 @@ def others_carrying(snapshot: FleetSnapshot, generation: str, baseline: str) -> 
     }
 
 
-async def event(
-    session: FleetSession, rollout: Rollout, event: str, reason: str, **more: Any
-) -> None:
+async def event(fleet: OpenFleet, rollout: Rollout, event: str, reason: str, **more: Any) -> None:
     args = {"event": event, "rollout": rollout.id, "generation": rollout.generation, **more}
-    await past_locks(lambda: session.ops.record("rollout", {**args, "reason": reason}))
+    await past_locks(lambda: fleet.ops.record("rollout", {**args, "reason": reason}))
 
 
 async def past_locks(act: Callable[[], Awaitable[object]]) -> None:
@@ -93,24 +110,22 @@ def _weights(snapshot: FleetSnapshot, rollout: Rollout, weight: int) -> dict[str
     return weights
 
 
-async def back_to_baseline(
-    session: FleetSession, rollout: Rollout, reason: str, **judged: Any
-) -> None:
+async def back_to_baseline(fleet: OpenFleet, rollout: Rollout, reason: str, **judged: Any) -> None:
     """The abort is journaled first: a driver reads the fleet, then the journal, then
     shifts on that read's revision — so once the traffic is back on the baseline no
     step can follow. The shift waits out a fleet lock held by a shift in flight (the
     driver's own step, say). A baseline that is gone takes nothing: the weights stay as
     they are, and the abort says so."""
-    snapshot = await session.read()
+    snapshot = await fleet.read()
     if snapshot.generation(rollout.baseline) is None:
         left = f"{reason}; the baseline {rollout.baseline} is gone: weights left as they are"
-        await event(session, rollout, "abort", left, **judged)
+        await event(fleet, rollout, "abort", left, **judged)
         raise RolloutAborted(left)
-    await event(session, rollout, "abort", reason, **judged)
+    await event(fleet, rollout, "abort", reason, **judged)
 
     async def shift() -> None:
-        snapshot = await session.read()
-        await session.ops.shift(_weights(snapshot, rollout, 0), why={"rollout": rollout.id})
+        snapshot = await fleet.read()
+        await fleet.ops.shift(_weights(snapshot, rollout, 0), why={"rollout": rollout.id})
 
     await past_locks(shift)
 
@@ -121,29 +136,27 @@ class Held:
     renewed, shared by the keeper and the walk: a copy as first taken reads as expired
     once its TTL has passed, however often renewed. ``lost`` ends once it is lost."""
 
-    def __init__(self, session: FleetSession, lease: Lease) -> None:
+    def __init__(self, fleet: OpenFleet, lease: Lease) -> None:
         self.lease = lease
-        self.lost: asyncio.Future[None] = asyncio.ensure_future(_keep(session, self))
+        self.lost: asyncio.Future[None] = asyncio.ensure_future(_keep(fleet, self))
 
     def stop(self) -> None:
         self.lost.cancel()
 
 
-async def drive(
-    session: FleetSession, rollout_id: str, held: Held, progress: Progress
-) -> Rollout:
+async def drive(fleet: OpenFleet, rollout_id: str, held: Held, progress: Progress) -> Rollout:
     try:
-        return await _walk(session, rollout_id, held, progress, lost=held.lost)
+        return await _walk(fleet, rollout_id, held, progress, lost=held.lost)
     finally:
         held.stop()
 
 
-async def _keep(session: FleetSession, held: Held) -> None:
+async def _keep(fleet: OpenFleet, held: Held) -> None:
     """Renew the rollout lease; return once it is lost (the walk then stops acting)."""
     while True:
-        await asyncio.sleep(session.backend.lease_ttl / 3)
+        await asyncio.sleep(fleet.backend.lease_ttl / 3)
         try:
-            held.lease = await session.backend.renew(held.lease)
+            held.lease = await fleet.backend.renew(held.lease)
         except Locked:
             return  # taken over, or expired while this Molt was stopped
         except BackendError:
@@ -151,7 +164,7 @@ async def _keep(session: FleetSession, held: Held) -> None:
 
 
 async def _walk(
-    session: FleetSession,
+    fleet: OpenFleet,
     rollout_id: str,
     held: Held,
     progress: Progress,
@@ -160,7 +173,7 @@ async def _walk(
 ) -> Rollout:
     """Every tick: read the fleet, then the journal (see :func:`back_to_baseline`), then
     act on what the judge decides."""
-    tick = max(1.0, min(5.0, session.backend.poll_interval))
+    tick = max(1.0, min(5.0, fleet.backend.poll_interval))
     said_at, said_state = -1e9, ""
     clock = asyncio.get_running_loop().time  # the bake is timed on this Molt's clock
     step_key: object = None
@@ -169,19 +182,19 @@ async def _walk(
         if lost.done():  # the keeper could not renew: another Molt may drive it now
             raise LeaseLost(
                 "this Molt lost the rollout lease (it did not renew it within its "
-                f"{session.backend.lease_ttl:g} s); it changes nothing more"
+                f"{fleet.backend.lease_ttl:g} s); it changes nothing more"
             )
-        snapshot = await session.read()
-        rollout = await stop_if_ended(session, rollout_id)
+        snapshot = await fleet.read()
+        rollout = await stop_if_ended(fleet, rollout_id)
         if rollout.state is RolloutState.INTERRUPTED:
-            await still_ours(session, held)  # the lease ran out: another may drive it
+            await still_ours(fleet, held)  # the lease ran out: another may drive it
         if rollout.state is not RolloutState.RUNNING:
             if rollout.hand:
-                await event(session, rollout, "pause", rollout.reason)
+                await event(fleet, rollout, "pause", rollout.reason)
             if said_state != rollout.reason:
                 progress(
                     f"{rollout.state.value} ({rollout.by}): {rollout.reason or 'paused'}; "
-                    f"`molt rollout {session.name} --resume` goes on from the weights as they are"
+                    f"`molt rollout {fleet.name} --resume` goes on from the weights as they are"
                 )
                 said_state = rollout.reason
             await asyncio.sleep(tick)
@@ -193,7 +206,7 @@ async def _walk(
             # the first step, or the weights are not the step's (an operator's, before a
             # resume): the next step at or above the weights as they are
             step = next(i for i, w in enumerate(plan.steps, 1) if w >= weight)
-            await _set_step(session, rollout, held, step, None, progress)
+            await _set_step(fleet, rollout, held, step, None, progress)
             continue
         if step_key != (rollout.step, rollout.step_since):  # a new step, or resumed
             step_key, began = (rollout.step, rollout.step_since), clock()
@@ -202,10 +215,10 @@ async def _walk(
         now = clock()
         decision = decide(plan, facts, now)
         if decision.action is Action.ABORT:
-            await still_ours(session, held)
+            await still_ours(fleet, held)
             judge = {"judge": True, "started_by": rollout.started_by}
             await back_to_baseline(
-                session, rollout, decision.reason, evidence=decision.evidence_json(), **judge
+                fleet, rollout, decision.reason, evidence=decision.evidence_json(), **judge
             )
             raise RolloutAborted(decision.reason)
         if now - said_at >= SAY_EVERY or decision.action is not Action.WAIT:
@@ -213,16 +226,16 @@ async def _walk(
             said_at = now
         if decision.action is Action.PASS:
             if rollout.step == len(plan.steps):
-                await event(session, rollout, "done", "", evidence=decision.evidence_json())
+                await event(fleet, rollout, "done", "", evidence=decision.evidence_json())
                 progress(f"rollout of {rollout.generation} done: {rollout.generation} at 100%")
-                done = await current(session)
+                done = await current(fleet)
                 assert done is not None
                 return done
-            await _set_step(session, rollout, held, rollout.step + 1, decision, progress)
+            await _set_step(fleet, rollout, held, rollout.step + 1, decision, progress)
             continue
         if decision.action is Action.INCONCLUSIVE:
             await event(
-                session,
+                fleet,
                 rollout,
                 "inconclusive",
                 decision.reason,
@@ -231,7 +244,7 @@ async def _walk(
                 started_by=rollout.started_by,
             )
             raise RolloutInconclusive(
-                f"{decision.reason}; `molt rollout {session.name} --resume` goes on from the "
+                f"{decision.reason}; `molt rollout {fleet.name} --resume` goes on from the "
                 "weights as they are"
             )
         await asyncio.sleep(tick)
@@ -251,7 +264,7 @@ def _line(rollout: Rollout, decision: Decision, facts: Facts, now: float) -> str
 
 
 async def _set_step(
-    session: FleetSession,
+    fleet: OpenFleet,
     rollout: Rollout,
     held: Held,
     step: int,
@@ -260,8 +273,8 @@ async def _set_step(
 ) -> None:
     steps = rollout.plan.steps
     for _ in range(LOCKED_TRIES):
-        snapshot = await session.read()
-        now = await stop_if_ended(session, rollout.id)  # after the read: see _back_to_baseline
+        snapshot = await fleet.read()
+        now = await stop_if_ended(fleet, rollout.id)  # after the read: see _back_to_baseline
         if now.state is not RolloutState.RUNNING:
             return  # paused meanwhile (by hand?): the walk waits
         weights = _weights(snapshot, rollout, steps[step - 1])
@@ -272,9 +285,9 @@ async def _set_step(
             "evidence": decision.evidence_json() if decision else [],
             "canary_totals": totals(snapshot, rollout.generation),
         }
-        await still_ours(session, held)
+        await still_ours(fleet, held)
         try:
-            await session.ops.shift(weights, expected=snapshot.revision, why=why)
+            await fleet.ops.shift(weights, expected=snapshot.revision, why=why)
         except Stale:
             continue  # someone acted meanwhile (an abort? a hand?): look again
         except Locked:
@@ -285,26 +298,26 @@ async def _set_step(
     raise OperationFailed("the fleet kept changing under the rollout; it stopped")
 
 
-async def still_ours(session: FleetSession, held: Held) -> None:
+async def still_ours(fleet: OpenFleet, held: Held) -> None:
     """A driver that froze (SIGSTOP, a laptop lid) past its lease's time to live may have
     been replaced: it must not act. Renews the lease (``held`` keeps the renewal)."""
     lease = held.lease
     try:
-        held.lease = lease = await session.backend.renew(lease)
+        held.lease = lease = await fleet.backend.renew(lease)
     except Locked as lost:
         raise LeaseLost(
             f"this Molt lost the rollout lease while it was stopped ({lost.message}); "
             "it changes nothing more"
         ) from lost
-    holder = await session.backend.lock_holder(ROLLOUT_LOCK)
+    holder = await fleet.backend.lock_holder(ROLLOUT_LOCK)
     if holder is None or not lease.same(holder):
         raise LeaseLost(
             "this Molt lost the rollout lease while it was stopped; it changes nothing more"
         )
 
 
-async def stop_if_ended(session: FleetSession, rollout_id: str) -> Rollout:
-    now = await current(session)
+async def stop_if_ended(fleet: OpenFleet, rollout_id: str) -> Rollout:
+    now = await current(fleet)
     if now is None or now.id != rollout_id:
         raise OperationFailed("the rollout's journal records are gone")
     if now.state is RolloutState.ABORTED:

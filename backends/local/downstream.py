@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from typing import TYPE_CHECKING
+from collections import Counter, deque
+from typing import TYPE_CHECKING, Protocol
 
 import httptools
 
@@ -23,15 +23,15 @@ from backends.local.wire import (
     HOP_BY_HOP,
     IDEMPOTENT,
     BodyStream,
+    Limits,
     MiB,
     Request,
     simple_answer,
 )
 
 if TYPE_CHECKING:
-    from backends.local.proxy import Proxy
+    from backends.local.meter import Meter
     from backends.local.routing import Upstream
-    from backends.local.upstream import UpstreamSide
 
 MAX_PIPELINED = 16
 SLICE = 16 * 1024  # bytes fed to the parser at a time, so a head is measured as it grows
@@ -48,6 +48,29 @@ class Refusal(Exception):
         self.status, self.text = status, text
 
 
+class Switchboard(Protocol):
+    """What a client's side needs of the proxy (:class:`backends.local.proxy.Proxy` is
+    one): its limits and address, its clients, its count of requests in flight per
+    generation and its meter, and a way to send a request to an upstream."""
+
+    limits: Limits
+    address: str
+    clients: set[ClientSide]
+    in_flight: Counter[str]
+    meter: Meter | None
+
+    def dispatch(self, exchange: Exchange, avoid: Upstream | None = None) -> None: ...
+
+
+class Connection(Protocol):
+    """A connection to an instance as a client's side sees it
+    (:class:`backends.local.upstream.UpstreamSide` is one)."""
+
+    transport: asyncio.Transport
+
+    def abandon(self) -> None: ...
+
+
 class Exchange:
     """One client request on its way to an upstream and back."""
 
@@ -57,7 +80,7 @@ class Exchange:
         self.client = client
         self.request = request
         self.upstream: Upstream | None = None
-        self.connection: UpstreamSide | None = None
+        self.connection: Connection | None = None
         self.attempts = 1
         self.answered = False  # some bytes of the answer reached the client
         self.sent = 0.0  # when the current upstream was chosen
@@ -94,7 +117,7 @@ class Exchange:
 class ClientSide(asyncio.Protocol):
     """One client connection: parses requests within limits, answers them in order."""
 
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: Switchboard) -> None:
         self.proxy = proxy
         self.limits = proxy.limits
         self.parser = httptools.HttpRequestParser(self)
@@ -115,7 +138,7 @@ class ClientSide(asyncio.Protocol):
         self._url_bytes = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
-        self._upstream_paused: UpstreamSide | None = None
+        self._upstream_paused: Connection | None = None
         self._holds: set[str] = set()
 
     # transport callbacks ---------------------------------------------------------------

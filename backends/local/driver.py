@@ -16,7 +16,8 @@ from backends.contract import Backend
 from backends.core.chain import Anchor
 from backends.core.deadline import Deadline
 from backends.core.errors import BackendError, ConfigError, NotFound, Unreachable
-from backends.core.events import DifferenceFound, Event, ReadError, event_from_json
+from backends.core.event_json import event_from_json
+from backends.core.events import DifferenceFound, Event, ReadError
 from backends.core.journal import Journal, JournalRecord
 from backends.core.locking import FLEET_LOCK, Lease, Locked
 from backends.core.model import (

@@ -5,7 +5,7 @@ then return to the idle pool."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httptools
 
@@ -13,13 +13,22 @@ from backends.local.wire import ANSWER_TIMEOUT, HOP_BY_HOP, reason, simple_answe
 
 if TYPE_CHECKING:
     from backends.local.downstream import Exchange
-    from backends.local.proxy import Proxy
+
+
+class Pool(Protocol):
+    """What a connection to an instance needs of the proxy
+    (:class:`backends.local.proxy.Proxy` is one): its idle connections by port, and a
+    way to give one back."""
+
+    idle: dict[int, list[UpstreamSide]]
+
+    def release(self, connection: UpstreamSide) -> None: ...
 
 
 class UpstreamSide(asyncio.Protocol):
     """One kept-alive connection to an instance; carries one exchange at a time."""
 
-    def __init__(self, proxy: Proxy, port: int) -> None:
+    def __init__(self, proxy: Pool, port: int) -> None:
         self.proxy = proxy
         self.port = port
         self.transport: asyncio.Transport = None  # type: ignore[assignment]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pty
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -68,4 +69,39 @@ def test_molt_without_a_terminal_names_the_commands_and_exits_2(
     assert "\x1b" not in hint
     assert hint.count("\n") == 1, hint
     assert "molt status" in hint and "molt watch" in hint
+    assert not any(state_dir.iterdir()), "molt without a terminal started something"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (make system-deps)")
+def test_molt_redirected_in_a_real_terminal_exits_2_at_once(state_dir: Path, tmp_path: Path):
+    """The report's own words: ``molt < /dev/null > out.txt`` typed in a terminal (tmux)
+    hung, writing escape sequences into the file. It exits 2 within a second, the hint
+    on the terminal, the file empty."""
+    socket = f"molt-first-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    out, rc = tmp_path / "out.txt", tmp_path / "rc"
+    # the shell times molt itself, so tmux's own start-up is not counted
+    command = (
+        f"export MOLT_STATE_DIR={state_dir}; cd {tmp_path}; s=$(date +%s%N); "
+        f"{BINARY} < /dev/null > {out}; c=$?; e=$(date +%s%N); "
+        f"echo $c $(( (e - s) / 1000000 )) > {rc}.tmp; mv {rc}.tmp {rc}; sleep 30"
+    )
+
+    def tmux(*args: str) -> str:
+        done = subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True)
+        return done.stdout
+
+    try:
+        tmux("new-session", "-d", "-x", "80", "-y", "24", "-s", "first", command)
+        deadline = time.monotonic() + 20
+        while not rc.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rc.exists(), f"molt still ran after 20 s:\n{tmux('capture-pane', '-p')}"
+        code, millis = rc.read_text().split()
+        screen = tmux("capture-pane", "-p", "-J", "-t", "first")  # -J: wrapped lines joined
+    finally:
+        tmux("kill-server")
+    assert code == "2"
+    assert int(millis) < 1000, f"took {millis} ms"
+    assert out.read_bytes() == b""
+    assert "molt status" in screen and "molt watch" in screen, screen
     assert not any(state_dir.iterdir()), "molt without a terminal started something"

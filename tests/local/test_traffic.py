@@ -64,7 +64,7 @@ async def test_the_proxy_measures_errors_rates_and_latency_per_generation():
 async def test_a_watching_session_sees_the_numbers_move_with_no_event():
     """The local agent is read when asked: a session that watches (the TUI, `molt
     watch`) reads again on its own, so the numbers on screen follow real requests."""
-    from backends.engine.session import SnapshotUpdated
+    from backends.engine.updates import SnapshotUpdated
 
     with state_dir_env() as state_dir:
         session = FleetSession.around(LocalBackend(local_fleet("web", count=1), state_dir))

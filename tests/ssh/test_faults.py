@@ -12,6 +12,7 @@ import pytest
 from tests.ssh.processes import DEPLOY_USER, DOWN_ADDRESS
 from tests.ssh.rig import Rig
 from tests.support.local import molt
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +28,7 @@ async def _get_versions(url: str, requests: int) -> list[str]:
 
 
 def _until(fleet, check, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = fleet.status()
-        if check(status):
-            return status
-        assert time.monotonic() < deadline, f"gave up waiting; last status: {status}"
-        time.sleep(0.2)
+    return wait_for(fleet.status, timeout, 0.2, holds=check, what="the fleet's status")
 
 
 async def test_a_host_down_during_launch_leaves_a_degraded_generation_that_serves(make_fleet):

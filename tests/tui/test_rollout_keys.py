@@ -30,7 +30,7 @@ WAIT = 20.0  # seconds: a deadline, never a sleep
 def look_often(monkeypatch: pytest.MonkeyPatch) -> None:
     """The session looks at the journal and the locks every 5 s (and after each action);
     here more often, so a driver that died shows at once."""
-    monkeypatch.setattr("backends.engine.session.ATTENTION_EVERY", 0.1)
+    monkeypatch.setattr("backends.engine.feed.ATTENTION_EVERY", 0.1)
 
 
 @pytest.fixture

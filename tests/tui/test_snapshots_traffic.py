@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-import backends.engine.session
+import backends.engine.crossings
 from backends.core.events import TrafficCrossed
 from backends.core.rollout import Plan
 from tests.support.synthetic import ManualClock, SyntheticBackend
@@ -38,7 +38,7 @@ def crossings_on_the_frozen_clock(monkeypatch: pytest.MonkeyPatch, clock: Manual
     def crossed(**fields: Any) -> TrafficCrossed:
         return TrafficCrossed(**{"at": clock(), **fields})
 
-    monkeypatch.setattr(backends.engine.session, "TrafficCrossed", crossed)
+    monkeypatch.setattr(backends.engine.crossings, "TrafficCrossed", crossed)
 
 
 def test_a_generation_worse_than_its_baseline_is_flagged(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from backends.core.event_json import event_from_json
 from backends.core.events import (
     DifferenceFound,
     HealthChanged,
@@ -16,7 +17,6 @@ from backends.core.events import (
     SnapshotTaken,
     StateChanged,
     WeightsChanged,
-    event_from_json,
 )
 from backends.core.journal import JournalRecord, Outcome
 from backends.core.model import GenerationState, Health

@@ -1,6 +1,7 @@
-"""No import cycles among Molt's own modules at run time: every module can be imported
-on its own, in any order. Imports under ``if TYPE_CHECKING:`` do not run and do not
-count; imports inside functions run, so they count."""
+"""No import cycles among Molt's own modules: every module can be imported on its own,
+in any order, and the layers read one way. Imports under ``if TYPE_CHECKING:`` count
+too: a cycle that only the type checker follows is still two modules that cannot be
+understood one without the other."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("backends", "tui")
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -20,23 +21,12 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
 
 
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def imports(path: Path, name: str, known: set[str]) -> set[str]:
-    """The project modules ``path`` imports when it runs."""
+    """The project modules ``path`` imports: at run time, inside functions, or only
+    for the type checker."""
     found: set[str] = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -46,10 +36,6 @@ def imports(path: Path, name: str, known: set[str]) -> set[str]:
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(ast.parse(path.read_text(), str(path)))
     return {m for m in found if m in known and m != name and m not in PACKAGES}
 
 
@@ -96,3 +82,17 @@ def test_no_module_imports_itself_back_through_others():
 
 def test_the_check_finds_a_cycle_when_there_is_one():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_a_cycle_only_the_type_checker_follows_is_found(tmp_path: Path):
+    package = tmp_path / "house"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "kitchen.py").write_text("from house.cellar import Wine\n")
+    (package / "cellar.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .kitchen import Cook\n"
+    )
+    known = {module_name(p, tmp_path): p for p in package.rglob("*.py")}
+    graph = {name: imports(path, name, set(known)) for name, path in known.items()}
+    assert graph["house.cellar"] == {"house.kitchen"}
+    assert cycles(graph) == [["house.cellar", "house.kitchen"]]

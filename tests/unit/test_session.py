@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from backends.core.journal import Outcome
-from backends.engine.session import FleetSession, OperationsChanged, SnapshotUpdated
+from backends.engine.session import FleetSession
+from backends.engine.updates import OperationsChanged, SnapshotUpdated
 from tests.support.synthetic import SyntheticBackend
 
 

@@ -160,9 +160,11 @@ def build_parser() -> Parser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         _common(sub, argparse.SUPPRESS)
         if fleet == "required":
-            sub.add_argument("fleet", metavar="FLEET")
+            named = sub.add_argument("fleet", metavar="FLEET")
         elif fleet == "optional":
-            sub.add_argument("fleet", metavar="FLEET", nargs="?", default=argparse.SUPPRESS)
+            named = sub.add_argument("fleet", metavar="FLEET", nargs="?", default=argparse.SUPPRESS)
+        if fleet != "none":
+            named.completer = fleet_names  # type: ignore[attr-defined]  # argcomplete's hook
         return sub
 
     status = command("status", "show a fleet's generations, weights and health", fleet="optional")
@@ -286,7 +288,38 @@ def build_parser() -> Parser:
     agent.add_argument("action", choices=["status", "stop"])
     agent.add_argument("--yes", action="store_true", help="stop without asking")
     agent.add_argument("--json", action="store_true")
+
+    from backends.config.examples import DEFAULT, EXAMPLES
+
+    init = command("init", "write a commented molt.toml for a backend", fleet="none")
+    init.add_argument("--backend", choices=tuple(EXAMPLES), default=DEFAULT)
+    init.add_argument("--name", default="web", help="the fleet's name (default: web)")
+
+    completion = command("completion", "print the shell completion script", fleet="none")
+    completion.add_argument("shell", choices=SHELLS)
     return parser
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def fleet_names(**_: Any) -> list[str]:
+    """The fleets molt.toml names, for completing FLEET; none when it cannot be read."""
+    from backends.config.loading import load_config
+    from backends.core.errors import BackendError
+
+    try:
+        return list(load_config(None).fleets)
+    except (BackendError, OSError):
+        return []
+
+
+def completion_script(shell: str) -> str:
+    """The script that makes ``shell`` complete ``molt``'s verbs, flags and fleets
+    (argcomplete; ``eval "$(molt completion bash)"`` in ~/.bashrc)."""
+    from argcomplete.shell_integration import shellcode
+
+    return str(shellcode(["molt"], shell=shell))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -312,7 +345,15 @@ def _terminal(stream: Any) -> bool:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answer and exit
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        print(completion_script(args.shell), end="")
+        return 0
     if args.command is None and not (_terminal(sys.stdin) and _terminal(sys.stdout)):
         # Textual would wait for keys that never come, drawing escapes into a file
         print(NO_TERMINAL, file=sys.stderr)

@@ -11,12 +11,13 @@ import humanize
 
 from backends.core.baseline import worse_than_baseline
 from backends.core.errors import OperationFailed
+from backends.core.interrupted import again
 from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, iso, utcnow
 from backends.core.rollout import Rollout, judge_now
 from backends.core.taint import annotate
 from backends.core.traffic import ms_text, percent_text, rate_text
-from backends.engine.session import FleetSession, again
+from backends.engine.session import FleetSession
 from tui.cli.output import emit
 
 

@@ -12,6 +12,7 @@ from backends.config.loading import load_config
 from backends.engine.session import FleetSession
 from tui.cli import incident, reading, release
 from tui.cli.agent import agent_command
+from tui.cli.init import init
 from tui.cli.output import say
 from tui.cli.rollout import rollout as rollout_command
 from tui.cli.watch import watch
@@ -20,6 +21,8 @@ from tui.cli.watch import watch
 async def run(args: argparse.Namespace) -> int:
     if args.command == "agent":
         return await agent_command(args)
+    if args.command == "init":
+        return init(args)
     config = load_config(args.config)
     fleet = config.fleet(getattr(args, "fleet", None))
     session = FleetSession(fleet, config.state_dir, read_only=bool(args.read_only))

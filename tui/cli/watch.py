@@ -17,7 +17,8 @@ from backends.core.errors import ConfigError, Unreachable
 from backends.core.events import SnapshotTaken
 from backends.core.model import FleetSnapshot, Health
 from backends.core.traffic import traffic_line
-from backends.engine.session import EventArrived, FleetSession, SnapshotUpdated, Update
+from backends.engine.session import FleetSession
+from backends.engine.updates import EventArrived, SnapshotUpdated, Update
 
 TRAFFIC_EVERY = 5.0  # seconds between traffic lines of a generation
 

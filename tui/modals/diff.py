@@ -21,7 +21,8 @@ from textual.worker import Worker, WorkerState
 
 from backends.core.diff import Difference, diff
 from backends.core.model import FleetSnapshot, Generation
-from backends.engine.session import FleetSession, describe
+from backends.engine.session import FleetSession
+from backends.engine.updates import describe
 from tui.formatting import literal
 
 MARKS = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}

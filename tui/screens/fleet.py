@@ -22,7 +22,8 @@ from backends.core.events import Event
 from backends.core.model import FleetSnapshot, Generation
 from backends.core.rollout import Rollout
 from backends.engine import updates
-from backends.engine.session import FleetSession, InFlight
+from backends.engine.session import FleetSession
+from backends.engine.updates import InFlight
 from tui import actions, messages
 from tui.commands import choices
 from tui.formatting import difference_line, literal, staged_text

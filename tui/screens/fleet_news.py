@@ -17,7 +17,7 @@ from backends.core.errors import Refused
 from backends.core.events import Event, EventKind, OperatorAction
 from backends.core.journal import JournalRecord
 from backends.core.locking import Lease
-from backends.engine.session import InFlight, describe
+from backends.engine.updates import InFlight, describe
 from tui.formatting import literal, record_event
 from tui.screens.fleet_view import FleetView
 from tui.widgets.attention import AttentionBar, attention_lines

@@ -23,7 +23,7 @@ from backends.core import guards
 from backends.core.errors import BackendError, Refused
 from backends.core.model import FleetSnapshot, GenerationSpec
 from backends.engine.operations import Stale
-from backends.engine.session import InFlight
+from backends.engine.updates import InFlight
 from tui.formatting import literal, staged_text, weights_text
 from tui.modals.confirm import ConfirmationModal
 from tui.modals.launch import LaunchModal

@@ -17,7 +17,7 @@ from backends.core.errors import Refused
 from backends.core.model import FleetSnapshot
 from backends.core.rollout import Plan, RolloutState
 from backends.engine.rollout_driver import RolloutAborted
-from backends.engine.session import InFlight
+from backends.engine.updates import InFlight
 from tui.formatting import literal, staged_text
 from tui.modals.confirm import ConfirmationModal
 from tui.rollout_view import active

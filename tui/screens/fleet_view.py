@@ -15,7 +15,8 @@ from textual.app import App
 from backends.core.errors import BackendError
 from backends.core.model import FleetSnapshot, Generation
 from backends.core.rollout import Rollout
-from backends.engine.session import FleetSession, describe
+from backends.engine.session import FleetSession
+from backends.engine.updates import describe
 from tui.formatting import literal
 
 

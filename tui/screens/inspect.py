@@ -28,7 +28,8 @@ from backends.core.events import EventKind
 from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, Generation, Instance, iso
 from backends.core.traffic import traffic_line
-from backends.engine.session import FleetSession, describe
+from backends.engine.session import FleetSession
+from backends.engine.updates import describe
 from tui import actions, messages
 from tui.formatting import GLYPHS, age, clock_time, counts_summary, literal, record_event
 from tui.modals.diff import DiffModal

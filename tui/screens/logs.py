@@ -17,7 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
-from backends.engine.session import FleetSession, describe
+from backends.engine.session import FleetSession
+from backends.engine.updates import describe
 from tui import actions
 from tui.formatting import literal
 from tui.throttle import Throttle

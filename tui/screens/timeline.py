@@ -30,7 +30,8 @@ from textual.worker import Worker, WorkerState
 from backends.core.events import Event, EventKind
 from backends.core.journal import JournalRecord
 from backends.core.report import Moment, MomentKind, noteworthy, timeline
-from backends.engine.session import FleetSession, describe
+from backends.engine.session import FleetSession
+from backends.engine.updates import describe
 from tui import actions, messages
 from tui.formatting import literal
 from tui.throttle import Throttle
