@@ -52,11 +52,14 @@ def test_verify_names_a_file_edited_by_hand(state_dir):
     with app.open("a") as edited:  # a hot fix typed in during an outage
         edited.write("\nDEBUG = True\n")
     app.chmod(mode)  # mode put back: only the content differs
-    done = molt(state_dir, "verify", "demo")
-    assert done.returncode == 1
-    assert done.stdout.splitlines() == ["g1: local: changed app.py"]
+    for _ in range(3):
+        done = molt(state_dir, "verify", "demo")
+        assert done.returncode == 1
+        assert done.stdout.splitlines() == ["g1: local: changed app.py"]
     status = molt_json(state_dir, "status", "demo")["generations"][0]
     assert status["tainted"] and status["drift"] == ["local: changed app.py"]
+    records = molt_json(state_dir, "history", "demo")["records"]
+    assert [r["action"] for r in records].count("verify") == 1  # journaled when it changed
 
 
 def test_an_artifact_with_a_link_out_of_it_is_refused_at_launch(state_dir, tmp_path):
