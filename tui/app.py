@@ -20,11 +20,12 @@ from backends.core.errors import BackendError
 from backends.core.model import utcnow
 from backends.engine.session import FleetSession, Opener
 from backends.engine.updates import describe
-from tui import textual_timer
+from tui import textual_private
 from tui.commands import FleetCommands
 from tui.formatting import goodbye
 from tui.modals.quit import QuitChoice, QuitModal
 from tui.screens.fleet import FleetScreen
+from tui.session_bridge import SessionBridge
 
 Clock = Callable[[], datetime]
 
@@ -33,6 +34,8 @@ class MoltApp(App[None]):
     """Holds one :class:`FleetSession` per fleet opened (``f`` or the palette switches
     between them) and one fleet view per session. A session, not a screen, owns its
     reads and its operations in flight: switching fleet or screen never cancels one.
+    The App is the one listener of every session: its :class:`SessionBridge` posts
+    each update to the screens that render that session, as :mod:`tui.messages`.
     Nothing here matters beyond the process: truth is re-read from the backend.
 
     Args:
@@ -64,7 +67,8 @@ class MoltApp(App[None]):
         tz: tzinfo | None = None,
     ) -> None:
         super().__init__()
-        textual_timer.apply()  # frames a key press is due in, not one interval later
+        textual_private.fix_timer()  # frames a key press is due in, not one interval later
+        textual_private.one_line_fatal_errors(self, _fatal_line)
         self.fleets = {f.name: f for f in fleets}
         self.first_fleet = fleet or next(iter(self.fleets))
         self.state_dir = state_dir
@@ -73,6 +77,8 @@ class MoltApp(App[None]):
         self.clock = clock
         self.tz = tz
         self.sessions: dict[str, FleetSession] = {}
+        self.fleet_screens: dict[str, FleetScreen] = {}
+        self.bridge = SessionBridge(self, lambda: list(self.fleet_screens.values()))
         self.goodbye = ""
         self._shown = ""  # the fleet on screen
 
@@ -90,9 +96,11 @@ class MoltApp(App[None]):
                 title, message = describe(error)
                 self.notify(message, title=title, severity="error", markup=False)
                 return
+            self.bridge.follow(self.sessions[name])
             screen = FleetScreen(
                 self.sessions[name], clock=self.clock, tz=self.tz, fleets=list(self.fleets.values())
             )
+            self.fleet_screens[name] = screen
             self.install_screen(screen, _screen_name(name))
         while len(self.screen_stack) > 2:
             self.pop_screen()
@@ -101,6 +109,7 @@ class MoltApp(App[None]):
             self.switch_screen(_screen_name(name))
         else:
             self.push_screen(_screen_name(name))
+        self.bridge.resume(self.sessions[name])  # what came while another fleet showed
 
     def in_flight(self) -> list[FleetSession]:
         """The sessions with an operation in flight."""
@@ -141,20 +150,17 @@ class MoltApp(App[None]):
     async def on_unmount(self) -> None:
         """Every session closed on the way out; an operation still in flight (quit now,
         or Molt ending otherwise) is interrupted and journaled so — never left dangling."""
+        self.bridge.stop()
         sessions, self.sessions = list(self.sessions.values()), {}
         await asyncio.gather(*(s.close(interrupt=True) for s in sessions), return_exceptions=True)
 
-    def _fatal_error(self) -> None:
-        """A bug in Molt itself: one line on the way out, the traceback only on request."""
-        if os.environ.get("MOLT_DEBUG") or self._exception is None:
-            super()._fatal_error()
-            return
-        self.bell()
-        title, message = describe(self._exception)
-        self._exit_renderables.append(
-            f"molt: {title.lower()}: {message} (set MOLT_DEBUG=1 for a traceback)"
-        )
-        self._close_messages_no_wait()
+
+def _fatal_line(error: BaseException) -> str | None:
+    """A bug in Molt itself: one line on the way out, the traceback only on request."""
+    if os.environ.get("MOLT_DEBUG"):
+        return None
+    title, message = describe(error)
+    return f"molt: {title.lower()}: {message} (set MOLT_DEBUG=1 for a traceback)"
 
 
 def _screen_name(fleet: str) -> str:

@@ -2,70 +2,41 @@
 offered only where it applies now (read-only hides what would change the fleet).
 
 The provider knows screens only through :class:`OffersCommands`, so it imports no
-screen (the fleet view imports this module, not the other way round)."""
+screen; the rows themselves come from the action table (:mod:`tui.actions`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.staging import STEP
-
-if TYPE_CHECKING:
-    from tui.screens.fleet import FleetScreen
+from backends.core.model import FleetSnapshot
 
 
-class OffersCommands:
-    """Marks a screen whose own commands the palette lists (the fleet view)."""
+@runtime_checkable
+class OffersCommands(Protocol):
+    """A screen whose own commands the palette lists (the fleet view)."""
 
     def palette_commands(self) -> list[tuple[str, str, str]]:
         """(title, help, action) rows for what the screen allows right now."""
-        return []
+        ...
 
 
-def fleet_commands(screen: FleetScreen) -> list[tuple[str, str, str]]:
-    """(title, help, action) rows for what ``screen`` allows right now."""
-    chosen = screen.selected or "the selected generation"
+def choices(
+    snapshot: FleetSnapshot | None, other_fleets: Sequence[str]
+) -> list[tuple[str, str, str]]:
+    """(title, help, action) rows to select each generation and switch to each fleet."""
     rows = [
-        ("launch", "Launch a new generation", "version, count and note in a dialog"),
-        ("stage", f"Shift {STEP} points toward {chosen}", "staged first; enter applies"),
-        ("stage", f"Shift {STEP} points away from {chosen}", "staged first; enter applies"),
-        ("apply", "Apply the staged shift", "the staged weights become live"),
-        ("drop", "Drop the staged shift", "nothing changes"),
-        ("promote", f"Promote {chosen}", "all traffic to it (asks first)"),
-        ("rollback", "Roll back", "all traffic to the previous healthy generation (asks first)"),
-        ("retire", f"Retire {chosen}", "drain, then destroy it (type its id)"),
-        ("rollout", f"Roll out {chosen}", "step by step, judged against its baseline (asks)"),
-        ("pause_rollout", "Pause the rollout", "the weights stay where they are"),
-        ("resume_rollout", "Resume the rollout", "it goes on from its current step"),
-        ("abort_rollout", "Abort the rollout", "all traffic back to the baseline (asks first)"),
-        ("inspect", f"Inspect {chosen}", "instances, spec and journal"),
-        ("logs", f"Logs of {chosen}", "its first instance's output, followed live"),
-        ("timeline", "Timeline", "actions, health incidents and traffic changes in time order"),
-        ("diff", f"Diff {chosen} against the previous generation", "version, artifact, files"),
-        ("filter", "Filter events", "by text, generation (g3) or instance (g3-1)"),
-        ("help", "Help: keys and glyphs", ""),
-        ("quit", "Quit Molt", "the fleet keeps running"),
-    ]
-    actions = {
-        "stage": [f"stage({STEP})", f"stage({-STEP})"],
-    }
-    commands: list[tuple[str, str, str]] = []
-    for name, title, help_text in rows:
-        if not screen.allowed(name):
-            continue
-        action = actions[name].pop(0) if name in actions else name
-        commands.append((title, help_text, action))
-    if screen.snapshot is not None:
-        for g in screen.snapshot.generations:
-            title = f"Select {g.id} ({g.version}, {g.state.value}, {g.weight}%)"
-            commands.append((title, g.note, f"select_generation('{g.id}')"))
-    for name in screen.fleet_names:
-        if name != screen.fleet.name:
-            commands.append((f"Switch to fleet {name}", "", f"app.open_fleet('{name}')"))
-    return commands
+        (f"Select {g.id} ({g.version}, {g.state.value}, {g.weight}%)", g.note,
+         f"select_generation('{g.id}')")
+        for g in (snapshot.generations if snapshot else ())
+    ]  # fmt: skip
+    rows.extend(
+        (f"Switch to fleet {name}", "", f"app.open_fleet('{name}')") for name in other_fleets
+    )
+    return rows
 
 
 class FleetCommands(Provider):

@@ -71,6 +71,7 @@ subnets = ["subnet-0aaa1111bbbb2222c", "subnet-0ddd3333eeee4444f"]
 """
 
 EXAMPLES = {"local": LOCAL, "ssh": SSH, "aws": AWS}
+DEFAULT = "local"  # a fleet without `backend =` is local
 
 
 def example(backend: str, fleet: str) -> str:

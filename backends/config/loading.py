@@ -314,7 +314,10 @@ def _value(value: Any) -> str:
     """A value from molt.toml, quoted and escaped, cut to a readable length."""
     if isinstance(value, int) and value.bit_length() > 200:  # repr() refuses huge numbers
         return "a number too large to show"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # a huge number inside a list or table: repr() refuses it there too
+        return f"{_type_name(value)} holding a number too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

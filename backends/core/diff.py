@@ -4,13 +4,14 @@ the manifests), or launch template fields (AWS). Pure: the CLI and the TUI both 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from backends.core.clock import iso
+from backends.core.journal import JournalRecord, Outcome
 from backends.core.manifest import compare
-from backends.core.model import FileChange, Generation
+from backends.core.model import FileChange, Generation, GenerationState
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +39,42 @@ class Difference:
         }
 
 
+#: a launch record leaves these out when the fleet's default was used: empty is unknown
+UNKNOWN_WHEN_EMPTY = ("artifact", "digest", "count")
+
+
+def as_launched(records: Iterable[JournalRecord], generation: str) -> Generation | None:
+    """``generation`` as the journal kept it at launch — all that is left of a retired
+    one: version, artifact, digest, count, note, who and when (a verified record only)."""
+    for record in records:
+        args = record.args
+        if (
+            record.action == "launch"
+            and record.outcome is Outcome.OK
+            and not record.unverified
+            and args.get("generation") == generation
+        ):
+            return Generation(
+                id=generation,
+                version=str(args.get("version", "")),
+                state=GenerationState.RETIRED,
+                weight=0,
+                launched_at=record.at,
+                launched_by=record.operator,
+                note=str(args.get("note") or ""),
+                count=int(args.get("count") or 0),
+                artifact=str(args.get("artifact") or ""),
+                digest=str(args.get("digest") or ""),
+            )
+    return None
+
+
 def _spec(g: Generation) -> dict[str, str]:
     return {
         "version": g.version,
         "artifact": g.artifact,
         "digest": g.digest,
-        "count": str(g.count or len(g.instances)),
+        "count": str(g.count or len(g.instances) or ""),
         "note": g.note,
         "launched by": g.launched_by,
         "launched at": iso(g.launched_at) or "",
@@ -66,14 +97,16 @@ def diff(
     found = [
         Difference(key, before, after)
         for (key, before), after in zip(_spec(a).items(), _spec(b).values(), strict=True)
-        if before != after
+        if before != after and not (key in UNKNOWN_WHEN_EMPTY and "" in (before, after))
     ]
     manifest_a, manifest_b = frozen_a.get("manifest"), frozen_b.get("manifest")
     if isinstance(manifest_a, Mapping) and isinstance(manifest_b, Mapping):
         for path, change in compare(manifest_a, manifest_b):
             kind = {FileChange.ADDED: "added", FileChange.REMOVED: "removed"}.get(change, "changed")
             found.append(Difference(f"file {path}", "", "", kind))
-    elif manifest_a is not None or manifest_b is not None:
+    elif (manifest_a is not None or manifest_b is not None) and not (a.digest and b.digest):
+        # one manifest only (a retired generation's went with it): the digests, when both
+        # were journaled, already say whether the files differ
         found.append(Difference("files", "unknown", "unknown (no manifest kept)", "changed"))
     template_a, template_b = frozen_a.get("template"), frozen_b.get("template")
     if isinstance(template_a, Mapping) and isinstance(template_b, Mapping):

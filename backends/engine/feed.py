@@ -283,6 +283,8 @@ class Feed:
         journaled (sticky: the generation stays tainted until retired) — unless the
         session is read-only, when it is only shown."""
         snapshot = await self.read()
+        if not self.backend.read_only:
+            await self.attention()  # the drift already journaled: said once, not every check
         targets = generations if generations is not None else [g.id for g in snapshot.generations]
         reports = [await self.backend.verify(g) for g in targets]
         for report in reports:

@@ -227,7 +227,7 @@ async def _walk(
         if decision.action is Action.PASS:
             if rollout.step == len(plan.steps):
                 await event(fleet, rollout, "done", "", evidence=decision.evidence_json())
-                progress(f"rollout of {rollout.generation} done: {rollout.generation} at 100%")
+                progress(f"rollout of {rollout.generation} done: every step passed")
                 done = await current(fleet)
                 assert done is not None
                 return done
@@ -321,6 +321,8 @@ async def stop_if_ended(fleet: OpenFleet, rollout_id: str) -> Rollout:
     if now is None or now.id != rollout_id:
         raise OperationFailed("the rollout's journal records are gone")
     if now.state is RolloutState.ABORTED:
+        if now.reason.endswith(f" by {now.by}"):  # "aborted by alice": said once
+            raise RolloutAborted(f"the rollout of {now.generation} was {now.reason}")
         raise RolloutAborted(
             f"the rollout of {now.generation} was aborted by {now.by}: "
             f"{now.reason or 'no reason given'}"

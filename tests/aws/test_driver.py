@@ -11,6 +11,7 @@ from backends.core.journal import Outcome
 from backends.core.model import GenerationSpec, GenerationState, Health
 from backends.engine.operations import Operations
 from backends.engine.session import FleetSession
+from tests.support.waiting import until
 
 
 def spec(version: str = "v1", count: int = 2, image: str | None = None) -> GenerationSpec:
@@ -82,9 +83,11 @@ async def test_pending_then_unhealthy_targets_fail_the_generation(backend, world
     first = (await backend.snapshot()).generations[0]
     assert [i.health for i in first.instances] == [Health.PENDING] * 2
     assert first.state is GenerationState.LAUNCHING
-    await asyncio.sleep(0.7)
-    failed = (await backend.snapshot()).generations[0]
-    assert failed.state is GenerationState.FAILED
+
+    def failed_first(snapshot) -> bool:
+        return snapshot.generations[0].state is GenerationState.FAILED
+
+    failed = (await until(backend.snapshot, failed_first, timeout=10)).generations[0]
     assert "Health checks failed with these codes: [500]" in failed.instances[0].last_check
 
 
@@ -106,10 +109,12 @@ async def test_retire_waits_for_draining_targets_then_deletes_group_and_target_g
 
     loop = asyncio.get_running_loop()
 
+    def draining(snapshot) -> bool:
+        return [g.state for g in snapshot.generations] == [GenerationState.DRAINING]
+
     async def drained_soon():
-        await asyncio.sleep(0.3)
-        (retiring,) = (await backend.snapshot()).generations
-        await asyncio.sleep(0.3)
+        (retiring,) = (await until(backend.snapshot, draining, timeout=10)).generations
+        await asyncio.sleep(0.3)  # the targets take a while to drain: the retire waits
         health.states.pop(instance)
         return retiring, loop.time()
 

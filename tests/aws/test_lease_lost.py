@@ -19,6 +19,7 @@ from backends.core.locking import FLEET_LOCK, Lease, Locked
 from backends.core.model import GenerationSpec
 from backends.engine.session import FleetSession
 from tests.aws.support import aws_fleet, client
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
 TTL = 6.0  # renewed every 2 s; each renewal waits a second for the tag to settle
@@ -39,14 +40,6 @@ def groups(world) -> list[str]:
     return [g["AutoScalingGroupName"] for g in answer["AutoScalingGroups"]]
 
 
-async def until(predicate, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {predicate}")
-
-
 async def test_a_retire_whose_lease_is_taken_over_stops_before_its_next_write(
     world, health, tmp_path
 ):
@@ -65,7 +58,7 @@ async def test_a_retire_whose_lease_is_taken_over_stops_before_its_next_write(
             found = (await backend.snapshot()).generation("g2")
             return found is not None and found.extra["lifecycle"] == "draining"
 
-        await until(draining)
+        await until(draining, timeout=30.0, every=0.1)
         bob = take_over(world, "bob")
         await asyncio.wait([retiring], timeout=2 * TTL)  # the next renewal finds out
         health.states.clear()  # drained: the retire's next step would delete the group

@@ -11,6 +11,7 @@ import pytest
 from backends.aws.driver import AwsBackend
 from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
 from tests.aws.support import aws_fleet
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
 TTL = 3.0  # each take and renewal waits a second for the tag to settle
@@ -18,6 +19,10 @@ TTL = 3.0  # each take and renewal waits a second for the tag to settle
 
 def rollout_lease(who: str, ttl: float = TTL) -> Lease:
     return Lease.new(who, f"rollout by {who}", f"r-{who}", ttl=ttl, lock=ROLLOUT_LOCK)
+
+
+def nobody(holder: Lease | None) -> bool:
+    return holder is None
 
 
 @pytest.fixture
@@ -36,11 +41,7 @@ async def test_a_lease_not_renewed_is_taken_over_and_the_old_holder_cannot_renew
     assert "driven by alice" in refused.value.message
 
     # alice stops renewing; once her lease has expired, nobody holds the lock
-    for _ in range(int((TTL + 3) / 0.2)):
-        if await other.lock_holder(ROLLOUT_LOCK) is None:
-            break
-        await asyncio.sleep(0.2)
-    assert await other.lock_holder(ROLLOUT_LOCK) is None
+    await until(lambda: other.lock_holder(ROLLOUT_LOCK), nobody, timeout=TTL + 3, every=0.2)
     bob = await other.acquire(rollout_lease("bob", ttl=60))
 
     with pytest.raises(Locked) as lost:  # alice wakes up: she must not act
@@ -60,8 +61,8 @@ async def test_a_lease_not_renewed_is_taken_over_and_the_old_holder_cannot_renew
 
 async def test_renewing_an_expired_lease_nobody_took_is_refused(backend):
     alice = await backend.acquire(rollout_lease("alice", ttl=1))
-    await asyncio.sleep(2.2)  # expiries are whole seconds, rounded up
-    assert await backend.lock_holder(ROLLOUT_LOCK) is None
+    # expiries are whole seconds, rounded up
+    await until(lambda: backend.lock_holder(ROLLOUT_LOCK), nobody, timeout=5.0, every=0.2)
     with pytest.raises(Locked) as lost:
         await backend.renew(alice)
     assert lost.value.lost is not None and lost.value.holder is None

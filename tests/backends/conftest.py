@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-DRIVERS = ["local", "aws", "ssh"]
+DRIVERS = ["local", "aws", "ssh", "synthetic"]  # synthetic: the TUI tests' stand-in
 
 
 def _available() -> list[str]:

@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from backends.contract import Backend
+from backends.core.events import Event
 from backends.local.driver import LocalBackend
 from tests.backends.harness import Harness
 from tests.support.local import agent_pids, local_fleet, state_dir_env, wait_for
@@ -51,6 +53,37 @@ def _zombie(pid: int) -> bool:
     return True
 
 
+def note_watches(backend: LocalBackend) -> None:
+    """Set ``backend.answered_watch`` once the agent answers a watch request: it answers
+    once it has subscribed the watcher, and the contract has no signal of its own for it.
+    (Reaches into the driver's client: a rig may, the suite may not.)"""
+    backend.answered_watch = False  # type: ignore[attr-defined]
+    connect = backend.client.connect
+
+    async def connect_noting(**options: object) -> tuple[asyncio.StreamReader, object]:
+        reader, writer = await connect(**options)  # type: ignore[arg-type]
+        write, readline = writer.write, reader.readline
+
+        async def readline_noting() -> bytes:
+            line = await readline()
+            backend.answered_watch = True  # type: ignore[attr-defined]
+            return line
+
+        def write_noting(data: bytes) -> None:
+            if b'"method":"watch"' in data:
+                reader.readline = readline_noting  # type: ignore[method-assign]
+            write(data)
+
+        writer.write = write_noting  # type: ignore[method-assign]
+        return reader, writer
+
+    backend.client.connect = connect_noting  # type: ignore[method-assign]
+
+
+def listening(backend: Backend, events: list[Event]) -> bool:
+    return bool(getattr(backend, "answered_watch", False))
+
+
 @contextlib.asynccontextmanager
 async def make_harness() -> AsyncIterator[Harness]:
     with state_dir_env() as state_dir:
@@ -59,6 +92,7 @@ async def make_harness() -> AsyncIterator[Harness]:
 
         def reopen(read_only: bool) -> LocalBackend:
             opened.append(LocalBackend(fleet, state_dir, read_only=read_only))
+            note_watches(opened[-1])
             return opened[-1]
 
         async def look() -> object:
@@ -69,7 +103,7 @@ async def make_harness() -> AsyncIterator[Harness]:
 
         backend = reopen(False)
         try:
-            yield Harness(backend, "contract", reopen, look, drain)
+            yield Harness(backend, "contract", reopen, look, drain, listening)
         finally:
             for each in opened:
                 await each.close()

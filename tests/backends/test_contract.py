@@ -13,21 +13,15 @@ from backends.core.journal import JournalRecord, Outcome
 from backends.core.model import FleetSnapshot, GenerationState, Health
 from backends.engine.operations import Operations
 from backends.engine.session import FleetSession
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
 SETTLE = 90.0
 
 
-async def until(harness, check, timeout: float = SETTLE) -> FleetSnapshot:
-    """Poll snapshots until ``check(snapshot)`` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        snapshot = await harness.backend.snapshot()
-        if check(snapshot):
-            return snapshot
-        assert loop.time() < deadline, f"gave up waiting; last snapshot: {snapshot}"
-        await asyncio.sleep(0.2)
+async def snapshot_where(harness, check) -> FleetSnapshot:
+    """The first snapshot of which ``check(snapshot)`` holds."""
+    return await until(harness.backend.snapshot, check, timeout=SETTLE, what=check.__name__)
 
 
 async def settled(harness, generation: str):
@@ -35,17 +29,20 @@ async def settled(harness, generation: str):
     return await session.wait_settled(generation, timeout=SETTLE)
 
 
-async def collect(harness, events: list):
-    async for event in harness.backend.watch():
+async def collect(backend, events: list):
+    async for event in backend.watch():
         events.append(event)
 
 
 @contextlib.asynccontextmanager
-async def watching(harness):
+async def watching(harness, backend=None):
+    """The events a watch of ``backend`` (the harness's by default) yields, once it hears
+    every change."""
+    backend = backend or harness.backend
     events: list = []
-    watcher = asyncio.create_task(collect(harness, events))
-    await asyncio.sleep(0.5)
+    watcher = asyncio.create_task(collect(backend, events))
     try:
+        await until(lambda: harness.listening(backend, events), what="the watch to listen")
         yield events
     finally:
         watcher.cancel()
@@ -53,13 +50,15 @@ async def watching(harness):
             await watcher
 
 
-async def eventually(events: list, check, timeout: float = 10.0) -> list:
-    """The events (the watcher may trail the snapshot by a moment) once some pass ``check``."""
-    for _ in range(int(timeout / 0.1)):
-        if [e for e in events if check(e)]:
-            break
-        await asyncio.sleep(0.1)
-    return [e for e in events if check(e)]
+async def eventually(events: list, check, count: int = 1, timeout: float = 10.0) -> list:
+    """The events that pass ``check``, once there are ``count`` of them (the watcher may
+    trail the snapshot by a moment)."""
+    return await until(
+        lambda: [e for e in events if check(e)],
+        lambda seen: len(seen) >= count,
+        timeout=timeout,
+        what=f"{count} event(s) passing {check.__name__}",
+    )
 
 
 async def test_empty_fleet_reads_cleanly(harness):
@@ -80,8 +79,7 @@ async def test_launch_starts_at_weight_zero_and_streams_typed_health(harness):
         def healthy(e) -> bool:
             return isinstance(e, HealthChanged) and e.after is Health.HEALTHY
 
-        while len(await eventually(events, healthy)) < harness.count:
-            await asyncio.sleep(0.1)
+        await eventually(events, healthy, count=harness.count)
     seen = [e for e in events if healthy(e)]
     assert {e.instance_id for e in seen} == {i.id for i in settled_g1.instances}
     assert all(e.generation_id == "g1" and e.before is not Health.HEALTHY for e in seen)
@@ -95,10 +93,12 @@ async def test_weights_are_applied_read_back_and_streamed_as_fields(harness):
     await harness.backend.set_weights({"g1": 100, "g2": 0})
     async with watching(harness) as events:
         await harness.backend.set_weights({"g1": 30, "g2": 70})
-        shifts = await eventually(
-            events, lambda e: isinstance(e, WeightsChanged) and e.after == {"g1": 30, "g2": 70}
-        )
-    assert shifts and shifts[0].before == {"g1": 100, "g2": 0}
+
+        def shifted(e) -> bool:
+            return isinstance(e, WeightsChanged) and e.after == {"g1": 30, "g2": 70}
+
+        shifts = await eventually(events, shifted)
+    assert shifts[0].before == {"g1": 100, "g2": 0}
     snapshot = await harness.backend.snapshot()
     assert snapshot.weights == {"g1": 30, "g2": 70}
     assert {g.state for g in snapshot.generations} == {GenerationState.LIVE}
@@ -121,7 +121,11 @@ async def test_a_partial_weight_map_is_refused_and_changes_nothing(harness):
 async def test_bad_version_fails_and_guards_refuse_it_traffic(harness):
     ops = Operations(harness.backend)
     await ops.launch(harness.spec(harness.bad_version))
-    snapshot = await until(harness, lambda s: s.generations[0].state is GenerationState.FAILED)
+
+    def failed(s) -> bool:
+        return s.generations[0].state is GenerationState.FAILED
+
+    snapshot = await snapshot_where(harness, failed)
     assert snapshot.generations[0].healthy_count() == 0
     with pytest.raises(Refused, match="no healthy instance"):
         await ops.promote("g1")
@@ -208,12 +212,10 @@ async def test_read_only_reads_everything_and_changes_nothing(harness):
         "promote",
     ]
     await viewer.operator()
-    events: list = []
-    watcher = asyncio.create_task(collect_from(viewer, events))
-    await asyncio.sleep(2.0)
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
+    async with watching(harness, viewer) as events:
+        # a polled driver's watch reads over and over: let it read a second time
+        if viewer.hands_over_snapshots:
+            await eventually(events, lambda e: isinstance(e, SnapshotTaken), count=2)
     record = JournalRecord(fleet=harness.fleet, action="shift", operator="mallory")
     attempts = [
         lambda: viewer.launch(harness.spec(count=1)),
@@ -241,8 +243,3 @@ async def test_apply_with_nothing_different_does_and_journals_nothing(harness):
     assert await harness.backend.differences(await harness.backend.snapshot()) == ()
     assert await ops.apply() == ()
     assert await harness.backend.journal.records(harness.fleet) == records
-
-
-async def collect_from(backend, events: list):
-    async for event in backend.watch():
-        events.append(event)

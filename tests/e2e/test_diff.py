@@ -28,3 +28,23 @@ def test_diff_names_a_file_added_between_two_generations(state_dir, tmp_path):
     assert any(line.startswith("~ note: built-in demo: first generation → checkout flag")
                for line in lines)
     assert not [line for line in lines if "app.py" in line]  # unchanged files are not listed
+
+
+def test_diff_against_a_retired_generation_uses_what_the_journal_kept(state_dir):
+    launched = molt(state_dir, "launch", "demo", "--version", "v2", "--count", "1", "--wait")
+    assert launched.returncode == 0, launched.stderr
+    assert molt(state_dir, "promote", "demo", "g2").returncode == 0
+    retired = molt(state_dir, "retire", "demo", "g1")
+    assert retired.returncode == 0, retired.stderr
+    done = molt(state_dir, "diff", "demo", "g1", "g2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == [
+        "g1 (v1) → g2 (v2)",
+        "g1 retired: compared as journaled at launch (the digest stands for its files)",
+    ]
+    assert "~ version: v1 → v2" in lines
+    assert "~ note: built-in demo: first generation → " in lines
+    assert not [line for line in lines[2:] if "files" in line or "digest" in line]  # same artifact
+    unknown = molt(state_dir, "diff", "demo", "g9", "g2")
+    assert unknown.returncode == 1 and "no generation g9" in unknown.stderr

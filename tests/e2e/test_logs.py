@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
-import urllib.error
-import urllib.request
-
 import pytest
 
-from tests.support.local import molt, molt_json, molt_process
+from tests.support.local import molt, molt_json, molt_process, printed_while, request
 
 pytestmark = pytest.mark.slow
+FAULT = "error: GET /hello failed: the demo's injected fault"
 
 
 def test_logs_show_what_the_app_printed_and_follow_new_lines(state_dir):
@@ -21,16 +17,9 @@ def test_logs_show_what_the_app_printed_and_follow_new_lines(state_dir):
     assert shown.returncode == 0 and "demo v2-errors (g2-1) listening on 127.0.0.1:" in shown.stdout
     address = molt_json(state_dir, "status", "demo")["generations"][1]["instances"][0]["address"]
     following = molt_process(state_dir, "logs", "demo", "g2", "--lines", "0", "-f")
-    try:
-        deadline = time.monotonic() + 4  # the follower starts within a second or so
-        while time.monotonic() < deadline:
-            with contextlib.suppress(urllib.error.HTTPError):
-                urllib.request.urlopen(f"http://{address}/hello", timeout=2).read()
-            time.sleep(0.05)
-    finally:
-        following.terminate()
-        out, _ = following.communicate(timeout=10)
-    assert "error: GET /hello failed: the demo's injected fault" in out
+    # the follower starts within a second or so
+    out = printed_while(following, lambda: request(f"http://{address}/hello"), FAULT)
+    assert FAULT in out
     assert "listening on" not in out  # --lines 0: only what came after
 
 

@@ -60,7 +60,8 @@ async def test_a_good_version_goes_all_the_way(state_dir):
         lambda: molt(state_dir, "rollout", "demo", "g2", "--steps", "20,100", "--bake", "4"),
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("g2 at 100%")
+    assert done.stdout.strip().endswith("rollout of g2 done: every step passed\ng2 at 100%")
+    assert done.stdout.splitlines().count("g2 at 100%") == 1  # the outcome, said once
     assert "step 1/2 · 20% · bake" in done.stdout and "… 5xx" in done.stdout  # pending first
     assert "step 1/2 · 20% · passed · ✓ health" in done.stdout and "✓ 5xx" in done.stdout
     assert tally.failed == 0
@@ -133,5 +134,6 @@ async def test_pause_and_abort_from_a_second_process(state_dir):
 
     (code, err), _ = await under_load(state_dir, control)
     assert code == 1 and "was aborted by" in err
+    assert err.count("aborted by") == 1, err  # not "aborted by root: aborted by root"
     weights = {g["id"]: g["weight"] for g in molt_json(state_dir, "status", "demo")["generations"]}
     assert weights == {"g1": 100, "g2": 0}

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_verify_names_a_mode_change_and_an_added_link(state_dir):
-    assert molt(state_dir, "verify", "demo").stdout.strip() == "g1: clean (1 checked)"
+    assert molt(state_dir, "verify", "demo").stdout.strip() == "g1: clean (1 host checked)"
     tree = state_dir / "fleets" / "demo" / "g1" / "tree"
     (tree / "app.py").chmod(0o755)  # made executable, content untouched
     tree.chmod(0o755)
@@ -52,11 +52,14 @@ def test_verify_names_a_file_edited_by_hand(state_dir):
     with app.open("a") as edited:  # a hot fix typed in during an outage
         edited.write("\nDEBUG = True\n")
     app.chmod(mode)  # mode put back: only the content differs
-    done = molt(state_dir, "verify", "demo")
-    assert done.returncode == 1
-    assert done.stdout.splitlines() == ["g1: local: changed app.py"]
+    for _ in range(3):
+        done = molt(state_dir, "verify", "demo")
+        assert done.returncode == 1
+        assert done.stdout.splitlines() == ["g1: local: changed app.py"]
     status = molt_json(state_dir, "status", "demo")["generations"][0]
     assert status["tainted"] and status["drift"] == ["local: changed app.py"]
+    records = molt_json(state_dir, "history", "demo")["records"]
+    assert [r["action"] for r in records].count("verify") == 1  # journaled when it changed
 
 
 def test_an_artifact_with_a_link_out_of_it_is_refused_at_launch(state_dir, tmp_path):

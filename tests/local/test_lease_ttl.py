@@ -7,53 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
 from backends.local.driver import LocalBackend
-from tests.support.local import REPO, local_fleet, state_dir_env
+from tests.support import lease_holder
+from tests.support.lease_holder import next_line, until_free
+from tests.support.local import local_fleet, state_dir_env
 
 pytestmark = pytest.mark.slow
 TTL = 2.0
-
-# A Molt driving a rollout, as far as the lock goes: it takes the rollout lock and
-# renews it every third of its TTL, printing one JSON line per step, until it loses it.
-HOLDER = """
-import asyncio, json, sys
-from pathlib import Path
-from backends.local.driver import LocalBackend
-from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
-from tests.support.local import local_fleet
-
-async def main(state_dir, listen, ttl):
-    backend = LocalBackend(local_fleet("ttl", count=1, listen=listen), Path(state_dir))
-    lease = await backend.acquire(
-        Lease.new("alice", "rollout g2", "r1", ttl=ttl, lock=ROLLOUT_LOCK)
-    )
-    print(json.dumps({"held": lease.public().token}), flush=True)  # as others see it
-    try:
-        while True:
-            await asyncio.sleep(ttl / 3)
-            try:
-                lease = await backend.renew(lease)
-            except Locked as lost:
-                holder = lost.holder.holder if lost.holder else None
-                print(json.dumps({"lost": lost.message, "holder": holder}), flush=True)
-                return
-            print(json.dumps({"renewed": lease.expires.isoformat()}), flush=True)
-    finally:
-        await backend.close()
-
-asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
-"""
 
 
 def fleet_for(listen: str):
@@ -61,31 +29,9 @@ def fleet_for(listen: str):
 
 
 def start_holder(state_dir: Path, listen: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(state_dir), listen, str(TTL)],
-        cwd=REPO,
-        env={**os.environ, "MOLT_STATE_DIR": str(state_dir)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-async def next_line(process: subprocess.Popen[str], timeout: float = 20.0) -> dict:
-    assert process.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout)
-    assert line, f"the holder ended: {process.stderr.read() if process.stderr else ''}"
-    found: dict = json.loads(line)
-    return found
-
-
-async def until_free(backend: LocalBackend, timeout: float) -> float:
-    """Seconds until nobody holds the rollout lock."""
-    started = time.monotonic()
-    while await backend.lock_holder(ROLLOUT_LOCK) is not None:
-        assert time.monotonic() - started < timeout, "the lease never expired"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
+    """A Molt driving a rollout, as far as the rollout lock goes."""
+    args = (str(state_dir), listen, ROLLOUT_LOCK, str(TTL))
+    return lease_holder.start("local", *args, env={"MOLT_STATE_DIR": str(state_dir)})
 
 
 async def test_a_frozen_holder_loses_its_lease_after_the_ttl_and_its_renewal_is_refused():
@@ -94,7 +40,7 @@ async def test_a_frozen_holder_loses_its_lease_after_the_ttl_and_its_renewal_is_
         backend = LocalBackend(fleet_for(listen), state_dir)
         holder = start_holder(state_dir, listen)
         try:
-            token = (await next_line(holder))["held"]
+            token = (await next_line(holder))["public"]  # as others see it
             # renewing, it keeps the lease well past one TTL
             for _ in range(int(2 * TTL / (TTL / 3)) + 1):
                 assert "renewed" in await next_line(holder)
@@ -105,7 +51,7 @@ async def test_a_frozen_holder_loses_its_lease_after_the_ttl_and_its_renewal_is_
             assert "driven by alice" in refused.value.message
 
             os.kill(holder.pid, signal.SIGSTOP)  # the laptop lid shuts: alive, connected, silent
-            waited = await until_free(backend, timeout=TTL + 3)
+            waited = await until_free(backend, ROLLOUT_LOCK, timeout=TTL + 3)
             assert waited <= TTL + 1
             assert holder.poll() is None  # still there, still connected
             bob = await backend.acquire(Lease.new("bob", "rollout g3", "r2", lock=ROLLOUT_LOCK))

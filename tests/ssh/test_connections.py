@@ -11,6 +11,7 @@ import pytest
 from backends.ssh.driver import SshBackend
 from backends.ssh.settings import HostAddress
 from tests.ssh.processes import TEST_ADDRESSES, descendants
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -93,15 +94,15 @@ async def test_watch_reports_a_reload_and_a_hung_host(make_fleet, tmp_path):
         await backend.launch(_spec())
         await FleetSession.around(backend).wait_settled("g1", timeout=30)
         watcher = asyncio.create_task(collect())
-        await asyncio.sleep(0.5)
+        await until(lambda: any(m.startswith("snapshot") for m in messages), what="a first read")
         fleet.proxy.reload()
         fleet.rig.hosts[2].hang()
         hung = fleet.rig.hosts[2].address
-        for _ in range(100):
-            text = "\n".join(messages)
-            if "3 servers missing" in text and f"host {hung}:" in text:
-                break
-            await asyncio.sleep(0.1)
+
+        def both_said(text: str) -> bool:
+            return "3 servers missing" in text and f"host {hung}:" in text
+
+        text = await until(lambda: "\n".join(messages), both_said, every=0.1)
         watcher.cancel()
         assert (
             "difference: HAProxy differs from the desired state (3 servers missing); "

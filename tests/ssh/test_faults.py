@@ -12,6 +12,7 @@ import pytest
 from tests.ssh.processes import DEPLOY_USER, DOWN_ADDRESS
 from tests.ssh.rig import Rig
 from tests.support.local import molt
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +28,7 @@ async def _get_versions(url: str, requests: int) -> list[str]:
 
 
 def _until(fleet, check, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = fleet.status()
-        if check(status):
-            return status
-        assert time.monotonic() < deadline, f"gave up waiting; last status: {status}"
-        time.sleep(0.2)
+    return wait_for(fleet.status, timeout, 0.2, holds=check, what="the fleet's status")
 
 
 async def test_a_host_down_during_launch_leaves_a_degraded_generation_that_serves(make_fleet):
@@ -118,7 +113,7 @@ async def test_haproxy_reloaded_mid_deploy_gets_its_servers_and_weights_back_on_
 async def test_verify_names_the_host_and_file_edited_by_hand(make_fleet):
     fleet = make_fleet()
     fleet.ok("launch", fleet.name, "--version", "v1", "--wait")
-    assert "g1: clean (3 checked)" in fleet.ok("verify", fleet.name)
+    assert "g1: clean (3 hosts checked)" in fleet.ok("verify", fleet.name)
     host = fleet.rig.hosts[1]
     tree = host.srv / "molt" / fleet.name / "g1" / "tree"
     tree.chmod(0o755)

@@ -7,77 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 
 from backends.core.locking import ROLLOUT_LOCK, Lease, Locked
 from backends.ssh.driver import SshBackend
-from tests.support.local import REPO
+from tests.support import lease_holder
+from tests.support.lease_holder import next_line, until_free
 
 pytestmark = pytest.mark.slow
 TTL = 3.0
 
-# A Molt holding one of the fleet's locks, as far as the lock goes: it takes it and
-# renews it every third of its TTL, printing one JSON line per step, until it loses it.
-HOLDER = """
-import asyncio, json, sys
-from backends.config.loading import load_config
-from backends.core.locking import Lease, Locked
-from backends.ssh.driver import SshBackend
-
-async def main(config, fleet, state_dir, lock, ttl):
-    backend = SshBackend(load_config(config).fleets[fleet], state_dir)
-    lease = await backend.acquire(Lease.new("alice", "rollout g2", "r1", ttl=ttl, lock=lock))
-    print(json.dumps({"held": lease.token}), flush=True)
-    try:
-        while True:
-            await asyncio.sleep(ttl / 3)
-            try:
-                lease = await backend.renew(lease)
-            except Locked as lost:
-                holder = lost.holder.holder if lost.holder else None
-                print(json.dumps({"lost": lost.message, "holder": holder}), flush=True)
-                return
-            print(json.dumps({"renewed": lease.expires.isoformat()}), flush=True)
-    finally:
-        await backend.close()
-
-asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])))
-"""
-
 
 def start_holder(fleet, lock: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(fleet.config), fleet.name, str(fleet.state_dir),
-         lock, str(TTL)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-async def next_line(process: subprocess.Popen[str], timeout: float = 20.0) -> dict:
-    assert process.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout)
-    assert line, f"the holder ended: {process.stderr.read() if process.stderr else ''}"
-    found: dict = json.loads(line)
-    return found
-
-
-async def until_free(backend: SshBackend, lock: str, timeout: float) -> float:
-    started = time.monotonic()
-    while await backend.lock_holder(lock) is not None:
-        assert time.monotonic() - started < timeout, "the lease never expired"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
+    """A Molt holding ``lock``, as far as the lock goes."""
+    args = (str(fleet.config), fleet.name, str(fleet.state_dir), lock, str(TTL))
+    return lease_holder.start("ssh", *args, env={"PYTHONWARNINGS": "ignore"})
 
 
 def stop(holder: subprocess.Popen[str]) -> None:

@@ -4,18 +4,15 @@ per instance (``log_size``) by rotation on the host, without losing a line."""
 
 from __future__ import annotations
 
-import contextlib
 import re
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.ssh.processes import START
-from tests.support.local import molt_process, wait_for
+from tests.support.local import molt_process, printed_while, request, wait_for
 
 pytestmark = pytest.mark.slow
+FAULT = "error: GET /x failed: the demo's injected fault"
 
 
 def test_logs_show_and_follow_what_the_instance_printed(make_fleet):
@@ -26,16 +23,9 @@ def test_logs_show_and_follow_what_the_instance_printed(make_fleet):
     assert f"demo v1-errors ({instance['id']}) listening on {instance['address']}" in shown
     following = molt_process(fleet.state_dir, "logs", fleet.name, "g1", "--lines", "0", "-f",
                              config=fleet.config)
-    try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with contextlib.suppress(urllib.error.HTTPError):
-                urllib.request.urlopen(f"http://{instance['address']}/x", timeout=2).read()
-            time.sleep(0.05)
-    finally:
-        following.terminate()
-        out, _ = following.communicate(timeout=10)
-    assert "error: GET /x failed: the demo's injected fault" in out
+    # the follower starts within a second or so
+    out = printed_while(following, lambda: request(f"http://{instance['address']}/x"), FAULT)
+    assert FAULT in out
 
 
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")

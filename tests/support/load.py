@@ -22,11 +22,18 @@ class Tally:
     def total(self) -> int:
         return self.ok + self.failed
 
+    def every_client_answered(self) -> bool:
+        """Every client has had an answer: the load is up."""
+        return bool(self.last) and all(self.last.values())
 
-async def keep_alive_load(url: str, clients: int, stop: asyncio.Event, minimum: int) -> Tally:
+
+async def keep_alive_load(
+    url: str, clients: int, stop: asyncio.Event, minimum: int, tally: Tally | None = None
+) -> Tally:
     """``clients`` clients, one kept-alive connection each, requesting ``url`` until
-    ``stop`` is set *and* at least ``minimum`` requests were made in all."""
-    tally = Tally()
+    ``stop`` is set *and* at least ``minimum`` requests were made in all. ``tally``: the
+    one to count into, for a test that watches the load as it runs."""
+    tally = tally if tally is not None else Tally()
 
     async def on_connection(*_: object) -> None:
         tally.connections += 1

@@ -10,8 +10,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from backends.config.fleet_config import FleetConfig
@@ -19,6 +22,7 @@ from backends.config.health_settings import HealthSettings
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
 from backends.local.settings import LocalSettings
+from tests.support.waiting import wait_for as wait_for  # where local tests find it
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,6 +140,35 @@ def molt_process(state_dir: Path, *args: str, config: Path | None = None) -> sub
     )
 
 
+def printed_while(
+    process: subprocess.Popen[str], poke: Callable[[], object], wanted: str, timeout: float = 20.0
+) -> str:
+    """All a follower (``molt logs -f``) printed, once it printed ``wanted``: ``poke()``
+    (say, a request that fails) over and over until then; the follower is stopped."""
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+
+    def shown() -> bool:
+        poke()
+        return any(wanted in line for line in lines)
+
+    try:
+        wait_for(shown, timeout, 0.05, what=f"the follower to print {wanted!r}")
+    finally:
+        process.terminate()
+        process.wait(10)
+        reader.join(10)
+    return "".join(lines)
+
+
+def request(url: str) -> None:
+    """GET ``url``, whatever it answers."""
+    with contextlib.suppress(urllib.error.HTTPError):
+        urllib.request.urlopen(url, timeout=2).read()
+
+
 def kill_when(process: subprocess.Popen[str], reached, what: str, timeout: float = 60.0) -> None:
     """SIGKILL ``process`` the moment ``reached()`` holds — it must still be running."""
     deadline = time.monotonic() + timeout
@@ -152,14 +185,3 @@ def molt_json(state_dir: Path, *args: str, config: Path | None = None) -> dict:
     done = molt(state_dir, *args, "--json", config=config)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def wait_for(predicate, timeout: float = 30.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
-        time.sleep(every)

@@ -1,7 +1,8 @@
 """An in-memory Backend for deterministic TUI tests and the scale benchmark.
 
 It implements the whole contract (snapshot, watch, launch, set_weights, retire, verify,
-journal) without processes or sockets; the TUI drives it through the same
+journal) without processes or sockets — the contract suite in ``tests/backends`` runs
+against it as against every driver; the TUI drives it through the same
 :class:`backends.engine.operations.Operations` as any driver, so the same guards apply.
 Tests shape it directly (``add_generation``, ``set_health``, ``set_traffic``, ``fail``)
 with a frozen clock, so screenshots are byte-stable, and act on it as another operator
@@ -193,7 +194,7 @@ class SyntheticBackend(Backend):
         self.generations: dict[str, _Generation] = {}
         self.failures: dict[str, BackendError] = {}
         self.events = Broadcast()
-        self._next = 1
+        self.watchers = 0  # watches of this backend that are listening (tests wait on it)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # shaping the fleet (tests) ----------------------------------------------------------
@@ -210,8 +211,8 @@ class SyntheticBackend(Backend):
         """Add a generation as if launched ``age`` ago; an int means that many healthy."""
         if isinstance(healths, int):
             healths = [Health.HEALTHY] * healths
-        generation_id = f"g{self._next}"
-        self._next += 1
+        # ids are never reused: retired generations stay in ``generations``
+        generation_id = f"g{max(map(generation_number, self.generations), default=0) + 1}"
         launched = self.clock() - age
         generation = _Generation(
             generation_id, version, len(healths), note, launched, launched_by, weight
@@ -359,10 +360,34 @@ class SyntheticBackend(Backend):
         self.events.publish(event)
 
     def open_as(self, *, read_only: bool) -> SyntheticBackend:
-        """This backend as a session opens it (read-only fixed from now on)."""
+        """This very backend as a session opens it, so a test shapes what the app sees
+        (its read-only mode set from now on: a shortcut the contract does not allow a
+        driver; :meth:`reopened` opens another backend on the fleet as a driver does)."""
         self._read_only = read_only
         self.journal = self.memory
         return self
+
+    def reopened(self, *, read_only: bool) -> SyntheticBackend:
+        """Another backend on this fleet, as another process would open it: the same
+        generations, journal, locks, events and printed lines; its own read-only mode."""
+        other = SyntheticBackend(
+            self.fleet,
+            clock=self.clock,
+            entry=self.entry,
+            operator=self.operator_name,
+            count=self.count,
+            auto_health=self.auto_health,
+            retire_for=self.retire_for,
+            read_only=read_only,
+        )
+        other.generations = self.generations
+        other.leases = self.leases
+        other.printed = self.printed
+        other.events = self.events
+        other.traffic_clock = self.traffic_clock
+        other.memory = self.memory
+        other.journal = self.memory
+        return other
 
     @property
     def poll_interval(self) -> float:
@@ -401,8 +426,13 @@ class SyntheticBackend(Backend):
 
     async def watch(self) -> AsyncIterator[Event]:
         await self.maybe_fail("watch")
-        async for event in self.events.stream():
-            yield event
+        with self.events.subscription() as queue:
+            self.watchers += 1  # subscribed: it hears every event from now on
+            try:
+                while True:
+                    yield await queue.get()
+            finally:
+                self.watchers -= 1
 
     # the fleet lock, in memory -----------------------------------------------------------
     async def _acquire(self, lease: Lease) -> Lease:
@@ -443,8 +473,9 @@ class SyntheticBackend(Backend):
     async def _launch(self, spec: GenerationSpec, resume: str | None) -> Generation:
         await self.maybe_fail("launch")
         if resume is not None:
-            self.generations[resume].lifecycle = Lifecycle.ACTIVE
-            return self.generations[resume].to_model()
+            left = self._generation(resume)  # NotFound, as a driver says it
+            left.lifecycle = Lifecycle.ACTIVE
+            return left.to_model()
         count = spec.count or self.count
         generation_id = self.add_generation(
             spec.version,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.app import App
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -17,6 +20,7 @@ from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.fleets import three_generations
 from tui.app import MoltApp
 from tui.screens.fleet import FleetScreen
+from tui.widgets.generation import GenerationColumn
 
 SIZE = (120, 36)
 
@@ -47,7 +51,7 @@ def make_app(
 ) -> MoltApp:
     """The real app; ``backends`` adds more fleets by name."""
     by_name = {"web": backend, **backends}
-    return MoltApp(
+    app = MoltApp(
         [synthetic_fleet(name) for name in by_name],
         state_dir=Path("/nonexistent-molt-state"),
         read_only=read_only,
@@ -55,6 +59,25 @@ def make_app(
         clock=clock,
         tz=UTC,
     )
+    _SAID[app] = told(app)
+    return app
+
+
+_SAID: weakref.WeakKeyDictionary[App[None], list[str]] = weakref.WeakKeyDictionary()
+
+
+def told(app: App[None]) -> list[str]:
+    """Every notification from now on, as ``title: message`` — kept (through the public
+    ``notify``), unlike the app's own list, which lets each go when its toast expires."""
+    said: list[str] = []
+    notify = app.notify
+
+    def keep(message: str, **options: Any) -> None:
+        said.append(f"{options.get('title', '')}: {message}")
+        notify(message, **options)
+
+    app.notify = keep  # type: ignore[method-assign]
+    return said
 
 
 @pytest.fixture
@@ -78,7 +101,7 @@ def fleet_screen(pilot: Pilot) -> FleetScreen:
 
 
 async def ready(pilot: Pilot) -> FleetScreen:
-    """The fleet view once the first read is on screen."""
+    """The fleet view once the first read is on screen (read, and its columns laid out)."""
     await until(
         pilot,
         lambda: (
@@ -87,7 +110,9 @@ async def ready(pilot: Pilot) -> FleetScreen:
             and pilot.app.screen.snapshot is not None
         ),
     )
-    return fleet_screen(pilot)
+    screen = fleet_screen(pilot)
+    await until(pilot, lambda: all(c.size.width for c in screen.query(GenerationColumn)))
+    return screen
 
 
 def text_of(widget: Widget) -> str:
@@ -97,7 +122,8 @@ def text_of(widget: Widget) -> str:
 
 
 def notifications(pilot: Pilot) -> list[str]:
-    return [f"{n.title}: {n.message}" for n in pilot.app._notifications]
+    """Every notification of an app made by :func:`make_app`, as ``title: message``."""
+    return list(_SAID[pilot.app])
 
 
 async def choose(pilot: Pilot, generation: str) -> None:

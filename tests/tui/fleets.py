@@ -65,3 +65,11 @@ def health_story(backend: SyntheticBackend, clock: ManualClock) -> None:
     backend.set_health("g2-5", Health.HEALTHY, "200 in 3 ms (2/2 passed)")
     clock.advance(1)
     backend.set_health("g3-4", Health.UNHEALTHY, "GET /healthz → 500 (2/2 failed)")
+
+
+def two_generations(clock: ManualClock) -> SyntheticBackend:
+    """g1 v1 with all the traffic, g2 v2 (selected at start), three instances each."""
+    backend = SyntheticBackend(clock=clock)
+    backend.add_generation("v1", 3, weight=100)
+    backend.add_generation("v2", 3)  # selected at start
+    return backend

@@ -8,7 +8,6 @@ from backends.core.errors import OperationFailed, Unreachable
 from backends.core.model import Health
 from tests.tui.conftest import choose, make_app, notifications, ready, until
 from tests.tui.test_actions import actions, weights
-from tui.commands import fleet_commands
 from tui.modals.launch import LaunchModal
 from tui.widgets.header import FleetHeader
 from tui.widgets.status import StatusLine
@@ -80,7 +79,7 @@ async def test_read_only_hides_and_refuses_mutating_keys(backend, clock):
         shown = {b.binding.action for b in screen.active_bindings.values() if b.binding.show}
         assert not shown & {"launch", "stage(10)", "promote", "rollback", "retire"}
         assert {"select(-1)", "inspect", "filter", "help", "quit"} <= shown
-        titles = [title for title, _, _ in fleet_commands(screen)]
+        titles = [title for title, _, _ in screen.palette_commands()]
         assert not [t for t in titles if t.startswith(("Launch", "Promote", "Retire", "Roll"))]
         await pilot.press("n", "p", "r", "plus")
         assert not isinstance(app.screen, LaunchModal) and screen.staged is None

@@ -21,7 +21,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from textual._context import active_app
 from textual.pilot import Pilot
 
 from backends.core.events import StateChanged
@@ -80,11 +79,8 @@ class AppThread:
         self.loop.close()
 
     def run(self, step: Callable[[Pilot], Awaitable[Any]]) -> Any:
-        async def as_the_app() -> Any:
-            active_app.set(self.app)  # as Textual sets it for its own tasks
-            return await step(self.pilot)
-
-        return asyncio.run_coroutine_threadsafe(as_the_app(), self.loop).result(timeout=30)
+        """``step(pilot)`` in the app's loop, as the app (Textual's public way in)."""
+        return self.app.call_from_thread(step, self.pilot)
 
 
 def drawn(pilot: Pilot) -> set[int]:

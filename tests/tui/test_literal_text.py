@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from textual.app import App
 from textual.widgets import Input
-from textual.widgets._toast import Toast
 
 from backends.core.errors import OperationFailed
 from backends.core.journal import JournalRecord, Outcome
 from tests.support.synthetic import ManualClock, SyntheticBackend
-from tests.tui.conftest import SIZE, make_app, ready, text_of, until
-from tests.tui.test_rollout_keys import told
+from tests.tui.conftest import SIZE, make_app, ready, text_of, told, until
 from tui.modals.launch import LaunchModal
 from tui.screens.fleet import FleetScreen
 from tui.widgets.event_log import EventLog
@@ -41,7 +39,7 @@ def column_text(screen: FleetScreen, generation: str) -> str:
 
 def toasts(app: App[None]) -> str:
     """The toasts as drawn (``run_test(notifications=True)``: tests hide them by default)."""
-    return "\n".join(str(toast.render()) for toast in app.screen.query(Toast))
+    return "\n".join(str(toast.render()) for toast in app.screen.query("Toast"))
 
 
 async def test_a_note_with_markup_and_an_emoji_shows_literally(clock: ManualClock) -> None:

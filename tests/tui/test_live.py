@@ -105,9 +105,11 @@ async def test_f_switches_fleets_and_the_palette_lists_every_action(backend, clo
 async def test_health_events_reach_the_screen_fast_and_paints_are_coalesced(app, backend):
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await ready(pilot)
-        painted: list[float] = []
-        paint = screen.paint
-        screen._paints.callback = lambda: (painted.append(time.monotonic()), paint())
+        painted: list[float] = []  # events painted, and snapshots painted
+        snapshots: list[float] = []
+        paint_events, paint_snapshot = screen.paint_events, screen.paint_snapshot
+        screen.paint_events = lambda e: (painted.append(time.monotonic()), paint_events(e))
+        screen.paint_snapshot = lambda s: (snapshots.append(time.monotonic()), paint_snapshot(s))
         column = screen.query_one(GenerationStrip).column("g3")
         await pilot.pause(0.3)  # past start-up work
         delays = []
@@ -118,6 +120,7 @@ async def test_health_events_reach_the_screen_fast_and_paints_are_coalesced(app,
             delays.append(time.monotonic() - started)
         assert sorted(delays)[1] < 0.2, delays
         painted.clear()
+        snapshots.clear()
         started = time.monotonic()
         for n in range(2000):  # a storm: 2,000 transitions as fast as they come
             backend.set_health(f"g1-{n % 6 + 1}", [Health.PENDING, Health.HEALTHY][n % 2])
@@ -126,6 +129,7 @@ async def test_health_events_reach_the_screen_fast_and_paints_are_coalesced(app,
         await pilot.pause(0.3)
         seconds = time.monotonic() - started
         assert len(painted) <= 12 * seconds + 1  # the event log adds ≤ 4 frames a second
+        assert len(snapshots) <= 12 * seconds + 1
         await until(pilot, lambda: len(screen.query_one(EventLog).visible_events) > 2000)
 
 
@@ -138,14 +142,3 @@ async def test_no_color_keeps_glyphs_and_borders_readable(backend, clock, monkey
         selected = screen.query_one(GenerationStrip).column("g3")
         text = "\n".join(selected.render_line(y).text for y in range(5))
         assert "┏" in text and "◌◌◌◌" in text  # heavy border marks the selection
-
-
-def test_the_timer_fix_is_in_place_for_this_textual():
-    """Textual's frame timer skips one interval too far after an idle moment (see
-    tui/textual_timer.py); the fix must apply to the Textual Molt is pinned to — when
-    Textual changes that method, this fails and the fix is looked at again."""
-    from textual.timer import Timer
-
-    from tui import textual_timer
-
-    assert textual_timer.apply() and Timer._run is textual_timer._run

@@ -47,7 +47,7 @@ def stubborn_fleet(name: str, artifact: Path) -> FleetConfig:
     return replace(fleet, settings=replace(fleet.settings, artifact=artifact))
 
 
-async def two_generations(fleet: FleetConfig, state_dir: Path) -> None:
+async def launch_two_healthy(fleet: FleetConfig, state_dir: Path) -> None:
     """g1 and g2 healthy, g2 with all the traffic: g1 may be retired."""
     async with FleetSession(fleet, state_dir) as session:
         for version in ("v1", "v2"):
@@ -72,7 +72,7 @@ async def start_retire(pilot, generation: str = "g1") -> None:
 async def test_f_during_a_local_retire_lets_it_finish():
     with state_dir_env() as state_dir, stubborn_artifact() as artifact:
         web = stubborn_fleet("web", artifact)
-        await two_generations(web, state_dir)
+        await launch_two_healthy(web, state_dir)
         app = MoltApp([web, local_fleet("api", count=1)], state_dir=state_dir)
         async with app.run_test(size=(120, 36)) as pilot:
             await start_retire(pilot)
@@ -89,7 +89,7 @@ async def test_f_during_a_local_retire_lets_it_finish():
 async def test_q_then_wait_during_a_local_retire_quits_once_it_is_done():
     with state_dir_env() as state_dir, stubborn_artifact() as artifact:
         web = stubborn_fleet("web", artifact)
-        await two_generations(web, state_dir)
+        await launch_two_healthy(web, state_dir)
         app = MoltApp([web], state_dir=state_dir)
         async with app.run_test(size=(120, 36)) as pilot:
             await start_retire(pilot)
@@ -101,7 +101,7 @@ async def test_q_then_wait_during_a_local_retire_quits_once_it_is_done():
 async def test_q_then_quit_now_during_a_local_retire_journals_it_interrupted():
     with state_dir_env() as state_dir, stubborn_artifact() as artifact:
         web = stubborn_fleet("web", artifact)
-        await two_generations(web, state_dir)
+        await launch_two_healthy(web, state_dir)
         app = MoltApp([web], state_dir=state_dir)
         async with app.run_test(size=(120, 36)) as pilot:
             await start_retire(pilot)

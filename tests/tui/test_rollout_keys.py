@@ -5,9 +5,7 @@ rollout driven from elsewhere shows in its generation's column all the same."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.app import App
@@ -17,8 +15,7 @@ from backends.config.fleet_config import FleetConfig
 from backends.core.locking import ROLLOUT_LOCK
 from backends.core.rollout import Plan
 from tests.support.synthetic import ManualClock, SyntheticBackend
-from tests.tui.conftest import SIZE, make_app, ready, text_of
-from tests.tui.conftest import until as until_within
+from tests.tui.conftest import SIZE, make_app, ready, text_of, told, until
 from tui.app import MoltApp
 from tui.modals.confirm import ConfirmationModal
 from tui.widgets.event_log import EventLog
@@ -27,26 +24,6 @@ from tui.widgets.status import StatusLine
 
 CHECKS = "✓ health"  # then the evidence, which grows with real requests
 WAIT = 20.0  # seconds: a deadline, never a sleep
-
-
-async def until(pilot: Pilot[None], predicate: Callable[[], object]) -> None:
-    """Until ``predicate()`` holds, with room for a busy machine
-    (a rollout's driver looks once a second)."""
-    await until_within(pilot, predicate, timeout=WAIT)
-
-
-def told(app: App[None]) -> list[str]:
-    """Every notification from now on, as ``title: message`` — kept, unlike the app's
-    own list, which lets each go when its toast would have expired."""
-    said: list[str] = []
-    notify = app.notify
-
-    def keep(message: str, **options: Any) -> None:
-        said.append(f"{options.get('title', '')}: {message}")
-        notify(message, **options)
-
-    app.notify = keep  # type: ignore[method-assign]
-    return said
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +69,7 @@ def rollout_events(backend: SyntheticBackend) -> list[str]:
 async def start_rollout(pilot: Pilot[None]) -> None:
     await ready(pilot)
     await pilot.press("R", "y")
-    await until(pilot, lambda: shows(pilot, "rollout 1/4 · 10% · bake 1:00", CHECKS))
+    await until(pilot, lambda: shows(pilot, "rollout 1/4 · 10% · bake 1:00", CHECKS), timeout=WAIT)
 
 
 async def test_R_shows_the_steps_and_limits_and_starts_only_when_confirmed(
@@ -133,10 +110,10 @@ async def test_a_rollout_that_passes_its_checks_walks_to_100(
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("R", "y")
-        await until(pilot, lambda: "Done: rollout of g2 done: g2 at 100%" in said)
+        await until(pilot, lambda: "Done: rollout of g2 done: g2 at 100%" in said, timeout=WAIT)
         assert backend.generations["g2"].weight == 100
         assert rollout_events(backend) == ["alice start", "alice done"]
-        await until(pilot, lambda: "rollout 2/2 · 100% · DONE" in column(pilot, "g2"))
+        await until(pilot, lambda: "rollout 2/2 · 100% · DONE" in column(pilot, "g2"), timeout=WAIT)
 
 
 async def test_a_rollout_that_fails_a_check_goes_back_to_the_baseline_and_says_why(
@@ -147,16 +124,18 @@ async def test_a_rollout_that_fails_a_check_goes_back_to_the_baseline_and_says_w
     async with app.run_test(size=SIZE) as pilot:
         await start_rollout(pilot)
         backend.set_traffic("g2", 5, 0.31, 19)  # the new version starts failing requests
-        await until(pilot, lambda: backend.generations["g2"].weight == 0)
-        await until(pilot, lambda: "ABORTED" in column(pilot, "g2"))
+        await until(pilot, lambda: backend.generations["g2"].weight == 0, timeout=WAIT)
+        await until(pilot, lambda: "ABORTED" in column(pilot, "g2"), timeout=WAIT)
         shown = " ".join(line.strip("┃ ") for line in column(pilot, "g2").splitlines())
         assert "g2 5xx " in shown and "vs 0.1% on g1, shown" in shown
         assert re.search(r"over the (0.5-point margin|1.0% ceiling) at step 10%", shown)
         log = pilot.app.screen.query_one(EventLog)  # said as the judge's, not alice's
         await until(
-            pilot, lambda: "» rollout judge aborted g2 (started by alice) — g2 5xx" in text_of(log)
+            pilot,
+            lambda: "» rollout judge aborted g2 (started by alice) — g2 5xx" in text_of(log),
+            timeout=WAIT,
         )
-        await until(pilot, lambda: any("Rollout aborted: g2 5xx " in n for n in said))
+        await until(pilot, lambda: any("Rollout aborted: g2 5xx " in n for n in said), timeout=WAIT)
         assert rollout_events(backend) == ["alice start", "alice abort"]
 
 
@@ -167,10 +146,12 @@ async def test_space_pauses_and_resumes_the_rollout(
     async with app.run_test(size=SIZE) as pilot:
         await start_rollout(pilot)
         await pilot.press("space")
-        await until(pilot, lambda: shows(pilot, "rollout 1/4 · 10% · PAUSED", CHECKS))
+        await until(pilot, lambda: shows(pilot, "rollout 1/4 · 10% · PAUSED", CHECKS), timeout=WAIT)
         assert "paused by alice" in column(pilot, "g2")
         await pilot.press("space")
-        await until(pilot, lambda: "rollout 1/4 · 10% · bake 1:00" in column(pilot, "g2"))
+        await until(
+            pilot, lambda: "rollout 1/4 · 10% · bake 1:00" in column(pilot, "g2"), timeout=WAIT
+        )
         assert rollout_events(backend) == ["alice start", "alice pause", "alice resume"]
         assert backend.generations["g2"].weight == 10  # pausing keeps the weights
 
@@ -189,10 +170,16 @@ async def test_A_asks_then_aborts_all_traffic_back_to_the_baseline(
         await pilot.press("n")
         assert rollout_events(backend) == ["alice start"]
         await pilot.press("A", "y")
-        await until(pilot, lambda: "rollout 1/4 · 10% · ABORTED" in column(pilot, "g2"))
+        await until(
+            pilot, lambda: "rollout 1/4 · 10% · ABORTED" in column(pilot, "g2"), timeout=WAIT
+        )
         assert backend.generations["g2"].weight == 0
-        await until(pilot, lambda: "Done: rollout of g2 aborted: all traffic on g1" in said)
-        await until(pilot, lambda: not app.sessions["web"].in_flight)  # the driver stopped
+        await until(
+            pilot, lambda: "Done: rollout of g2 aborted: all traffic on g1" in said, timeout=WAIT
+        )
+        await until(
+            pilot, lambda: not app.sessions["web"].in_flight, timeout=WAIT
+        )  # the driver stopped
         assert not any(n.startswith("Rollout aborted") for n in said)  # no echo
 
 
@@ -205,7 +192,7 @@ async def test_b_during_a_rollout_aborts_it_in_one_step(
         await pilot.press("b")
         assert asked(app).startswith("Roll back: abort the rollout of g2?")
         await pilot.press("y")
-        await until(pilot, lambda: "rolled back by alice" in column(pilot, "g2"))
+        await until(pilot, lambda: "rolled back by alice" in column(pilot, "g2"), timeout=WAIT)
         assert backend.generations["g1"].weight == 100
         actions = [r.action for r in backend.memory.since_seeded()]
         assert "rollback" not in actions and rollout_events(backend)[-1] == "alice abort"
@@ -219,12 +206,14 @@ async def test_a_rollout_driven_elsewhere_shows_in_its_column_and_obeys_the_keys
         await ready(pilot)
         await backend.rollout_elsewhere("g2", "g1", steps=2, plan=Plan(), by="bob")
         clock.advance(19)  # 19 s into the second step's bake
-        await until(pilot, lambda: shows(pilot, "rollout 2/4 · 25% · bake 0:41", CHECKS))
+        await until(
+            pilot, lambda: shows(pilot, "rollout 2/4 · 25% · bake 0:41", CHECKS), timeout=WAIT
+        )
         assert "baseline · rollout of g2" in column(pilot, "g1")
         await pilot.press("space")  # bob's driver reads the pause from the journal
-        await until(pilot, lambda: "paused by alice" in column(pilot, "g2"))
+        await until(pilot, lambda: "paused by alice" in column(pilot, "g2"), timeout=WAIT)
         await pilot.press("A", "y")
-        await until(pilot, lambda: backend.generations["g1"].weight == 100)
+        await until(pilot, lambda: backend.generations["g1"].weight == 100, timeout=WAIT)
         assert rollout_events(backend) == ["bob start", "alice pause", "alice abort"]
 
 
@@ -237,12 +226,16 @@ async def test_a_rollout_whose_driver_died_shows_interrupted_and_space_drives_it
         await ready(pilot)
         await backend.rollout_elsewhere("g2", "g1", steps=1, plan=Plan(), by="bob")
         del backend.leases[ROLLOUT_LOCK]  # bob's terminal closed mid-rollout
-        await until(pilot, lambda: "rollout 1/4 · 10% · INTERRUPTED" in column(pilot, "g2"))
+        await until(
+            pilot, lambda: "rollout 1/4 · 10% · INTERRUPTED" in column(pilot, "g2"), timeout=WAIT
+        )
         assert "the process driving it stopped" in column(pilot, "g2")
         await pilot.press("R")  # not a second rollout: this one first
         assert any("space drives it on from here" in n for n in said)
         await pilot.press("space")
-        await until(pilot, lambda: "rollout 1/4 · 10% · bake 1:00" in column(pilot, "g2"))
+        await until(
+            pilot, lambda: "rollout 1/4 · 10% · bake 1:00" in column(pilot, "g2"), timeout=WAIT
+        )
         assert backend.leases[ROLLOUT_LOCK].holder == "alice"  # this Molt drives it now
 
 

@@ -22,7 +22,7 @@ def test_timeline(snap_compare, backend, clock):
     async def run_before(pilot) -> None:
         screen = await ready(pilot)
         health_story(backend, clock)  # g3-4 fails its checks: an incident
-        await until(pilot, lambda: len(screen.noteworthy) == 1)
+        await until(pilot, lambda: len(screen.incident.noteworthy) == 1)
         await pilot.press("t")
         await until(pilot, lambda: isinstance(pilot.app.screen, TimelineScreen))
         view = pilot.app.screen.query_one(TimelineView)

@@ -4,31 +4,15 @@ applies them only once the operator confirms against the fleet as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from textual.pilot import Pilot
 
 from tests.support.synthetic import ManualClock, SyntheticBackend
-from tests.tui.conftest import SIZE, make_app, ready, text_of
-from tests.tui.conftest import until as until_within
-from tests.tui.test_rollout_keys import told
+from tests.tui.conftest import SIZE, make_app, ready, text_of, told, until
+from tests.tui.fleets import two_generations
 from tui.modals.confirm import ConfirmationModal
 from tui.widgets.status import StatusLine
 
 WAIT = 20.0  # seconds: a deadline, never a sleep
-
-
-async def until(pilot: Pilot[None], predicate: Callable[[], object]) -> None:
-    """Until ``predicate()`` holds, with room for a busy machine
-    (two operators act, then the app reads)."""
-    await until_within(pilot, predicate, timeout=WAIT)
-
-
-def two_generations(clock: ManualClock) -> SyntheticBackend:
-    backend = SyntheticBackend(clock=clock)
-    backend.add_generation("v1", 3, weight=100)
-    backend.add_generation("v2", 3)  # selected at start
-    return backend
 
 
 def weights(backend: SyntheticBackend) -> dict[str, int]:
@@ -49,9 +33,11 @@ async def stage_then_bob_shifts(pilot: Pilot[None], backend: SyntheticBackend) -
     assert screen.staged == {"g1": 80, "g2": 20}
     await backend.elsewhere("bob").shift({"g1": 50, "g2": 50})
     status = screen.query_one(StatusLine)
-    await until(pilot, lambda: "the fleet changed since: enter asks again" in text_of(status))
+    await until(
+        pilot, lambda: "the fleet changed since: enter asks again" in text_of(status), timeout=WAIT
+    )
     await pilot.press("enter")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmationModal))
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmationModal), timeout=WAIT)
 
 
 async def test_a_stale_staged_shift_asks_again_and_applies_on_confirm(clock: ManualClock) -> None:
@@ -68,7 +54,7 @@ async def test_a_stale_staged_shift_asks_again_and_applies_on_confirm(clock: Man
         assert "g1 50% → 80%   g2 50% → 20%" in body
         assert weights(backend) == {"g1": 50, "g2": 50}  # nothing applied while it asks
         await pilot.press("y")
-        await until(pilot, lambda: weights(backend) == {"g1": 80, "g2": 20})
+        await until(pilot, lambda: weights(backend) == {"g1": 80, "g2": 20}, timeout=WAIT)
         assert shifts(backend) == [
             ("bob", "ok", {"g1": 50, "g2": 50}),
             ("alice", "refused", {"g1": 80, "g2": 20}),  # stale: journaled, nothing touched
@@ -83,7 +69,9 @@ async def test_a_stale_staged_shift_declined_changes_nothing(clock: ManualClock)
     async with app.run_test(size=SIZE) as pilot:
         await stage_then_bob_shifts(pilot, backend)
         await pilot.press("n")
-        await until(pilot, lambda: "staged shift dropped; nothing changed" in str(said))
+        await until(
+            pilot, lambda: "staged shift dropped; nothing changed" in str(said), timeout=WAIT
+        )
         assert weights(backend) == {"g1": 50, "g2": 50}
         assert [outcome for _, outcome, _ in shifts(backend)] == ["ok", "refused"]
         assert not any(n.startswith("The fleet changed:") for n in said)

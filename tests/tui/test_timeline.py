@@ -57,7 +57,7 @@ async def test_incidents_seen_before_it_opened_are_on_it(backend, clock):
     async with make_app(backend, clock).run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         health_story(backend, clock)
-        await until(pilot, lambda: any(e.instance == "g3-4" for e in screen.noteworthy))
+        await until(pilot, lambda: any(e.instance == "g3-4" for e in screen.incident.noteworthy))
         view = await open_timeline(pilot)
         assert "g3-4 pending → unhealthy" in text_of(view)
         title = text_of(pilot.app.screen.query_one("#timeline-title", Static))

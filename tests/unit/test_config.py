@@ -256,3 +256,15 @@ def test_a_home_directory_this_machine_does_not_have_is_named(tmp_path):
     text = GOOD.replace('artifact = "app"', 'artifact = "~molt-no-such-user-0/app"')
     with pytest.raises(ConfigError, match="home directory this machine does not have"):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("shape", ["[{n}]", "{{ a = {n} }}"])
+def test_a_huge_number_inside_a_list_or_table_is_refused_in_one_line(tmp_path, shape):
+    """Hypothesis found it: a hexadecimal number reads at any length, but repr() of a list
+    holding one too long for decimal raised, and the error became a traceback."""
+    config = tmp_path / "molt.toml"
+    config.write_text(f"[fleets.web]\nbackend = {shape.format(n='0x' + 'f' * 5000)}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(config)
+    assert "too large to show" in refused.value.message
+    assert "\n" not in refused.value.message and len(refused.value.message) < 300

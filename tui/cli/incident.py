@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from backends.core.diff import as_launched
 from backends.core.diff import diff as changes
 from backends.core.errors import ConfigError, NotFound
 from backends.core.model import GENERATION_ID
@@ -50,12 +51,22 @@ def _log_line(args: argparse.Namespace, instance: str, line: str) -> str:
 async def diff(args: argparse.Namespace, session: FleetSession) -> int:
     snapshot = await session.read()
     found = []
+    retired = []
     for name in (args.a, args.b):
         generation = snapshot.generation(name)
+        if generation is not None:
+            found.append((generation, await session.backend.frozen(name)))
+            continue
+        # retired: what the journal kept at launch (its files went with it)
+        generation = as_launched(await session.history(), name)
         if generation is None:
             known = ", ".join(g.id for g in snapshot.generations) or "none"
-            raise NotFound(f"fleet {session.name} has no generation {name} (not retired: {known})")
-        found.append((generation, await session.backend.frozen(name)))
+            raise NotFound(
+                f"fleet {session.name} has no generation {name}, running or in its journal "
+                f"(running: {known})"
+            )
+        retired.append(name)
+        found.append((generation, {}))
     (a, frozen_a), (b, frozen_b) = found
     differences = changes(a, b, frozen_a, frozen_b)
     if args.json:
@@ -65,6 +76,7 @@ async def diff(args: argparse.Namespace, session: FleetSession) -> int:
                     "fleet": session.name,
                     "a": a.id,
                     "b": b.id,
+                    "retired": retired,
                     "differences": [d.to_json() for d in differences],
                 },
                 indent=2,
@@ -72,6 +84,11 @@ async def diff(args: argparse.Namespace, session: FleetSession) -> int:
         )
         return 0
     print(f"{a.id} ({a.version}) → {b.id} ({b.version})")
+    if retired:
+        print(
+            f"{' and '.join(retired)} retired: compared as journaled at launch "
+            "(the digest stands for its files)"
+        )
     for difference in differences:
         print(printable(difference.text()))
     if not differences:

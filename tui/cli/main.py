@@ -289,8 +289,10 @@ def build_parser() -> Parser:
     agent.add_argument("--yes", action="store_true", help="stop without asking")
     agent.add_argument("--json", action="store_true")
 
+    from backends.config.examples import DEFAULT, EXAMPLES
+
     init = command("init", "write a commented molt.toml for a backend", fleet="none")
-    init.add_argument("--backend", choices=("local", "ssh", "aws"), default="local")
+    init.add_argument("--backend", choices=tuple(EXAMPLES), default=DEFAULT)
     init.add_argument("--name", default="web", help="the fleet's name (default: web)")
 
     completion = command("completion", "print the shell completion script", fleet="none")

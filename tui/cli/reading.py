@@ -181,7 +181,8 @@ async def verify(args: argparse.Namespace, session: FleetSession) -> int:
     else:
         for report in reports:
             if report.clean:
-                print(f"{report.generation}: clean ({len(report.checked)} checked)")
+                hosts = f"{len(report.checked)} host{'' if len(report.checked) == 1 else 's'}"
+                print(f"{report.generation}: clean ({hosts} checked)")
             for drift in report.drift:
                 print(f"{report.generation}: {drift.host}: {drift.change.value} {drift.path}")
             for host in report.unreachable:

@@ -45,7 +45,8 @@ async def rollout(args: argparse.Namespace, session: FleetSession) -> int:
         return 0
     if controls == ["resume"]:
         resumed = await rollout_driver.resume(session, _say)
-        print(f"rollout of {resumed.generation}: {resumed.state.value}")
+        if resumed.ended:  # driven to its end here; else its own driver was woken (said so)
+            print(f"{resumed.generation} at 100%")
         return 0
     if not args.generation:
         raise ConfigError("which generation? molt rollout FLEET GEN (or --pause/--resume/--abort)")

@@ -1,55 +1,56 @@
 """The fleet view: generations side by side above the live event stream.
 
-It renders one :class:`~backends.engine.session.FleetSession` and sends it intents; the
-session, not the screen, owns the reads and the operations in flight.
+It renders one :class:`~backends.engine.session.FleetSession` (whose updates the App
+posts to it as :mod:`tui.messages`) and owns the small parts that act on it: what a key
+does is its row in :mod:`tui.actions` and its ``action_`` method below, which asks one
+part — :class:`FleetOperations`, :class:`RolloutControls`, :class:`IncidentKeys` — to act.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
-from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from backends.config.fleet_config import FleetConfig
-from backends.core.events import Event, EventKind, OperatorAction
-from backends.core.model import FleetSnapshot
+from backends.core.events import Event
+from backends.core.model import FleetSnapshot, Generation
 from backends.core.rollout import Rollout
+from backends.engine import updates
 from backends.engine.session import FleetSession
-from backends.engine.updates import AttentionChanged, HistoryRead, InFlight
-from tui.commands import OffersCommands, fleet_commands
-from tui.formatting import difference_line, literal, record_event, staged_text
+from backends.engine.updates import InFlight
+from tui import actions, messages
+from tui.commands import choices
+from tui.formatting import difference_line, literal, staged_text
 from tui.modals.fleet_picker import FleetPicker
 from tui.modals.help import HelpModal
-from tui.screens.fleet_incident import FleetIncident, taint_lines
-from tui.screens.fleet_keys import KEYS, MUTATING, help_rows
-from tui.screens.fleet_rollouts import FleetRollouts
+from tui.rollout_view import active
+from tui.screens.fleet_incident import IncidentKeys, taint_lines
+from tui.screens.fleet_news import FleetNews
+from tui.screens.fleet_operations import FleetOperations
+from tui.screens.fleet_rollouts import RolloutControls
 from tui.screens.inspect import InspectScreen
 from tui.staging import still_applies
-from tui.widgets.attention import AttentionBar, attention_lines
+from tui.widgets.attention import AttentionBar
 from tui.widgets.event_log import EventLog
+from tui.widgets.events_pane import EventsPane
 from tui.widgets.generation import GenerationColumn
 from tui.widgets.generations import GenerationStrip
 from tui.widgets.header import FleetHeader
 from tui.widgets.status import StatusLine
 
-JOURNAL_SEED = 500  # past actions shown at start; `molt history` has them all
 
-
-class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
+class FleetScreen(Screen[None]):
     """One fleet: select a generation, act on it, watch what happens."""
 
     AUTO_FOCUS = ""  # keys belong to the fleet view until `/` opens the filter
 
-    BINDINGS = KEYS
+    BINDINGS = actions.bindings()
 
     # repaint=False: the screen draws nothing itself; the widgets these bind to repaint
     snapshot: reactive[FleetSnapshot | None] = reactive(None, repaint=False)
@@ -75,15 +76,14 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
         self.session, self.fleet = session, session.fleet
         self.read_only, self.clock, self.tz = session.read_only, clock, tz
         self.fleets = list(fleets) or [session.fleet]
+        self.operations = FleetOperations(self)
+        self.rollouts = RolloutControls(self)
+        self.incident = IncidentKeys(self, clock(), tz)
+        self.news = FleetNews(
+            self, lambda: self.query_one(StatusLine), lambda: self.query_one(AttentionBar), tz
+        )
         self._follow_launch: str | None = None  # select this generation once it shows
-        self._binding_state: tuple[object, ...] = ()
-        self._seen_actions: set[tuple[str, str]] = set()  # journal records shown: (id, outcome)
-        self.staged_on: FleetSnapshot | None = None
-        self.sent_staged: dict[int, tuple[dict[str, int], FleetSnapshot]] = {}
-        self._attention: list[Text] = []  # interrupted actions and the lock holder
-        self._taint: list[Text] = []  # tainted generations, and those due a rebuild
-        self.init_updates()
-        self.init_incident(clock())
+        self._keys_for: actions.Situation | None = None  # what the footer was built for
 
     @property
     def preparing(self) -> str:
@@ -91,8 +91,13 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
         return self.session.preparing
 
     @property
-    def fleet_names(self) -> list[str]:
-        return [f.name for f in self.fleets]
+    def selected_generation(self) -> Generation | None:
+        if self.snapshot is None or self.selected is None:
+            return None
+        return self.snapshot.generation(self.selected)
+
+    def on_stack(self) -> bool:
+        return self in self.app.screen_stack
 
     def compose(self) -> ComposeResult:
         header = FleetHeader()
@@ -103,7 +108,7 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
         )
         yield AttentionBar()
         yield StatusLine()
-        with Vertical(id="events"):
+        with EventsPane(id="events"):
             yield EventLog(self.tz).data_bind(highlight=FleetScreen.selected)
             yield Input(
                 placeholder="filter: text, g3, g3-1 — enter keeps it, escape clears", id="filter"
@@ -111,44 +116,108 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in `?` help
 
     def on_mount(self) -> None:
-        self.query_one("#events").border_title = "events"
+        """Show what the session knows already, and start it (once)."""
         self.query_one(GenerationStrip).placeholder = "reading the fleet…"
         self.set_interval(1.0, self._refresh_ages, name="ages")
-        self.follow_session()
+        if self.session.snapshot is not None:
+            self.paint_snapshot(self.session.snapshot)
+        if self.session.operator:
+            self.query_one(FleetHeader).operator = self.session.operator
+        self._show_attention(self.session.seen)
+        self.news.show_status()
+        self.session.start()
 
-    def on_unmount(self) -> None:
-        self.stop_following()  # the session lives on: the App closes it on the way out
-
-    # what applies now -----------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "refuse":
-            return self.read_only
-        if action in MUTATING and self.read_only:
-            return False  # hidden from the footer; the key falls through to `refuse`
+    # what applies now: the action table asked about this moment --------------------------
+    def situation(self) -> actions.Situation:
         generations = self.snapshot.generations if self.snapshot else ()
-        chosen = self.selected_generation is not None
-        rules: dict[str, bool] = {
-            "select": len(generations) > 0,
-            "stage": chosen and len(generations) > 1,
-            "apply": self.staged is not None,
-            "drop": self.staged is not None and not self.filtering,
-            "inspect": chosen and self.staged is None,
-            "promote": chosen,
-            "rollback": len(generations) > 1 and any(g.weight for g in generations),
-            "retire": chosen,
-            "close_filter": self.filtering,
-            "fleets": len(self.fleets) > 1,
-            **self.rollout_rules(),
-            **self.incident_rules(),
-        }
-        return rules.get(action, True)
+        target = self.selected_generation
+        rollout = self.rollout if active(self.rollout) else None
+        return actions.Situation(
+            generations=len(generations),
+            weighted=any(g.weight for g in generations),
+            chosen=target is not None,
+            chosen_has_instances=target is not None and bool(target.instances),
+            staged=self.staged is not None,
+            filtering=self.filtering,
+            rollout=rollout.state if rollout is not None else None,
+            fleets=len(self.fleets),
+            read_only=self.read_only,
+        )
 
-    # painting (called by the feed's throttle) -----------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return actions.enabled(action, self.situation())
+
+    def _refresh_footer(self) -> None:
+        """The footer shows what applies now. Textual rebuilds it on every refresh, which
+        costs more than the rest of the screen: refresh only when what applies changed,
+        not on every read or arrow key."""
+        now = self.situation()
+        if now != self._keys_for:
+            self._keys_for = now
+            self.refresh_bindings()
+
+    def palette_commands(self) -> list[tuple[str, str, str]]:
+        """(title, help, action) rows for the palette: what applies now, then the
+        generations to select and the other fleets."""
+        rows = actions.palette_rows(self.situation(), self.selected)
+        others = [f.name for f in self.fleets if f.name != self.fleet.name]
+        return rows + choices(self.snapshot, others)
+
+    # what the session says (posted by the App's bridge) -------------------------------------
+    @on(messages.EventsArrived)
+    def _events_arrived(self, message: messages.EventsArrived) -> None:
+        self.paint_events(message.events)
+
+    @on(messages.SnapshotRead)
+    def _snapshot_read(self, message: messages.SnapshotRead) -> None:
+        self.paint_snapshot(message.snapshot)
+
+    def on_screen_resume(self) -> None:
+        self.news.show_status()
+
+    @on(messages.OperatorKnown)
+    def _operator_known(self, message: messages.OperatorKnown) -> None:
+        self.query_one(FleetHeader).operator = message.operator
+
+    @on(messages.PreparingChanged)
+    def _preparing(self, message: messages.PreparingChanged) -> None:
+        self.query_one(GenerationStrip).placeholder = self._placeholder()
+        self.news.show_status()
+
+    @on(messages.HistoryRead)
+    def _history_read(self, message: messages.HistoryRead) -> None:
+        self.query_one(EventLog).add_events(self.news.history(message.records), in_order=True)
+
+    @on(messages.AttentionChanged)
+    def _attention_changed(self, message: messages.AttentionChanged) -> None:
+        self._show_attention(message)
+
+    @on(messages.RolloutProgress)
+    def _rollout_progress(self, message: messages.RolloutProgress) -> None:
+        self.news.progress(message.text)
+
+    @on(messages.OperationsChanged)
+    def _operations_changed(self, message: messages.OperationsChanged) -> None:
+        operation = message.finished
+        if operation is not None:
+            self.news.ended(operation, self._took_failure)
+            done = operation.done if operation.error is None else None
+            if not operation.interrupted and done is not None and done.generation is not None:
+                self._follow_launch = done.generation.id  # a launch: select it once it shows
+        self.news.show_status()
+
+    @on(messages.ProblemChanged)
+    def _problem_changed(self, message: messages.ProblemChanged) -> None:
+        self.news.problem_changed(message.problem)
+
+    def _took_failure(self, operation: InFlight) -> bool:
+        """Did a part take care of this failed operation itself (no toast)?"""
+        return self.rollouts.took_failure(operation) or self.operations.took_failure(operation)
+
+    # painting -------------------------------------------------------------------------------
     def paint_events(self, events: list[Event]) -> None:
-        for event in events:
-            if event.kind is EventKind.ACTION:
-                self._seen_actions.add(_action_key(event))
-        self.note_events(events)
+        self.news.saw(events)
+        self.incident.note(events)
         self.query_one(EventLog).add_events(events)
 
     def paint_snapshot(self, snapshot: FleetSnapshot) -> None:
@@ -164,32 +233,11 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
             self.staged = None
             self.notify("the fleet changed: staged shift dropped", severity="warning")
         self.snapshot = snapshot
-        taint = taint_lines(snapshot, self.fleet.max_age, self.clock())
-        if taint != self._taint:
-            self._taint = taint
-            self._show_attention_lines()
+        self.news.show_taint(taint_lines(snapshot, self.fleet.max_age, self.clock()))
         if self.staged is not None:  # what it would change now, and whether it is stale
             self.watch_staged(self.staged)
         self._refresh_footer()
         self.query_one(GenerationStrip).placeholder = self._placeholder()
-
-    def _refresh_footer(self) -> None:
-        """The footer shows what applies now. Textual rebuilds it on every refresh, which
-        costs more than the rest of the screen: refresh only when what applies changed,
-        not on every read or arrow key."""
-        generations = self.snapshot.generations if self.snapshot else ()
-        state = (
-            len(generations) > 0,
-            len(generations) > 1,
-            any(g.weight for g in generations),
-            self.selected_generation is not None,
-            self.staged is not None,
-            self.filtering,
-            self.rollout.state if self.rollout is not None else None,
-        )
-        if state != self._binding_state:
-            self._binding_state = state
-            self.refresh_bindings()
 
     def watch_selected(self) -> None:
         self._refresh_footer()
@@ -200,6 +248,14 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
     def watch_rollout(self) -> None:
         self._refresh_footer()
 
+    def watch_staged(self, staged: dict[str, int] | None) -> None:
+        text = staged_text(self.snapshot.weights, staged) if staged and self.snapshot else ""
+        on = self.operations.staged_on
+        if text and on is not None and self.snapshot and on.revision != self.snapshot.revision:
+            text += "   (the fleet changed since: enter asks again)"
+        self.query_one(StatusLine).staged = text
+        self._refresh_footer()
+
     def _placeholder(self) -> str:
         if self.preparing:
             return self.preparing
@@ -207,62 +263,74 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
             return "no generations yet"
         return "no generations yet — press n to launch one"
 
-    def show_status(self) -> None:
-        status = self.query_one(StatusLine)
-        now = asyncio.get_running_loop().time()
-        operations = self.session.in_flight
-        if not any(o.action == "rollout" for o in operations):
-            self.rollout_progress = ""
-        doing = [_doing(o, now, self.rollout_progress) for o in operations]
-        status.activity = ", ".join(t for t in (self.preparing, *dict.fromkeys(doing)) if t)
-        status.problem = literal(self.session.problem)
-
-    def watch_staged(self, staged: dict[str, int] | None) -> None:
-        text = staged_text(self.snapshot.weights, staged) if staged and self.snapshot else ""
-        on = self.staged_on
-        if text and on is not None and self.snapshot and on.revision != self.snapshot.revision:
-            text += "   (the fleet changed since: enter asks again)"
-        self.query_one(StatusLine).staged = text
-        self._refresh_footer()
-
     def _refresh_ages(self) -> None:
         self.query_one(GenerationStrip).refresh_ages()
         if self.session.in_flight:  # how long it has been running
-            self.show_status()
+            self.news.show_status()
 
-    # what the session says ------------------------------------------------------------------
-    def show_operator(self, operator: str) -> None:
-        self.query_one(FleetHeader).operator = operator
-
-    def show_attention(self, update: AttentionChanged) -> None:
+    def _show_attention(self, update: messages.AttentionChanged | updates.AttentionChanged) -> None:
         """The fleet's rollout (to its columns), interrupted actions and the lock holder."""
         self.rollout = update.rollout
-        lock = update.lock if not self.session.in_flight else None  # ours while we act
-        self._attention = attention_lines(self.session.name, update.interrupted, lock, self.tz)
-        self._show_attention_lines()
-
-    def _show_attention_lines(self) -> None:
-        self.query_one(AttentionBar).show_lines([*self._attention, *self._taint])
-
-    def show_preparing(self, text: str) -> None:
-        self.query_one(GenerationStrip).placeholder = self._placeholder()
-        self.show_status()
-
-    def show_history(self, update: HistoryRead) -> None:
-        past = [record_event(r) for r in update.records[-JOURNAL_SEED:]]
-        fresh = [e for e in past if _action_key(e) not in self._seen_actions]
-        self._seen_actions.update(_action_key(e) for e in fresh)
-        self.query_one(EventLog).add_events(fresh, in_order=True)
-
-    def operation_done(self, operation: InFlight) -> None:
-        if operation.done is not None and operation.done.generation is not None:
-            self._follow_launch = operation.done.generation.id
+        self.news.show_attention(update.interrupted, update.lock)
 
     @on(GenerationColumn.Clicked)
     def _column_clicked(self, message: GenerationColumn.Clicked) -> None:
         self.selected = message.generation_id
 
-    # navigation -----------------------------------------------------------------------------
+    # the keys: each row of tui/actions.py runs one of these ---------------------------------
+    def action_launch(self) -> None:
+        self.operations.launch()
+
+    def action_stage(self, step: int) -> None:
+        self.operations.stage(step)
+
+    def action_apply(self) -> None:
+        self.operations.apply()
+
+    def action_drop(self) -> None:
+        self.operations.drop()
+
+    def action_promote(self) -> None:
+        self.operations.promote()
+
+    def action_rollback(self) -> None:
+        """During a rollout, a rollback aborts it: all traffic to the baseline at once."""
+        if active(self.rollout):
+            self.rollouts.roll_back()
+        else:
+            self.operations.rollback()
+
+    def action_retire(self) -> None:
+        self.operations.retire()
+
+    def action_refuse(self, action: str) -> None:
+        self.operations.refuse(action)
+
+    def action_rollout(self) -> None:
+        self.rollouts.start()
+
+    def action_rollout_busy(self) -> None:
+        """``R`` while a rollout runs: refused, naming it (and how to go on)."""
+        self.rollouts.start()
+
+    def action_pause_rollout(self) -> None:
+        self.rollouts.pause()
+
+    def action_resume_rollout(self) -> None:
+        self.rollouts.resume()
+
+    def action_abort_rollout(self) -> None:
+        self.rollouts.abort()
+
+    def action_logs(self) -> None:
+        self.incident.logs()
+
+    def action_timeline(self) -> None:
+        self.incident.timeline()
+
+    def action_diff(self) -> None:
+        self.incident.diff()
+
     def action_select(self, step: int) -> None:
         ids = [g.id for g in self.snapshot.generations] if self.snapshot else []
         if not ids:
@@ -281,27 +349,14 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
 
     def action_filter(self) -> None:
         self.filtering = True
-        field = self.query_one("#filter", Input)
-        field.display = True
-        field.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(EventLog).filter_text = event.value
-        events = self.query_one("#events")
-        events.border_title = f"events · filter: {event.value}" if event.value else "events"
-
-    @on(Input.Submitted, "#filter")
-    def _filter_kept(self) -> None:
-        self._close_filter()
+        self.query_one(EventsPane).open_filter()
 
     def action_close_filter(self) -> None:
-        self.query_one("#filter", Input).value = ""
-        self._close_filter()
+        self.query_one(EventsPane).close_filter(clear=True)
 
-    def _close_filter(self) -> None:
+    @on(EventsPane.FilterClosed)
+    def _filter_closed(self) -> None:
         self.filtering = False
-        self.query_one("#filter").display = False
         self.set_focus(None)
 
     def action_fleets(self) -> None:
@@ -312,33 +367,7 @@ class FleetScreen(OffersCommands, FleetRollouts, FleetIncident, Screen[None]):
             self.call_later(self.run_action, f"app.open_fleet('{name}')")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpModal(self.help_rows(), self.read_only))
-
-    def help_rows(self) -> list[tuple[str, str, str]]:
-        return help_rows(self.read_only)
+        self.app.push_screen(HelpModal(actions.help_rows(self.read_only), self.read_only))
 
     async def action_quit(self) -> None:
         await self.run_action("app.quit")
-
-    def allowed(self, action: str, *parameters: Any) -> bool:
-        return bool(self.check_action(action, parameters))
-
-    def palette_commands(self) -> list[tuple[str, str, str]]:
-        return fleet_commands(self)
-
-
-def _action_key(event: Event) -> tuple[str, str]:
-    """One journal record's outcome, shown once whether it streamed in or was read."""
-    if isinstance(event, OperatorAction):
-        return event.record.id, event.record.outcome.value
-    return "", event.text()
-
-
-def _doing(operation: InFlight, now: float, rollout_progress: str = "") -> str:
-    """``retiring g3 (draining) · 12 s``: what an operation does, and for how long (a
-    rollout this session drives: its latest line, checks with their values)."""
-    seconds = now - operation.started
-    doing = f"{operation.doing} · {seconds:.0f} s" if seconds >= 1 else operation.doing
-    if operation.action == "rollout" and rollout_progress:
-        doing += f" — {literal(rollout_progress)}"
-    return doing

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
 
 import humanize
 from rich.text import Text
@@ -17,20 +16,11 @@ from rich.text import Text
 from backends.core.events import Event
 from backends.core.model import FleetSnapshot
 from backends.core.report import noteworthy
-from backends.engine.session import FleetSession
 from tui.formatting import age, literal
 from tui.modals.diff import DiffModal
+from tui.screens.fleet_view import FleetView
 from tui.screens.logs import LogsScreen
 from tui.screens.timeline import KEEP, TimelineScreen
-
-if TYPE_CHECKING:
-    from textual.screen import Screen
-
-    from backends.core.model import Generation
-
-    _Base = Screen[None]
-else:
-    _Base = object
 
 TAINTED = "✗"
 REBUILD = "⟳"
@@ -69,47 +59,32 @@ def taint_lines(
     return lines
 
 
-class FleetIncident(_Base):
-    """Mixed into :class:`~tui.screens.fleet.FleetScreen`."""
+class IncidentKeys:
+    """The fleet view's part behind ``l``, ``t`` and ``d``; it keeps the health incidents
+    and traffic changes seen, for the timeline (the journal keeps the actions; health is
+    only known from the moment Molt watches)."""
 
-    session: FleetSession
-    snapshot: FleetSnapshot | None
-    tz: tzinfo | None
-
-    if TYPE_CHECKING:
-
-        @property
-        def selected_generation(self) -> Generation | None: ...
-
-    def init_incident(self, since: datetime) -> None:
-        #: health incidents and traffic changes seen, for the timeline (the journal
-        #: keeps the actions; health is only known from the moment Molt watches)
+    def __init__(self, view: FleetView, since: datetime, tz: tzinfo | None) -> None:
+        self.view = view
         self.noteworthy: deque[Event] = deque(maxlen=KEEP)
         self.watching_since = since
+        self.tz = tz
 
-    def note_events(self, events: list[Event]) -> None:
+    def note(self, events: list[Event]) -> None:
         self.noteworthy.extend(e for e in events if noteworthy(e))
 
-    def incident_rules(self) -> dict[str, bool]:
-        target = self.selected_generation
-        return {
-            "logs": target is not None and bool(target.instances),
-            "diff": target is not None,
-            "timeline": True,
-        }
-
-    def action_logs(self) -> None:
-        target = self.selected_generation
+    def logs(self) -> None:
+        target = self.view.selected_generation
         if target is not None and target.instances:
-            self.app.push_screen(LogsScreen(self.session, target.instances[0].id))
+            self.view.app.push_screen(LogsScreen(self.view.session, target.instances[0].id))
 
-    def action_timeline(self) -> None:
+    def timeline(self) -> None:
         screen = TimelineScreen(
-            self.session, list(self.noteworthy), since=self.watching_since, tz=self.tz
+            self.view.session, list(self.noteworthy), since=self.watching_since, tz=self.tz
         )
-        self.app.push_screen(screen)
+        self.view.app.push_screen(screen)
 
-    def action_diff(self) -> None:
-        target = self.selected_generation
+    def diff(self) -> None:
+        target = self.view.selected_generation
         if target is not None:
-            self.app.push_screen(DiffModal(self.session, target.id))
+            self.view.app.push_screen(DiffModal(self.view.session, target.id))

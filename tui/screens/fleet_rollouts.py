@@ -15,59 +15,64 @@ from backends.core import guards
 from backends.core.baseline import baseline
 from backends.core.errors import Refused
 from backends.core.model import FleetSnapshot
-from backends.core.rollout import Plan, Rollout, RolloutState
+from backends.core.rollout import Plan, RolloutState
 from backends.engine.rollout_driver import RolloutAborted
 from backends.engine.updates import InFlight
 from tui.formatting import literal, staged_text
 from tui.modals.confirm import ConfirmationModal
 from tui.rollout_view import active
-from tui.screens.fleet_actions import FleetActions
+from tui.screens.fleet_view import FleetView, say_refused
 
 
-class FleetRollouts(FleetActions):
-    """Mixed into :class:`~tui.screens.fleet.FleetScreen`."""
+class RolloutControls:
+    """The fleet view's part that starts, pauses, resumes and aborts rollouts."""
 
-    rollout: Rollout | None
-    #: this screen aborted the rollout it drives: the driver's "aborted" is no news
-    aborted_here: bool = False
+    def __init__(self, view: FleetView) -> None:
+        self.view = view
+        #: this view aborted the rollout it drives: the driver's "aborted" is no news
+        self.aborted_here = False
 
     @property
     def plan(self) -> Plan:
         """The fleet's rollout plan (``[fleets.NAME.rollout]``), else Molt's default."""
-        return self.session.fleet.rollout or Plan()
+        return self.view.session.fleet.rollout or Plan()
 
-    def action_rollout(self) -> None:
-        target, snapshot = self.selected_generation, self.snapshot
+    def start(self) -> None:
+        """``R``: confirm, then roll the selected generation out (refused, naming the
+        rollout under way and how to go on, while one runs)."""
+        target, snapshot = self.view.selected_generation, self.view.snapshot
         if target is None or snapshot is None:
             return
-        running = self.rollout
+        running = self.view.rollout
         if running is not None and active(running):
             then = (
                 "space drives it on from here, A aborts it"
                 if running.state is RolloutState.INTERRUPTED
                 else "one rollout at a time"
             )
-            self._refused(
+            say_refused(
+                self.view,
                 Refused(
-                    f"fleet {self.session.name} already has a rollout of {running.generation} "
-                    f"({running.state.value}, by {running.by}); {then}"
-                )
+                    f"fleet {self.view.session.name} already has a rollout of "
+                    f"{running.generation} ({running.state.value}, by {running.by}); {then}"
+                ),
             )
             return
         base = baseline(snapshot, target.id)
         if base is None:
-            self._refused(
+            say_refused(
+                self.view,
                 Refused(
                     f"no generation older than {target.id} carries traffic to judge it "
                     "against; promote one first"
-                )
+                ),
             )
             return
         plan = self.plan
         try:
             first = _first_step(snapshot, target.id, base.id, plan.steps[0])
         except Refused as refusal:
-            self._refused(refusal)
+            say_refused(self.view, refusal)
             return
         body = Text.assemble(
             f"{target.id} (",
@@ -84,33 +89,26 @@ class FleetRollouts(FleetActions):
         def chosen(yes: bool | None) -> None:
             if yes:
                 self.aborted_here = False
-                self.session.start_rollout(target.id, plan)
+                self.view.session.start_rollout(target.id, plan)
 
-        self.app.push_screen(modal, chosen)
+        self.view.app.push_screen(modal, chosen)
 
-    def action_rollout_busy(self) -> None:
-        """``R`` while a rollout runs: refused, naming it (and how to go on)."""
-        self.action_rollout()
+    def pause(self) -> None:
+        self.view.session.pause_rollout()
 
-    def action_pause_rollout(self) -> None:
-        self.session.pause_rollout()
+    def resume(self) -> None:
+        self.view.session.resume_rollout()
 
-    def action_resume_rollout(self) -> None:
-        self.session.resume_rollout()
-
-    def action_abort_rollout(self) -> None:
+    def abort(self) -> None:
         self._ask_abort(
             "Abort the rollout of {g}?",
             "The rollout ends; R starts a new one.",
             reason="",
         )
 
-    def action_rollback(self) -> None:
-        """During a rollout, a rollback aborts it: all traffic to the baseline at once."""
-        if not active(self.rollout):
-            super().action_rollback()
-            return
-        by = self.session.operator or "an operator"
+    def roll_back(self) -> None:
+        """``b`` during a rollout aborts it: all traffic to the baseline at once."""
+        by = self.view.session.operator or "an operator"
         self._ask_abort(
             "Roll back: abort the rollout of {g}?",
             "A rollback during a rollout aborts it, in one step (not back through the steps).",
@@ -118,7 +116,7 @@ class FleetRollouts(FleetActions):
         )
 
     def _ask_abort(self, title: str, why: str, *, reason: str) -> None:
-        rollout, snapshot = self.rollout, self.snapshot
+        rollout, snapshot = self.view.rollout, self.view.snapshot
         if rollout is None or snapshot is None:
             return
         after = dict(snapshot.weights)
@@ -135,32 +133,18 @@ class FleetRollouts(FleetActions):
         def chosen(yes: bool | None) -> None:
             if yes:
                 self.aborted_here = True
-                self.session.abort_rollout(reason)
+                self.view.session.abort_rollout(reason)
 
-        self.app.push_screen(modal, chosen)
+        self.view.app.push_screen(modal, chosen)
 
-    def handled_error(self, operation: InFlight) -> bool:
-        """The rollout this screen drives ends "aborted" when this screen aborted it: the
+    def took_failure(self, operation: InFlight) -> bool:
+        """The rollout this view drives ends "aborted" when this view aborted it: the
         abort's own toast says so. Aborted by its checks or by someone else: shown."""
         aborted = isinstance(operation.error, RolloutAborted)
         if operation.action == "rollout" and aborted and self.aborted_here:
             self.aborted_here = False
             return True
-        return super().handled_error(operation)
-
-    def rollout_rules(self) -> dict[str, bool]:
-        """Which rollout keys apply now (``check_action``): while one runs, ``R`` leaves
-        the footer to ``space`` and ``A`` (one rollout at a time)."""
-        rollout = self.rollout
-        on = rollout is not None and active(rollout)
-        state = rollout.state if rollout is not None else None
-        return {
-            "rollout": self.selected_generation is not None and not on,
-            "rollout_busy": on,
-            "pause_rollout": on and state is RolloutState.RUNNING,
-            "resume_rollout": on and state is not RolloutState.RUNNING,
-            "abort_rollout": on,
-        }
+        return False
 
 
 def _first_step(snapshot: FleetSnapshot, generation: str, base: str, weight: int) -> dict[str, int]:

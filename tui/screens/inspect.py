@@ -3,8 +3,9 @@ and, for the incident responder, its drift findings (a tainted generation), whet
 is due a rebuild, ``l`` the selected instance's logs and ``d`` the diff against the
 previous generation.
 
-It renders the fleet's :class:`~backends.engine.session.FleetSession` on its own (it follows the
-session's reads and actions), so it needs nothing from the fleet view.
+It renders the fleet's :class:`~backends.engine.session.FleetSession` on its own (the App
+posts it the session's reads and events as :mod:`tui.messages`), so it needs nothing
+from the fleet view.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from datetime import datetime, tzinfo
 import humanize
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -29,7 +29,8 @@ from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, Generation, Instance, iso
 from backends.core.traffic import traffic_line
 from backends.engine.session import FleetSession
-from backends.engine.updates import EventArrived, SnapshotUpdated, Update, describe
+from backends.engine.updates import describe
+from tui import actions, messages
 from tui.formatting import GLYPHS, age, clock_time, counts_summary, literal, record_event
 from tui.modals.diff import DiffModal
 from tui.screens.fleet_incident import REBUILD, TAINTED
@@ -47,26 +48,7 @@ HEALTH_STYLES = {"healthy": "green", "pending": "yellow", "unhealthy": "bold red
 class InspectScreen(Screen[None]):
     """One generation in detail; follows the fleet view's reads while it is open."""
 
-    BINDINGS = [
-        Binding("escape", "back", "back", tooltip="back to the fleet view", id="back"),
-        # not in the footer yet: the inspect screenshot pins it (see the incident report)
-        Binding(
-            "l",
-            "logs",
-            "logs",
-            show=False,
-            tooltip="what the selected instance prints, followed live",
-            id="inspect.logs",
-        ),
-        Binding(
-            "d",
-            "diff",
-            "diff",
-            show=False,
-            tooltip="what changed from the previous generation to this one",
-            id="inspect.diff",
-        ),
-    ]
+    BINDINGS = actions.bindings("inspect")
 
     snapshot: reactive[FleetSnapshot | None] = reactive(None)
     """The fleet as last read by the session."""
@@ -86,7 +68,6 @@ class InspectScreen(Screen[None]):
         self.records: list[JournalRecord] = []
         self._shown: dict[str, tuple[object, ...]] = {}  # the cells on screen, per instance
         self._shows = Throttle(self, 1 / SHOWS_PER_SECOND, self._follow)
-        self._unlisten: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         header = FleetHeader()
@@ -107,19 +88,18 @@ class InspectScreen(Screen[None]):
         self._show()
         self.load_journal()
         table.focus()
-        self._unlisten = self.session.listen(self._heard)
 
     def on_unmount(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
         self._shows.cancel()
 
-    def _heard(self, update: Update) -> None:
-        """Called in the session's task: note it, show it in our own loop."""
-        if isinstance(update, SnapshotUpdated):
-            self._shows.touch()
-        elif isinstance(update, EventArrived) and update.event.kind is EventKind.ACTION:
-            self.call_next(self.load_journal)
+    @on(messages.SnapshotRead)
+    def _snapshot_read(self) -> None:
+        self._shows.touch()
+
+    @on(messages.EventsArrived)
+    def _events_arrived(self, message: messages.EventsArrived) -> None:
+        if any(e.kind is EventKind.ACTION for e in message.events):
+            self.load_journal()  # the journal is the truth of actions
 
     def _follow(self) -> None:
         self.snapshot = self.session.snapshot

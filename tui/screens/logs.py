@@ -12,7 +12,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
@@ -20,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from backends.engine.session import FleetSession
 from backends.engine.updates import describe
+from tui import actions
 from tui.formatting import literal
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
@@ -32,17 +32,7 @@ WRITES_PER_SECOND = 10  # a chatty instance costs a few frames a second, not one
 class LogsScreen(Screen[None]):
     """One instance's output, followed live; ``escape`` goes back."""
 
-    BINDINGS = [
-        Binding("escape", "back", "back", tooltip="back to where logs were opened", id="back"),
-        Binding(
-            "end,G",
-            "follow_end",
-            "follow",
-            key_display="end",
-            tooltip="jump to the newest line and keep following",
-            id="logs.follow",
-        ),
-    ]
+    BINDINGS = actions.bindings("logs")
 
     state: reactive[str] = reactive("reading")
     """``reading`` the tail, ``following`` new lines, ``ended`` or ``failed``."""

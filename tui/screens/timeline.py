@@ -9,7 +9,7 @@ this screen only draws it, with the Line API: a long journal costs a screenful.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 
 from rich.segment import Segment
@@ -17,7 +17,6 @@ from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.geometry import Size
@@ -32,7 +31,8 @@ from backends.core.events import Event, EventKind
 from backends.core.journal import JournalRecord
 from backends.core.report import Moment, MomentKind, noteworthy, timeline
 from backends.engine.session import FleetSession
-from backends.engine.updates import EventArrived, Update, describe
+from backends.engine.updates import describe
+from tui import actions, messages
 from tui.formatting import literal
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
@@ -182,17 +182,7 @@ class TimelineScreen(Screen[None]):
             journal holds every action since the fleet began).
     """
 
-    BINDINGS = [
-        Binding("escape", "back", "back", tooltip="back to the fleet view", id="back"),
-        Binding(
-            "slash",
-            "filter",
-            "filter",
-            key_display="/",
-            tooltip="filter by text, generation (g3), instance (g3-1) or operator",
-            id="timeline.filter",
-        ),
-    ]
+    BINDINGS = actions.bindings("timeline")
 
     def __init__(
         self,
@@ -207,7 +197,6 @@ class TimelineScreen(Screen[None]):
         self.events: deque[Event] = deque((e for e in seen if noteworthy(e)), maxlen=KEEP)
         self.records: list[JournalRecord] = []
         self.problem = ""
-        self._unlisten: Callable[[], None] | None = None
         self._shows = Throttle(self, 1 / SHOWS_PER_SECOND, self._show)
 
     def compose(self) -> ComposeResult:
@@ -227,21 +216,17 @@ class TimelineScreen(Screen[None]):
         self.query_one("#timeline").border_title = "timeline"
         self._show()
         self._read_journal()
-        self._unlisten = self.session.listen(self._heard)
 
     def on_unmount(self) -> None:
-        if self._unlisten is not None:
-            self._unlisten()
         self._shows.cancel()
 
-    def _heard(self, update: Update) -> None:
-        """Called in the session's task: note it, show it in our own loop."""
-        if not isinstance(update, EventArrived):
-            return
-        if update.event.kind is EventKind.ACTION:
-            self.call_next(self._read_journal)  # the journal is the truth of actions
-        elif noteworthy(update.event):
-            self.events.append(update.event)
+    @on(messages.EventsArrived)
+    def _events_arrived(self, message: messages.EventsArrived) -> None:
+        if any(e.kind is EventKind.ACTION for e in message.events):
+            self._read_journal()  # the journal is the truth of actions
+        fresh = [e for e in message.events if e.kind is not EventKind.ACTION and noteworthy(e)]
+        if fresh:
+            self.events.extend(fresh)
             self._shows.touch()
 
     @work(exclusive=True, group="timeline-journal", exit_on_error=False)

@@ -1,4 +1,7 @@
-"""A fix for Textual's timer, applied when Molt's TUI starts (Textual 8.2).
+"""Every use of Textual's private API in Molt, in one place; each has no public
+equivalent, and ``tests/tui/test_textual_private.py`` fails when Textual changes it.
+
+1. A fix for Textual's timer, applied when Molt's TUI starts (Textual 8.2).
 
 When a repeating timer with ``skip`` falls behind — the screen's update timer does, each
 time it resumes after an idle moment — Textual computes the next tick one interval too
@@ -9,15 +12,22 @@ it shows: most of the keystroke → paint tail of ``tests/benchmarks/tui_scale.p
 This replaces ``Timer._run`` with the same loop, skipping to the *next* boundary. It is
 applied only to the Textual release it was written against (the method's source is
 checked), so a Textual that changes it is left alone.
+
+2. One line instead of a traceback when Molt itself has a bug. Textual shows an
+unhandled exception from ``App._fatal_error`` (called by ``App._handle_exception``) and
+offers no public hook; :func:`one_line_fatal_errors` replaces it on one app.
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 from textual import _time
 from textual._time import sleep
+from textual.app import App
 from textual.timer import EventTargetGone, Timer
 
 #: sha256 of ``Timer._run``'s source in the Textual releases this fix was made for
@@ -58,7 +68,7 @@ def source_digest() -> str:
     return hashlib.sha256(inspect.getsource(Timer._run).encode()).hexdigest()
 
 
-def apply() -> bool:
+def fix_timer() -> bool:
     """Put the fixed loop in place, if this Textual is one it was made for."""
     if Timer._run is _run:
         return True
@@ -66,3 +76,21 @@ def apply() -> bool:
         return False
     Timer._run = _run  # type: ignore[method-assign]
     return True
+
+
+def one_line_fatal_errors(app: App[Any], line: Callable[[BaseException], str | None]) -> None:
+    """On ``app``, an unhandled exception ends Molt with ``line(exception)`` (one line,
+    no traceback); where ``line`` returns None, Textual's own traceback."""
+    textual_fatal_error = app._fatal_error
+
+    def fatal_error() -> None:
+        error = app._exception
+        said = line(error) if error is not None else None
+        if said is None:
+            textual_fatal_error()
+            return
+        app.bell()
+        app._exit_renderables.append(said)
+        app._close_messages_no_wait()
+
+    setattr(app, "_fatal_error", fatal_error)  # noqa: B010 - mypy refuses assigning a method

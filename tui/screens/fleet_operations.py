@@ -1,6 +1,6 @@
 """What the operator asks of the fleet: launch, shift, promote, roll back, retire.
 
-Each is an intent sent to the screen's :class:`~backends.engine.session.FleetSession`, which
+Each is an intent sent to the view's :class:`~backends.engine.session.FleetSession`, which
 runs it through its guarded :class:`~backends.engine.operations.Operations` (guards, journal,
 read-only) and owns it until it ends: leaving the screen or the fleet never cancels it.
 Confirmations preview the result with the same pure guards; when a guard refuses the
@@ -15,50 +15,40 @@ operator sees the weights then and now and confirms again — against the fleet 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from backends.contract import read_only_refusal
 from backends.core import guards
 from backends.core.errors import BackendError, Refused
-from backends.core.model import FleetSnapshot, Generation
+from backends.core.model import FleetSnapshot, GenerationSpec
 from backends.engine.operations import Stale
-from backends.engine.updates import InFlight, describe
+from backends.engine.updates import InFlight
 from tui.formatting import literal, staged_text, weights_text
 from tui.modals.confirm import ConfirmationModal
 from tui.modals.launch import LaunchModal
 from tui.modals.retire import RetireModal
-from tui.screens.fleet_updates import FleetUpdates
+from tui.screens.fleet_view import FleetView, say_refused
 from tui.staging import CannotStage, stage_step
 
-if TYPE_CHECKING:
-    from backends.core.model import GenerationSpec
 
+class FleetOperations:
+    """The fleet view's part that asks the session to change the fleet."""
 
-class FleetActions(FleetUpdates):
-    """Mixed into :class:`~tui.screens.fleet.FleetScreen`."""
-
-    snapshot: FleetSnapshot | None
-    selected: str | None
-    staged: dict[str, int] | None
-    read_only: bool
-    #: the fleet as it was when the staged shift began (what it is applied against)
-    staged_on: FleetSnapshot | None
-    #: staged shifts sent and not ended: operation number → (weights, fleet staged on)
-    sent_staged: dict[int, tuple[dict[str, int], FleetSnapshot]]
-
-    @property
-    def selected_generation(self) -> Generation | None:
-        if self.snapshot is None or self.selected is None:
-            return None
-        return self.snapshot.generation(self.selected)
+    def __init__(self, view: FleetView) -> None:
+        self.view = view
+        #: the fleet as it was when the staged shift began (what it is applied against)
+        self.staged_on: FleetSnapshot | None = None
+        #: staged shifts sent and not ended: operation number → (weights, fleet staged on)
+        self.sent_staged: dict[int, tuple[dict[str, int], FleetSnapshot]] = {}
 
     # launch ---------------------------------------------------------------------------
-    def action_launch(self) -> None:
-        generations = self.snapshot.generations if self.snapshot else ()
+    def launch(self) -> None:
+        snapshot = self.view.snapshot
+        generations = snapshot.generations if snapshot else ()
         newest = generations[-1] if generations else None
-        fleet, driver = self.session.fleet, self.session.driver
+        session = self.view.session
+        fleet, driver = session.fleet, session.driver
         count = newest.count if newest else getattr(fleet.settings, "count", None)
         default = driver.default_artifact(fleet.settings)
         modal = LaunchModal(
@@ -69,58 +59,69 @@ class FleetActions(FleetUpdates):
             default_artifact=default,
             artifact_required=driver.artifact_required and not default,
         )
-        self.app.push_screen(modal, self._launch_chosen)
+        self.view.app.push_screen(modal, self._launch_chosen)
 
     def _launch_chosen(self, spec: GenerationSpec | None) -> None:
         if spec is not None:
-            self.session.launch(spec)
+            self.view.session.launch(spec)
 
     # shifting ---------------------------------------------------------------------------
-    def action_stage(self, step: int) -> None:
-        if self.snapshot is None or self.selected is None:
+    def stage(self, step: int) -> None:
+        view = self.view
+        if view.snapshot is None or view.selected is None:
             return
-        if self.staged is None:
-            self.staged_on = self.snapshot
+        if view.staged is None:
+            self.staged_on = view.snapshot
         try:
-            self.staged = stage_step(self.snapshot, self.staged, self.selected, step)
+            view.staged = stage_step(view.snapshot, view.staged, view.selected, step)
         except CannotStage as reason:
-            self.notify(reason.message, title="Nothing to shift", severity="warning", markup=False)
+            view.app.notify(
+                reason.message, title="Nothing to shift", severity="warning", markup=False
+            )
 
-    def action_apply(self) -> None:
-        if self.staged is None or self.snapshot is None:
+    def apply(self) -> None:
+        view = self.view
+        if view.staged is None or view.snapshot is None:
             return
-        weights, self.staged = self.staged, None
-        self._send_staged(weights, self.staged_on or self.snapshot)
+        weights, view.staged = view.staged, None
+        self._send_staged(weights, self.staged_on or view.snapshot)
+
+    def drop(self) -> None:
+        self.view.staged = None
+        self.view.app.notify("staged shift dropped; nothing changed", timeout=3)
 
     def _send_staged(self, weights: dict[str, int], against: FleetSnapshot) -> None:
         was = staged_text(against.weights, weights)
-        operation = self.session.shift(weights, was=was, expected=against.revision)
+        operation = self.view.session.shift(weights, was=was, expected=against.revision)
         self.sent_staged[operation.number] = (weights, against)
 
-    def handled_error(self, operation: InFlight) -> bool:
+    def took_failure(self, operation: InFlight) -> bool:
         """A staged shift refused as stale asks again instead of only saying so (while
         its fleet is on screen; another fleet's view only tells)."""
         sent = self.sent_staged.pop(operation.number, None)
         if sent is None or not isinstance(operation.error, Stale):
             return False
-        if self not in self.app.screen_stack:
+        if not self.view.on_stack():
             return False
-        self.run_worker(
-            self._ask_again(*sent), group="stale-shift", exclusive=True, exit_on_error=False
+        self.view.app.run_worker(
+            self._ask_again(*sent),
+            group=f"stale-shift:{self.view.session.name}",
+            exclusive=True,
+            exit_on_error=False,
         )
         return True
 
     async def _ask_again(self, weights: dict[str, int], was: FleetSnapshot) -> None:
         """Read the fleet as it is, show then and now, and apply again only if confirmed."""
         try:
-            now = await self.session.read()
+            now = await self.view.session.read()
             if set(now.weights) != set(weights):
                 raise Refused("the fleet's generations changed since this shift was staged")
             if now.weights == weights:
                 raise Refused(f"the fleet already has the staged weights ({weights_text(weights)})")
             guards.plan_weights(now, weights)
         except BackendError as error:
-            self._refused(error, title="Staged shift dropped")
+            say_refused(self.view, error, title="Staged shift dropped")
             return
         body = Text.assemble(
             "Traffic moved after this shift was staged (another operator, the CLI or a "
@@ -142,67 +143,61 @@ class FleetActions(FleetUpdates):
             if yes:
                 self._send_staged(weights, now)
             else:
-                self.notify("staged shift dropped; nothing changed", timeout=3)
+                self.view.app.notify("staged shift dropped; nothing changed", timeout=3)
 
-        self.app.push_screen(modal, chosen)
-
-    def action_drop(self) -> None:
-        self.staged = None
-        self.notify("staged shift dropped; nothing changed", timeout=3)
+        self.view.app.push_screen(modal, chosen)
 
     # promote, rollback ------------------------------------------------------------------
-    def action_promote(self) -> None:
-        target = self.selected_generation
-        if target is None or self.snapshot is None:
+    def promote(self) -> None:
+        target, snapshot = self.view.selected_generation, self.view.snapshot
+        if target is None or snapshot is None:
             return
         try:
-            after = guards.plan_promote(self.snapshot, target.id)
+            after = guards.plan_promote(snapshot, target.id)
         except Refused as refusal:
-            self._refused(refusal)
+            say_refused(self.view, refusal)
             return
         body = (
             f"All traffic goes to {target.id} ({literal(target.version)}, {target.state.value}, "
             f"{target.healthy_count()}/{len(target.instances)} healthy).\n\n"
-            f"{staged_text(self.snapshot.weights, after)}"
+            f"{staged_text(snapshot.weights, after)}"
         )
         modal = ConfirmationModal(f"Promote {target.id}?", body, "Promote")
-        self.app.push_screen(modal, when_confirmed(lambda: self.session.promote(target.id)))
+        session = self.view.session
+        self.view.app.push_screen(modal, when_confirmed(lambda: session.promote(target.id)))
 
-    def action_rollback(self) -> None:
-        if self.snapshot is None:
+    def rollback(self) -> None:
+        """All traffic to the previous healthy generation (not during a rollout: then
+        :meth:`~tui.screens.fleet_rollouts.RolloutControls.roll_back` aborts it)."""
+        snapshot = self.view.snapshot
+        if snapshot is None:
             return
         try:
-            target, after = guards.plan_rollback(self.snapshot)
+            target, after = guards.plan_rollback(snapshot)
         except Refused as refusal:
-            self._refused(refusal)
+            say_refused(self.view, refusal)
             return
-        body = f"All traffic goes back to {target}.\n\n{staged_text(self.snapshot.weights, after)}"
+        body = f"All traffic goes back to {target}.\n\n{staged_text(snapshot.weights, after)}"
         modal = ConfirmationModal(f"Roll back to {target}?", body, "Roll back")
-        self.app.push_screen(modal, when_confirmed(self.session.rollback))
+        self.view.app.push_screen(modal, when_confirmed(self.view.session.rollback))
 
     # retire -----------------------------------------------------------------------------
-    def action_retire(self) -> None:
-        target = self.selected_generation
-        if target is None or self.snapshot is None:
+    def retire(self) -> None:
+        target, snapshot = self.view.selected_generation, self.view.snapshot
+        if target is None or snapshot is None:
             return
         try:
-            guards.check_retire(self.snapshot, target.id)
+            guards.check_retire(snapshot, target.id)
         except Refused as refusal:
-            self._refused(refusal)
+            say_refused(self.view, refusal)
             return
-        retire = when_confirmed(lambda: self.session.retire(target.id))
-        self.app.push_screen(RetireModal(target), retire)
+        session = self.view.session
+        retire = when_confirmed(lambda: session.retire(target.id))
+        self.view.app.push_screen(RetireModal(target), retire)
 
-    # refusals ------------------------------------------------------------------------------
-    def _refused(self, refusal: BackendError, *, title: str = "") -> None:
-        shown, message = describe(refusal)
-        self.notify(
-            literal(message), title=title or shown, severity="warning", timeout=10, markup=False
-        )
-
-    def action_refuse(self, action: str) -> None:
+    def refuse(self, action: str) -> None:
         """A mutating key typed in read-only mode: say so, change nothing."""
-        self._refused(read_only_refusal(action))
+        say_refused(self.view, read_only_refusal(action))
 
 
 def when_confirmed(act: Callable[[], object]) -> Callable[[bool | None], None]:
