@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from backends.aws import launching, naming, retiring, traffic
+from backends.aws import adopted, launching, naming, retiring, traffic
 from backends.aws.api import AwsApi
 from backends.aws.health import TargetHealthSource, TargetState, describe_target_health
 from backends.aws.journal import CloudWatchJournal
@@ -35,6 +36,8 @@ from backends.core.errors import NotFound
 from backends.core.events import Event
 from backends.core.locking import FLEET_LOCK, Lease
 from backends.core.model import (
+    EXTERNAL_GENERATION,
+    EXTERNAL_VERSION,
     DriftReport,
     FileChange,
     FileDrift,
@@ -42,6 +45,7 @@ from backends.core.model import (
     Generation,
     GenerationSpec,
     Lifecycle,
+    utcnow,
 )
 from backends.core.polling import poll_events
 from backends.core.proofs import JournalLaunches
@@ -75,6 +79,7 @@ class AwsBackend(Backend):
         self.target_health: TargetHealthSource = describe_target_health
         self._addresses: dict[str, str] = {}
         self._operator: str | None = None
+        self._external_since: datetime | None = None  # when this driver first saw g0
 
     @property
     def poll_interval(self) -> float:
@@ -83,12 +88,15 @@ class AwsBackend(Backend):
     # reading ---------------------------------------------------------------------------
     async def snapshot(self) -> FleetSnapshot:
         records = await self.resources.groups()
+        entries, external = await self._external(records)
         healths = await asyncio.gather(
-            *(self._targets(r, r.target_group) for r in records if r.target_group)
+            *(self._targets(r, r.target_group) for r in records if r.target_group),
+            *(self._external_targets(arn) for arn, _ in external),
         )
-        targets = dict(zip([r.name for r in records if r.target_group], healths, strict=True))
+        named = [r.name for r in records if r.target_group] + [a for a, _ in external]
+        targets = dict(zip(named, healths, strict=True))
         await self._learn_addresses(records)
-        numbers = await self.metrics.traffic(records)
+        numbers = await self.metrics.traffic(records, [a for a, _ in external])
         generations = tuple(
             replace(
                 to_generation(r, targets.get(r.name, {}), self._addresses, self.settings.port),
@@ -96,6 +104,16 @@ class AwsBackend(Backend):
             )
             for r in records
         )
+        if external:
+            self._external_since = self._external_since or utcnow()
+            g0 = adopted.external_generation(
+                external,
+                entries,
+                {a: targets.get(a, {}) for a, _ in external},
+                numbers.get(external[0][0]),
+                self._external_since,
+            )
+            generations = (g0, *generations)
         return FleetSnapshot(
             fleet=self.name,
             backend=self.kind,
@@ -103,6 +121,31 @@ class AwsBackend(Backend):
             generations=generations,
             problems=(self.metrics.problem,) if self.metrics.problem else (),
         )
+
+    async def _external(
+        self, records: list[GroupRecord]
+    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(the listener's forward entries, those of the external generation ``g0``).
+        The listener is read only when the groups' ``molt:external`` tags say it holds
+        target groups Molt did not make, or when the fleet has no generation yet (an
+        absent listener then reads as no ``g0``; a launch names it)."""
+        if records and not adopted.marked(records):
+            return [], []
+        try:
+            entries = forward_entries(await self.resources.listener())
+        except NotFound:
+            if records:
+                raise
+            return [], []
+        return entries, adopted.external_entries(entries, records, self.name)
+
+    async def _external_targets(self, target_group: str) -> Mapping[str, TargetState]:
+        def work() -> Mapping[str, TargetState]:
+            return self.target_health(
+                self.api.client("elbv2"), target_group, EXTERNAL_VERSION
+            )
+
+        return await self.api.run(work, f"target group {target_group} of g0 (external)")
 
     async def _targets(self, record: GroupRecord, target_group: str) -> Mapping[str, TargetState]:
         """One target group's health through the seam; a group deleted a moment ago
@@ -162,6 +205,9 @@ class AwsBackend(Backend):
         return await traffic.apply(self.resources, await self.snapshot())
 
     async def _retire(self, generation: str) -> None:
+        if generation == EXTERNAL_GENERATION:
+            await retiring.retire_external(self.resources)
+            return
         record = await self.resources.group(generation)
         every = min(self.settings.poll_interval, RETIRE_POLL_MAX)
         await retiring.retire(self.resources, record, self._targets, every)
@@ -169,7 +215,10 @@ class AwsBackend(Backend):
     async def verify(self, generation: str) -> DriftReport:
         """Drift on AWS: a group moved to another launch template version, an instance
         not launched from the generation's version or running another AMI, or listener
-        weights that differ from what Molt set."""
+        weights that differ from what Molt set. The external generation was not
+        launched by Molt: there is nothing it was launched from to hold it against."""
+        if generation == EXTERNAL_GENERATION:
+            return DriftReport(fleet=self.name, generation=generation, checked=(), drift=())
         record = await self.resources.group(generation)
         expected = str(record.number)
         image = record.tags.get(naming.IMAGE, "")
@@ -209,6 +258,8 @@ class AwsBackend(Backend):
     async def frozen(self, generation: str) -> dict[str, Any]:
         """The launch template version the generation was launched from (its AMI,
         instance type, user data…), as EC2 keeps it."""
+        if generation == EXTERNAL_GENERATION:
+            raise NotFound(f"{generation} was not launched by Molt: it has no launch template")
         record = await self.resources.group(generation)
         answer = await self.api.call(
             "ec2",

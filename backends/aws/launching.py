@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backends.aws import naming
+from backends.aws.adopted import external_entries
 from backends.aws.reading import forward_entries
 from backends.aws.resources import FleetResources, without
 from backends.aws.settings import MAX_FORWARD_TARGET_GROUPS
@@ -54,7 +55,9 @@ async def launch(
         group=naming.group_name(res.fleet, number),
         listener_before=tuple(before.get("DefaultActions", ())),
     )
-    await _create_group(res, made.group, number, tags)
+    # whether the listener also forwards elsewhere (g0), mirrored like the weights
+    adopting = bool(external_entries(forward_entries(before), [], res.fleet))
+    await _create_group(res, made.group, number, tags, adopting=adopting)
     return await _finish(res, made, number, tags)
 
 
@@ -153,7 +156,7 @@ async def _complete(
 
 
 async def _create_group(
-    res: FleetResources, name: str, number: int, tags: naming.GenerationTags
+    res: FleetResources, name: str, number: int, tags: naming.GenerationTags, *, adopting: bool
 ) -> None:
     """The anchor: an empty group on the new template version, tagged ``launching``."""
     settings = res.settings
@@ -170,7 +173,13 @@ async def _create_group(
         VPCZoneIdentifier=",".join(settings.subnets),
         HealthCheckType="ELB",
         HealthCheckGracePeriod=settings.health.grace_period,
-        Tags=naming.group_tags(name, tags.for_group(weight=0, lifecycle="launching")),
+        Tags=naming.group_tags(
+            name,
+            {
+                **tags.for_group(weight=0, lifecycle="launching"),
+                naming.EXTERNAL: "yes" if adopting else "no",
+            },
+        ),
     )
 
 

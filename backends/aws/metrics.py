@@ -71,9 +71,13 @@ class Metrics:
         self._minutes: dict[str, dict[datetime, tuple[int, int]]] = {}
         self._older: dict[str, tuple[int, int]] = {}
 
-    async def traffic(self, records: Sequence[GroupRecord]) -> dict[str, Traffic]:
-        """Target group ARN → its numbers (none for a group CloudWatch has not seen)."""
-        groups = tuple(sorted(r.target_group for r in records if r.target_group))
+    async def traffic(
+        self, records: Sequence[GroupRecord], also: Sequence[str] = ()
+    ) -> dict[str, Traffic]:
+        """Target group ARN → its numbers (none for a group CloudWatch has not seen);
+        ``also``: target groups that are not a generation's own (the external one's)."""
+        mine = [r.target_group for r in records if r.target_group]
+        groups = tuple(sorted({*mine, *also}))
         fresh = time.monotonic() - self._fetched < PERIOD
         if groups and (not fresh or groups != self._groups):
             try:

@@ -18,6 +18,9 @@ IMAGE = "molt:image"
 COUNT = "molt:count"
 WEIGHT = "molt:weight"  # mirrors the listener, so one refresh needs no listener read
 LIFECYCLE = "molt:lifecycle"  # launching | active | failed | draining
+#: yes | no: whether the listener also forwards to target groups Molt did not make (the
+#: external generation ``g0``); mirrors the listener like the weights
+EXTERNAL = "molt:external"
 
 TARGET_GROUP_NAME_MAX = 32
 TAG_VALUE_MAX = 256

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from backends.aws import naming
+from backends.aws.adopted import external_entries, percent
 from backends.aws.health import TargetState
 from backends.aws.reading import GroupRecord, forward_entries
 from backends.aws.resources import FleetResources, without
 from backends.contract import Retirement
 from backends.core.deadline import Deadline
+from backends.core.errors import NotFound
+from backends.core.model import EXTERNAL_GENERATION
 
 #: targets may outlive the deregistration delay by a moment before the ALB drops them
 DRAIN_MARGIN = 5.0
@@ -100,3 +103,50 @@ async def _wait_drained(
         targets = await read_targets(record, target_group)
         if not any(t.state == "draining" for t in targets.values()):
             return
+
+
+async def retire_external(res: FleetResources) -> None:
+    """Retire the external generation ``g0``: its target groups come off the listener,
+    once it carries no traffic there. Nothing else: Molt did not make them, so it never
+    deletes them or touches their targets."""
+    await ExternalRetirement(res).run()
+
+
+class ExternalRetirement(Retirement):
+    """``g0``'s retire: judged on the listener as it is now; taking it off the listener
+    is the whole of it."""
+
+    where = "on the listener"
+
+    def __init__(self, res: FleetResources) -> None:
+        super().__init__(EXTERNAL_GENERATION)
+        self.res = res
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        yield  # the fleet lock, taken by whoever asked, is all the hold there is
+
+    async def carried(self) -> int:
+        records = await self.res.groups()
+        entries = forward_entries(await self.res.listener())
+        external = external_entries(entries, records, self.res.fleet)
+        if not external:
+            raise NotFound(
+                f"the listener of {self.res.fleet} forwards to no target group Molt did "
+                f"not make: there is no {EXTERNAL_GENERATION}"
+            )
+        return percent(sum(w for _, w in external), entries)
+
+    async def mark_draining(self) -> None:
+        records = await self.res.groups()
+        listener = await self.res.listener()
+        entries = forward_entries(listener)
+        external = external_entries(entries, records, self.res.fleet)
+        await self.res.set_forward(listener, without(entries, [a for a, _ in external]))
+        await self.res.tag_groups({r.name: {naming.EXTERNAL: "no"} for r in records})
+
+    async def drain(self) -> None:
+        """Nothing to wait for: it carried no traffic, and its targets are not Molt's."""
+
+    async def destroy(self) -> None:
+        """Nothing to destroy: its target groups and instances are not Molt's."""

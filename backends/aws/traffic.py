@@ -8,35 +8,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from backends.aws import naming
+from backends.aws.adopted import external_entries, spread
 from backends.aws.reading import forward_entries
 from backends.aws.resources import FleetResources
 from backends.contract import check_complete
 from backends.core.errors import BackendError, OperationFailed
 from backends.core.guards import check_keeps_healthy_traffic, check_takes_traffic
-from backends.core.model import FleetSnapshot
+from backends.core.model import EXTERNAL_GENERATION, FleetSnapshot
 
 
 async def set_weights(res: FleetResources, weights: dict[str, int]) -> None:
-    """The listener forwards ``weights`` (complete: every generation), then each group's
-    tag records it."""
+    """The listener forwards ``weights`` (complete: every generation, ``g0`` included
+    when the listener holds target groups Molt did not make), then each group's tags
+    record it."""
     records = await res.groups()
-    complete = check_complete(weights, [r.generation for r in records])
+    listener = await res.listener()
+    found = forward_entries(listener)
+    external = external_entries(found, records, res.fleet)
+    adopting = EXTERNAL_GENERATION in weights and bool(external)
+    names = [r.generation for r in records]
+    complete = check_complete(weights, [EXTERNAL_GENERATION, *names] if adopting else names)
     for record in records:
         attached = record.target_group is not None
         weight = complete[record.generation]
         check_takes_traffic(record.generation, record.lifecycle, weight, attached=attached)
     total = sum(complete.values())
-    listener = await res.listener()
     ours = [(r.target_group, complete[r.generation]) for r in records if r.target_group]
-    owned = {arn for arn, _ in ours}
-    # Molt owns the default action: once its generations carry the traffic, any
-    # target group it found there before its first launch is dropped
-    found = forward_entries(listener)
-    foreign = [] if total else [(a, w) for a, w in found if a not in owned]
-    await res.set_forward(listener, [*foreign, *ours])
+    if adopting:  # the external generation is shifted like any other, never dropped
+        kept = spread(complete[EXTERNAL_GENERATION], external)
+    else:
+        # a listener Molt found forwarding elsewhere and whose g0 it was not asked about
+        # (read before Molt knew g0): once Molt's generations carry the traffic, dropped
+        owned = {arn for arn, _ in ours}
+        kept = [] if total else [(a, w) for a, w in found if a not in owned]
+    await res.set_forward(listener, [*kept, *ours])
+    still = "yes" if external and kept else "no"
     try:
         await res.tag_groups(
-            {r.name: {naming.WEIGHT: str(complete[r.generation])} for r in records}
+            {
+                r.name: {naming.WEIGHT: str(complete[r.generation]), naming.EXTERNAL: still}
+                for r in records
+            }
         )
     except BackendError as error:
         raise OperationFailed(
@@ -65,13 +77,21 @@ async def apply(res: FleetResources, snapshot: FleetSnapshot) -> tuple[str, ...]
     entries = forward_entries(listener)
     if not listener_differences(snapshot, entries):
         return ()
-    groups = {g.id: str(g.extra.get("target_group") or "") for g in snapshot.generations}
+    groups = {
+        g.id: str(g.extra.get("target_group") or "")
+        for g in snapshot.generations
+        if not g.external
+    }
     ours = [(arn, snapshot.weights[g]) for g, arn in groups.items() if arn]
     owned = {arn for arn, _ in ours}
-    foreign = [] if sum(w for _, w in ours) else [(a, w) for a, w in entries if a not in owned]
+    # the external generation's target groups stay as the listener has them: it is
+    # what the listener says, Molt keeps no record of it to set back
+    adopted = external_arns(snapshot)
+    keep = bool(adopted) or not sum(w for _, w in ours)
+    foreign = [(a, w) for a, w in entries if a not in owned] if keep else []
     # a target group serves if it is not Molt's (Molt cannot tell) or has a healthy target
     serving = {a for a, _ in entries if a not in owned} | {
-        groups[g.id] for g in snapshot.generations if g.healthy_count()
+        groups[g.id] for g in snapshot.generations if g.healthy_count() and g.id in groups
     }
     now = [a for a, w in entries if w > 0 and a in serving]
     after = [a for a, w in [*foreign, *ours] if w > 0 and a in serving]
@@ -87,8 +107,10 @@ def listener_differences(snapshot: FleetSnapshot, entries: list[tuple[str, int]]
     generations carry it."""
     on_listener = dict(entries)
     found = []
-    owned = set()
+    owned = external_arns(snapshot)
     for generation in snapshot.generations:
+        if generation.external:
+            continue
         arn = str(generation.extra.get("target_group") or "")
         if not arn:
             continue
@@ -103,6 +125,16 @@ def listener_differences(snapshot: FleetSnapshot, entries: list[tuple[str, int]]
         if foreign:
             found.append(f"the listener sends traffic to {len(foreign)} target groups not Molt's")
     return found
+
+
+def external_arns(snapshot: FleetSnapshot) -> set[str]:
+    """The target groups of the external generation ``g0``, as the snapshot read them."""
+    return {
+        arn
+        for g in snapshot.generations
+        if g.external
+        for arn in str(g.extra.get("target_groups") or "").split()
+    }
 
 
 def shown(weights: Mapping[str, int]) -> str:

@@ -21,10 +21,19 @@ from backends.core.clock import utcnow as utcnow
 from backends.core.traffic import Traffic
 
 GENERATION_ID = re.compile(r"^g([1-9][0-9]*)$")
+#: the one generation Molt did not launch: what already ran behind the load balancer
+#: when Molt came (it orders before ``g1``; Molt never launches into it)
+EXTERNAL_GENERATION = "g0"
+#: its version label, and the ``extra`` key that marks a generation as external
+EXTERNAL_VERSION = "external"
+EXTERNAL = "external"
 
 
 def generation_number(generation_id: str) -> int:
-    """``g12`` → 12; generations order by number, never by string."""
+    """``g12`` → 12; generations order by number, never by string (the external
+    generation ``g0`` is 0)."""
+    if generation_id == EXTERNAL_GENERATION:
+        return 0
     match = GENERATION_ID.match(generation_id)
     if not match:
         raise ValueError(f"not a generation id: {generation_id!r}")
@@ -168,6 +177,13 @@ class Generation:
         return bool(self.drift)
 
     @property
+    def external(self) -> bool:
+        """Not launched by Molt: what already ran behind the load balancer (``g0``).
+        Molt shifts traffic to and from it, and retiring it only takes it off the load
+        balancer: its instances are never touched."""
+        return self.extra.get(EXTERNAL) == "true"
+
+    @property
     def number(self) -> int:
         return generation_number(self.id)
 
@@ -200,6 +216,7 @@ class Generation:
             "drift": list(self.drift),
             "rebuild_due": self.rebuild_due,
             "instances": [i.to_json() for i in self.instances],
+            **({EXTERNAL: True} if self.external else {}),
         }
 
     @classmethod
@@ -220,6 +237,7 @@ class Generation:
             traffic=Traffic.from_json(data.get("traffic")),
             drift=tuple(data.get("drift") or ()),
             rebuild_due=bool(data.get("rebuild_due", False)),
+            extra={EXTERNAL: "true"} if data.get(EXTERNAL) else {},
         )
 
 
