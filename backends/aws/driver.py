@@ -34,6 +34,7 @@ from backends.config.fleet_config import FleetConfig
 from backends.contract import Backend
 from backends.core.errors import NotFound
 from backends.core.events import Event
+from backends.core.guards import check_launched_by_molt
 from backends.core.locking import FLEET_LOCK, Lease
 from backends.core.model import (
     EXTERNAL_GENERATION,
@@ -258,8 +259,7 @@ class AwsBackend(Backend):
     async def frozen(self, generation: str) -> dict[str, Any]:
         """The launch template version the generation was launched from (its AMI,
         instance type, user data…), as EC2 keeps it."""
-        if generation == EXTERNAL_GENERATION:
-            raise NotFound(f"{generation} was not launched by Molt: it has no launch template")
+        check_launched_by_molt(generation, "launch template version")
         record = await self.resources.group(generation)
         answer = await self.api.call(
             "ec2",

@@ -18,7 +18,7 @@ from backends.aws.reading import GroupRecord, forward_entries
 from backends.aws.resources import FleetResources, without
 from backends.contract import Retirement
 from backends.core.deadline import Deadline
-from backends.core.errors import NotFound
+from backends.core.guards import check_external_present
 from backends.core.model import EXTERNAL_GENERATION
 
 #: targets may outlive the deregistration delay by a moment before the ALB drops them
@@ -130,11 +130,7 @@ class ExternalRetirement(Retirement):
         records = await self.res.groups()
         entries = forward_entries(await self.res.listener())
         external = external_entries(entries, records, self.res.fleet)
-        if not external:
-            raise NotFound(
-                f"the listener of {self.res.fleet} forwards to no target group Molt did "
-                f"not make: there is no {EXTERNAL_GENERATION}"
-            )
+        check_external_present(self.res.fleet, bool(external))
         return percent(sum(w for _, w in external), entries)
 
     async def mark_draining(self) -> None:

@@ -13,7 +13,11 @@ from backends.aws.reading import forward_entries
 from backends.aws.resources import FleetResources
 from backends.contract import check_complete
 from backends.core.errors import BackendError, OperationFailed
-from backends.core.guards import check_keeps_healthy_traffic, check_takes_traffic
+from backends.core.guards import (
+    check_external_named,
+    check_keeps_healthy_traffic,
+    check_takes_traffic,
+)
 from backends.core.model import EXTERNAL_GENERATION, FleetSnapshot
 
 
@@ -26,23 +30,20 @@ async def set_weights(res: FleetResources, weights: dict[str, int]) -> None:
     found = forward_entries(listener)
     external = external_entries(found, records, res.fleet)
     adopting = EXTERNAL_GENERATION in weights and bool(external)
+    if external and not adopting:  # say it in the mirror, so the next read shows g0
+        await res.tag_groups({r.name: {naming.EXTERNAL: "yes"} for r in records})
+    check_external_named(res.fleet, bool(external), adopting)
     names = [r.generation for r in records]
     complete = check_complete(weights, [EXTERNAL_GENERATION, *names] if adopting else names)
     for record in records:
         attached = record.target_group is not None
         weight = complete[record.generation]
         check_takes_traffic(record.generation, record.lifecycle, weight, attached=attached)
-    total = sum(complete.values())
     ours = [(r.target_group, complete[r.generation]) for r in records if r.target_group]
-    if adopting:  # the external generation is shifted like any other, never dropped
-        kept = spread(complete[EXTERNAL_GENERATION], external)
-    else:
-        # a listener Molt found forwarding elsewhere and whose g0 it was not asked about
-        # (read before Molt knew g0): once Molt's generations carry the traffic, dropped
-        owned = {arn for arn, _ in ours}
-        kept = [] if total else [(a, w) for a, w in found if a not in owned]
+    # the external generation is shifted like any other, never dropped
+    kept = spread(complete[EXTERNAL_GENERATION], external) if adopting else []
     await res.set_forward(listener, [*kept, *ours])
-    still = "yes" if external and kept else "no"
+    still = "yes" if kept else "no"
     try:
         await res.tag_groups(
             {

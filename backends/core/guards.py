@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from backends.core.errors import BadInput, NotFound, Refused, shown
-from backends.core.model import FleetSnapshot, Generation, GenerationState, Lifecycle
+from backends.core.model import (
+    EXTERNAL_GENERATION,
+    FleetSnapshot,
+    Generation,
+    GenerationState,
+    Lifecycle,
+)
 from backends.core.text import hidden_character
 
 MAX_INSTANCES_PER_LAUNCH = 1000
@@ -172,6 +178,50 @@ def check_retire(snapshot: FleetSnapshot, generation_id: str) -> Generation:
     # a draining generation may be retired again: that resumes a retire that was cut
     # short (Molt killed mid-drain); each driver finishes or joins it
     return target
+
+
+def check_launched_by_molt(generation_id: str, what: str) -> None:
+    """What Molt launched it from (``what``: its launch template, its start files…) exists
+    only for a generation Molt launched: not for the external ``g0``, which already ran
+    behind the load balancer when Molt came.
+
+    Raises:
+        Refused: ``generation_id`` is the external generation.
+    """
+    if generation_id == EXTERNAL_GENERATION:
+        raise Refused(
+            f"{generation_id} was not launched by Molt (it ran behind the load balancer "
+            f"before Molt): it has no {what}"
+        )
+
+
+def check_external_present(fleet: str, present: bool) -> None:
+    """Retiring the external generation needs one on the load balancer.
+
+    Raises:
+        NotFound: the load balancer sends to nothing Molt did not launch.
+    """
+    if not present:
+        raise NotFound(
+            f"the load balancer of {fleet} sends to nothing Molt did not launch: there is "
+            f"no {EXTERNAL_GENERATION}; see `molt status {fleet}`"
+        )
+
+
+def check_external_named(fleet: str, present: bool, named: bool) -> None:
+    """A shift must name the external generation when the load balancer has one: a
+    plan made without it (read before anyone knew of it) would drop traffic Molt never
+    showed.
+
+    Raises:
+        Refused: there is a ``g0`` and the weights do not name it.
+    """
+    if present and not named:
+        raise Refused(
+            f"the load balancer of {fleet} also sends to what Molt did not launch, now "
+            f"shown as {EXTERNAL_GENERATION}; nothing was changed — see "
+            f"`molt status {fleet}` and shift again with {EXTERNAL_GENERATION}'s weight"
+        )
 
 
 def interrupted_launch(snapshot: FleetSnapshot, version: str) -> str | None:

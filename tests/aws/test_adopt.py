@@ -148,3 +148,18 @@ async def test_a_rollout_from_g0_to_molts_first_generation_completes(backend, wo
     assert done.state is RolloutState.DONE and done.weight == 100, said
     assert done.baseline == "g0", said
     assert listener_weights(world) == {LEGACY: 0, "molt-web-g1": 100}
+
+
+async def test_a_target_group_put_on_the_listener_by_hand_is_never_dropped_unseen(
+    backend, world
+):
+    session = FleetSession.around(backend)
+    await launched(backend, world, session)
+    await session.ops.promote("g1")
+    arn = what_runs(world)  # by hand, after Molt: the listener now forwards to it alone
+    assert [g.id for g in (await backend.snapshot()).generations] == ["g1"]  # not seen yet
+    with pytest.raises(Refused, match="now shown as g0; nothing was changed"):
+        await session.ops.promote("g1")
+    assert listener_weights(world) == {LEGACY: 1}
+    assert [g.id for g in (await backend.snapshot()).generations] == ["g0", "g1"]
+    assert (await backend.snapshot()).generation("g0").extra["target_group"] == arn

@@ -7,7 +7,7 @@ import argparse
 import re
 
 from backends.core.errors import ConfigError, OperationFailed, shown
-from backends.core.model import GenerationSpec
+from backends.core.model import EXTERNAL_GENERATION, GenerationSpec
 from backends.engine import rollout_driver
 from backends.engine.session import FleetSession
 from tui.cli.output import emit, say
@@ -87,10 +87,18 @@ async def apply(args: argparse.Namespace, session: FleetSession) -> int:
 
 
 async def retire(args: argparse.Namespace, session: FleetSession) -> int:
-    say(f"retiring {args.generation}: draining in-flight requests, then stopping its instances…")
+    if args.generation == EXTERNAL_GENERATION:  # not Molt's: only the load balancer changes
+        say(f"retiring {args.generation}: removing it from the load balancer only…")
+    else:
+        say(
+            f"retiring {args.generation}: draining in-flight requests, "
+            "then stopping its instances…"
+        )
     await session.ops.retire(args.generation)
     if args.json:
         emit({"generation": args.generation, "retired": True})
+    elif args.generation == EXTERNAL_GENERATION:
+        print(f"{args.generation} removed from the load balancer (its instances still run)")
     else:
         print(f"{args.generation} retired")
     return 0

@@ -29,7 +29,11 @@ class RetireModal(ModalScreen[bool]):
             yield Label(title, classes="dialog-title", id="retire-title")
             yield Static(
                 Text.assemble(
-                    f"{g.id} carries {g.weight}% of traffic. Retiring drains its in-flight "
+                    f"{g.id} carries {g.weight}% of traffic. Retiring only removes it from "
+                    "the load balancer: it was not launched by Molt, so its instances are "
+                    "left running and untouched.\n\n"
+                    if g.external
+                    else f"{g.id} carries {g.weight}% of traffic. Retiring drains its in-flight "
                     f"requests, then destroys its {len(g.instances)} instances. "
                     "Its record stays in history; it cannot be brought back.\n\n",
                     "Type ",
