@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from backends.config.fleet_config import FleetConfig
-from backends.contract import Backend, check_complete
+from backends.contract import Backend
 from backends.core.errors import BackendError, ConfigError, NotFound, OperationFailed
 from backends.core.events import DifferenceFound, Event, ReadError
-from backends.core.guards import check_takes_traffic
+from backends.core.guards import check_launched_by_molt
 from backends.core.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
 from backends.core.manifest import build_manifest, check_links, manifest_digest
 from backends.core.model import (
+    EXTERNAL_GENERATION,
     DriftReport,
     FleetSnapshot,
     Generation,
@@ -32,7 +33,7 @@ from backends.core.model import (
 from backends.core.polling import Follower
 from backends.core.proofs import JournalLaunches
 from backends.core.traffic import combine, merge_histories
-from backends.ssh import remote, traffic
+from backends.ssh import adopted, remote, traffic
 from backends.ssh.anchor import HostAnchors
 from backends.ssh.connections import ConnectOptions, HostConnection, HostPool
 from backends.ssh.haproxy import Haproxy, ServerStat
@@ -89,6 +90,7 @@ class SshBackend(Backend):
             for lock in (FLEET_LOCK, ROLLOUT_LOCK)
         }
         self.hosts = Hosts(self.pool, fleet.name, self.fleet_dir, settings.connect_timeout)
+        self._since = utcnow()  # when g0 is first shown: it has no launch time
         self.parts = FleetParts(
             fleet.name, settings, self.pool, self.hosts, self.store, self.haproxy
         )
@@ -156,6 +158,9 @@ class SshBackend(Backend):
         views: dict[HostAddress, HostView],
     ) -> FleetSnapshot:
         generations = []
+        external = adopted.external_generation(state, stats, self.meter, self._since)
+        if external is not None:
+            generations.append(external)
         for record in sorted(state.generations, key=lambda g: generation_number(g.id)):
             generations.append(self._generation(record, stats, views))
         return FleetSnapshot(self.name, self.kind, self.entry, tuple(generations))
@@ -252,18 +257,12 @@ class SshBackend(Backend):
         return found
 
     async def _set_weights(self, weights: dict[str, int]) -> None:
-        async with self.store.update() as state:
-            complete = check_complete(weights, [g.id for g in state.generations])
-            for record in state.generations:
-                check_takes_traffic(record.id, record.lifecycle, complete[record.id])
-            for record in state.generations:
-                record.weight = complete[record.id]
-            stats = await self.haproxy.servers()
-            applied = await traffic.apply(self.haproxy, state, stats, self.settings.health)
-            if applied.problems:
-                raise OperationFailed(applied.problems[0])
+        await adopted.set_weights(self.parts, weights)
 
     async def _retire(self, generation: str) -> None:
+        if generation == EXTERNAL_GENERATION:  # off HAProxy only: not Molt's processes
+            await adopted.retire_external(self.parts)
+            return
         await retire_generation(self.parts, generation)
 
     # the fleet lock: a flock held open on the LB host ----------------------------------
@@ -280,6 +279,8 @@ class SshBackend(Backend):
         return await self.leases[lock].holder()
 
     async def verify(self, generation: str) -> DriftReport:
+        if generation == EXTERNAL_GENERATION:  # nothing it was launched from to hold
+            return DriftReport(self.name, generation, (), ())
         state = await self.store.read()
         record = state.generation(generation)
         if record is None:
@@ -292,6 +293,7 @@ class SshBackend(Backend):
         return DriftReport(self.name, generation, tuple(checked), tuple(drift), tuple(unreachable))
 
     async def frozen(self, generation: str) -> dict[str, Any]:
+        check_launched_by_molt(generation, "manifest")
         if (await self.store.read()).generation(generation) is None:
             raise NotFound(f"fleet {self.name} has no generation {generation}")
         return {"manifest": await self.store.kept_manifest(generation)}

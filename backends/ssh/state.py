@@ -80,6 +80,9 @@ class FleetState:
     next_generation: int = 1
     generations: list[GenerationRecord] = field(default_factory=list)
     leftovers: list[dict[str, str]] = field(default_factory=list)  # {host, generation}
+    #: the external generation g0's percent, once Molt shifted it (None: never, so
+    #: HAProxy's own weights for the servers Molt did not add say what it carries)
+    external_weight: int | None = None
 
     def generation(self, generation_id: str) -> GenerationRecord | None:
         return next((g for g in self.generations if g.id == generation_id), None)
@@ -113,11 +116,15 @@ class FleetState:
         next_generation = data.get("next_generation", 1)
         if type(next_generation) is not int or not 0 < next_generation < 10**9:
             raise ValueError(f"next_generation {next_generation!r} is not a number")
+        external_weight = data.get("external_weight")
+        if external_weight is not None:
+            validation.weight(external_weight)
         return cls(
             fleet=str(data["fleet"]),
             next_generation=next_generation,
             generations=generations,
             leftovers=leftovers,
+            external_weight=external_weight,
         )
 
 

@@ -10,11 +10,12 @@ added for generations that no longer exist. A read never does.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from backends.config.health_settings import HealthSettings
 from backends.core.guards import check_keeps_healthy_traffic
-from backends.core.model import generation_number
+from backends.core.model import EXTERNAL_GENERATION, generation_number
 from backends.ssh.haproxy import Haproxy, ServerStat, server_weights
 from backends.ssh.state import FleetState
 
@@ -31,16 +32,38 @@ class Applied:
     problems: tuple[str, ...] = ()
 
 
-def desired_weights(state: FleetState) -> dict[str, int]:
-    """HAProxy weight of every server that should be in service, by server name."""
+def is_molts(server: str) -> bool:
+    """Molt names the servers it adds ``g<N>-…``; any other server of the backend was
+    there before Molt (or added by hand): the external generation ``g0``."""
+    return _OURS.match(server) is not None
+
+
+def external_servers(stats: dict[str, ServerStat]) -> list[str]:
+    """The servers of ``g0``: not Molt's, and not in maintenance (where retiring ``g0``
+    puts them, and where a server out of the backend for good is)."""
+    return sorted(
+        n for n, s in stats.items() if not is_molts(n) and not s.status.upper().startswith("MAINT")
+    )
+
+
+def desired_weights(state: FleetState, external: Sequence[str] = ()) -> dict[str, int]:
+    """HAProxy weight of every server that should be in service, by server name;
+    ``external``: ``g0``'s servers, given their share once Molt shifted it."""
     active = [g for g in state.generations if g.lifecycle == "active"]
-    per_server = server_weights({g.id: (g.weight, len(g.servers)) for g in active})
-    return {i.id: per_server[g.id] for g in active for i in g.servers}
+    shares = {g.id: (g.weight, len(g.servers)) for g in active}
+    adopted = state.external_weight is not None and bool(external)
+    if adopted:
+        shares[EXTERNAL_GENERATION] = (state.external_weight or 0, len(external))
+    per_server = server_weights(shares)
+    wanted = {i.id: per_server[g.id] for g in active for i in g.servers}
+    if adopted:
+        wanted |= {name: per_server[EXTERNAL_GENERATION] for name in external}
+    return wanted
 
 
 def difference(state: FleetState, stats: dict[str, ServerStat]) -> str:
     """What in HAProxy differs from the desired state, in one line ("" when nothing)."""
-    wanted = desired_weights(state)
+    wanted = desired_weights(state, external_servers(stats))
     missing = [name for name in wanted if name not in stats]
     reweigh = [
         n
@@ -62,7 +85,7 @@ def check_keeps_traffic(state: FleetState, stats: dict[str, ServerStat]) -> None
     down until their checks pass)."""
     up = [n for n, s in stats.items() if s.status.upper().startswith("UP")]
     carrying = [n for n in up if stats[n].weight > 0]
-    wanted = desired_weights(state)
+    wanted = desired_weights(state, external_servers(stats))
     after = [n for n in up if wanted.get(n, 0) > 0 or (n in carrying and not _OURS.match(n))]
     check_keeps_healthy_traffic(
         carrying,
@@ -84,7 +107,7 @@ async def apply(
 ) -> Applied:
     """Add missing servers, set weights that differ, remove orphans. ``weights``: the
     desired server weights (default: from ``state``)."""
-    wanted = desired_weights(state) if weights is None else weights
+    wanted = desired_weights(state, external_servers(stats)) if weights is None else weights
     endpoints = {i.id: i.endpoint for g in state.generations for i in g.servers}
     commands: list[str] = []
     added, reweighted = [], []
