@@ -18,7 +18,9 @@ from datetime import datetime
 
 from backends.aws import naming
 from backends.aws.health import TargetState
-from backends.aws.reading import GroupRecord
+from backends.aws.reading import GroupRecord, forward_entries
+from backends.aws.resources import FleetResources
+from backends.core.errors import NotFound
 from backends.core.model import (
     EXTERNAL,
     EXTERNAL_GENERATION,
@@ -65,6 +67,24 @@ def external_entries(
 def marked(records: Sequence[GroupRecord]) -> bool:
     """Whether Molt last saw an external generation on the listener."""
     return any(r.tags.get(naming.EXTERNAL) == "yes" for r in records)
+
+
+async def on_listener(
+    res: FleetResources, records: Sequence[GroupRecord]
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(the listener's forward entries, those of the external generation ``g0``). The
+    listener is read only when the groups' ``molt:external`` tags say it holds target
+    groups Molt did not make, or when the fleet has no generation yet (an absent
+    listener then reads as no ``g0``: a launch names it)."""
+    if records and not marked(records):
+        return [], []
+    try:
+        entries = forward_entries(await res.listener())
+    except NotFound:
+        if records:
+            raise
+        return [], []
+    return entries, external_entries(entries, records, res.fleet)
 
 
 def percent(part: int, entries: Sequence[tuple[str, int]]) -> int:

@@ -89,7 +89,7 @@ class AwsBackend(Backend):
     # reading ---------------------------------------------------------------------------
     async def snapshot(self) -> FleetSnapshot:
         records = await self.resources.groups()
-        entries, external = await self._external(records)
+        entries, external = await adopted.on_listener(self.resources, records)
         healths = await asyncio.gather(
             *(self._targets(r, r.target_group) for r in records if r.target_group),
             *(self._external_targets(arn) for arn, _ in external),
@@ -122,23 +122,6 @@ class AwsBackend(Backend):
             generations=generations,
             problems=(self.metrics.problem,) if self.metrics.problem else (),
         )
-
-    async def _external(
-        self, records: list[GroupRecord]
-    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-        """(the listener's forward entries, those of the external generation ``g0``).
-        The listener is read only when the groups' ``molt:external`` tags say it holds
-        target groups Molt did not make, or when the fleet has no generation yet (an
-        absent listener then reads as no ``g0``; a launch names it)."""
-        if records and not adopted.marked(records):
-            return [], []
-        try:
-            entries = forward_entries(await self.resources.listener())
-        except NotFound:
-            if records:
-                raise
-            return [], []
-        return entries, adopted.external_entries(entries, records, self.name)
 
     async def _external_targets(self, target_group: str) -> Mapping[str, TargetState]:
         def work() -> Mapping[str, TargetState]:
