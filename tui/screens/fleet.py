@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import ActiveBinding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
@@ -24,7 +25,7 @@ from backends.core.rollout import Rollout
 from backends.engine import updates
 from backends.engine.session import FleetSession
 from backends.engine.updates import InFlight
-from tui import actions, messages
+from tui import actions, footer_fit, messages
 from tui.commands import choices
 from tui.formatting import difference_line, literal, staged_text
 from tui.modals.fleet_picker import FleetPicker
@@ -155,6 +156,14 @@ class FleetScreen(Screen[None]):
         if now != self._keys_for:
             self._keys_for = now
             self.refresh_bindings()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with the footer's entries cut to the screen's width."""
+        return footer_fit.fit(super().active_bindings, self.size.width, self.app.get_key_display)
+
+    def on_resize(self) -> None:
+        self.refresh_bindings()  # the footer's entries follow the width
 
     def palette_commands(self) -> list[tuple[str, str, str]]:
         """(title, help, action) rows for the palette: what applies now, then the

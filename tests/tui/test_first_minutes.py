@@ -1,0 +1,112 @@
+"""Issue 21, "the first five minutes": what a newcomer meets in the fleet view — a
+footer that keeps `?` and `q` however narrow, the selected column always in view,
+`escape` clearing a kept filter, a help that scrolls and explains every glyph, a
+rollout named wherever it is driven, a launch dialog that starts from what is live."""
+
+from __future__ import annotations
+
+from textual.widgets import Footer
+
+from tests.support.synthetic import ManualClock, SyntheticBackend
+from tests.tui.conftest import make_app, ready, text_of, until
+from tui.widgets.generations import GenerationStrip
+
+
+def footer_text(pilot) -> str:
+    """The footer's one line as shown: each key and label put where it is drawn."""
+    footer = pilot.app.screen.query_one(Footer)
+    line = [" "] * footer.region.width
+    for part in footer.query("FooterKey, FooterLabel"):
+        if not part.display or not part.region.width:
+            continue
+        x = part.region.x - footer.region.x
+        for offset, char in enumerate(text_of(part)[: part.region.width]):
+            if 0 <= x + offset < len(line):
+                line[x + offset] = char
+    return "".join(line)
+
+
+async def test_the_footer_keeps_help_and_quit_at_80_columns(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.pause()
+        footer = footer_text(pilot)
+        assert "? help" in footer and "q quit" in footer
+        assert "n launch" in footer and "←→ select" in footer  # the most used stay too
+
+
+async def test_the_footer_keeps_help_and_quit_at_60_columns(app):
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        await pilot.pause()
+        footer = footer_text(pilot)
+        assert "? help" in footer and "q quit" in footer
+
+
+async def test_the_footer_gives_keys_back_as_the_terminal_widens(app):
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        await pilot.pause()
+        assert "/ filter" not in footer_text(pilot)
+        await pilot.resize_terminal(140, 36)
+        await until(pilot, lambda: "/ filter" in footer_text(pilot))
+        assert "? help" in footer_text(pilot)
+
+
+async def test_footer_groups_are_spaced_like_single_keys(app):
+    async with app.run_test(size=(140, 36)) as pilot:
+        await ready(pilot)
+        await pilot.pause()
+        footer = footer_text(pilot)
+        assert "←→ select +- shift ⏎ inspect" in footer
+
+
+def fully_shown(pilot) -> bool:
+    """The selected column lies inside the strip's visible region, drawn."""
+    screen = pilot.app.screen
+    strip = screen.query_one(GenerationStrip)
+    column = strip.column(screen.selected)
+    if column is None or not column.region.width:
+        return False
+    visible = strip.scrollable_content_region
+    inside = visible.contains_region(column.region)
+    lines = text_of(column).splitlines()
+    drawn = len(lines) > 2 and any(line.strip(" │┃") for line in lines[1:-1])
+    return inside and drawn
+
+
+def seven_generations(clock: ManualClock) -> SyntheticBackend:
+    backend = SyntheticBackend(clock=clock, auto_health=0.01)
+    backend.add_generation("v1", 3, weight=100)
+    for number in range(2, 8):
+        backend.add_generation(f"v{number}", 3)
+    return backend
+
+
+async def test_launching_an_eighth_generation_scrolls_it_into_view(clock):
+    backend = seven_generations(clock)
+    app = make_app(backend, clock)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("left", "left")  # away from the newest, as an operator would be
+        await pilot.press("n", "v", "8", "enter")
+        await until(pilot, lambda: screen.selected == "g8")
+        await until(pilot, lambda: fully_shown(pilot))
+        await pilot.pause(0.2)
+        assert fully_shown(pilot)
+
+
+async def test_the_selected_column_stays_in_view_through_a_resize(clock):
+    backend = seven_generations(clock)
+    app = make_app(backend, clock)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = await ready(pilot)
+        await pilot.pause(0.2)
+        assert screen.selected == "g7" and fully_shown(pilot)
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause(0.3)
+        assert screen.selected == "g7" and fully_shown(pilot)
+        await pilot.press("left", "left", "left")
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause(0.3)
+        assert screen.selected == "g4" and fully_shown(pilot)
