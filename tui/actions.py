@@ -29,6 +29,7 @@ class Situation:
     chosen_has_instances: bool = False
     staged: bool = False
     filtering: bool = False
+    filtered: bool = False  # a filter is kept (enter), the input closed
     rollout: RolloutState | None = None  # the fleet's rollout, if one has not ended
     fleets: int = 1
     read_only: bool = False
@@ -157,6 +158,8 @@ TABLE: tuple[Action, ...] = (
     Action("drop", "escape", "drop", "drop the staged weights; nothing changes",
            when=lambda s: s.staged and not s.filtering,
            palette="Drop the staged shift", palette_help="nothing changes", rank=OFTEN),
+    Action("clear_filter", "escape", "clear filter", "show every event again",
+           when=lambda s: s.filtered and not s.staged and not s.filtering, rank=0),
     Action("promote", "p", "promote", "all traffic to the selected generation (confirm)",
            when=_chosen, mutating=True, refused_as="promote",
            palette="Promote {chosen}", palette_help="all traffic to it (asks first)"),

@@ -9,6 +9,8 @@ from textual.widgets import Footer
 
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import make_app, ready, text_of, until
+from tui.widgets.event_log import EventLog
+from tui.widgets.events_pane import EventsPane
 from tui.widgets.generations import GenerationStrip
 
 
@@ -110,3 +112,16 @@ async def test_the_selected_column_stays_in_view_through_a_resize(clock):
         await pilot.resize_terminal(100, 30)
         await pilot.pause(0.3)
         assert screen.selected == "g4" and fully_shown(pilot)
+
+
+async def test_escape_clears_a_kept_filter(app):
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await ready(pilot)
+        log = screen.query_one(EventLog)
+        await pilot.press("slash", "g", "1", "enter")  # enter keeps the filter
+        assert log.filter_text == "g1" and not screen.filtering
+        assert "esc clear filter" in footer_text(pilot)
+        await pilot.press("escape")
+        assert log.filter_text == ""
+        assert screen.query_one(EventsPane).border_title == "events"
+        await until(pilot, lambda: "clear filter" not in footer_text(pilot))

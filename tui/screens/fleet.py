@@ -140,6 +140,7 @@ class FleetScreen(Screen[None]):
             chosen_has_instances=target is not None and bool(target.instances),
             staged=self.staged is not None,
             filtering=self.filtering,
+            filtered=self.is_mounted and self.query_one(EventsPane).filter_kept,
             rollout=rollout.state if rollout is not None else None,
             fleets=len(self.fleets),
             read_only=self.read_only,
@@ -363,10 +364,14 @@ class FleetScreen(Screen[None]):
     def action_close_filter(self) -> None:
         self.query_one(EventsPane).close_filter(clear=True)
 
+    def action_clear_filter(self) -> None:
+        self.query_one(EventsPane).close_filter(clear=True)
+
     @on(EventsPane.FilterClosed)
     def _filter_closed(self) -> None:
         self.filtering = False
         self.set_focus(None)
+        self._refresh_footer()  # a kept filter brings `esc clear filter`
 
     def action_fleets(self) -> None:
         self.app.push_screen(FleetPicker(self.fleets, self.fleet.name), self._fleet_chosen)

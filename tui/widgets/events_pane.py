@@ -20,6 +20,12 @@ class EventsPane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "events"
 
+    @property
+    def filter_kept(self) -> bool:
+        """A filter applies though its input is closed (enter kept it)."""
+        field = self.query_one("#filter", Input)
+        return bool(field.value) and not field.display
+
     def open_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.display = True
