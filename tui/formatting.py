@@ -41,6 +41,8 @@ EVENT_MARKS: Mapping[EventKind, str] = {
 RESTARTED = "↻"
 CLEARED = "✓"
 FLAG = "⚑"  # a generation doing worse than its baseline on real requests
+TAINTED = "✗"  # what runs is no longer what was launched (drift)
+REBUILD = "⟳"  # older than the fleet's max_age: due a rebuild
 
 
 def literal(text: str) -> str:

@@ -5,10 +5,15 @@ rollout named wherever it is driven, a launch dialog that starts from what is li
 
 from __future__ import annotations
 
-from textual.widgets import Footer
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
 
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import make_app, ready, text_of, until
+from tui.formatting import EVENT_MARKS, FLAG, GLYPHS, REBUILD, TAINTED
+from tui.modals.help import HelpModal
+from tui.rollout_view import CHECK_MARKS
+from tui.widgets.attention import INTERRUPTED, LOCKED, ROLLING
 from tui.widgets.event_log import EventLog
 from tui.widgets.events_pane import EventsPane
 from tui.widgets.generations import GenerationStrip
@@ -125,3 +130,30 @@ async def test_escape_clears_a_kept_filter(app):
         assert log.filter_text == ""
         assert screen.query_one(EventsPane).border_title == "events"
         await until(pilot, lambda: "clear filter" not in footer_text(pilot))
+
+
+async def test_the_help_fits_60_columns_and_scrolls_to_its_legend(app):
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpModal))
+        dialog = app.screen.query_one(".dialog", VerticalScroll)
+        assert dialog.region.right <= 60 and dialog.region.bottom <= 20  # not cut
+        assert dialog.max_scroll_y > 0  # taller than the screen: it scrolls
+        await pilot.press("end")
+        await until(pilot, lambda: dialog.scroll_y == dialog.max_scroll_y)
+        last = app.screen.query(Static).last()
+        assert last.region.y < dialog.region.bottom  # its last line can be reached
+        assert "escape closes this help" in text_of(last)
+
+
+async def test_the_help_explains_every_glyph_the_fleet_view_draws(app):
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpModal))
+        shown = "\n".join(text_of(s) for s in app.screen.query(Static))
+    glyphs = [*GLYPHS.values(), FLAG, f"{TAINTED} tainted", f"{REBUILD} due a rebuild"]
+    glyphs += [INTERRUPTED, LOCKED, ROLLING, *EVENT_MARKS.values()]
+    glyphs += [mark for mark, _ in CHECK_MARKS.values()]
+    assert [glyph for glyph in glyphs if glyph not in shown] == []

@@ -18,6 +18,7 @@ from tui.formatting import clock_time, literal
 SHOWN = 3  # interrupted actions listed; `molt status` has them all
 INTERRUPTED = "⚠"
 LOCKED = "⊘"
+ROLLING = "↠"  # a rollout that has not ended, driven here, from the CLI or by no one
 
 
 def attention_lines(
