@@ -8,12 +8,15 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from backends.core.locking import ROLLOUT_LOCK
+from backends.core.rollout import Plan
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import make_app, ready, text_of, until
+from tests.tui.fleets import two_generations
 from tui.formatting import EVENT_MARKS, FLAG, GLYPHS, REBUILD, TAINTED
 from tui.modals.help import HelpModal
 from tui.rollout_view import CHECK_MARKS
-from tui.widgets.attention import INTERRUPTED, LOCKED, ROLLING
+from tui.widgets.attention import INTERRUPTED, LOCKED, ROLLING, AttentionBar
 from tui.widgets.event_log import EventLog
 from tui.widgets.events_pane import EventsPane
 from tui.widgets.generations import GenerationStrip
@@ -157,3 +160,26 @@ async def test_the_help_explains_every_glyph_the_fleet_view_draws(app):
     glyphs += [INTERRUPTED, LOCKED, ROLLING, *EVENT_MARKS.values()]
     glyphs += [mark for mark, _ in CHECK_MARKS.values()]
     assert [glyph for glyph in glyphs if glyph not in shown] == []
+
+
+def attention_text(pilot) -> str:
+    bar = pilot.app.screen.query_one(AttentionBar)
+    return " ".join(text_of(bar).split()) if bar.display else ""  # its lines wrap
+
+
+async def test_a_rollout_driven_from_the_cli_is_named_on_the_attention_line(
+    clock, monkeypatch
+):
+    monkeypatch.setattr("backends.engine.feed.ATTENTION_EVERY", 0.1)
+    backend = two_generations(clock)
+    backend.set_traffic("g1", 41, 0.001, 18)
+    app = make_app(backend, clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await backend.rollout_elsewhere("g2", "g1", steps=1, plan=Plan(), by="bob")
+        running = "↠ rollout of g2 against g1: running, step 1/4 (10%) — driven by bob"
+        await until(pilot, lambda: running in attention_text(pilot), timeout=20)
+        del backend.leases[ROLLOUT_LOCK]  # bob's terminal closed mid-rollout
+        interrupted = "↠ rollout of g2 against g1: interrupted, step 1/4 (10%)"
+        await until(pilot, lambda: interrupted in attention_text(pilot), timeout=20)
+        assert "— space drives it on, A aborts" in attention_text(pilot)

@@ -281,7 +281,7 @@ class FleetScreen(Screen[None]):
     def _show_attention(self, update: messages.AttentionChanged | updates.AttentionChanged) -> None:
         """The fleet's rollout (to its columns), interrupted actions and the lock holder."""
         self.rollout = update.rollout
-        self.news.show_attention(update.interrupted, update.lock)
+        self.news.show_attention(update)
 
     @on(GenerationColumn.Clicked)
     def _column_clicked(self, message: GenerationColumn.Clicked) -> None:
