@@ -28,7 +28,7 @@ async def test_launch_opens_prefilled_and_closes_into_a_column_coming_up(app, ba
         screen = await ready(pilot)
         await pilot.press("n")
         assert isinstance(app.screen, LaunchModal)
-        assert app.screen.query_one("#version", Input).value == "v3"  # from the newest
+        assert app.screen.query_one("#version", Input).value == "v1"  # the live one (70%)
         await pilot.press("v", "4", "tab", "2", "tab", *"hotfix", "enter")
         await until(pilot, lambda: screen.selected == "g4")
         column = screen.query_one(GenerationStrip).column("g4")

@@ -6,15 +6,17 @@ rollout named wherever it is driven, a launch dialog that starts from what is li
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Label, Static
 
 from backends.core.locking import ROLLOUT_LOCK
+from backends.core.model import Health
 from backends.core.rollout import Plan
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import make_app, ready, text_of, until
 from tests.tui.fleets import two_generations
 from tui.formatting import EVENT_MARKS, FLAG, GLYPHS, REBUILD, TAINTED
 from tui.modals.help import HelpModal
+from tui.modals.launch import LaunchModal
 from tui.rollout_view import CHECK_MARKS
 from tui.widgets.attention import INTERRUPTED, LOCKED, ROLLING, AttentionBar
 from tui.widgets.event_log import EventLog
@@ -183,3 +185,28 @@ async def test_a_rollout_driven_from_the_cli_is_named_on_the_attention_line(
         interrupted = "↠ rollout of g2 against g1: interrupted, step 1/4 (10%)"
         await until(pilot, lambda: interrupted in attention_text(pilot), timeout=20)
         assert "— space drives it on, A aborts" in attention_text(pilot)
+
+
+async def test_launch_starts_from_the_live_version_not_a_newer_failed_one(clock):
+    backend = two_generations(clock)  # g1 v1 carries everything
+    backend.add_generation("v8-bad", [Health.UNHEALTHY] * 3)
+    app = make_app(backend, clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, LaunchModal))
+        assert app.screen.query_one("#version", Input).value == "v1"
+
+
+async def test_launch_warns_when_the_version_runs_already_and_still_launches(app, backend):
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, LaunchModal))
+        warning = app.screen.query_one("#version-warning", Label)
+        await pilot.press("v", "9")  # the prefill is selected: typing replaces it
+        assert text_of(warning).strip() == ""
+        await pilot.press("backspace", "2")
+        assert "v2 already runs as g2" in text_of(warning)
+        await pilot.press("enter")  # a warning, not a refusal
+        await until(pilot, lambda: len(screen.snapshot.generations) == 4)

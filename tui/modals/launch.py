@@ -1,7 +1,10 @@
-"""Launch a new generation: version (prefilled from the newest), count, note, and the
-artifact (a directory, or an AMI on AWS) when it is not the fleet's default."""
+"""Launch a new generation: version (prefilled from the live generation, the one with
+the most weight), count, note, and the artifact (a directory, or an AMI on AWS) when it
+is not the fleet's default. A version the fleet runs already is said, not refused."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -30,7 +33,9 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
         artifact_label: str = "Artifact directory",
         default_artifact: str = "",
         artifact_required: bool = False,
+        running: Mapping[str, str] | None = None,
     ) -> None:
+        """``running``: version → the generation that runs it (for the warning)."""
         super().__init__(classes="dialog-screen")
         self.fleet = fleet
         self.version = version
@@ -38,6 +43,7 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
         self.artifact_label = artifact_label
         self.default_artifact = default_artifact
         self.artifact_required = artifact_required
+        self.running = dict(running or {})
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -49,6 +55,7 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
             )
             yield Label("Version", classes="field-label")
             yield Input(literal(self.version), placeholder="e.g. v2", id="version")
+            yield Label(self._already(self.version), id="version-warning", classes="dialog-hint")
             yield Label("Instances", classes="field-label")
             count = "" if self.count is None else str(self.count)
             yield Input(count, placeholder="the fleet's default", type="integer", id="count")
@@ -70,6 +77,18 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
 
     def on_mount(self) -> None:
         self.query_one("#version", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "version":
+            self.query_one("#version-warning", Label).update(self._already(event.value))
+
+    def _already(self, version: str) -> Text:
+        """``v1 already runs as g1: this launches another generation of it`` (or nothing)."""
+        found = self.running.get(version.strip())
+        if not found:
+            return Text("")
+        return Text(f"⚠ {literal(version.strip())} already runs as {found}: "
+                    "this launches another generation of it", style="bold")
 
     def on_input_submitted(self) -> None:
         self._submit()
