@@ -203,10 +203,11 @@ async def test_launch_warns_when_the_version_runs_already_and_still_launches(app
         screen = await ready(pilot)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, LaunchModal))
-        warning = app.screen.query_one("#version-warning", Label)
+        label = app.screen.query_one("#version-label", Label)
+        assert "⚠ v1 already runs as g1" in text_of(label)  # the live one, prefilled
         await pilot.press("v", "9")  # the prefill is selected: typing replaces it
-        assert text_of(warning).strip() == ""
+        assert text_of(label).strip() == "Version"
         await pilot.press("backspace", "2")
-        assert "v2 already runs as g2" in text_of(warning)
+        assert "⚠ v2 already runs as g2" in text_of(label)
         await pilot.press("enter")  # a warning, not a refusal
         await until(pilot, lambda: len(screen.snapshot.generations) == 4)

@@ -53,9 +53,10 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
                 "It starts beside the others at weight 0; shift traffic to it once healthy.",
                 classes="dialog-body",
             )
-            yield Label("Version", classes="field-label")
+            # the warning shares the label's line: the dialog is as tall as 36 rows allow
+            version = self._version_label(self.version)
+            yield Label(version, id="version-label", classes="field-label")
             yield Input(literal(self.version), placeholder="e.g. v2", id="version")
-            yield Label(self._already(self.version), id="version-warning", classes="dialog-hint")
             yield Label("Instances", classes="field-label")
             count = "" if self.count is None else str(self.count)
             yield Input(count, placeholder="the fleet's default", type="integer", id="count")
@@ -80,15 +81,16 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "version":
-            self.query_one("#version-warning", Label).update(self._already(event.value))
+            self.query_one("#version-label", Label).update(self._version_label(event.value))
 
-    def _already(self, version: str) -> Text:
-        """``v1 already runs as g1: this launches another generation of it`` (or nothing)."""
+    def _version_label(self, version: str) -> Text:
+        """``Version  ⚠ v1 already runs as g1`` when it does: a warning, not a refusal
+        (relaunching a version is how a tainted generation is replaced)."""
+        label = Text("Version")
         found = self.running.get(version.strip())
-        if not found:
-            return Text("")
-        return Text(f"⚠ {literal(version.strip())} already runs as {found}: "
-                    "this launches another generation of it", style="bold")
+        if found:
+            label.append(f"  ⚠ {literal(version.strip())} already runs as {found}", "bold")
+        return label
 
     def on_input_submitted(self) -> None:
         self._submit()
