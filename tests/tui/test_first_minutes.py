@@ -211,3 +211,16 @@ async def test_launch_warns_when_the_version_runs_already_and_still_launches(app
         assert "⚠ v2 already runs as g2" in text_of(label)
         await pilot.press("enter")  # a warning, not a refusal
         await until(pilot, lambda: len(screen.snapshot.generations) == 4)
+
+
+async def test_a_rollout_this_molt_drives_says_so(clock, monkeypatch):
+    monkeypatch.setattr("backends.engine.feed.ATTENTION_EVERY", 0.1)
+    backend = two_generations(clock)
+    backend.set_traffic("g1", 41, 0.001, 18)
+    backend.set_traffic("g2", 5, 0.001, 19)
+    app = make_app(backend, clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("R", "y")
+        line = "↠ rollout of g2 against g1: running, step 1/4 (10%) — driven by this Molt"
+        await until(pilot, lambda: line in attention_text(pilot), timeout=20)

@@ -22,10 +22,13 @@ LOCKED = "⊘"
 ROLLING = "↠"  # a rollout that has not ended, driven here, from the CLI or by no one
 
 
-def rollout_lines(rollout: Rollout | None, driven_by: str, *, can_act: bool) -> list[Text]:
+def rollout_lines(
+    rollout: Rollout | None, driven_by: str, *, can_act: bool, here: bool = False
+) -> list[Text]:
     """``↠ rollout of g2 against g1: running, step 1/4 (10%) — driven by alice (laptop
     pid 4242)``, as ``molt status`` says it, for a rollout that has not ended — driven by
-    this Molt, another one or the command line; one no one drives says how to go on."""
+    this Molt (``here``: "driven by this Molt"), another one or the command line; one no
+    one drives says how to go on."""
     if rollout is None or rollout.ended:
         return []
     steps = len(rollout.plan.steps)
@@ -36,8 +39,8 @@ def rollout_lines(rollout: Rollout | None, driven_by: str, *, can_act: bool) -> 
     )
     if rollout.reason:
         line.append(" — " + literal(rollout.reason))
-    if rollout.state is RolloutState.RUNNING and driven_by:
-        line.append(" — driven by " + literal(driven_by))
+    if rollout.state is RolloutState.RUNNING and (driven_by or here):
+        line.append(" — driven by " + ("this Molt" if here else literal(driven_by)))
     elif rollout.state is not RolloutState.RUNNING and can_act:
         going_on = "drives it on" if not driven_by else "resumes it"
         line.append(f" — space {going_on}, A aborts")
