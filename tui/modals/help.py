@@ -75,8 +75,11 @@ class HelpModal(ModalScreen[None]):
             table.add_row(keys, what, Text(more, style="dim"))
         with VerticalScroll(classes="dialog help"):
             yield Label("Molt keys", classes="dialog-title")
+            hint = "↑ ↓ scroll: what the glyphs mean is below the keys · escape closes"
+            yield Static(hint, classes="dialog-hint")
             if self.read_only:
-                yield Static("Read-only: keys that change the fleet are refused.\n")
+                yield Static("\nRead-only: keys that change the fleet are refused.")
+            yield Static("")
             yield Static(table)
             glyphs = Table.grid(padding=(0, 2))
             glyphs.add_column(style="bold", no_wrap=True)
@@ -85,7 +88,7 @@ class HelpModal(ModalScreen[None]):
                 glyphs.add_row(title, text)
             yield Static("")
             yield Static(glyphs)
-            yield Static("\n↑ ↓ scroll · escape closes this help", classes="dialog-body")
+            yield Static("\nescape closes this help", classes="dialog-body")
 
     def action_close(self) -> None:
         self.dismiss(None)
