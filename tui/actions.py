@@ -43,7 +43,8 @@ When = Callable[[Situation], bool]
 FLEET = "fleet"
 DEFAULT_RANK = 1  # promote, retire, rollout: the palette and `?` have them when cut
 OFTEN = 2  # what the first minutes and an incident need: launch, select, shift, inspect…
-ALWAYS = 3  # help and quit: a newcomer's way in and out
+NOW = 3  # keys shown only while they apply (apply, drop, pause, abort): the moment's own
+ALWAYS = 4  # help and quit: a newcomer's way in and out
 
 
 def always(_: Situation) -> bool:
@@ -153,13 +154,13 @@ TABLE: tuple[Action, ...] = (
            group="shift", key_display="-", id="stage_away", rank=OFTEN),
     Action("apply", "enter", "apply", "apply the staged weights", when=_staged, mutating=True,
            palette="Apply the staged shift",
-           palette_help="the staged weights become live", rank=OFTEN),
+           palette_help="the staged weights become live", rank=NOW),
     Action("close_filter", "escape", "close filter", when=lambda s: s.filtering, footer=False),
     Action("drop", "escape", "drop", "drop the staged weights; nothing changes",
            when=lambda s: s.staged and not s.filtering,
-           palette="Drop the staged shift", palette_help="nothing changes", rank=OFTEN),
+           palette="Drop the staged shift", palette_help="nothing changes", rank=NOW),
     Action("clear_filter", "escape", "clear filter", "show every event again",
-           when=lambda s: s.filtered and not s.staged and not s.filtering, rank=0),
+           when=lambda s: s.filtered and not s.staged and not s.filtering, rank=NOW),
     Action("promote", "p", "promote", "all traffic to the selected generation (confirm)",
            when=_chosen, mutating=True, refused_as="promote",
            palette="Promote {chosen}", palette_help="all traffic to it (asks first)"),
@@ -182,17 +183,17 @@ TABLE: tuple[Action, ...] = (
     Action("pause_rollout", "space", "pause",
            "pause the fleet's rollout (the weights stay where they are)",
            when=_running, mutating=True, refused_as=_PAUSE_RESUME,
-           palette="Pause the rollout", palette_help="the weights stay where they are", rank=OFTEN),
+           palette="Pause the rollout", palette_help="the weights stay where they are", rank=NOW),
     Action("resume_rollout", "space", "resume",
            "resume the fleet's rollout (an interrupted one is driven on from here)",
            when=_held, mutating=True, refused_as=_PAUSE_RESUME,
            palette="Resume the rollout",
-           palette_help="it goes on from its current step", rank=OFTEN),
+           palette_help="it goes on from its current step", rank=NOW),
     Action("abort_rollout", "A", "abort",
            "abort the fleet's rollout: all traffic back to its baseline at once (confirm)",
            when=_rolling, mutating=True, refused_as="abort the rollout",
            palette="Abort the rollout",
-           palette_help="all traffic back to the baseline (asks first)", rank=OFTEN),
+           palette_help="all traffic back to the baseline (asks first)", rank=NOW),
     Action("inspect", "enter", "inspect", "instances, spec and journal of the selected generation",
            when=lambda s: s.chosen and not s.staged,
            palette="Inspect {chosen}", palette_help="instances, spec and journal", rank=OFTEN),

@@ -55,6 +55,16 @@ async def test_the_footer_keeps_help_and_quit_at_60_columns(app):
         assert "? help" in footer and "q quit" in footer
 
 
+async def test_a_narrow_footer_keeps_the_keys_of_the_moment(app):
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        await pilot.press("left", "plus")  # a shift staged: enter applies, escape drops
+        await pilot.pause()
+        footer = footer_text(pilot)
+        assert "⏎ apply" in footer and "esc drop" in footer
+        assert "? help" in footer and "q quit" in footer
+
+
 async def test_the_footer_gives_keys_back_as_the_terminal_widens(app):
     async with app.run_test(size=(60, 20)) as pilot:
         await ready(pilot)
