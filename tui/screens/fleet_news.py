@@ -54,13 +54,13 @@ class FleetNews:
     def show_attention(self, seen: Attention) -> None:
         """The fleet's rollout, interrupted actions and the lock holder (not while this
         session acts: the lock is ours then)."""
-        lock = seen.lock if not self.view.session.in_flight else None
         session = self.view.session
+        lock = seen.lock if not session.in_flight else None
         rollout = seen.rollout if active(seen.rollout) else None
         here = any(o.action == "rollout" for o in session.in_flight)  # this session drives it
         self._attention = [
             *rollout_lines(rollout, seen.driven_by, can_act=not session.read_only, here=here),
-            *attention_lines(self.view.session.name, seen.interrupted, lock, self.tz),
+            *attention_lines(session.name, seen.interrupted, lock, self.tz),
         ]
         self.attention().show_lines([*self._attention, *self._taint])
 
