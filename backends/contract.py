@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from backends.config.fleet_config import FleetConfig
 from backends.core.chain import Anchor, ChainReport
 from backends.core.errors import Refused
 from backends.core.events import Event
+from backends.core.guards import check_carries_no_traffic
 from backends.core.journal import Journal, JournalRecord, os_operator
 from backends.core.locking import FLEET_LOCK, LEASE_TTL, Lease
 from backends.core.model import DriftReport, FleetSnapshot, Generation, GenerationSpec
@@ -201,7 +203,8 @@ class Backend(ABC):
     async def retire(self, generation: str) -> None:
         """Drain (bounded by the fleet's drain timeout), then destroy the generation's
         instances and resources. Its record stays in history. A generation already
-        draining is resumed: the retire that was cut short is finished (or joined)."""
+        draining is resumed: the retire that was cut short is finished (or joined).
+        Every driver follows :class:`Retirement`."""
         self._refuse_in_read_only("retire")
         await self._retire(generation)
 
@@ -267,3 +270,76 @@ class Backend(ABC):
 
     async def close(self) -> None:  # noqa: B027 - most drivers have nothing to release
         """Release connections. Never stops the fleet."""
+
+
+# retiring, written once -----------------------------------------------------------------
+# Every driver retires a generation the same way: start draining (refused while it
+# carries traffic), drain, destroy. Each supplies the steps in its own terms (the local
+# agent's proxy, HAProxy on the LB host, the ALB listener); the order, the refusal and
+# the resuming of a retire cut short live here. A generation already ``draining`` was
+# left so by a retire cut short (Molt or the agent killed mid-drain): retiring it again
+# starts draining nothing new and finishes the job.
+
+
+class Retirement(ABC):
+    """One generation's retire, as one driver does it.
+
+    Attributes:
+        generation: the generation's id.
+        where: what the weight it carries was read on, when that says more than the
+            weight alone (AWS: ``"on the listener"``); shown in the refusal.
+    """
+
+    where: str = ""
+
+    def __init__(self, generation: str) -> None:
+        self.generation = generation
+
+    @abstractmethod
+    def held(self) -> AbstractAsyncContextManager[None]:
+        """The driver's own hold on the generation while it is judged and marked: its
+        lock, or its state's update; nothing can give it traffic until this ends."""
+
+    @abstractmethod
+    async def carried(self) -> int:
+        """The share of traffic it carries now, in percent, as the driver reads it
+        (inside :meth:`held`).
+
+        Raises:
+            NotFound: no such generation (or it is retired).
+        """
+
+    @abstractmethod
+    async def mark_draining(self) -> None:
+        """Take it out of traffic for good and record it ``draining`` (inside
+        :meth:`held`), so a retire cut short is found and finished; nothing to do for
+        one already draining."""
+
+    @abstractmethod
+    async def drain(self) -> None:
+        """Let its in-flight requests finish, bounded by the fleet's drain timeout."""
+
+    @abstractmethod
+    async def destroy(self) -> None:
+        """Remove its instances and what was made for it; its record stays in history."""
+
+    async def start_draining(self) -> None:
+        """Judge and mark it under the driver's hold.
+
+        Raises:
+            Refused: it still carries traffic (:func:`check_carries_no_traffic`).
+        """
+        async with self.held():
+            check_carries_no_traffic(self.generation, await self.carried(), where=self.where)
+            await self.mark_draining()
+
+    async def finish(self) -> None:
+        """Drain, then destroy: the rest of a retire once the generation is draining,
+        and all that resuming one cut short needs."""
+        await self.drain()
+        await self.destroy()
+
+    async def run(self) -> None:
+        """The whole retire: start draining, drain, destroy."""
+        await self.start_draining()
+        await self.finish()

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from backends.aws import launching, naming, retiring
+from backends.aws import launching, naming, retiring, traffic
 from backends.aws.api import AwsApi
 from backends.aws.health import TargetHealthSource, TargetState, describe_target_health
 from backends.aws.journal import CloudWatchJournal
@@ -30,8 +30,8 @@ from backends.aws.reading import GroupRecord, forward_entries, to_generation
 from backends.aws.resources import FleetResources
 from backends.aws.settings import AwsSettings
 from backends.config.fleet_config import FleetConfig
-from backends.contract import Backend, check_complete
-from backends.core.errors import BackendError, NotFound, OperationFailed, Refused
+from backends.contract import Backend
+from backends.core.errors import NotFound
 from backends.core.events import Event
 from backends.core.locking import FLEET_LOCK, Lease
 from backends.core.model import (
@@ -151,74 +151,15 @@ class AwsBackend(Backend):
         return await self.leases.holders(locks)
 
     async def _set_weights(self, weights: dict[str, int]) -> None:
-        records = await self.resources.groups()
-        complete = check_complete(weights, [r.generation for r in records])
-        for record in records:
-            weight = complete[record.generation]
-            if weight and record.lifecycle is not Lifecycle.ACTIVE:
-                state = record.lifecycle.value
-                raise Refused(f"{record.generation} is {state}; it cannot take traffic")
-            if weight and record.target_group is None:
-                raise Refused(
-                    f"{record.generation} has no target group attached; it cannot take traffic"
-                )
-        total = sum(complete.values())
-        listener = await self.resources.listener()
-        ours = [(r.target_group, complete[r.generation]) for r in records if r.target_group]
-        owned = {arn for arn, _ in ours}
-        # Molt owns the default action: once its generations carry the traffic, any
-        # target group it found there before its first launch is dropped
-        found = forward_entries(listener)
-        foreign = [] if total else [(a, w) for a, w in found if a not in owned]
-        await self.resources.set_forward(listener, [*foreign, *ours])
-        try:
-            await self.resources.tag_groups(
-                {r.name: {naming.WEIGHT: str(complete[r.generation])} for r in records}
-            )
-        except BackendError as error:
-            raise OperationFailed(
-                f"the listener now sends {_shown(complete)}, but recording that on the "
-                f"Auto Scaling groups failed ({error.message}); run the same shift again"
-            ) from error
+        await traffic.set_weights(self.resources, weights)
 
     # what the listener does against what Molt recorded ---------------------------------
     async def differences(self, snapshot: FleetSnapshot) -> tuple[str, ...]:
-        """The listener's weights against the ``molt:weight`` tags Molt recorded with its
-        last shift: one ``DescribeListeners`` (so not in every snapshot; the TUI sees it
-        as drift when it verifies). A read: nothing is written."""
-        found = _listener_differences(snapshot, forward_entries(await self.resources.listener()))
-        if not found:
-            return snapshot.differences
-        line = f"{'; '.join(found)}; `molt apply {self.name}` sets it back"
-        return (*snapshot.differences, line)
+        """See :func:`backends.aws.traffic.differences`. A read: nothing is written."""
+        return await traffic.differences(self.resources, snapshot)
 
     async def _apply(self) -> tuple[str, ...]:
-        """The listener's weights set back to those Molt recorded (the tags), checked
-        against the listener as read right before the change (``set_forward``). Refused
-        when that would take the traffic off every generation with a healthy instance
-        that carries it now."""
-        snapshot = await self.snapshot()
-        listener = await self.resources.listener()
-        entries = forward_entries(listener)
-        if not _listener_differences(snapshot, entries):
-            return ()
-        groups = {g.id: str(g.extra.get("target_group") or "") for g in snapshot.generations}
-        ours = [(arn, snapshot.weights[g]) for g, arn in groups.items() if arn]
-        owned = {arn for arn, _ in ours}
-        foreign = [] if sum(w for _, w in ours) else [(a, w) for a, w in entries if a not in owned]
-        # a target group serves if it is not Molt's (Molt cannot tell) or has a healthy target
-        serving = {a for a, _ in entries if a not in owned} | {
-            groups[g.id] for g in snapshot.generations if g.healthy_count()
-        }
-        now = [a for a, w in entries if w > 0 and a in serving]
-        after = [a for a, w in [*foreign, *ours] if w > 0 and a in serving]
-        if now and not after:
-            raise Refused(
-                f"setting the listener back to {_shown(snapshot.weights)} would leave no "
-                "healthy generation carrying traffic; nothing was changed — shift first"
-            )
-        await self.resources.set_forward(listener, [*foreign, *ours])
-        return (f"the listener sends {_shown(snapshot.weights)} again, as Molt recorded",)
+        return await traffic.apply(self.resources, await self.snapshot())
 
     async def _retire(self, generation: str) -> None:
         record = await self.resources.group(generation)
@@ -386,31 +327,3 @@ def _instance_drift(instance: Mapping[str, Any], version: str, image: str) -> li
         what = f"image {instance.get('ImageId')}, not {image}"
         drift.append(FileDrift(instance_id, what, FileChange.CHANGED))
     return drift
-
-
-def _listener_differences(snapshot: FleetSnapshot, entries: list[tuple[str, int]]) -> list[str]:
-    """Where the listener's forward weights differ from the weights Molt recorded: per
-    generation, and any target group Molt does not own still carrying traffic once Molt's
-    generations carry it."""
-    on_listener = dict(entries)
-    found = []
-    owned = set()
-    for generation in snapshot.generations:
-        arn = str(generation.extra.get("target_group") or "")
-        if not arn:
-            continue
-        owned.add(arn)
-        weight = on_listener.get(arn, 0)
-        if weight != generation.weight:
-            found.append(
-                f"the listener sends {generation.id} {weight}%, Molt set {generation.weight}%"
-            )
-    if sum(snapshot.weights.values()):
-        foreign = [a for a, w in entries if a not in owned and w > 0]
-        if foreign:
-            found.append(f"the listener sends traffic to {len(foreign)} target groups not Molt's")
-    return found
-
-
-def _shown(weights: Mapping[str, int]) -> str:
-    return " ".join(f"{g}={w}" for g, w in weights.items())

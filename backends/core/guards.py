@@ -7,7 +7,7 @@ They never touch a backend, so they are property-tested on their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from backends.core.errors import BadInput, NotFound, Refused, shown
 from backends.core.model import FleetSnapshot, Generation, GenerationState, Lifecycle
@@ -100,14 +100,75 @@ def plan_rollback(snapshot: FleetSnapshot) -> tuple[str, dict[str, int]]:
     return target.id, plan_weights(snapshot, {target.id: 100})
 
 
+def check_carries_no_traffic(generation_id: str, weight: int, *, where: str = "") -> None:
+    """A generation may be retired only once it carries no traffic: ``weight`` is the
+    share it carries as the asker reads it (``where``: on what, when that says more,
+    e.g. ``"on the listener"``). The engine asks it of a snapshot; each driver asks it
+    again of its own read, under its own lock, right before it starts draining.
+
+    Raises:
+        Refused: it still carries traffic.
+    """
+    if weight > 0:
+        on = f" {where}" if where else ""
+        raise Refused(
+            f"{generation_id} still carries {weight}% of traffic{on}; "
+            "shift it to 0 (or promote another generation) before retiring it"
+        )
+
+
+def check_takes_traffic(
+    generation_id: str, lifecycle: Lifecycle | str, weight: int, *, attached: bool = True
+) -> None:
+    """A driver gives a weight above 0 only to an ``active`` generation with somewhere to
+    send it (``attached``: AWS asks whether its target group is on the load balancer).
+
+    Raises:
+        Refused: a weight above 0 for a generation that cannot take it.
+    """
+    if not weight:
+        return
+    if lifecycle != Lifecycle.ACTIVE:
+        raise Refused(f"{generation_id} is {lifecycle}; it cannot take traffic")
+    if not attached:
+        raise Refused(f"{generation_id} has no target group attached; it cannot take traffic")
+
+
+def check_keeps_healthy_traffic(
+    carrying_now: Collection[str],
+    carrying_after: Collection[str],
+    *,
+    change: str,
+    serving: str = "generation",
+    now: str = "",
+    then: str = "shift first",
+) -> None:
+    """A driver putting its load balancer back as Molt recorded it (``molt apply``) may
+    not take the traffic off everything healthy that carries it now.
+
+    Args:
+        carrying_now: what is healthy and carries traffic now (servers, target groups).
+        carrying_after: what would, once ``change`` is made.
+        change: the change, as the refusal names it.
+        serving: what the load balancer sends traffic to, in the refusal's words.
+        now: what carries it now, named in the refusal when it helps.
+        then: what the operator should do instead.
+
+    Raises:
+        Refused: something carries traffic now and nothing would afterwards.
+    """
+    if carrying_now and not carrying_after:
+        raise Refused(
+            f"{change} would leave no healthy {serving} carrying traffic"
+            + (f" (now: {now})" if now else "")
+            + f"; nothing was changed — {then}"
+        )
+
+
 def check_retire(snapshot: FleetSnapshot, generation_id: str) -> Generation:
     """A generation may be retired only once it carries no traffic."""
     target = _find(snapshot, generation_id)
-    if target.weight > 0:
-        raise Refused(
-            f"{generation_id} still carries {target.weight}% of traffic; "
-            "shift it to 0 (or promote another generation) before retiring it"
-        )
+    check_carries_no_traffic(generation_id, target.weight)
     # a draining generation may be retired again: that resumes a retire that was cut
     # short (Molt killed mid-drain); each driver finishes or joins it
     return target

@@ -70,6 +70,9 @@ class JournalView:
         self._start = ""
         self._hand_since_event = False  # a by-hand action kept since the rollout's last record
         self._drift: set[str] = set()  # verify records that found drift
+        #: an open record a later one finished -> that later one, kept while the finished
+        #: record is (the rollout may keep it): without it, it would read as interrupted
+        self._finisher: dict[str, str] = {}
         self._marker: object = None
         self._quiet = 0
         self._reading = asyncio.Lock()  # one read at a time: a cursor moves once
@@ -209,6 +212,7 @@ class JournalView:
                 self._hand_since_event = True  # by hand: it paused the rollout
             for ident in [i for i in self._open if i != record.id and self._finished(i, record)]:
                 self._open.discard(ident)
+                self._finisher[ident] = record.id
                 self._release(ident)
         self._trim()
 
@@ -247,9 +251,13 @@ class JournalView:
             or ident in self._open
             or ident in self._drift
             or ident in self._rollout
+            or ident in self._finisher.values()  # small: finished records still kept
         )
         if not needed:
             self._kept.pop(ident, None)
+            finisher = self._finisher.pop(ident, None)
+            if finisher is not None:
+                self._release(finisher)
 
     # what readers get ------------------------------------------------------------------
     def records(self) -> list[JournalRecord]:

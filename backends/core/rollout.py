@@ -26,6 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from backends.core.baseline import P99_SLACK_MS
 from backends.core.clock import iso
 from backends.core.errors import ConfigError
 from backends.core.evidence import Counts
@@ -110,7 +111,8 @@ class Plan:
             f"steps {steps}%, bake {self.bake:g} s each; aborts on evidence of 5xx over the "
             f"baseline's + {percent_text(self.max_error_increase)} (or over "
             f"{percent_text(self.max_error_rate)} and the baseline's), or of requests slower "
-            f"than {self.max_p99_ratio:g}× the baseline's p99; a step passes on evidence of "
+            f"than {self.max_p99_ratio:g}× the baseline's p99 (and {P99_SLACK_MS:g} ms over it "
+            "at least); a step passes on evidence of "
             f"no more, on at least {self.min_requests} requests; chance of sending a good "
             f"release back ≤ {percent_text(self.false_abort)}"
         )

@@ -95,7 +95,10 @@ class Runner:
     def resume_rollout(self) -> InFlight:
         async def work() -> Done:
             resumed = await rollout_driver.resume(self.fleet, self._rollout_line)
-            return Done(f"rollout of {resumed.generation} {resumed.state.value}")
+            if resumed.ended:  # driven to its end from here
+                return Done(f"rollout of {resumed.generation} {resumed.state.value}")
+            # its own driver was woken: the rollout as read before resuming says "paused"
+            return Done(f"rollout of {resumed.generation} resumed")
 
         return self.run("rollout", "resuming the rollout", work)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import itertools
 import logging
 import logging.handlers
 import os
@@ -23,16 +22,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from backends.core import chain
 from backends.core.errors import BackendError, NotFound, OperationFailed
-from backends.core.events import Event, OperatorAction
+from backends.core.events import OperatorAction
 from backends.core.journal import JournalRecord, Outcome
-from backends.core.journal_view import JournalView
 from backends.core.locking import FLEET_LOCK, Lease
 from backends.core.model import GenerationSpec, iso, utcnow
-from backends.local import logs, rpc
+from backends.local import logs, rpc, streams
 from backends.local.drift_watch import DriftWatch
 from backends.local.heads import Heads
+from backends.local.journals import Journals
 from backends.local.layout import LOCK_NAME, LOG_NAME, SOCKET_NAME, check_state_dir
 from backends.local.runtime import FleetRuntime
 from backends.local.settings import (
@@ -43,7 +41,6 @@ from backends.local.settings import (
 from backends.local.store import Store
 
 log = logging.getLogger("molt.agent")
-VIEW_SLICE = 2000  # journal writes read between two turns of the event loop
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -52,11 +49,8 @@ class Agent:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.store = Store(state_dir / "state.db")
-        self.heads = Heads(state_dir)
+        self.journals = Journals(self.store, Heads(state_dir))
         self.fleets: dict[str, FleetRuntime] = {}
-        #: fleet → where its journal stands, and the sequence number of its last write
-        self.views: dict[str, tuple[JournalView, int]] = {}
-        self._building: dict[str, asyncio.Future[None]] = {}
         self.started_at = utcnow()
         self.started_monotonic = time.monotonic()
         self.done = asyncio.Event()
@@ -155,41 +149,21 @@ class Agent:
         except BackendError as error:
             writer.write(rpc.encode(rpc.error_message(error)))
             return
-        with runtime.events.subscription() as queue:
-            await self._stream(queue, reader, writer)
+        await streams.send_events(runtime, reader, writer)
 
     async def _follow_log(
         self, params: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        """An instance's new lines, one message each, until the follower goes away."""
         try:
             path = self._fleet(params).log_of(str(params.get("instance", "")))
         except BackendError as error:
             writer.write(rpc.encode(rpc.error_message(error)))
             return
-        closed = asyncio.ensure_future(reader.read())
-        try:
-            writer.write(rpc.encode({"ok": True}))
-            async for line in logs.follow(path):
-                if closed.done():
-                    break
-                writer.write(rpc.encode({"line": line}))
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            closed.cancel()
+        await streams.send_log(path, reader, writer)
 
     async def _hold_lock(
         self, params: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        """The fleet lock, held while this connection stays open and the lease lasts.
-
-        The holder sends ``renew`` lines (each answered with the lease, its expiry pushed
-        on by its TTL on this agent's clock) until it sends ``release`` — or goes away (a
-        Molt killed mid-action frees the lock at once). A lease not renewed in time (its
-        holder stopped, not dead: SIGSTOP, a laptop lid) is free for the next taker; the
-        stale holder's next ``renew`` is answered ``Locked`` and its connection ends."""
         try:
             runtime = self._fleet(params)
             lease = Lease.from_json(params.get("lease"))
@@ -198,60 +172,7 @@ class Agent:
         except BackendError as error:
             writer.write(rpc.encode(rpc.error_message(error)))
             return
-        held = runtime.leases.get(lease.lock)
-        if held is not None and not held.expired:
-            # held by a connection, whatever token this one presents: a token is never
-            # a way in (it is never shown either)
-            writer.write(rpc.encode(rpc.locked_message(runtime.name, held)))
-            return
-        if held is not None and held.token != lease.token:
-            log.info(
-                "fleet %s: the expired %s lock of %s taken over", runtime.name, held.lock, held.host
-            )
-        lease = lease.renewed()  # an expired holder's connection is left to find out
-        runtime.leases[lease.lock] = lease
-        try:
-            writer.write(rpc.encode({"ok": True, "result": lease.to_json()}))
-            await writer.drain()
-            while (await reader.readline()).strip() == b"renew":  # else "release", or EOF
-                current = runtime.leases.get(lease.lock)
-                if current is None or current.token != lease.token or current.expired:
-                    taker = current if current is not None and not current.expired else None
-                    writer.write(rpc.encode(rpc.locked_message(runtime.name, taker, lost=lease)))
-                    await writer.drain()
-                    return
-                lease = runtime.leases[lease.lock] = current.renewed()
-                writer.write(rpc.encode({"ok": True, "result": lease.to_json()}))
-                await writer.drain()
-        finally:
-            current = runtime.leases.get(lease.lock)
-            if current is not None and current.token == lease.token:
-                del runtime.leases[lease.lock]
-        with contextlib.suppress(ConnectionError):
-            writer.write(rpc.encode({"ok": True, "result": "released"}))
-            await writer.drain()
-
-    async def _stream(
-        self,
-        queue: asyncio.Queue[Event],
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
-        closed = asyncio.ensure_future(reader.read())  # EOF: the watcher went away
-        try:
-            writer.write(rpc.encode({"ok": True}))
-            while not closed.done():
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    break
-                writer.write(rpc.encode({"event": getter.result().to_json()}))
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            closed.cancel()
+        await streams.hold_lock(runtime, lease, reader, writer)
 
     # methods ---------------------------------------------------------------------------
     async def rpc_ping(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -337,50 +258,16 @@ class Agent:
 
     async def rpc_journal_after(self, params: dict[str, Any]) -> dict[str, Any]:
         """The writes after a cursor (a sequence number): what a poll reads."""
-        cursor = str(params.get("cursor") or "0")
-        last = int(cursor) if cursor.isdigit() else 0
-        lines = []
-        for seq, line in self.store.journal_after(str(params["fleet"]), last):
-            lines.append(line)
-            last = seq
-        return {"lines": lines, "cursor": str(last)}
+        return self.journals.after(str(params["fleet"]), str(params.get("cursor") or "0"))
 
     async def rpc_journal_summary(self, params: dict[str, Any]) -> dict[str, Any]:
         """What a reader needs to know where the fleet stands (kept here as writes are
         stored, so a fresh ``molt status`` reads a few hundred writes, not them all)."""
-        fleet = str(params["fleet"])
-        if fleet not in self.views:
-            await self._build_view(fleet)
-        view, seq = self.views[fleet]
-        return {"lines": view.lines(), "cursor": str(seq), "chain": view.state()}
-
-    async def _build_view(self, fleet: str) -> None:
-        """Read the fleet's journal once, a slice at a time (the proxy keeps serving);
-        writes stored meanwhile are read too, and then fed as they come."""
-        building = self._building.get(fleet)
-        if building is None:
-            building = self._building[fleet] = asyncio.ensure_future(self._read_view(fleet))
-        await asyncio.shield(building)
-
-    async def _read_view(self, fleet: str) -> None:
-        view, seq = JournalView(None, fleet), 0
-        while True:
-            lines = []
-            rows = itertools.islice(self.store.journal_after(fleet, seq), VIEW_SLICE)
-            for number, line in rows:
-                lines.append(line)
-                seq = number
-            view.feed(lines)
-            if len(lines) < VIEW_SLICE:
-                break
-            await asyncio.sleep(0)
-        self.views[fleet] = (view, seq)
-        self._building.pop(fleet, None)
+        return await self.journals.summary(str(params["fleet"]))
 
     async def rpc_journal_head(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """The head the agent anchored (kept outside the store), or None."""
-        anchor = self.heads.get(str(params["fleet"]))
-        return anchor.to_json() if anchor else None
+        return self.journals.head(str(params["fleet"]))
 
     async def rpc_status(self, params: dict[str, Any]) -> dict[str, Any]:
         fleets = []
@@ -426,18 +313,10 @@ class Agent:
         return {"pid": os.getpid(), "instances": pids}
 
     def _journal(self, record: JournalRecord) -> None:
-        last = self.store.last_journal_line(record.fleet)
-        line = chain.seal(record.to_json(), chain.hash_of(last))
-        seq = self.store.append_journal(record.fleet, line)
-        stored = 0 if self.heads.get(record.fleet) else self.store.journal_count(record.fleet)
-        self.heads.advance(record.fleet, line, stored, before=chain.hash_of(last))
+        line, seq = self.journals.write(record)
         runtime = self.fleets.get(record.fleet)
         if runtime is not None:
             runtime.journaled(line, seq)
-        if record.fleet in self.views:
-            self.views[record.fleet][0].feed((line,))
-            self.views[record.fleet] = (self.views[record.fleet][0], seq)
-
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop where it is installed: the proxy runs in this loop."""

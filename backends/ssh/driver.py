@@ -13,8 +13,9 @@ from typing import Any
 
 from backends.config.fleet_config import FleetConfig
 from backends.contract import Backend, check_complete
-from backends.core.errors import BackendError, ConfigError, NotFound, OperationFailed, Refused
+from backends.core.errors import BackendError, ConfigError, NotFound, OperationFailed
 from backends.core.events import DifferenceFound, Event, ReadError
+from backends.core.guards import check_takes_traffic
 from backends.core.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
 from backends.core.manifest import build_manifest, check_links, manifest_digest
 from backends.core.model import (
@@ -254,8 +255,7 @@ class SshBackend(Backend):
         async with self.store.update() as state:
             complete = check_complete(weights, [g.id for g in state.generations])
             for record in state.generations:
-                if complete[record.id] and record.lifecycle != Lifecycle.ACTIVE.value:
-                    raise Refused(f"{record.id} is {record.lifecycle}; it cannot take traffic")
+                check_takes_traffic(record.id, record.lifecycle, complete[record.id])
             for record in state.generations:
                 record.weight = complete[record.id]
             stats = await self.haproxy.servers()

@@ -8,42 +8,80 @@ answering again.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from backends.contract import Retirement
 from backends.core.deadline import Deadline
-from backends.core.errors import NotFound, OperationFailed, Refused, Unreachable
+from backends.core.errors import NotFound, OperationFailed, Unreachable
 from backends.core.model import Lifecycle, iso, utcnow
 from backends.ssh.haproxy import Haproxy
 from backends.ssh.parts import FleetParts
 from backends.ssh.settings import HostAddress
+from backends.ssh.state import FleetState, GenerationRecord
 
 DELETE_TIMEOUT = 10.0  # after the drain, how long HAProxy may keep connections attached
 
 
 async def retire_generation(backend: FleetParts, generation: str) -> None:
-    async with backend.store.update() as state:
-        record = state.generation(generation)
-        if record is None:
-            raise NotFound(f"fleet {backend.name} has no generation {generation}")
-        if record.weight > 0:
-            raise Refused(f"{generation} still carries {record.weight}% of traffic")
-        if record.lifecycle != Lifecycle.DRAINING.value:
-            record.lifecycle = Lifecycle.DRAINING.value
-            record.draining_since = iso(utcnow()) or ""
-    await drain(backend.haproxy, [i.id for i in record.servers], backend.settings.drain_timeout)
-    await delete_servers(backend.haproxy, [i.id for i in record.servers])
-    hosts = [HostAddress.parse(h) for h in record.hosts]
-    results = await backend.hosts.destroy(generation, hosts)
-    failed = {h: r for h, r in results.items() if r is not None}
-    async with backend.store.update() as state:
-        state.generations = [g for g in state.generations if g.id != generation]
-        state.leftovers += [{"host": str(h), "generation": generation} for h in failed]
-    await clean_leftovers(backend)
-    if failed:
-        names = ", ".join(h.display for h in failed)
-        first = next(iter(failed.values()))
-        raise Unreachable(
-            f"{generation} is retired, but its processes and tree remain on {names} "
-            f"({first}); they are removed by the next retire that reaches the host"
-        )
+    await SshRetirement(backend, generation).run()
+
+
+class SshRetirement(Retirement):
+    """A retire on the LB host: the generation judged and marked in the fleet's state
+    there, drained and deleted in HAProxy, its processes and trees removed from its
+    hosts."""
+
+    def __init__(self, parts: FleetParts, generation: str) -> None:
+        super().__init__(generation)
+        self.parts = parts
+        self._state: FleetState | None = None
+        self._record: GenerationRecord | None = None
+
+    @property
+    def record(self) -> GenerationRecord:
+        assert self._record is not None, "read in held() first"
+        return self._record
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        async with self.parts.store.update() as state:
+            self._state = state
+            yield
+
+    async def carried(self) -> int:
+        assert self._state is not None
+        self._record = self._state.generation(self.generation)
+        if self._record is None:
+            raise NotFound(f"fleet {self.parts.name} has no generation {self.generation}")
+        return self._record.weight
+
+    async def mark_draining(self) -> None:
+        if self.record.lifecycle != Lifecycle.DRAINING.value:
+            self.record.lifecycle = Lifecycle.DRAINING.value
+            self.record.draining_since = iso(utcnow()) or ""
+
+    async def drain(self) -> None:
+        names = [i.id for i in self.record.servers]
+        await drain(self.parts.haproxy, names, self.parts.settings.drain_timeout)
+
+    async def destroy(self) -> None:
+        parts, generation = self.parts, self.generation
+        await delete_servers(parts.haproxy, [i.id for i in self.record.servers])
+        hosts = [HostAddress.parse(h) for h in self.record.hosts]
+        results = await parts.hosts.destroy(generation, hosts)
+        failed = {h: r for h, r in results.items() if r is not None}
+        async with parts.store.update() as state:
+            state.generations = [g for g in state.generations if g.id != generation]
+            state.leftovers += [{"host": str(h), "generation": generation} for h in failed]
+        await clean_leftovers(parts)
+        if failed:
+            names = ", ".join(h.display for h in failed)
+            first = next(iter(failed.values()))
+            raise Unreachable(
+                f"{generation} is retired, but its processes and tree remain on {names} "
+                f"({first}); they are removed by the next retire that reaches the host"
+            )
 
 
 async def drain(haproxy: Haproxy, names: list[str], timeout: float) -> int:

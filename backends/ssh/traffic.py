@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from backends.config.health_settings import HealthSettings
-from backends.core.errors import Refused
+from backends.core.guards import check_keeps_healthy_traffic
 from backends.core.model import generation_number
 from backends.ssh.haproxy import Haproxy, ServerStat, server_weights
 from backends.ssh.state import FleetState
@@ -64,12 +64,14 @@ def check_keeps_traffic(state: FleetState, stats: dict[str, ServerStat]) -> None
     carrying = [n for n in up if stats[n].weight > 0]
     wanted = desired_weights(state)
     after = [n for n in up if wanted.get(n, 0) > 0 or (n in carrying and not _OURS.match(n))]
-    if carrying and not after:
-        raise Refused(
-            f"applying the desired state would leave no healthy server carrying traffic "
-            f"(now: {', '.join(sorted(carrying)[:3])}); nothing was changed — shift or "
-            "launch first"
-        )
+    check_keeps_healthy_traffic(
+        carrying,
+        after,
+        change="applying the desired state",
+        serving="server",
+        now=", ".join(sorted(carrying)[:3]),
+        then="shift or launch first",
+    )
 
 
 async def apply(

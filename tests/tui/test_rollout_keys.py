@@ -143,6 +143,7 @@ async def test_space_pauses_and_resumes_the_rollout(
     backend: SyntheticBackend, clock: ManualClock
 ) -> None:
     app = make_app(backend, clock)
+    said = told(app)
     async with app.run_test(size=SIZE) as pilot:
         await start_rollout(pilot)
         await pilot.press("space")
@@ -154,6 +155,8 @@ async def test_space_pauses_and_resumes_the_rollout(
         )
         assert rollout_events(backend) == ["alice start", "alice pause", "alice resume"]
         assert backend.generations["g2"].weight == 10  # pausing keeps the weights
+        await until(pilot, lambda: "Done: rollout of g2 resumed" in said, timeout=WAIT)
+        assert said.count("Done: rollout of g2 paused") == 1  # the pause, said once
 
 
 async def test_A_asks_then_aborts_all_traffic_back_to_the_baseline(

@@ -59,6 +59,39 @@ def test_live_generation_cannot_be_retired():
     assert guards.check_retire(snapshot, "g2").id == "g2"
 
 
+def test_a_driver_refuses_a_retire_in_the_same_words_as_the_engine():
+    guards.check_carries_no_traffic("g2", 0)
+    with pytest.raises(Refused) as engine:
+        guards.check_retire(fleet(generation(1, 100)), "g1")
+    with pytest.raises(Refused) as driver:
+        guards.check_carries_no_traffic("g1", 100)
+    assert driver.value.message == engine.value.message
+    with pytest.raises(Refused, match="g1 still carries 30% of traffic on the listener; shift"):
+        guards.check_carries_no_traffic("g1", 30, where="on the listener")
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "attached", "refusal"),
+    [
+        (Lifecycle.DRAINING, True, "g2 is draining; it cannot take traffic"),
+        ("launching", True, "g2 is launching; it cannot take traffic"),
+        (Lifecycle.ACTIVE, False, "g2 has no target group attached; it cannot take traffic"),
+    ],
+)
+def test_only_an_active_attached_generation_takes_weight(lifecycle, attached, refusal):
+    guards.check_takes_traffic("g2", lifecycle, 0, attached=attached)
+    guards.check_takes_traffic("g2", Lifecycle.ACTIVE, 50)
+    with pytest.raises(Refused, match=refusal):
+        guards.check_takes_traffic("g2", lifecycle, 50, attached=attached)
+
+
+def test_putting_the_load_balancer_back_keeps_healthy_traffic():
+    guards.check_keeps_healthy_traffic(["a"], ["b"], change="x")
+    guards.check_keeps_healthy_traffic([], [], change="x")
+    with pytest.raises(Refused, match="^x would leave no healthy server carrying traffic "):
+        guards.check_keeps_healthy_traffic(["a"], [], change="x", serving="server", now="a")
+
+
 def test_rollback_goes_to_the_newest_older_healthy_generation():
     snapshot = fleet(generation(1), generation(2, healths=(U,)), generation(3), generation(4, 100))
     assert guards.plan_rollback(snapshot) == ("g3", {"g1": 0, "g2": 0, "g3": 100, "g4": 0})

@@ -147,3 +147,12 @@ def test_the_view_stays_small_however_long_the_journal():
     view.feed(lines)
     assert view.lines_read == 10_001
     assert len(view) <= 51
+
+
+def test_a_finished_hand_shift_kept_for_the_rollout_is_not_read_as_interrupted():
+    """Hypothesis found it: a by-hand shift cut short during a rollout, then finished by
+    a later shift; when that later one left the small window, the view read the cut one
+    as interrupted (the rollout keeps it) though the whole journal does not."""
+    actions = [("start", Outcome.OK), ("shift", Outcome.INTERRUPTED), ("retire", Outcome.OK)]
+    lines = journal([*actions, ("shift", Outcome.OK)])
+    holds_as_read_lines(forge(lines, len(lines)), 1)
