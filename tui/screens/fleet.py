@@ -363,9 +363,11 @@ class FleetScreen(Screen[None]):
 
     def action_close_filter(self) -> None:
         self.query_one(EventsPane).close_filter(clear=True)
+        self._filter_closed()
 
     def action_clear_filter(self) -> None:
         self.query_one(EventsPane).close_filter(clear=True)
+        self._filter_closed()
 
     @on(EventsPane.FilterClosed)
     def _filter_closed(self) -> None:
