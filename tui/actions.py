@@ -29,6 +29,7 @@ class Situation:
     chosen_has_instances: bool = False
     staged: bool = False
     filtering: bool = False
+    filtered: bool = False  # a filter is kept (enter), the input closed
     rollout: RolloutState | None = None  # the fleet's rollout, if one has not ended
     fleets: int = 1
     read_only: bool = False
@@ -40,6 +41,10 @@ class Situation:
 
 When = Callable[[Situation], bool]
 FLEET = "fleet"
+DEFAULT_RANK = 1  # promote, retire, rollout: the palette and `?` have them when cut
+OFTEN = 2  # what the first minutes and an incident need: launch, select, shift, inspect…
+NOW = 3  # keys shown only while they apply (apply, drop, pause, abort): the moment's own
+ALWAYS = 4  # help and quit: a newcomer's way in and out
 
 
 def always(_: Situation) -> bool:
@@ -68,6 +73,8 @@ class Action:
         key_display: how the key is drawn, when not its name.
         id: the binding's id (so a keymap can override it); default: the name.
         screen: the screen it belongs to (``fleet``, ``inspect``, ``timeline``, ``logs``).
+        rank: how long it stays in a narrow footer: the lowest rank leaves first (the
+            rightmost of equals), ``?`` and ``q`` never (see :mod:`tui.footer_fit`).
     """
 
     action: str
@@ -86,6 +93,7 @@ class Action:
     key_display: str | None = None
     id: str = ""
     screen: str = FLEET
+    rank: int = DEFAULT_RANK
 
     @property
     def name(self) -> str:
@@ -128,27 +136,31 @@ _PAUSE_RESUME = "pause or resume the rollout"
 TABLE: tuple[Action, ...] = (
     Action("launch", "n", "launch", "launch a new generation (modal)",
            mutating=True, refused_as="launch",
-           palette="Launch a new generation", palette_help="version, count and note in a dialog"),
+           palette="Launch a new generation",
+           palette_help="version, count and note in a dialog", rank=OFTEN),
     Action("select(-1)", "left", "select", "select the generation to the left",
            when=_generations, group="select", group_help="select the generation to the left "
-           "or right", id="select_previous"),
+           "or right", id="select_previous", rank=OFTEN),
     Action("select(1)", "right", "select", "select the generation to the right",
-           when=_generations, group="select", id="select_next"),
+           when=_generations, group="select", id="select_next", rank=OFTEN),
     Action(f"stage({STEP})", "plus", "shift", f"stage {STEP} points toward the selected generation",
            when=_shiftable, mutating=True, refused_as="shift",
            palette=f"Shift {STEP} points toward {{chosen}}", palette_help=_STAGED_FIRST,
-           group="shift", group_help=_SHIFT_HELP, key_display="+", id="stage_toward"),
+           group="shift", group_help=_SHIFT_HELP, key_display="+", id="stage_toward", rank=OFTEN),
     Action(f"stage({-STEP})", "minus", "shift",
            f"stage {STEP} points away from the selected generation",
            when=_shiftable, mutating=True, refused_as="shift",
            palette=f"Shift {STEP} points away from {{chosen}}", palette_help=_STAGED_FIRST,
-           group="shift", key_display="-", id="stage_away"),
+           group="shift", key_display="-", id="stage_away", rank=OFTEN),
     Action("apply", "enter", "apply", "apply the staged weights", when=_staged, mutating=True,
-           palette="Apply the staged shift", palette_help="the staged weights become live"),
+           palette="Apply the staged shift",
+           palette_help="the staged weights become live", rank=NOW),
     Action("close_filter", "escape", "close filter", when=lambda s: s.filtering, footer=False),
     Action("drop", "escape", "drop", "drop the staged weights; nothing changes",
            when=lambda s: s.staged and not s.filtering,
-           palette="Drop the staged shift", palette_help="nothing changes"),
+           palette="Drop the staged shift", palette_help="nothing changes", rank=NOW),
+    Action("clear_filter", "escape", "clear filter", "show every event again",
+           when=lambda s: s.filtered and not s.staged and not s.filtering, rank=NOW),
     Action("promote", "p", "promote", "all traffic to the selected generation (confirm)",
            when=_chosen, mutating=True, refused_as="promote",
            palette="Promote {chosen}", palette_help="all traffic to it (asks first)"),
@@ -156,7 +168,7 @@ TABLE: tuple[Action, ...] = (
            "all traffic back to the previous healthy generation (confirm)",
            when=lambda s: s.generations > 1 and s.weighted, mutating=True, refused_as="rollback",
            palette="Roll back",
-           palette_help="all traffic to the previous healthy generation (asks first)"),
+           palette_help="all traffic to the previous healthy generation (asks first)", rank=OFTEN),
     Action("retire", "r", "retire", "drain and destroy the selected generation (type its id)",
            when=_chosen, mutating=True, refused_as="retire",
            palette="Retire {chosen}", palette_help="drain, then destroy it (type its id)"),
@@ -171,19 +183,20 @@ TABLE: tuple[Action, ...] = (
     Action("pause_rollout", "space", "pause",
            "pause the fleet's rollout (the weights stay where they are)",
            when=_running, mutating=True, refused_as=_PAUSE_RESUME,
-           palette="Pause the rollout", palette_help="the weights stay where they are"),
+           palette="Pause the rollout", palette_help="the weights stay where they are", rank=NOW),
     Action("resume_rollout", "space", "resume",
            "resume the fleet's rollout (an interrupted one is driven on from here)",
            when=_held, mutating=True, refused_as=_PAUSE_RESUME,
-           palette="Resume the rollout", palette_help="it goes on from its current step"),
+           palette="Resume the rollout",
+           palette_help="it goes on from its current step", rank=NOW),
     Action("abort_rollout", "A", "abort",
            "abort the fleet's rollout: all traffic back to its baseline at once (confirm)",
            when=_rolling, mutating=True, refused_as="abort the rollout",
            palette="Abort the rollout",
-           palette_help="all traffic back to the baseline (asks first)"),
+           palette_help="all traffic back to the baseline (asks first)", rank=NOW),
     Action("inspect", "enter", "inspect", "instances, spec and journal of the selected generation",
            when=lambda s: s.chosen and not s.staged,
-           palette="Inspect {chosen}", palette_help="instances, spec and journal"),
+           palette="Inspect {chosen}", palette_help="instances, spec and journal", rank=OFTEN),
     # the incident responder's keys only read; the footer is full at 120 columns: `?` has them
     Action("logs", "l", "logs",
            "what the selected generation's first instance prints, followed live",
@@ -199,12 +212,12 @@ TABLE: tuple[Action, ...] = (
            palette_help="version, artifact, files"),
     Action("filter", "slash", "filter", "filter events by text, generation (g3) or instance (g3-1)",
            key_display="/", palette="Filter events",
-           palette_help="by text, generation (g3) or instance (g3-1)"),
-    Action("fleets", "f", "fleets", "switch to another fleet", when=lambda s: s.fleets > 1),
+           palette_help="by text, generation (g3) or instance (g3-1)", rank=0),
+    Action("fleets", "f", "fleets", "switch to another fleet", when=lambda s: s.fleets > 1, rank=0),
     Action("help", "question_mark", "help", "every key, and what the glyphs mean",
-           key_display="?", palette="Help: keys and glyphs"),
+           key_display="?", palette="Help: keys and glyphs", rank=ALWAYS),
     Action("quit", "q", "quit", "close Molt; the fleet keeps running",
-           palette="Quit Molt", palette_help="the fleet keeps running"),
+           palette="Quit Molt", palette_help="the fleet keeps running", rank=ALWAYS),
     # the screens the fleet view opens: escape goes back
     Action("back", "escape", "back", "back to the fleet view", screen="inspect"),
     # not in the footer yet: the inspect screenshot pins it (see the incident report)

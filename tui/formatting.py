@@ -21,6 +21,12 @@ from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, Generation, Health
 from backends.core.text import printable
 
+
+def counted(number: int, thing: str) -> str:
+    """``1 line``, ``3 lines``: a count and its word, singular for one."""
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
 #: one glyph per health, distinct in shape so they read without color (NO_COLOR)
 GLYPHS: Mapping[Health, str] = {
     Health.HEALTHY: "●",
@@ -41,6 +47,8 @@ EVENT_MARKS: Mapping[EventKind, str] = {
 RESTARTED = "↻"
 CLEARED = "✓"
 FLAG = "⚑"  # a generation doing worse than its baseline on real requests
+TAINTED = "✗"  # what runs is no longer what was launched (drift)
+REBUILD = "⟳"  # older than the fleet's max_age: due a rebuild
 
 
 def literal(text: str) -> str:

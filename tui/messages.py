@@ -90,6 +90,7 @@ class AttentionChanged(SessionMessage):
     rollout: Rollout | None
     interrupted: tuple[JournalRecord, ...]
     lock: Lease | None
+    driven_by: str = ""  # who drives the rollout ("" no one)
 
 
 @dataclass
@@ -113,8 +114,8 @@ def seldom(session: FleetSession, update: updates.Update) -> SessionMessage | No
             return PreparingChanged(session, text)
         case updates.HistoryRead(records):
             return HistoryRead(session, records)
-        case updates.AttentionChanged(rollout, interrupted, lock):
-            return AttentionChanged(session, rollout, interrupted, lock)
+        case updates.AttentionChanged(rollout, interrupted, lock, driven_by):
+            return AttentionChanged(session, rollout, interrupted, lock, driven_by)
         case updates.RolloutProgress(text):
             return RolloutProgress(session, text)
     return None

@@ -247,7 +247,9 @@ class Feed:
         cut = interrupted(records, snapshot, [lock, driver])
         for generation, found in taints(records).items():
             self.drift[generation] = tuple(dict.fromkeys([*self.drift.get(generation, ()), *found]))
-        return AttentionChanged(rollout_state(records, driver), tuple(cut), lock)
+        rollout = rollout_state(records, driver)
+        driven_by = f"{driver.holder} ({driver.host})" if driver is not None else ""
+        return AttentionChanged(rollout, tuple(cut), lock, driven_by)
 
     @property
     def _attention_every(self) -> float:

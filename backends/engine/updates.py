@@ -100,6 +100,9 @@ class AttentionChanged:
     rollout: Rollout | None
     interrupted: tuple[JournalRecord, ...] = ()
     lock: Lease | None = None
+    #: who drives the rollout, ``alice (laptop pid 4242)`` ("" no one: it is interrupted
+    #: or held) — this Molt, another, or ``molt rollout`` from the command line
+    driven_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

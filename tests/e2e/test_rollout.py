@@ -10,6 +10,7 @@ import signal
 
 import pytest
 
+from backends.core.journal import os_operator
 from tests.support.load import keep_alive_load
 from tests.support.local import molt, molt_json, molt_process, wait_for
 
@@ -124,6 +125,9 @@ async def test_pause_and_abort_from_a_second_process(state_dir):
         errors = next(e for e in evidence if e["measure"] == "5xx")
         assert set(errors) >= {"canary", "baseline", "statistic", "abort_at", "pass_at", "state"}
         assert errors["state"] == "pending" and errors["abort_at"] == errors["pass_at"] == 0.005
+        shown = molt(state_dir, "status", "demo").stdout  # who drives it, from anywhere
+        line = next(x for x in shown.splitlines() if x.startswith("! rollout of g2 against g1"))
+        assert ": running, step 1/2 (10%)" in line and f" — driven by {os_operator()} (" in line
         assert molt(state_dir, "rollout", "demo", "--pause").returncode == 0
         assert molt_json(state_dir, "status", "demo")["rollout"]["state"] == "paused"
         second = molt(state_dir, "rollout", "demo", "g2")

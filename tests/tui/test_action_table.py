@@ -72,6 +72,8 @@ async def test_every_row_is_a_binding_a_footer_key_a_help_row_and_a_command(
         await seen.look(pilot)  # g3 selected, nothing staged
         await pilot.press("plus")  # a shift staged: apply and drop
         await seen.look(pilot)
+        await pilot.press("escape", "slash", "g", "enter")  # a filter kept: clear it
+        await seen.look(pilot)
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpModal))
         shown_help = "\n".join(text_of(s) for s in app.screen.query(Static))

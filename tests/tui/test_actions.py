@@ -3,6 +3,7 @@ launch, stage/apply/drop a shift, promote, rollback, retire (right id and typo).
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import Input
 
 from backends.core.model import Health
@@ -28,7 +29,7 @@ async def test_launch_opens_prefilled_and_closes_into_a_column_coming_up(app, ba
         screen = await ready(pilot)
         await pilot.press("n")
         assert isinstance(app.screen, LaunchModal)
-        assert app.screen.query_one("#version", Input).value == "v3"  # from the newest
+        assert app.screen.query_one("#version", Input).value == "v1"  # the live one (70%)
         await pilot.press("v", "4", "tab", "2", "tab", *"hotfix", "enter")
         await until(pilot, lambda: screen.selected == "g4")
         column = screen.query_one(GenerationStrip).column("g4")
@@ -140,3 +141,21 @@ async def test_health_of_a_launch_streams_into_its_column(app, backend):
         column = screen.query_one(GenerationStrip).column("g3")
         await until(pilot, lambda: column.generation.healthy_count() == 1)
         assert "●" in column.render_line(3).text
+
+
+async def test_two_escapes_in_one_burst_close_the_filter_then_drop_the_staged_shift(
+    app, backend
+):
+    """The review found it: the filter closed one message late, so the second escape of
+    a burst (a held key, a fast double tap) closed it again instead of dropping."""
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await ready(pilot)
+        await choose(pilot, "g1")
+        await pilot.press("minus")
+        await pilot.press("slash", "x")
+        assert screen.staged is not None and screen.filtering
+        for key in ("escape", "escape"):  # as a terminal delivers a burst: no idle between
+            event = events.Key(key, None)
+            event.set_sender(pilot.app)
+            pilot.app.post_message(event)
+        await until(pilot, lambda: screen.staged is None and not screen.filtering)

@@ -7,6 +7,7 @@ Regenerate with ``make snapshot-update`` and look at every changed SVG before co
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from textual.pilot import Pilot
 
 import backends.engine.crossings
 from backends.core.events import TrafficCrossed
+from backends.core.locking import ROLLOUT_LOCK
 from backends.core.rollout import Plan
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
@@ -59,6 +61,13 @@ def test_a_generation_worse_than_its_baseline_is_flagged(
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.fixture
+def look_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session looks at the journal and the locks every 5 s; here more often, so
+    the rollout's line shows without waiting."""
+    monkeypatch.setattr("backends.engine.feed.ATTENTION_EVERY", 0.1)
+
+
 def rolling_fleet(clock: ManualClock) -> SyntheticBackend:
     """g1 live, g2 on its way out; request counters grow with the frozen clock, so the
     evidence on screen is the same on every run."""
@@ -71,24 +80,33 @@ def rolling_fleet(clock: ManualClock) -> SyntheticBackend:
     return backend
 
 
+DRIVEN = "↠ rollout of g2 against g1: running, step 2/4 (25%) — driven by bob (laptop pid 4242)"
+
+
 def rollout_at(seconds: int, backend: SyntheticBackend, clock: ManualClock, *shown: str):
-    """A rollout driven by bob, ``seconds`` into its second step's bake, then shown."""
+    """A rollout driven by bob, ``seconds`` into its second step's bake, then shown (the
+    attention line names it, and bob's laptop: the same on every machine)."""
 
     async def run_before(pilot: Pilot[None]) -> None:
         screen = await ready(pilot)
         await backend.rollout_elsewhere("g2", "g1", steps=2, plan=Plan(), by="bob", slow_ms=30)
+        driver = backend.leases[ROLLOUT_LOCK]
+        backend.leases[ROLLOUT_LOCK] = replace(driver, host="laptop pid 4242")
         clock.advance(seconds)
         backend.set_traffic("g2", 12, 0.002, 19)  # a read: the counters, grown
         column = screen.query_one(GenerationStrip).column("g2")
         assert column is not None
         await until(pilot, lambda: all(part in text_of(column) for part in shown))
         await until(pilot, lambda: len(screen.query_one(EventLog).visible_events) == 5)
-        await until(pilot, lambda: not screen.query_one(AttentionBar).display)
+        bar = screen.query_one(AttentionBar)
+        await until(pilot, lambda: bar.display and text_of(bar).strip() == DRIVEN)
 
     return run_before
 
 
-def test_a_rollout_in_progress(snap_compare: SnapCompare, clock: ManualClock) -> None:
+def test_a_rollout_in_progress(
+    snap_compare: SnapCompare, clock: ManualClock, look_often: None
+) -> None:
     """19 s into the bake: health passed, 5xx and slow requests pending, and what they need."""
     backend = rolling_fleet(clock)
     app = make_app(backend, clock)
@@ -96,7 +114,9 @@ def test_a_rollout_in_progress(snap_compare: SnapCompare, clock: ManualClock) ->
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_a_rollout_holding_for_evidence(snap_compare: SnapCompare, clock: ManualClock) -> None:
+def test_a_rollout_holding_for_evidence(
+    snap_compare: SnapCompare, clock: ManualClock, look_often: None
+) -> None:
     """Past the bake: slow requests shown within their margin, 5xx holding for evidence
     (its deadline fixed at three bakes), with how many more requests and how long."""
     backend = rolling_fleet(clock)

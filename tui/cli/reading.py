@@ -14,8 +14,9 @@ from backends.core.errors import OperationFailed
 from backends.core.interrupted import again
 from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, iso, utcnow
-from backends.core.rollout import Rollout, judge_now
+from backends.core.rollout import Rollout, RolloutState, judge_now
 from backends.core.taint import annotate
+from backends.core.text import printable
 from backends.core.traffic import ms_text, percent_text, rate_text
 from backends.engine.session import FleetSession
 from tui.cli.output import emit
@@ -56,6 +57,11 @@ async def status(args: argparse.Namespace, session: FleetSession) -> int:
             f"! rollout of {rolling.generation} against {rolling.baseline}: {rolling.state.value}"
             f", step {rolling.step}/{len(rolling.plan.steps)} ({rolling.weight}%)"
             + (f" — {rolling.reason}" if rolling.reason else "")
+            + (
+                f" — driven by {printable(seen.driven_by)}"
+                if seen.driven_by and rolling.state is RolloutState.RUNNING
+                else ""
+            )
         )
         judged = judge_now(rolling, snapshot, utcnow())
         if judged is not None:

@@ -1,7 +1,10 @@
-"""Launch a new generation: version (prefilled from the newest), count, note, and the
-artifact (a directory, or an AMI on AWS) when it is not the fleet's default."""
+"""Launch a new generation: version (prefilled from the live generation, the one with
+the most weight), count, note, and the artifact (a directory, or an AMI on AWS) when it
+is not the fleet's default. A version the fleet runs already is said, not refused."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -30,7 +33,9 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
         artifact_label: str = "Artifact directory",
         default_artifact: str = "",
         artifact_required: bool = False,
+        running: Mapping[str, str] | None = None,
     ) -> None:
+        """``running``: version → the generation that runs it (for the warning)."""
         super().__init__(classes="dialog-screen")
         self.fleet = fleet
         self.version = version
@@ -38,6 +43,7 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
         self.artifact_label = artifact_label
         self.default_artifact = default_artifact
         self.artifact_required = artifact_required
+        self.running = dict(running or {})
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -47,7 +53,9 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
                 "It starts beside the others at weight 0; shift traffic to it once healthy.",
                 classes="dialog-body",
             )
-            yield Label("Version", classes="field-label")
+            # the warning shares the label's line: the dialog is as tall as 36 rows allow
+            version = self._version_label(self.version)
+            yield Label(version, id="version-label", classes="field-label")
             yield Input(literal(self.version), placeholder="e.g. v2", id="version")
             yield Label("Instances", classes="field-label")
             count = "" if self.count is None else str(self.count)
@@ -70,6 +78,19 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
 
     def on_mount(self) -> None:
         self.query_one("#version", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "version":
+            self.query_one("#version-label", Label).update(self._version_label(event.value))
+
+    def _version_label(self, version: str) -> Text:
+        """``Version  ⚠ v1 already runs as g1`` when it does: a warning, not a refusal
+        (relaunching a version is how a tainted generation is replaced)."""
+        label = Text("Version")
+        found = self.running.get(version.strip())
+        if found:
+            label.append(f"  ⚠ {literal(version.strip())} already runs as {found}", "bold")
+        return label
 
     def on_input_submitted(self) -> None:
         self._submit()

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from backends.core.model import Generation
-from tui.formatting import literal
+from tui.formatting import counted, literal
 
 
 class RetireModal(ModalScreen[bool]):
@@ -34,7 +34,7 @@ class RetireModal(ModalScreen[bool]):
                     "left running and untouched.\n\n"
                     if g.external
                     else f"{g.id} carries {g.weight}% of traffic. Retiring drains its in-flight "
-                    f"requests, then destroys its {len(g.instances)} instances. "
+                    f"requests, then destroys its {counted(len(g.instances), 'instance')}. "
                     "Its record stays in history; it cannot be brought back.\n\n",
                     "Type ",
                     (g.id, "bold"),

@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import ActiveBinding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
@@ -24,7 +25,7 @@ from backends.core.rollout import Rollout
 from backends.engine import updates
 from backends.engine.session import FleetSession
 from backends.engine.updates import InFlight
-from tui import actions, messages
+from tui import actions, footer_fit, messages
 from tui.commands import choices
 from tui.formatting import difference_line, literal, staged_text
 from tui.modals.fleet_picker import FleetPicker
@@ -139,6 +140,7 @@ class FleetScreen(Screen[None]):
             chosen_has_instances=target is not None and bool(target.instances),
             staged=self.staged is not None,
             filtering=self.filtering,
+            filtered=self.is_mounted and self.query_one(EventsPane).filter_kept,
             rollout=rollout.state if rollout is not None else None,
             fleets=len(self.fleets),
             read_only=self.read_only,
@@ -155,6 +157,14 @@ class FleetScreen(Screen[None]):
         if now != self._keys_for:
             self._keys_for = now
             self.refresh_bindings()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with the footer's entries cut to the screen's width."""
+        return footer_fit.fit(super().active_bindings, self.size.width, self.app.get_key_display)
+
+    def on_resize(self) -> None:
+        self.refresh_bindings()  # the footer's entries follow the width
 
     def palette_commands(self) -> list[tuple[str, str, str]]:
         """(title, help, action) rows for the palette: what applies now, then the
@@ -271,7 +281,7 @@ class FleetScreen(Screen[None]):
     def _show_attention(self, update: messages.AttentionChanged | updates.AttentionChanged) -> None:
         """The fleet's rollout (to its columns), interrupted actions and the lock holder."""
         self.rollout = update.rollout
-        self.news.show_attention(update.interrupted, update.lock)
+        self.news.show_attention(update)
 
     @on(GenerationColumn.Clicked)
     def _column_clicked(self, message: GenerationColumn.Clicked) -> None:
@@ -353,11 +363,17 @@ class FleetScreen(Screen[None]):
 
     def action_close_filter(self) -> None:
         self.query_one(EventsPane).close_filter(clear=True)
+        self._filter_closed()
+
+    def action_clear_filter(self) -> None:
+        self.query_one(EventsPane).close_filter(clear=True)
+        self._filter_closed()
 
     @on(EventsPane.FilterClosed)
     def _filter_closed(self) -> None:
         self.filtering = False
         self.set_focus(None)
+        self._refresh_footer()  # a kept filter brings `esc clear filter`
 
     def action_fleets(self) -> None:
         self.app.push_screen(FleetPicker(self.fleets, self.fleet.name), self._fleet_chosen)

@@ -16,14 +16,12 @@ from rich.text import Text
 from backends.core.events import Event
 from backends.core.model import FleetSnapshot
 from backends.core.report import noteworthy
-from tui.formatting import age, literal
+from tui.formatting import REBUILD, TAINTED, age, literal
 from tui.modals.diff import DiffModal
 from tui.screens.fleet_view import FleetView
 from tui.screens.logs import LogsScreen
 from tui.screens.timeline import KEEP, TimelineScreen
 
-TAINTED = "✗"
-REBUILD = "⟳"
 SHOWN_FINDINGS = 1  # findings named in the fleet view's line; the inspect screen lists all
 
 

@@ -16,13 +16,16 @@ from textual.notifications import SeverityLevel
 from backends.core.errors import Refused
 from backends.core.events import Event, EventKind, OperatorAction
 from backends.core.journal import JournalRecord
-from backends.core.locking import Lease
+from backends.engine import updates
 from backends.engine.updates import InFlight, describe
+from tui import messages
 from tui.formatting import literal, record_event
+from tui.rollout_view import active
 from tui.screens.fleet_view import FleetView
-from tui.widgets.attention import AttentionBar, attention_lines
+from tui.widgets.attention import AttentionBar, attention_lines, rollout_lines
 from tui.widgets.status import StatusLine
 
+Attention = messages.AttentionChanged | updates.AttentionChanged  # as posted, or as read
 JOURNAL_SEED = 500  # past actions shown at start; `molt history` has them all
 
 
@@ -48,10 +51,17 @@ class FleetNews:
         self._taint: list[Text] = []  # tainted generations, and those due a rebuild
         self._seen_actions: set[tuple[str, str]] = set()  # journal records shown
 
-    def show_attention(self, interrupted: Sequence[JournalRecord], lock: Lease | None) -> None:
-        """Interrupted actions and the lock holder (not while this session acts)."""
-        lock = lock if not self.view.session.in_flight else None  # ours while we act
-        self._attention = attention_lines(self.view.session.name, interrupted, lock, self.tz)
+    def show_attention(self, seen: Attention) -> None:
+        """The fleet's rollout, interrupted actions and the lock holder (not while this
+        session acts: the lock is ours then)."""
+        session = self.view.session
+        lock = seen.lock if not session.in_flight else None
+        rollout = seen.rollout if active(seen.rollout) else None
+        here = any(o.action == "rollout" for o in session.in_flight)  # this session drives it
+        self._attention = [
+            *rollout_lines(rollout, seen.driven_by, can_act=not session.read_only, here=here),
+            *attention_lines(session.name, seen.interrupted, lock, self.tz),
+        ]
         self.attention().show_lines([*self._attention, *self._taint])
 
     def show_taint(self, taint: list[Text]) -> None:

@@ -14,14 +14,14 @@ operator sees the weights then and now and confirms again — against the fleet 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 
 from backends.contract import read_only_refusal
 from backends.core import guards
 from backends.core.errors import BackendError, Refused
-from backends.core.model import FleetSnapshot, GenerationSpec
+from backends.core.model import FleetSnapshot, Generation, GenerationSpec, GenerationState
 from backends.engine.operations import Stale
 from backends.engine.updates import InFlight
 from tui.formatting import literal, staged_text, weights_text
@@ -46,18 +46,19 @@ class FleetOperations:
     def launch(self) -> None:
         snapshot = self.view.snapshot
         generations = snapshot.generations if snapshot else ()
-        newest = generations[-1] if generations else None
+        live = _live(generations)
         session = self.view.session
         fleet, driver = session.fleet, session.driver
-        count = newest.count if newest else getattr(fleet.settings, "count", None)
+        count = live.count if live else getattr(fleet.settings, "count", None)
         default = driver.default_artifact(fleet.settings)
         modal = LaunchModal(
             fleet.name,
-            newest.version if newest else "",
+            live.version if live else "",
             count,
             artifact_label=driver.artifact_label,
             default_artifact=default,
             artifact_required=driver.artifact_required and not default,
+            running={g.version: g.id for g in generations},
         )
         self.view.app.push_screen(modal, self._launch_chosen)
 
@@ -209,3 +210,14 @@ def when_confirmed(act: Callable[[], object]) -> Callable[[bool | None], None]:
             act()
 
     return chosen
+
+
+def _live(generations: Sequence[Generation]) -> Generation | None:
+    """What a new launch starts from: the generation with the most weight (what serves),
+    else the newest that did not fail — never a failed one (``n``, ``enter`` would launch
+    the bad version again)."""
+    weighted = [g for g in generations if g.weight]
+    if weighted:
+        return max(weighted, key=lambda g: g.weight)
+    healthy = [g for g in generations if g.state is not GenerationState.FAILED]
+    return healthy[-1] if healthy else None

@@ -31,9 +31,17 @@ from backends.core.traffic import traffic_line
 from backends.engine.session import FleetSession
 from backends.engine.updates import describe
 from tui import actions, messages
-from tui.formatting import GLYPHS, age, clock_time, counts_summary, literal, record_event
+from tui.formatting import (
+    GLYPHS,
+    REBUILD,
+    TAINTED,
+    age,
+    clock_time,
+    counts_summary,
+    literal,
+    record_event,
+)
 from tui.modals.diff import DiffModal
-from tui.screens.fleet_incident import REBUILD, TAINTED
 from tui.screens.logs import LogsScreen
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader

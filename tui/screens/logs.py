@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from backends.engine.session import FleetSession
 from backends.engine.updates import describe
 from tui import actions
-from tui.formatting import literal
+from tui.formatting import counted, literal
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
 
@@ -117,13 +117,13 @@ class LogsScreen(Screen[None]):
         if self.state == "failed":
             line.append(f"⚠ {literal(self.problem)}", "bold red")
         elif self.state == "ended":
-            line.append(f"{self.printed} lines · the instance's output ended", "dim")
+            line.append(f"{counted(self.printed, 'line')} · the instance's output ended", "dim")
         elif self.state == "reading":
             line.append("reading…", "dim")
         elif not self.printed:
             line.append("following · nothing printed yet", "dim")
         else:
-            line.append(f"following · {self.printed} lines", "")
+            line.append(f"following · {counted(self.printed, 'line')}", "")
         self.query_one("#logs-title", Static).update(line)
 
     # keys --------------------------------------------------------------------------------

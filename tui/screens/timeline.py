@@ -33,7 +33,7 @@ from backends.core.report import Moment, MomentKind, noteworthy, timeline
 from backends.engine.session import FleetSession
 from backends.engine.updates import describe
 from tui import actions, messages
-from tui.formatting import literal
+from tui.formatting import counted, literal
 from tui.throttle import Throttle
 from tui.widgets.header import FleetHeader
 
@@ -250,7 +250,7 @@ class TimelineScreen(Screen[None]):
             line.append(f"⚠ journal: {literal(self.problem)}", "bold red")
         else:
             shown, total = len(view.visible_moments), view.total
-            line.append(f"{shown} of {total}" if view.filter_text else f"{total} moments")
+            line.append(f"{shown} of {total}" if view.filter_text else counted(total, "moment"))
             if self.since is not None:
                 since = self.since.astimezone(self.tz).strftime("%m-%d %H:%M:%S")
                 line.append(f" · health and traffic seen since {since}", "dim")

@@ -12,7 +12,7 @@ from rich.cells import cell_len
 
 from backends.core.model import Generation
 from backends.core.traffic import traffic_line
-from tui.formatting import FLAG, literal
+from tui.formatting import FLAG, REBUILD, TAINTED, literal
 from tui.rollout_view import RolloutView
 from tui.sparkline import sparkline
 
@@ -57,10 +57,10 @@ def marks_rows(generation: Generation, inner: int) -> list[Row]:
     rows: list[Row] = []
     if generation.tainted:
         count = len(generation.drift)
-        text = f"✗ tainted: {count} drift finding{'s' if count != 1 else ''}"
+        text = f"{TAINTED} tainted: {count} drift finding{'s' if count != 1 else ''}"
         rows.append([(fit(text, inner), "generation--failed")])
     if generation.rebuild_due:
-        rows.append([(fit("⟳ rebuild due", inner), "generation--warning")])
+        rows.append([(fit(f"{REBUILD} rebuild due", inner), "generation--warning")])
     return rows
 
 

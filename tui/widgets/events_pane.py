@@ -20,17 +20,24 @@ class EventsPane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "events"
 
+    @property
+    def filter_kept(self) -> bool:
+        """A filter applies though its input is closed (enter kept it)."""
+        field = self.query_one("#filter", Input)
+        return bool(field.value) and not field.display
+
     def open_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.display = True
         field.focus()
 
     def close_filter(self, *, clear: bool) -> None:
+        """Close the input (its text kept or cleared). The view that asked does its part
+        at once: a second key of the same burst must already find the filter closed."""
         field = self.query_one("#filter", Input)
         if clear:
             field.value = ""
         field.display = False
-        self.post_message(self.FilterClosed())
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -40,3 +47,4 @@ class EventsPane(Vertical):
     @on(Input.Submitted, "#filter")
     def _filter_kept(self) -> None:
         self.close_filter(clear=False)
+        self.post_message(self.FilterClosed())  # enter: the input's key, not the view's

@@ -18,6 +18,7 @@ from tui.widgets.generation import GenerationColumn
 
 MIN_COLUMN_WIDTH = 30
 MAX_COLUMN_WIDTH = 60  # one generation alone reads better as a column than a banner
+REVEAL_TRIES = 5  # refreshes to wait for a new or resized column's layout
 
 
 class GenerationStrip(HorizontalScroll):
@@ -71,13 +72,24 @@ class GenerationStrip(HorizontalScroll):
 
     def watch_selected(self) -> None:
         self._sync()
-        self.call_after_refresh(self._reveal)
+        self._reveal_soon()
 
-    def _reveal(self) -> None:
-        """Scroll the selected column into view (once it has been laid out)."""
+    def _reveal_soon(self, tries: int = REVEAL_TRIES) -> None:
+        """Scroll the selected column fully into view once it is laid out: a launch
+        mounts it, a resize moves it, and +/enter must act on a column one can see."""
+        self.call_after_refresh(self._reveal, tries)
+
+    def _reveal(self, tries: int = REVEAL_TRIES) -> None:
         column = self.column(self.selected)
-        if column is not None and column.is_mounted:
-            self.scroll_to_widget(column, animate=False)
+        if column is None or not column.is_mounted:
+            return
+        wanted = column.styles.width
+        if not column.region.width or (wanted is not None and column.size.width != wanted.value):
+            if tries:  # not laid out at its width yet: after the next refresh
+                self._reveal_soon(tries - 1)
+            return
+        self.scroll_to_widget(column, animate=False, immediate=True)
+        column.refresh()  # drawn whole where it lands, not only the rows that changed
 
     def watch_staged(self) -> None:
         self._sync()
@@ -118,7 +130,7 @@ class GenerationStrip(HorizontalScroll):
             )
         if fresh:  # ids only grow, so new generations are the newest: they go right
             self.mount_all(fresh)
-            self.call_after_refresh(self._reveal)
+            self._reveal_soon()
         self.query_one("#placeholder").display = not generations
         self._size_columns(len(generations))
 
@@ -136,6 +148,7 @@ class GenerationStrip(HorizontalScroll):
 
     def on_resize(self) -> None:
         self._size_columns(len(self.snapshot.generations) if self.snapshot else 0)
+        self._reveal_soon()
 
     def _size_columns(self, count: int) -> None:
         """Share the width between columns (below the minimum, scroll instead); grow
