@@ -22,14 +22,9 @@ from backends.aws.reading import GroupRecord, forward_entries
 from backends.aws.resources import FleetResources
 from backends.core.errors import NotFound
 from backends.core.model import (
-    EXTERNAL,
-    EXTERNAL_GENERATION,
-    EXTERNAL_VERSION,
     Generation,
     Health,
     Instance,
-    Lifecycle,
-    derive_state,
     utcnow,
 )
 from backends.core.traffic import Traffic
@@ -130,20 +125,13 @@ def external_generation(
                 )
             )
     groups = ", ".join(target_group_name(a) for a, _ in external)
-    return Generation(
-        id=EXTERNAL_GENERATION,
-        version=EXTERNAL_VERSION,
-        state=derive_state([i.health for i in instances], weight, Lifecycle.ACTIVE),
-        weight=weight,
-        launched_at=first_seen or utcnow(),
-        launched_by="",
-        note=f"not launched by Molt: target group {groups} on the listener",
-        count=len(instances),
-        instances=tuple(instances),
-        lifecycle=Lifecycle.ACTIVE,
+    return Generation.adopted(
+        tuple(instances),
+        weight,
+        since=first_seen or utcnow(),
+        what=f"target group {groups} on the listener",
         traffic=traffic,
         extra={
-            EXTERNAL: "true",
             "target_group": external[0][0],
             "target_groups": " ".join(a for a, _ in external),
         },

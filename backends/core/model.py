@@ -198,6 +198,33 @@ class Generation:
     def retired(self) -> bool:
         return self.state is GenerationState.RETIRED
 
+    @classmethod
+    def adopted(
+        cls,
+        instances: tuple[Instance, ...],
+        weight: int,
+        *,
+        since: datetime,
+        what: str,
+        traffic: Traffic | None,
+        extra: Mapping[str, str] | None = None,
+    ) -> Generation:
+        """The external ``g0``: what already ran behind the load balancer (``what``, in
+        the backend's words), as every driver shows it."""
+        return cls(
+            id=EXTERNAL_GENERATION,
+            version=EXTERNAL_VERSION,
+            state=derive_state([i.health for i in instances], weight, Lifecycle.ACTIVE),
+            weight=weight,
+            launched_at=since,
+            launched_by="",
+            note=f"not launched by Molt: {what}",
+            count=len(instances),
+            instances=instances,
+            traffic=traffic,
+            extra={**(extra or {}), EXTERNAL: "true"},
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

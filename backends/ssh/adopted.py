@@ -22,14 +22,10 @@ from backends.core.guards import (
     check_takes_traffic,
 )
 from backends.core.model import (
-    EXTERNAL,
     EXTERNAL_GENERATION,
-    EXTERNAL_VERSION,
     Generation,
     Health,
     Instance,
-    Lifecycle,
-    derive_state,
 )
 from backends.core.traffic import combine
 from backends.ssh import traffic
@@ -82,18 +78,12 @@ def external_generation(
         for name in external
     )
     weight = percent(state, stats, external)
-    return Generation(
-        id=EXTERNAL_GENERATION,
-        version=EXTERNAL_VERSION,
-        state=derive_state([i.health for i in instances], weight, Lifecycle.ACTIVE),
-        weight=weight,
-        launched_at=since,
-        launched_by="",
-        note=f"not launched by Molt: HAProxy servers {', '.join(external)}",
-        count=len(instances),
-        instances=instances,
+    return Generation.adopted(
+        instances,
+        weight,
+        since=since,
+        what=f"HAProxy servers {', '.join(external)}",
         traffic=combine((i.traffic for i in instances), utcnow()),
-        extra={EXTERNAL: "true"},
     )
 
 
