@@ -167,7 +167,11 @@ def build_parser() -> Parser:
             named.completer = fleet_names  # type: ignore[attr-defined]  # argcomplete's hook
         return sub
 
-    status = command("status", "show a fleet's generations, weights and health", fleet="optional")
+    status = command(
+        "status",
+        "show a fleet's generations, weights and health (no FLEET: every fleet, one row each)",
+        fleet="optional",
+    )
     status.add_argument("--json", action="store_true", help="stable machine-readable output")
 
     launch = command("launch", "launch a new generation beside the others, at weight 0")
@@ -263,7 +267,11 @@ def build_parser() -> Parser:
     diff.add_argument("b", metavar="GEN_B")
     diff.add_argument("--json", action="store_true")
 
-    report = command("report", "what happened to a fleet, as Markdown for an incident document")
+    report = command(
+        "report",
+        "what happened to a fleet (no FLEET: every fleet), as Markdown for an incident document",
+        fleet="optional",
+    )
     report.add_argument("--since", default="24h", metavar="2h", help="how far back (24h)")
     report.add_argument(
         "--json", action=NoJson, why="it writes Markdown; `molt history FLEET --json`"
@@ -283,6 +291,17 @@ def build_parser() -> Parser:
         help="give up after S seconds (exit 1)",
     )
     watch.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    changes = command("changes", "what changed across every fleet, merged by time", fleet="none")
+    changes.add_argument("--since", default="1h", metavar="2h", help="how far back (1h)")
+    changes.add_argument(
+        "--fleet", dest="fleets", metavar="A,B", help="only these fleets (comma-separated)"
+    )
+    changes.add_argument("--json", action="store_true", help="stable machine-readable output")
+
+    notify = command("notify", "the webhooks of molt.toml's [notify] section", fleet="none")
+    notify.add_argument("action", choices=["test"], help="test: send a sample to each webhook")
+    notify.add_argument("--json", action="store_true")
 
     agent = command("agent", "the local backend's agent (instances and proxy)", fleet="none")
     agent.add_argument("action", choices=["status", "stop"])

@@ -91,8 +91,7 @@ async def retire(args: argparse.Namespace, session: FleetSession) -> int:
         say(f"retiring {args.generation}: removing it from the load balancer only…")
     else:
         say(
-            f"retiring {args.generation}: draining in-flight requests, "
-            "then stopping its instances…"
+            f"retiring {args.generation}: draining in-flight requests, then stopping its instances…"
         )
     await session.ops.retire(args.generation)
     if args.json:
