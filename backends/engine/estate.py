@@ -22,6 +22,7 @@ from pathlib import Path
 
 from backends.config.fleet_config import FleetConfig
 from backends.core.clock import utcnow
+from backends.core.errors import Unreachable
 from backends.core.estate import FleetSummary, order
 from backends.engine.session import FleetSession
 from backends.engine.status import read_status, summarize, unreachable
@@ -156,8 +157,7 @@ class Estate:
         except TimeoutError:
             return self._failed(fleet, f"no answer in {self.deadline:g} s")
         except Exception as error:  # a fleet that cannot be read is shown, never raised
-            title, message = describe(error)
-            return self._failed(fleet, f"{title}: {message}")
+            return self._failed(fleet, problem(error))
         fleet.failures, fleet.retry_at = 0, None
         fleet.summary = summarize(session, read, records, self.clock(), fleet.summary.rps)
         return fleet.summary
@@ -185,3 +185,10 @@ async def read_estate(
     """Every fleet read once (``molt status`` with no fleet), in order."""
     async with Estate(fleets, state_dir, read_only=read_only, deadline=deadline) as estate:
         return await estate.refresh()
+
+
+def problem(error: BaseException) -> str:
+    """Why a fleet cannot be read, in one line: ``10.0.0.5:22: connection refused``,
+    ``Not authorised: …`` (an unreachable fleet needs no title saying so)."""
+    title, message = describe(error)
+    return message if isinstance(error, Unreachable) else f"{title}: {message}"

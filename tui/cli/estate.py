@@ -20,8 +20,7 @@ from backends.core.report import parse_since
 from backends.core.report import report as fleet_report
 from backends.core.text import printable
 from backends.core.traffic import combine, ms_text, percent_text, rate_text
-from backends.engine.estate import DEADLINE, Estate
-from backends.engine.updates import describe
+from backends.engine.estate import DEADLINE, Estate, problem
 from tui.cli.output import emit
 
 HEADINGS = ("FLEET", "BACKEND", "GENERATIONS", "HEALTHY", "REQ/S", "5XX", "P99", "ROLLOUT")
@@ -123,8 +122,7 @@ async def _section(estate: Estate, summary: FleetSummary, since: timedelta) -> s
     except TimeoutError:
         return _unreachable(summary.name, f"no answer in {DEADLINE:g} s")
     except Exception as error:  # shown as the fleet's section, never raised
-        title, message = describe(error)
-        return _unreachable(summary.name, f"{title}: {message}")
+        return _unreachable(summary.name, problem(error))
     return fleet_report(summary.snapshot, records, chain, since)
 
 
