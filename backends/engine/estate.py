@@ -55,11 +55,11 @@ class Estate:
         state_dir: Molt's state directory (the local driver's agent lives there).
         read_only: open every session read-only (a read writes nothing either way).
         session_for: the session of a fleet, for a caller that already owns them (the
-            TUI: one process never has two sessions for a fleet). Called once per
-            fleet, at its first read; the estate never closes what it returns. A
-            session that follows its fleet (started) is not read again: the estate
-            takes what it last saw. None: the estate opens its own, closed by
-            :meth:`close`.
+            TUI: one process never has two sessions for a fleet). Called at every read
+            of the fleet — return the same session while it lives (its journal is read
+            incrementally); the estate never closes what it returns. A session that
+            follows its fleet (started) is not read again: the estate takes what it
+            last saw. None: the estate opens its own, closed by :meth:`close`.
         clock: the time summaries and backoffs are judged by.
         deadline: seconds each fleet's read may take.
     """
@@ -145,7 +145,14 @@ class Estate:
             if fleet.retry_at is not None and self.clock() < fleet.retry_at:
                 return fleet.summary
             fleet.reading = asyncio.ensure_future(self._read_now(fleet))
-        return await asyncio.shield(fleet.reading)
+        reading = fleet.reading
+        try:
+            return await asyncio.shield(reading)
+        except asyncio.CancelledError:
+            this = asyncio.current_task()
+            if reading.cancelled() and (this is None or not this.cancelling()):
+                return fleet.summary  # closed under a follower: what was last known
+            raise
 
     async def _read_now(self, fleet: _Fleet) -> FleetSummary:
         try:
@@ -159,15 +166,17 @@ class Estate:
         except Exception as error:  # a fleet that cannot be read is shown, never raised
             return self._failed(fleet, problem(error))
         fleet.failures, fleet.retry_at = 0, None
-        fleet.summary = summarize(session, read, records, self.clock(), fleet.summary.rps)
+        now, kept = self.clock(), fleet.summary
+        fleet.summary = summarize(session, read, records, now, kept.rps)
+        if started and session.problem:  # what it saw last; it retries by itself
+            fleet.summary = unreachable(fleet.summary, session.problem, _since(kept, now))
         return fleet.summary
 
     def _session(self, fleet: _Fleet) -> FleetSession:
-        if fleet.session is None:
-            if self._session_for is not None:
-                fleet.session, fleet.owned = self._session_for(fleet.config), False
-            else:
-                fleet.session = FleetSession(fleet.config, self.state_dir, read_only=self.read_only)
+        if self._session_for is not None:  # the caller's, as it stands now
+            fleet.session, fleet.owned = self._session_for(fleet.config), False
+        elif fleet.session is None:
+            fleet.session = FleetSession(fleet.config, self.state_dir, read_only=self.read_only)
         return fleet.session
 
     def _failed(self, fleet: _Fleet, problem: str) -> FleetSummary:
@@ -175,16 +184,13 @@ class Estate:
         fleet.failures += 1
         pause = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (fleet.failures - 1))
         fleet.retry_at = now + timedelta(seconds=pause)
-        fleet.summary = unreachable(fleet.summary, problem, now)
+        fleet.summary = unreachable(fleet.summary, problem, _since(fleet.summary, now))
         return fleet.summary
 
 
-async def read_estate(
-    fleets: Sequence[FleetConfig], state_dir: Path, *, read_only: bool, deadline: float = DEADLINE
-) -> list[FleetSummary]:
-    """Every fleet read once (``molt status`` with no fleet), in order."""
-    async with Estate(fleets, state_dir, read_only=read_only, deadline=deadline) as estate:
-        return await estate.refresh()
+def _since(summary: FleetSummary, now: datetime) -> datetime:
+    """Since when the fleet is unreachable, if it fails now."""
+    return summary.since if not summary.reachable and summary.since is not None else now
 
 
 def problem(error: BaseException) -> str:

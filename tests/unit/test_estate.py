@@ -25,13 +25,13 @@ class CountedFleet(SyntheticBackend):
     def __init__(self, name: str, clock: ManualClock) -> None:
         super().__init__(name, clock=clock)
         self.reads = 0
-        self.hang = False
+        self.answering = asyncio.Event()  # cleared: reads hang until it is set again
+        self.answering.set()
         self.meet: asyncio.Barrier | None = None
 
     async def snapshot(self) -> FleetSnapshot:
         self.reads += 1
-        if self.hang:
-            await asyncio.Event().wait()
+        await self.answering.wait()
         if self.meet is not None:
             await self.meet.wait()
         return await super().snapshot()
@@ -69,7 +69,7 @@ async def test_fleets_are_read_at_the_same_time():
 async def test_a_dead_fleet_never_delays_the_others():
     clock = ManualClock()
     web, api = two_fleets(clock)
-    api.hang = True
+    api.answering.clear()
     estate = estate_of(web, api, clock=clock, deadline=0.5)
     seen = []
     async for summary in estate.follow(period=60):
@@ -155,3 +155,50 @@ async def test_a_look_writes_nothing():
     assert web.leases == {} and not web.closed  # handed in: the estate does not close it
     await estate.close()
     assert not web.closed
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_session_that_follows_its_fleet_is_not_read_again():
+    clock = ManualClock()
+    web, _ = two_fleets(clock)
+    session = FleetSession.around(web)
+    session.start()  # as the TUI's session of the fleet it shows
+    await until(lambda: session.snapshot is not None)
+    web.answering.clear()  # a read now would not answer
+    estate = Estate(
+        [web.config],
+        Path("/nonexistent"),
+        read_only=False,
+        session_for=lambda _: session,
+        clock=clock,
+        deadline=0.3,
+    )
+    (summary,) = await estate.refresh()
+    assert summary.reachable and [g.version for g in summary.snapshot.generations] == ["v1"]
+    web.answering.set()
+    web.fail("snapshot", Unreachable("10.0.0.1: connection refused"))
+    await until(lambda: session.problem != "")  # its own reads fail: it says so
+    (summary,) = await estate.refresh()
+    assert not summary.reachable and "10.0.0.1: connection refused" in summary.problem
+    assert summary.snapshot is not None  # what it saw last
+    await session.close()
+
+
+async def test_closing_the_estate_under_a_follower_ends_its_reads():
+    clock = ManualClock()
+    web, api = two_fleets(clock)
+    api.answering.clear()
+    estate = estate_of(web, api, clock=clock, deadline=60)
+    follower = estate.follow(period=60)
+    assert (await anext(follower)).name == "web"
+    pending = asyncio.ensure_future(anext(follower))
+    await until(lambda: api.reads == 1)
+    await estate.close()
+    last = await asyncio.wait_for(pending, 10)
+    assert last.name == "api" and last.snapshot is None  # never read: nothing to show
+    await follower.aclose()
