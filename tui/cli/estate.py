@@ -89,11 +89,12 @@ def generations_text(snapshot: FleetSnapshot) -> str:
 
 
 def rollout_text(summary: FleetSummary) -> str:
-    """``running 2/4 25%`` (``—``: none)."""
+    """``running 2/4 25%``; an ended one without its weight (``aborted 2/4``); ``—``: none."""
     rollout = summary.rollout
     if rollout is None:
         return "—"
-    return f"{rollout.state.value} {rollout.step}/{len(rollout.plan.steps)} {rollout.weight}%"
+    steps = f"{rollout.state.value} {rollout.step}/{len(rollout.plan.steps)}"
+    return steps if rollout.ended else f"{steps} {rollout.weight}%"
 
 
 async def report(args: argparse.Namespace, config: MoltConfig) -> int:
