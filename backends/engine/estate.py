@@ -3,8 +3,10 @@
 Each fleet is read as ``molt status FLEET`` reads it (:func:`~backends.engine.status.read_status`:
 the fleet, then its journal's new records and its locks), through one
 :class:`~backends.engine.session.FleetSession` per fleet kept for the estate's life —
-so a second read costs what a TUI poll costs (the journal is read incrementally).
-Sessions are never started (no watch loop) and never prepared: a look writes nothing.
+so a second read costs what a TUI poll costs (the journal is read incrementally). The
+sessions it opens are never started (no watch loop) and never prepared: a look writes
+nothing. A session handed in that already follows its fleet (the TUI's) costs nothing:
+the estate takes what it last saw.
 
 Every fleet has its own deadline: a dead fleet (a host refusing connections, an
 address that swallows packets) never delays the others. A fleet that failed keeps its
@@ -15,6 +17,7 @@ its backoff (2 s, 4 s, 8 s… up to a minute) has passed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -79,6 +82,7 @@ class Estate:
         self.clock = clock
         self.deadline = deadline
         self._session_for = session_for
+        self._closed = asyncio.Event()
         self._fleets = {f.name: _Fleet(f, FleetSummary(f.name, f.backend)) for f in fleets}
 
     @property
@@ -107,21 +111,25 @@ class Estate:
 
     async def follow(self, period: float) -> AsyncIterator[FleetSummary]:
         """Read every fleet every ``period`` seconds, yielding each fleet's summary as
-        soon as it is read (the fast ones first), forever. A fleet in backoff yields
-        its kept summary; break out of the loop to stop."""
+        soon as it is read (the fast ones first), until the estate is closed. A fleet
+        in backoff yields its kept summary; break out of the loop to stop sooner."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closed.is_set():
             started = loop.time()
             for done in asyncio.as_completed([self._read(f) for f in self._fleets.values()]):
                 yield await done
-            await asyncio.sleep(max(0.0, period - (loop.time() - started)))
+            with contextlib.suppress(TimeoutError):  # the period's rest, or until closed
+                async with asyncio.timeout(max(0.0, period - (loop.time() - started))):
+                    await self._closed.wait()
 
     async def read(self, name: str) -> FleetSummary:
         """Read one fleet now (unless it is in backoff), within its deadline."""
         return await self._read(self._fleets[name])
 
     async def close(self) -> None:
-        """Stop the reads in flight and close the sessions the estate opened."""
+        """Stop the reads in flight and close the sessions the estate opened; reads
+        asked for afterwards answer with the last summaries."""
+        self._closed.set()
         reads = [f.reading for f in self._fleets.values() if f.reading is not None]
         for task in reads:
             task.cancel()
@@ -142,6 +150,8 @@ class Estate:
         """The fleet's summary after a read — one read in flight per fleet, whoever
         asks; none while the fleet's backoff lasts."""
         if fleet.reading is None or fleet.reading.done():
+            if self._closed.is_set():
+                return fleet.summary
             if fleet.retry_at is not None and self.clock() < fleet.retry_at:
                 return fleet.summary
             fleet.reading = asyncio.ensure_future(self._read_now(fleet))

@@ -201,4 +201,5 @@ async def test_closing_the_estate_under_a_follower_ends_its_reads():
     await estate.close()
     last = await asyncio.wait_for(pending, 10)
     assert last.name == "api" and last.snapshot is None  # never read: nothing to show
-    await follower.aclose()
+    assert await asyncio.wait_for(anext(follower, None), 10) is None  # the follow ended
+    assert await estate.refresh() == estate.summaries()  # answered from what was kept
