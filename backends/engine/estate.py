@@ -154,7 +154,11 @@ class Estate:
                 return fleet.summary
             if fleet.retry_at is not None and self.clock() < fleet.retry_at:
                 return fleet.summary
-            fleet.reading = asyncio.ensure_future(self._read_now(fleet))
+            try:  # opened before any deadline starts: a driver's import is no fleet's fault
+                session = self._session(fleet)
+            except Exception as error:  # a fleet that cannot be opened is shown, never raised
+                return self._failed(fleet, problem(error))
+            fleet.reading = asyncio.ensure_future(self._read_now(fleet, session))
         reading = fleet.reading
         try:
             return await asyncio.shield(reading)
@@ -164,10 +168,9 @@ class Estate:
                 return fleet.summary  # closed under a follower: what was last known
             raise
 
-    async def _read_now(self, fleet: _Fleet) -> FleetSummary:
+    async def _read_now(self, fleet: _Fleet, session: FleetSession) -> FleetSummary:
         try:
             async with asyncio.timeout(self.deadline):
-                session = self._session(fleet)
                 started = session.feed.started
                 read = await read_status(session, clock=self.clock, fresh=not started)
                 records = session.journal_view.recent() + session.journal_view.records()

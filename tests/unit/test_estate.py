@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from backends.core.errors import Unreachable
+from backends.core.errors import ConfigError, Unreachable
 from backends.core.estate import SPARK_SAMPLES
 from backends.core.locking import Lease
 from backends.core.model import FleetSnapshot
@@ -203,3 +203,25 @@ async def test_closing_the_estate_under_a_follower_ends_its_reads():
     assert last.name == "api" and last.snapshot is None  # never read: nothing to show
     assert await asyncio.wait_for(anext(follower, None), 10) is None  # the follow ended
     assert await estate.refresh() == estate.summaries()  # answered from what was kept
+
+
+async def test_a_fleet_that_cannot_be_opened_is_shown_with_why():
+    clock = ManualClock()
+    web, api = two_fleets(clock)
+    session = FleetSession.around(web)
+
+    def session_for(config):
+        if config.name == "api":
+            raise ConfigError("fleets.api: identity ~/.ssh/deploy does not exist")
+        return session
+
+    estate = Estate(
+        [web.config, api.config],
+        Path("/nonexistent"),
+        read_only=True,
+        session_for=session_for,
+        clock=clock,
+    )
+    down, up = await estate.refresh()
+    assert (down.name, down.reachable, up.name, up.reachable) == ("api", False, "web", True)
+    assert down.problem == "Configuration error: fleets.api: identity ~/.ssh/deploy does not exist"
