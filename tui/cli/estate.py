@@ -127,5 +127,5 @@ async def _section(estate: Estate, summary: FleetSummary, since: timedelta) -> s
     return fleet_report(summary.snapshot, records, chain, since)
 
 
-def _unreachable(fleet: str, problem: str) -> str:
-    return f"# {fleet}: unreachable\n\nMolt could not read {fleet}: {printable(problem)}\n"
+def _unreachable(fleet: str, why: str) -> str:
+    return f"# {fleet}: unreachable\n\nMolt could not read {fleet}: {printable(why)}\n"
