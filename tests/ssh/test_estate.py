@@ -48,7 +48,7 @@ def world():
         yield make_world(endpoint)
 
 
-def test_status_shows_local_ssh_aws_and_a_dead_fleet(make_fleet, world):
+def test_status_shows_two_local_fleets_ssh_aws_and_a_dead_one(make_fleet, world):
     ssh = make_fleet(count=1)
     ssh.ok("launch", ssh.name, "--version", "v1", "--wait")
     ssh.ok("promote", ssh.name, "g1")
@@ -65,12 +65,14 @@ def test_status_shows_local_ssh_aws_and_a_dead_fleet(make_fleet, world):
         render_config(ssh.name, ssh.settings)
         + aws
         + local_toml("web", f"127.0.0.1:{free_port()}", 1)
+        + local_toml("api", f"127.0.0.1:{free_port()}", 2)
         + render_config("gone", dead)
     )
     try:
         for launch in (
             ("shop", "--version", "v1", "--image", world.image),
             ("web", "--version", "v3", "--wait"),
+            ("api", "--version", "v9", "--wait"),
         ):
             done = molt(ssh.state_dir, "launch", *launch, config=config)
             assert done.returncode == 0, done.stderr
@@ -81,13 +83,14 @@ def test_status_shows_local_ssh_aws_and_a_dead_fleet(make_fleet, world):
     finally:
         stop_everything(ssh.state_dir)
     assert shown.returncode == listed.returncode == 1, shown.stderr  # a fleet is unreachable
-    rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[1:5]}
+    rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[1:6]}
     assert list(rows)[0] == "gone" and rows["gone"][1:3] == ["ssh", "unreachable"]
     assert rows[ssh.name][1:5] == ["ssh", "g1", "v1", "100%"]
     healthy, total = rows[ssh.name][5].split("/")
     assert healthy == total != "0"
     assert rows["shop"][1:5] == ["aws", "g1", "v1", "0%"]
     assert rows["web"][1:6] == ["local", "g1", "v3", "0%", "1/1"]
+    assert rows["api"][1:6] == ["local", "g1", "v9", "0%", "2/2"]
     assert "! gone: unreachable since " in shown.stdout
     fleets = {f["fleet"]: f for f in json.loads(listed.stdout)}
     assert {name: f["reachable"] for name, f in fleets.items()} == {
@@ -95,6 +98,7 @@ def test_status_shows_local_ssh_aws_and_a_dead_fleet(make_fleet, world):
         ssh.name: True,
         "shop": True,
         "web": True,
+        "api": True,
     }
     assert fleets["shop"]["backend"] == "aws" and fleets["shop"]["generations"][0]["id"] == "g1"
 
