@@ -1,4 +1,4 @@
-"""The estate on real parts of every kind: a local fleet, an SSH fleet on the rig (sshd +
+"""The estate on real parts of every kind: two local fleets, an SSH fleet on the rig (sshd +
 HAProxy), an AWS fleet on moto's server, and an SSH fleet whose host refuses
 connections — ``molt status`` (the real binary) shows them all, the dead one marked,
 without waiting for it. And what an estate read costs: what ``molt status FLEET`` costs,
