@@ -49,7 +49,7 @@ async def changes(args: argparse.Namespace, config: MoltConfig) -> int:
     if args.json:
         emit(to_json(found, since, unread))
     else:
-        show(found, names, since)
+        show(found, [name for name in names if name in journals], since)
     return 1 if unread else 0
 
 
@@ -102,7 +102,7 @@ def show(found: Changes, names: list[str], since: datetime | None) -> None:
     for change in found.changes:
         print(line(change))
     window = f"since {iso(since)}" if since is not None else "ever"
-    if not found.changes:
+    if not found.changes and names:  # the fleets read (one not read is named on stderr)
         print(f"no changes {window} on {', '.join(printable(n) for n in names)}")
     if found.left_off:
         print(f"(only the newest {len(found.changes)}: {found.left_off} older left off)")
