@@ -99,6 +99,7 @@ class EstateScreen(Screen[None]):
         self.estate, self.read_only, self.clock, self.tz = estate, read_only, clock, tz
         self.summaries: dict[str, FleetSummary] = {s.name: s for s in estate.summaries()}
         self._keys_for: actions.Situation | None = None
+        self._choose_first = ""  # selected once mounted (escape from a fleet opened first)
 
     @property
     def selected(self) -> str | None:
@@ -118,6 +119,8 @@ class EstateScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#estate").border_title = "fleets"
+        if self._choose_first:
+            self.query_one(EstateTable).choose(self._choose_first)
         self._paint()
         self.set_interval(1.0, self.query_one(EstateTable).refresh_ages, name="ages")
 
@@ -128,9 +131,11 @@ class EstateScreen(Screen[None]):
         self.workers.cancel_group(self, "estate-follow")  # a fleet on screen reads itself
 
     def select(self, name: str) -> None:
-        """Select ``name`` (the fleet the operator comes back from)."""
-        if name in self.summaries:
+        """Select ``name`` (the fleet the operator comes back from), now or once shown."""
+        if name in self.summaries and self.is_mounted:
             self.query_one(EstateTable).choose(name)
+        elif name in self.summaries:
+            self._choose_first = name
 
     # reading: the estate, painted as each fleet answers -----------------------------------
     @work(exclusive=True, group="estate-follow", exit_on_error=False)
