@@ -3,12 +3,14 @@ fleets under one App, each on its own backend kind, a frozen clock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from backends.config.fleet_config import FleetConfig
+from backends.core.errors import Unreachable
 from backends.core.journal import JournalRecord, Outcome
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import told, until
@@ -114,4 +116,40 @@ async def estate_ready(pilot: Pilot[None], answered: int | None = None) -> Estat
     await until(pilot, shown)
     screen = app.screen
     assert isinstance(screen, EstateScreen)
+    return screen
+
+
+def payments(clock: ManualClock) -> SyntheticBackend:
+    """A fleet whose load balancer host refuses connections."""
+    backend = SyntheticBackend("payments", clock=clock, entry="10.0.9.1:443")
+    backend.add_generation("v12", 3, weight=100)
+    backend.fail("snapshot", Unreachable("connect to lb-9.internal:22: connection refused"))
+    return backend
+
+
+def estate_of_four(clock: ManualClock) -> MoltApp:
+    """The estate screenshot: four fleets on three backends, two needing attention."""
+    fleets = {"web": web(clock), "api": api(clock), "billing": billing(clock)}
+    fleets["payments"] = payments(clock)
+    kinds = {"web": "local", "api": "aws", "billing": "ssh", "payments": "ssh"}
+    return estate_app(clock, fleets, kinds=kinds)
+
+
+#: requests a second over the last reads, for the sparklines of a still screenshot
+TRENDS = {
+    "web": (40.0, 44, 52, 61, 58, 57, 63, 70, 66, 58.5),
+    "api": (90.0, 95, 104, 118, 121, 119, 125, 130, 122, 120),
+}
+
+
+async def still(pilot: Pilot[None]) -> EstateScreen:
+    """The estate read once, then held still (no more reads), with made-up trends."""
+    screen = await estate_ready(pilot)
+    screen.workers.cancel_group(screen, "estate-follow")
+    following = [w for w in pilot.app.workers if w.group == "estate-follow"]
+    await until(pilot, lambda: all(w.is_finished for w in following))
+    for name, trend in TRENDS.items():
+        screen.summaries[name] = replace(screen.summaries[name], rps=trend)
+    screen.paint()
+    await pilot.pause()
     return screen

@@ -9,7 +9,16 @@ from textual.widgets import OptionList
 from backends.core.errors import Unreachable
 from tests.support.synthetic import ManualClock
 from tests.tui.conftest import SIZE, ready, until
-from tests.tui.estate_fleets import api, billing, estate_app, estate_ready, journaled, web
+from tests.tui.estate_fleets import (
+    api,
+    billing,
+    estate_app,
+    estate_of_four,
+    estate_ready,
+    journaled,
+    still,
+    web,
+)
 from tui.screens.changes import ChangesScreen
 
 
@@ -33,9 +42,9 @@ async def test_c_merges_every_fleet_newest_first(clock: ManualClock) -> None:
         screen = await changes_shown(pilot, 5)  # the last hour: not bob's g1 of 2 h ago
         shown = lines(screen)
         assert [line.split()[3] for line in shown] == ["web", "web", "web", "api", "billing"]
-        assert shown[0].endswith("alice launch v3 ×4 → g3 — new cache layer")
-        assert "bob   promote g1" in shown[3]
-        assert "⚠ billing carol shift g1=90 g2=10 — interrupted: Molt was stopped" in shown[4]
+        assert shown[0].endswith("alice  launch v3 ×4 → g3 — new cache layer")
+        assert "bob    promote g1" in shown[3]
+        assert "⚠ billing carol  shift g1=90 g2=10 — interrupted: Molt was stopped" in shown[4]
         await pilot.press("plus")  # six hours: g1's launch and promote come in
         await changes_shown(pilot, 7)
         assert "last 6h" in str(screen.query_one("#changes").border_title)
@@ -77,4 +86,13 @@ async def test_outside_text_shows_literally(clock) -> None:
         await estate_ready(pilot)
         await pilot.press("c")
         screen = await changes_shown(pilot, 5)
-        assert "[i]eve launch [red]v9[/] → g4 — [b]fix[/b] \\x1b[31m" in lines(screen)[0]
+        assert "[i]eve  launch [red]v9[/] → g4 — [b]fix[/b] \\x1b[31m" in lines(screen)[0]
+
+
+def test_snapshot_the_changes_view(snap_compare, clock: ManualClock) -> None:
+    async def run_before(pilot) -> None:
+        await still(pilot)
+        await pilot.press("c")
+        await changes_shown(pilot, 5)
+
+    assert snap_compare(estate_of_four(clock), terminal_size=SIZE, run_before=run_before)

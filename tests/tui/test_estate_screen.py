@@ -8,7 +8,15 @@ import asyncio
 from backends.core.errors import Unreachable
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
-from tests.tui.estate_fleets import api, billing, estate_app, estate_ready, web
+from tests.tui.estate_fleets import (
+    api,
+    billing,
+    estate_app,
+    estate_of_four,
+    estate_ready,
+    still,
+    web,
+)
 from tui.screens.estate import EstateScreen
 from tui.screens.fleet import FleetScreen
 from tui.widgets.estate_table import EstateTable
@@ -132,3 +140,9 @@ async def test_the_palette_and_f_still_switch_fleets(clock, backend: SyntheticBa
 
 def ready_name(app) -> str:
     return app.screen.fleet.name if isinstance(app.screen, FleetScreen) else ""
+
+
+def test_snapshot_the_estate(snap_compare, clock: ManualClock) -> None:
+    """Four fleets on three backends: the unreachable one and the one with an action cut
+    short first, then by last change; traffic trends; the top row selected."""
+    assert snap_compare(estate_of_four(clock), terminal_size=SIZE, run_before=still)

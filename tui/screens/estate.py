@@ -121,7 +121,7 @@ class EstateScreen(Screen[None]):
         self.query_one("#estate").border_title = "fleets"
         if self._choose_first:
             self.query_one(EstateTable).choose(self._choose_first)
-        self._paint()
+        self.paint()
         self.set_interval(1.0, self.query_one(EstateTable).refresh_ages, name="ages")
 
     def on_screen_resume(self) -> None:
@@ -142,7 +142,7 @@ class EstateScreen(Screen[None]):
     async def _follow(self) -> None:
         async for summary in self.estate.follow(REFRESH_EVERY):
             self.summaries[summary.name] = summary
-            self._paint()
+            self.paint()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failure of the estate itself (each fleet's is on its row): said, not fatal."""
@@ -150,7 +150,8 @@ class EstateScreen(Screen[None]):
             title, message = describe(event.worker.error)
             self.notify(literal(message), title=title, severity="error", markup=False)
 
-    def _paint(self) -> None:
+    def paint(self) -> None:
+        """Every fleet's row from the summaries as they stand (each read calls it)."""
         shown = order(list(self.summaries.values()))
         self.query_one(EstateHeader).show(shown, self.read_only)
         self.query_one(EstateTable).show(shown)
