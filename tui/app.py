@@ -208,8 +208,8 @@ class MoltApp(App[None]):
             for operation in session.in_flight
         ]
         shown = self.sessions.get(self._shown)
+        hints = [s.driver.quit_hint for s in self.sessions.values()]
         if shown is not None:
-            hints = [s.driver.quit_hint for s in self.sessions.values()]
             self.goodbye = goodbye(
                 shown.name,
                 shown.snapshot,
@@ -217,6 +217,11 @@ class MoltApp(App[None]):
                 hints,
                 cut_short if interrupted else [],
             )
+        elif self.sessions:  # from the estate: every fleet, and what was cut short anywhere
+            first = f"Molt closed; all {len(self.fleets)} fleets keep running."
+            first += "".join(f" {hint}" for hint in dict.fromkeys(h for h in hints if h))
+            cut = goodbye("", None, str, (), cut_short if interrupted else []).split("\n")[1:]
+            self.goodbye = "\n".join([first, *cut])  # what was cut short, worded as always
         self.exit()
 
     async def on_unmount(self) -> None:

@@ -146,3 +146,11 @@ def test_snapshot_the_estate(snap_compare, clock: ManualClock) -> None:
     """Four fleets on three backends: the unreachable one and the one with an action cut
     short first, then by last change; traffic trends; the top row selected."""
     assert snap_compare(estate_of_four(clock), terminal_size=SIZE, run_before=still)
+
+
+async def test_q_on_the_estate_says_every_fleet_keeps_running(clock) -> None:
+    app = estate_app(clock, {"web": web(clock), "api": api(clock)})
+    async with app.run_test(size=SIZE) as pilot:
+        await estate_ready(pilot)
+        await pilot.press("q")
+    assert app.goodbye.startswith("Molt closed; all 2 fleets keep running.")
