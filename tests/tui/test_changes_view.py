@@ -96,3 +96,14 @@ def test_snapshot_the_changes_view(snap_compare, clock: ManualClock) -> None:
         await changes_shown(pilot, 5)
 
     assert snap_compare(estate_of_four(clock), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_taint_is_marked_as_one(clock) -> None:
+    fleet = web(clock)
+    journaled(fleet, 5, "verify", {"generation": "g1", "drift": ["local: changed app.py"]})
+    app = estate_app(clock, {"web": fleet, "api": api(clock)})
+    async with app.run_test(size=SIZE) as pilot:
+        await estate_ready(pilot)
+        await pilot.press("c")
+        screen = await changes_shown(pilot, 5)
+        assert "✗ web bob    taint g1 — drift: local: changed app.py" in lines(screen)[0]

@@ -30,7 +30,7 @@ from backends.core.journal import JournalRecord, Outcome
 from backends.engine.session import FleetSession
 from backends.engine.updates import describe
 from tui import actions
-from tui.formatting import counted, literal
+from tui.formatting import TAINTED, counted, literal
 
 #: how far back the view looks: ``+`` and ``-`` move along these
 SINCE: tuple[tuple[str, timedelta], ...] = (
@@ -63,6 +63,8 @@ def change_line(change: Change, widths: tuple[int, int], tz: tzinfo | None) -> T
     word from outside literal (a ``Text``, never markup)."""
     mark = MARKS.get(change.outcome, CUT_SHORT)
     tone = "" if change.outcome == Outcome.OK.value else "bold red" if mark == "✖" else "yellow"
+    if change.action == "verify" and not tone:  # drift found: the generation is tainted
+        mark, tone = TAINTED, "yellow"
     line = Text.assemble(
         (change.at.astimezone(tz).strftime("%m-%d %H:%M:%S"), "dim"),
         " ",
@@ -70,7 +72,7 @@ def change_line(change: Change, widths: tuple[int, int], tz: tzinfo | None) -> T
         " ",
         (_padded(literal(change.fleet), widths[0]), "bold"),
         " ",
-        (_padded(literal(change.who), widths[1]), "italic"),
+        (_padded(literal(change.who), widths[1]), ""),
         "  ",
         (literal(change.what), tone),
     )

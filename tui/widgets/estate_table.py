@@ -306,11 +306,14 @@ class EstateTable(ScrollView, can_focus=False):
             return Strip(segments).adjust_cell_length(width, base)
         sizes = widths(self._rows, width)
         cells = dict(row.cells)
-        cells["trend"] = sparkline(list(row.rps), sizes["trend"]) if row.rps else ""
+        # a fleet with no requests at all shows no line (not a floor that reads as one)
+        cells["trend"] = sparkline(list(row.rps), sizes["trend"]) if any(row.rps) else ""
         style = base
         if row.tone:  # not read yet, or unreachable: what shows is old news
             style = base + self.get_component_rich_style("estate--muted", partial=True)
         trend = base + self.get_component_rich_style("estate--trend", partial=True)
+        if row.name == self.selected:
+            trend = style  # the cursor's colors: a colored line would vanish in them
         segments = [Segment(" ", style)]
         for heading, part in zip(HEADINGS, line_parts(cells, sizes), strict=True):
             segments.append(Segment(part, trend if heading == "trend" else style))
