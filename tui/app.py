@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 from collections.abc import Callable, Sequence
@@ -148,9 +149,14 @@ class MoltApp(App[None]):
         """Every fleet at once: back under the fleet view, or in its place (``--fleet``)."""
         if self.estate_screen is None:
             self.estate_screen = EstateScreen(
-                self.estate, read_only=self.read_only, clock=self.clock, tz=self.tz
+                self.estate,
+                read_only=self.read_only,
+                clock=self.clock,
+                tz=self.tz,
+                preparing=lambda name: s.preparing if (s := self.sessions.get(name)) else "",
             )
             self.install_screen(self.estate_screen, "estate")
+            self._prepare_demo()
         self._to_base()
         if self._shown:
             self.estate_screen.select(self._shown)  # the fleet the operator comes back from
@@ -163,6 +169,15 @@ class MoltApp(App[None]):
             self.switch_screen("estate")
         else:
             self.push_screen("estate")
+
+    def _prepare_demo(self) -> None:
+        """The built-in demo fleets launch their first generation on first use, as the
+        fleet view starts them: from the estate, all at once (their sessions follow
+        them from then on; the estate takes what they see)."""
+        for fleet in self.fleets.values():
+            if fleet.bootstrap_version is not None:
+                with contextlib.suppress(BackendError):  # the estate shows why
+                    self.session_for(fleet).start()
 
     def action_changes(self) -> None:
         """What changed across the estate, over the screen shown now."""

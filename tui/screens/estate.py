@@ -82,6 +82,7 @@ class EstateScreen(Screen[None]):
         read_only: the App's mode (shown; the estate only reads anyway).
         clock: the time ages are counted to.
         tz: the time zone times are shown in.
+        preparing: a fleet's first launch in words (the built-in demo's), "" if none.
     """
 
     AUTO_FOCUS = ""  # keys belong to the estate until `/` opens the filter
@@ -94,9 +95,11 @@ class EstateScreen(Screen[None]):
         read_only: bool,
         clock: Callable[[], datetime],
         tz: tzinfo | None = None,
+        preparing: Callable[[str], str] = lambda _: "",
     ) -> None:
         super().__init__()
         self.estate, self.read_only, self.clock, self.tz = estate, read_only, clock, tz
+        self.preparing = preparing
         self.summaries: dict[str, FleetSummary] = {s.name: s for s in estate.summaries()}
         self._keys_for: actions.Situation | None = None
         self._choose_first = ""  # selected once mounted (escape from a fleet opened first)
@@ -122,7 +125,7 @@ class EstateScreen(Screen[None]):
         if self._choose_first:
             self.query_one(EstateTable).choose(self._choose_first)
         self.paint()
-        self.set_interval(1.0, self.query_one(EstateTable).refresh_ages, name="ages")
+        self.set_interval(1.0, self.paint, name="ages")  # ages, and a demo's first launch
 
     def on_screen_resume(self) -> None:
         self._follow()  # paint each fleet as it answers, from now on
@@ -154,7 +157,7 @@ class EstateScreen(Screen[None]):
         """Every fleet's row from the summaries as they stand (each read calls it)."""
         shown = order(list(self.summaries.values()))
         self.query_one(EstateHeader).show(shown, self.read_only)
-        self.query_one(EstateTable).show(shown)
+        self.query_one(EstateTable).show(shown, {s.name: self.preparing(s.name) for s in shown})
         self._refresh_footer()
 
     # what applies now ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ staying put while the rows scroll. The cells are pure functions of a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -90,8 +90,11 @@ def ago(moment: datetime | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def row_of(summary: FleetSummary, now: datetime, tz: tzinfo | None = None) -> Row:
-    """The row of one fleet, at ``now``."""
+def row_of(
+    summary: FleetSummary, now: datetime, tz: tzinfo | None = None, preparing: str = ""
+) -> Row:
+    """The row of one fleet, at ``now``; ``preparing``: a demo fleet's first launch, in
+    words, shown in place of its (not yet) live generations."""
     cells = dict.fromkeys(HEADINGS, "")
     cells["fleet"], cells["backend"] = literal(summary.name), literal(summary.backend)
     snapshot = summary.snapshot
@@ -106,6 +109,8 @@ def row_of(summary: FleetSummary, now: datetime, tz: tzinfo | None = None) -> Ro
             cells["req/s"] = "—" if rps is None else f"{rps:.0f}" if rps >= 10 else f"{rps:.1f}"
             cells["5xx"] = percent_text(traffic.error_rate)
             cells["p99"] = ms_text(traffic.p99_ms).replace(" ", "")
+    if preparing and (snapshot is None or not snapshot.generations):
+        cells["live"] = literal(preparing)
     cells["rollout"] = rollout_text(summary.rollout)
     cells["changed"] = ago(summary.last_change, now)
     notes: list[tuple[str, str]] = []
@@ -197,10 +202,12 @@ class EstateTable(ScrollView, can_focus=False):
         super().__init__(id=id)
         self.clock, self.tz = clock, tz
         self._summaries: list[FleetSummary] = []
+        self._preparing: dict[str, str] = {}
         self._rows: list[Row] = []
         self._lines: list[tuple[int, int]] = []  # (row index, note index or -1)
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(CACHED_LINES)
         self._chosen = False  # the operator picked a row: it stays selected as rows move
+        self._widths: tuple[int, dict[str, int]] | None = None
 
     @property
     def shown(self) -> list[str]:
@@ -210,9 +217,12 @@ class EstateTable(ScrollView, can_focus=False):
     def row(self, name: str) -> Row | None:
         return next((r for r in self._rows if r.name == name), None)
 
-    def show(self, summaries: Sequence[FleetSummary]) -> None:
-        """Every fleet's summary, in the order to show them."""
-        self._summaries = list(summaries)
+    def show(
+        self, summaries: Sequence[FleetSummary], preparing: Mapping[str, str] | None = None
+    ) -> None:
+        """Every fleet's summary, in the order to show them; ``preparing``: fleet → its
+        first launch in words (the built-in demo's), while it goes on."""
+        self._summaries, self._preparing = list(summaries), dict(preparing or {})
         self._rebuild()
 
     def watch_filter_text(self) -> None:
@@ -222,9 +232,6 @@ class EstateTable(ScrollView, can_focus=False):
         self._cache.clear()
         self._keep_selection_visible()
         self.refresh()
-
-    def refresh_ages(self) -> None:
-        self._rebuild()
 
     def choose(self, name: str) -> None:
         """Select ``name`` as the operator's choice: it stays selected as rows move."""
@@ -246,8 +253,9 @@ class EstateTable(ScrollView, can_focus=False):
 
     def _rebuild(self) -> None:
         now, tokens = self.clock(), self.filter_text.split()
-        rows = [row_of(s, now, self.tz) for s in self._summaries]
+        rows = [row_of(s, now, self.tz, self._preparing.get(s.name, "")) for s in self._summaries]
         self._rows = [r for r in rows if r.matches(tokens)]
+        self._widths = None
         self._lines = [
             (index, note) for index, row in enumerate(self._rows)
             for note in range(-1, len(row.notes))
@@ -274,13 +282,19 @@ class EstateTable(ScrollView, can_focus=False):
         if 0 <= line < len(self._lines):
             self.choose(self._rows[self._lines[line][0]].name)
 
+    def _sizes(self, width: int) -> dict[str, int]:
+        """The cells' widths for these rows at ``width`` (worked out once per rebuild)."""
+        if self._widths is None or self._widths[0] != width:
+            self._widths = (width, widths(self._rows, width))
+        return self._widths[1]
+
     def _style(self, name: str) -> Style:
         return self.rich_style + self.get_component_rich_style(name, partial=True)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y == 0:  # the headings stay put
-            sizes = widths(self._rows, width)
+            sizes = self._sizes(width)
             text = line_cells({h: h for h in HEADINGS}, sizes)
             return Strip([Segment(text, self._style("estate--heading"))]).adjust_cell_length(
                 width, self.rich_style
@@ -304,7 +318,7 @@ class EstateTable(ScrollView, can_focus=False):
             tone_style = self.get_component_rich_style(f"estate--{tone}", partial=True)
             segments = [Segment("   " + fit(text, max(1, width - 4)), base + tone_style)]
             return Strip(segments).adjust_cell_length(width, base)
-        sizes = widths(self._rows, width)
+        sizes = self._sizes(width)
         cells = dict(row.cells)
         # a fleet with no requests at all shows no line (not a floor that reads as one)
         cells["trend"] = sparkline(list(row.rps), sizes["trend"]) if any(row.rps) else ""
