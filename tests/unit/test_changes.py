@@ -3,15 +3,21 @@ words ``molt changes`` prints, bounded."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backends.config.fleet_config import FleetConfig, MoltConfig
 from backends.core.changes import NOT_FINISHED, change, merge
+from backends.core.errors import ConfigError
 from backends.core.journal import JournalRecord, Outcome
 from tests.unit.factories import T0
+from tui.cli.changes import chosen, line
 
 
 def record(
@@ -115,8 +121,6 @@ def test_a_rollout_step_says_so_and_forced_or_unverified_records_are_marked():
     )
     assert change(shifted).why == "rollout step 1/4"
     assert change(forced).what == "promote g2 [forced]"
-    from dataclasses import replace
-
     assert change(replace(forced, unverified=True)).what.startswith("[UNVERIFIED] promote")
 
 
@@ -152,3 +156,18 @@ def test_merge_is_every_change_in_the_window_in_time_order(minutes, since):
         c.fleet == next(n for n, rs in journals.items() if c.record in {r.id for r in rs})
         for c in merged
     )
+
+
+def test_a_change_line_and_the_fleets_asked_for():
+    shifted = record("web", "launch", 2, version="v2", generation="g2", note="fix \x1b[2J")
+    assert line(change(shifted)) == (
+        "2026-11-26T14:02:00Z  web  alice  launch v2 → g2  — fix \\x1b[2J"
+    )
+    config = MoltConfig(
+        {n: FleetConfig(n, "local", None) for n in ("web", "api")}, state_dir=Path("/x")
+    )
+    assert chosen(None, config) == ["web", "api"]
+    assert chosen(" api,web,api ", config) == ["api", "web"]
+    for asked, said in (("web,nope", "unknown fleet 'nope'"), (",", "--fleet names no fleet")):
+        with pytest.raises(ConfigError, match=f"^{said}; known fleets: web, api$"):
+            chosen(asked, config)
