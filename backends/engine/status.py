@@ -167,9 +167,8 @@ def attention(read: StatusRead, now: datetime) -> tuple[str, ...]:
     return tuple(words)
 
 
-def unreachable(summary: FleetSummary, problem: str, now: datetime) -> FleetSummary:
-    """The fleet's last summary kept, marked unreachable since the first failure."""
-    since = summary.since if not summary.reachable and summary.since is not None else now
+def unreachable(summary: FleetSummary, problem: str, since: datetime) -> FleetSummary:
+    """The fleet's last summary kept, marked unreachable (``problem``) since ``since``."""
     shown = f"unreachable since {since.strftime('%H:%M:%S')}: {printable(problem)}"
     kept = tuple(w for w in summary.attention if not w.startswith("unreachable"))
     return replace(summary, reachable=False, problem=problem, since=since, attention=(shown, *kept))

@@ -20,8 +20,7 @@ from backends.core.report import parse_since
 from backends.core.report import report as fleet_report
 from backends.core.text import printable
 from backends.core.traffic import combine, ms_text, percent_text, rate_text
-from backends.engine.estate import DEADLINE, Estate
-from backends.engine.updates import describe
+from backends.engine.estate import DEADLINE, Estate, problem
 from tui.cli.output import emit
 
 HEADINGS = ("FLEET", "BACKEND", "GENERATIONS", "HEALTHY", "REQ/S", "5XX", "P99", "ROLLOUT")
@@ -90,11 +89,12 @@ def generations_text(snapshot: FleetSnapshot) -> str:
 
 
 def rollout_text(summary: FleetSummary) -> str:
-    """``running 2/4 25%`` (``—``: none)."""
+    """``running 2/4 25%``; an ended one without its weight (``aborted 2/4``); ``—``: none."""
     rollout = summary.rollout
     if rollout is None:
         return "—"
-    return f"{rollout.state.value} {rollout.step}/{len(rollout.plan.steps)} {rollout.weight}%"
+    steps = f"{rollout.state.value} {rollout.step}/{len(rollout.plan.steps)}"
+    return steps if rollout.ended else f"{steps} {rollout.weight}%"
 
 
 async def report(args: argparse.Namespace, config: MoltConfig) -> int:
@@ -123,10 +123,9 @@ async def _section(estate: Estate, summary: FleetSummary, since: timedelta) -> s
     except TimeoutError:
         return _unreachable(summary.name, f"no answer in {DEADLINE:g} s")
     except Exception as error:  # shown as the fleet's section, never raised
-        title, message = describe(error)
-        return _unreachable(summary.name, f"{title}: {message}")
+        return _unreachable(summary.name, problem(error))
     return fleet_report(summary.snapshot, records, chain, since)
 
 
-def _unreachable(fleet: str, problem: str) -> str:
-    return f"# {fleet}: unreachable\n\nMolt could not read {fleet}: {printable(problem)}\n"
+def _unreachable(fleet: str, why: str) -> str:
+    return f"# {fleet}: unreachable\n\nMolt could not read {fleet}: {printable(why)}\n"
