@@ -13,8 +13,9 @@ import pytest
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
 from tests.e2e.test_tui_tmux import Terminal
-from tests.support.local import molt
+from tests.support.local import molt, wait_for
 
+FLEETS = ("web", "api")  # the built-in demo's
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (make system-deps)"),
@@ -76,3 +77,24 @@ def test_the_estate_shows_both_fleets_enter_opens_one_escape_returns(
 
     terminal.press("q")
     terminal.shows("molt exited 0")
+
+
+def test_plain_molt_opens_the_estate_of_both_demo_fleets_each_started(
+    state_dir: Path, terminal: Terminal
+):
+    binary = Path(sys.executable).with_name("molt")
+    terminal.start(
+        f"env -u COLUMNS -u LINES MOLT_STATE_DIR={shlex.quote(str(state_dir))} {binary}"
+        "; echo molt exited $?; sleep 600"
+    )
+    # no molt.toml: web and api, each launching its g1 on first use, from the estate
+    screen = terminal.shows("estate · 2 fleets", timeout=30)
+    wait_for(lambda: terminal.screen().count("g1 v1 100%") == 2, timeout=90, every=0.2)
+    screen = terminal.screen()
+    assert all(any(n in line and "2/2" in line for line in screen.splitlines()) for n in FLEETS)
+    terminal.press("Enter")
+    terminal.shows("LIVE", "weight 100%", "2/2 healthy")
+    terminal.press("Escape")
+    terminal.shows("estate · 2 fleets")
+    terminal.press("q")
+    terminal.shows("Molt closed; all 2 fleets keep running.")
