@@ -8,6 +8,9 @@ driven with keys and each screen saved. The agent is stopped at the end.
 Then, on a second fresh state dir, with real requests flowing (40 a second): a
 v2-errors at 50% flagged against g1, its logs, the timeline, a rollout of v3 in
 progress, and g1 tainted after a hand edit of its tree (real time, real ages).
+
+Last, on a third: an estate of three local fleets (web taking real requests and
+shifting to a v2, api, billing hand-edited and tainted), and what changed across it.
 """
 
 from __future__ import annotations
@@ -187,8 +190,10 @@ async def shoot_incident(state_dir: Path) -> None:
 
             def column(generation: str) -> str:
                 shown = fleet().query_one(GenerationStrip).column(generation)
-                return "" if shown is None else "\n".join(
-                    shown.render_line(y).text for y in range(shown.size.height)
+                return (
+                    ""
+                    if shown is None
+                    else "\n".join(shown.render_line(y).text for y in range(shown.size.height))
                 )
 
             await until(showing(app, 2), "the fleet")
@@ -226,6 +231,63 @@ async def shoot_incident(state_dir: Path) -> None:
         await load
 
 
+async def shoot_estate(state_dir: Path) -> None:
+    """Three real local fleets under one molt.toml: the estate, then what changed."""
+    from backends.core.model import GenerationSpec
+    from backends.engine.session import FleetSession
+    from tests.support.local import local_fleet
+    from tui.app import MoltApp
+    from tui.screens.changes import ChangesScreen
+    from tui.screens.estate import EstateScreen
+
+    fleets = [local_fleet("web", count=2), local_fleet("api", count=2), local_fleet("billing")]
+    entries: dict[str, str] = {}
+    for fleet, versions in zip(fleets, (("v41", "v42"), ("v7",), ("v3",)), strict=True):
+        async with FleetSession(fleet, state_dir) as session:
+            for version in versions:
+                spec = GenerationSpec(version, note=f"release {version}")
+                launched = await session.ops.launch(spec)
+                await session.wait_settled(launched.id, timeout=60)
+            await session.ops.promote("g1")
+            if fleet.name == "web":
+                await session.ops.shift({"g1": 90, "g2": 10})
+            if fleet.name == "billing":  # a hand edit: g1 tainted, the estate says so
+                edited = state_dir / "fleets" / "billing" / "g1" / "tree" / "app.py"
+                edited.chmod(0o644)
+                with edited.open("a") as source:
+                    source.write("# hot fix, 3 a.m.\n")
+                await session.verify(["g1"])
+            entries[fleet.name] = (await session.read()).entry
+    stop = asyncio.Event()
+    load = asyncio.create_task(paced_load(f"http://{entries['web']}/", 40, stop))
+    app = MoltApp(fleets, state_dir=state_dir)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(1200):
+                screen = app.screen
+                if isinstance(screen, EstateScreen) and all(
+                    s.read_at for s in screen.summaries.values()
+                ):
+                    break
+                await pilot.pause(0.05)
+            else:
+                raise SystemExit("screenshots: the app never showed the estate")
+            await asyncio.sleep(20)  # reads every 2 s: the trend fills in
+            app.save_screenshot("estate.svg", str(OUT))
+            print("screenshots/estate.svg")
+            await pilot.press("c")
+            for _ in range(200):
+                if isinstance(app.screen, ChangesScreen) and not app.screen.reading:
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.5)
+            app.save_screenshot("changes.svg", str(OUT))
+            print("screenshots/changes.svg")
+    finally:
+        stop.set()
+        await load
+
+
 def main() -> int:
     from tests.support.local import state_dir_env
 
@@ -239,6 +301,9 @@ def main() -> int:
     with state_dir_env() as state_dir:  # real requests, logs, a rollout, drift
         os.environ["MOLT_STATE_DIR"] = str(state_dir)
         asyncio.run(shoot_incident(state_dir))
+    with state_dir_env() as state_dir:  # several fleets: the estate
+        os.environ["MOLT_STATE_DIR"] = str(state_dir)
+        asyncio.run(shoot_estate(state_dir))
     return 0
 
 

@@ -41,6 +41,8 @@ class Situation:
 
 When = Callable[[Situation], bool]
 FLEET = "fleet"
+ESTATE = "estate"  # every fleet at once: the first screen when molt.toml has several
+CHANGES = "changes"  # what changed across the estate, newest first
 DEFAULT_RANK = 1  # promote, retire, rollout: the palette and `?` have them when cut
 OFTEN = 2  # what the first minutes and an incident need: launch, select, shift, inspect…
 NOW = 3  # keys shown only while they apply (apply, drop, pause, abort): the moment's own
@@ -72,7 +74,8 @@ class Action:
         group_help: the help's line for the whole group.
         key_display: how the key is drawn, when not its name.
         id: the binding's id (so a keymap can override it); default: the name.
-        screen: the screen it belongs to (``fleet``, ``inspect``, ``timeline``, ``logs``).
+        screen: the screen it belongs to (``fleet``, ``estate``, ``changes``, ``inspect``,
+            ``timeline``, ``logs``).
         rank: how long it stays in a narrow footer: the lowest rank leaves first (the
             rightmost of equals), ``?`` and ``q`` never (see :mod:`tui.footer_fit`).
     """
@@ -161,6 +164,9 @@ TABLE: tuple[Action, ...] = (
            palette="Drop the staged shift", palette_help="nothing changes", rank=NOW),
     Action("clear_filter", "escape", "clear filter", "show every event again",
            when=lambda s: s.filtered and not s.staged and not s.filtering, rank=NOW),
+    Action("estate", "escape", "estate", "back to the estate: every fleet at once",
+           when=lambda s: s.fleets > 1 and not (s.staged or s.filtering or s.filtered),
+           palette="Back to the estate", palette_help="every fleet at once", rank=0),
     Action("promote", "p", "promote", "all traffic to the selected generation (confirm)",
            when=_chosen, mutating=True, refused_as="promote",
            palette="Promote {chosen}", palette_help="all traffic to it (asks first)"),
@@ -210,6 +216,10 @@ TABLE: tuple[Action, ...] = (
            when=_chosen, footer=False, help=True,
            palette="Diff {chosen} against the previous generation",
            palette_help="version, artifact, files"),
+    Action("changes", "c", "changes",
+           "what changed across the estate, newest first: launches, shifts, rollouts…",
+           footer=False, help=True, palette="What changed across the estate",
+           palette_help="every fleet's actions, merged by time", id="fleet.changes"),
     Action("filter", "slash", "filter", "filter events by text, generation (g3) or instance (g3-1)",
            key_display="/", palette="Filter events",
            palette_help="by text, generation (g3) or instance (g3-1)", rank=0),
@@ -232,9 +242,49 @@ TABLE: tuple[Action, ...] = (
     Action("back", "escape", "back", "back to where logs were opened", screen="logs"),
     Action("follow_end", "end,G", "follow", "jump to the newest line and keep following",
            key_display="end", id="logs.follow", screen="logs"),
+    # the estate: one row per fleet
+    Action("select(-1)", "up", "select", "select the fleet above", group="select",
+           group_help="select the fleet above or below", id="estate.up", screen=ESTATE),
+    Action("select(1)", "down", "select", "select the fleet below", group="select",
+           id="estate.down", screen=ESTATE),
+    Action("open", "enter", "open", "open the selected fleet (escape comes back here)",
+           when=_chosen, palette="Open fleet {chosen}", palette_help="its generations and events",
+           id="estate.open", screen=ESTATE),
+    Action("close_filter", "escape", "close filter", when=lambda s: s.filtering, footer=False,
+           id="estate.close_filter", screen=ESTATE),
+    Action("clear_filter", "escape", "clear filter", "show every fleet again",
+           when=lambda s: s.filtered and not s.filtering, id="estate.clear_filter", screen=ESTATE),
+    Action("changes", "c", "changes",
+           "what changed across the estate, newest first: launches, shifts, rollouts…",
+           palette="What changed across the estate",
+           palette_help="every fleet's actions, merged by time", id="estate.changes",
+           screen=ESTATE),
+    Action("filter", "slash", "filter", "filter fleets by name, backend, version or attention",
+           key_display="/", palette="Filter fleets", palette_help="by name, backend, version or "
+           "attention", id="estate.filter", screen=ESTATE),
+    Action("help", "question_mark", "help", "every key, and what the glyphs mean",
+           key_display="?", palette="Help: keys and glyphs", id="estate.help", screen=ESTATE),
+    Action("quit", "q", "quit", "close Molt; the fleets keep running",
+           palette="Quit Molt", palette_help="the fleets keep running", id="estate.quit",
+           screen=ESTATE),
+    # what changed: every fleet's actions, newest first
+    Action("select(-1)", "up", "select", "select the change above", group="select",
+           group_help="select the change above or below", id="changes.up", screen=CHANGES),
+    Action("select(1)", "down", "select", "select the change below", group="select",
+           id="changes.down", screen=CHANGES),
+    Action("open", "enter", "open", "open that fleet with that change's generation selected",
+           id="changes.open", screen=CHANGES),
+    Action("since(1)", "plus", "since", "look further back (15m, 1h, 6h, 24h, 7d)",
+           group="since", group_help="look further back (+) or less far (-)", key_display="+",
+           id="changes.wider", screen=CHANGES),
+    Action("since(-1)", "minus", "since", "look less far back", group="since",
+           key_display="-", id="changes.narrower", screen=CHANGES),
+    Action("back", "escape", "back", "back to where the changes were opened", screen=CHANGES,
+           id="changes.back"),
 )  # fmt: skip
 
-KEY_NAMES = {"left": "←", "right": "→", "escape": "esc", "space": "space"}
+KEY_NAMES = {"left": "←", "right": "→", "up": "↑", "down": "↓", "escape": "esc",
+             "space": "space"}  # fmt: skip
 PALETTE_KEY = ("ctrl+p", "command palette", "every action and fleet, searchable")
 REFUSE = "refuse"  # the action a mutating key runs in read-only mode
 
@@ -272,22 +322,26 @@ def bindings(screen: str = FLEET, table: Iterable[Action] = TABLE) -> list[Bindi
     return made
 
 
-def enabled(action: str, state: Situation, table: Iterable[Action] = TABLE) -> bool:
+def enabled(
+    action: str, state: Situation, table: Iterable[Action] = TABLE, screen: str = FLEET
+) -> bool:
     """``check_action``: does ``action`` (a name, without its arguments) apply now?"""
     if action == REFUSE:
         return state.read_only
-    for row in _of(FLEET, table):
+    for row in _of(screen, table):
         if row.name == action:
             return not (row.mutating and state.read_only) and row.when(state)
     return True  # not a fleet-view key (the app's own, a modal's)
 
 
-def help_rows(read_only: bool, table: Iterable[Action] = TABLE) -> list[tuple[str, str, str]]:
+def help_rows(
+    read_only: bool, table: Iterable[Action] = TABLE, screen: str = FLEET
+) -> list[tuple[str, str, str]]:
     """(keys, what, more) per footer row, a group's keys in one row; then the keys the
     footer has no room for, and the palette."""
     rows: list[tuple[str, str, str]] = []
     previous: Action | None = None
-    listed = _of(FLEET, table)
+    listed = _of(screen, table)
     for row in listed:
         if not row.footer:
             continue
@@ -305,12 +359,16 @@ def help_rows(read_only: bool, table: Iterable[Action] = TABLE) -> list[tuple[st
 
 
 def palette_rows(
-    state: Situation, chosen: str | None, table: Iterable[Action] = TABLE
+    state: Situation,
+    chosen: str | None,
+    table: Iterable[Action] = TABLE,
+    screen: str = FLEET,
+    something: str = "the selected generation",
 ) -> list[tuple[str, str, str]]:
     """(title, help, action) per row the palette offers that applies now."""
-    named = chosen or "the selected generation"
+    named = chosen or something
     return [
         (row.palette.format(chosen=named), row.palette_help, row.action)
-        for row in _of(FLEET, table)
-        if row.palette and enabled(row.name, state, table)
+        for row in _of(screen, table)
+        if row.palette and enabled(row.name, state, table, screen)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 from collections.abc import Callable, Sequence
@@ -18,12 +19,15 @@ from backends.config.fleet_config import FleetConfig
 from backends.config.loading import load_config
 from backends.core.errors import BackendError
 from backends.core.model import utcnow
+from backends.engine.estate import Estate
 from backends.engine.session import FleetSession, Opener
 from backends.engine.updates import describe
 from tui import textual_private
 from tui.commands import FleetCommands
-from tui.formatting import goodbye
+from tui.formatting import goodbye, literal
 from tui.modals.quit import QuitChoice, QuitModal
+from tui.screens.changes import ChangesScreen
+from tui.screens.estate import EstateScreen
 from tui.screens.fleet import FleetScreen
 from tui.session_bridge import SessionBridge
 
@@ -38,9 +42,14 @@ class MoltApp(App[None]):
     each update to the screens that render that session, as :mod:`tui.messages`.
     Nothing here matters beyond the process: truth is re-read from the backend.
 
+    With several fleets the first screen is the estate (every fleet, one row each),
+    read by the App's :class:`Estate` through these same sessions — one per fleet,
+    whoever reads it; ``escape`` on a fleet view comes back to it.
+
     Args:
         fleets: the fleets Molt knows (molt.toml, or the built-in demo).
-        fleet: the one to open first (default: the first).
+        fleet: the one to open first (default: the estate when there are several, else
+            the only one).
         state_dir: where the local backend keeps its state.
         read_only: every session read-only: the backends write nothing at all.
         opener: ``(fleet, state_dir, *, read_only) → Backend`` (tests pass a synthetic one).
@@ -79,37 +88,115 @@ class MoltApp(App[None]):
         self.sessions: dict[str, FleetSession] = {}
         self.fleet_screens: dict[str, FleetScreen] = {}
         self.bridge = SessionBridge(self, lambda: list(self.fleet_screens.values()))
+        self.estate = Estate(
+            list(self.fleets.values()),
+            state_dir,
+            read_only=read_only,
+            session_for=self.session_for,
+            clock=clock,
+        )
+        self.estate_first = fleet is None and len(self.fleets) > 1
+        self.estate_screen: EstateScreen | None = None
         self.goodbye = ""
-        self._shown = ""  # the fleet on screen
+        self._shown = ""  # the fleet on screen ("" on the estate)
 
     def on_mount(self) -> None:
-        self.action_open_fleet(self.first_fleet)
+        if self.estate_first:
+            self.action_estate()
+        else:
+            self.action_open_fleet(self.first_fleet)
+
+    def session_for(self, fleet: FleetConfig) -> FleetSession:
+        """The App's one session on ``fleet``, opened (and followed) the first time it
+        is asked for: the estate reads through it, the fleet view renders it."""
+        name = fleet.name
+        if name not in self.sessions:
+            self.sessions[name] = FleetSession(
+                self.fleets[name], self.state_dir, read_only=self.read_only, opener=self.opener
+            )
+            self.bridge.follow(self.sessions[name])
+        return self.sessions[name]
 
     def action_open_fleet(self, name: str) -> None:
         """Show ``name`` in place of the fleet shown now (whose session goes on)."""
-        if name not in self.sessions:
-            try:
-                self.sessions[name] = FleetSession(
-                    self.fleets[name], self.state_dir, read_only=self.read_only, opener=self.opener
-                )
-            except BackendError as error:
-                title, message = describe(error)
-                self.notify(message, title=title, severity="error", markup=False)
-                return
-            self.bridge.follow(self.sessions[name])
-            screen = FleetScreen(
-                self.sessions[name], clock=self.clock, tz=self.tz, fleets=list(self.fleets.values())
-            )
+        try:
+            session = self.session_for(self.fleets[name])
+        except BackendError as error:
+            title, message = describe(error)
+            self.notify(literal(message), title=title, severity="error", markup=False)
+            return
+        if name not in self.fleet_screens:
+            fleets = list(self.fleets.values())
+            screen = FleetScreen(session, clock=self.clock, tz=self.tz, fleets=fleets)
             self.fleet_screens[name] = screen
             self.install_screen(screen, _screen_name(name))
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
+        self._to_base()
         self._shown = name
         if isinstance(self.screen, FleetScreen):
             self.switch_screen(_screen_name(name))
         else:
             self.push_screen(_screen_name(name))
-        self.bridge.resume(self.sessions[name])  # what came while another fleet showed
+        self.bridge.resume(session)  # what came while another fleet showed
+
+    def open_fleet_at(self, name: str, generation: str | None) -> None:
+        """Open ``name`` with ``generation`` selected (the changes view's ``enter``)."""
+        self.action_open_fleet(name)
+        screen = self.fleet_screens.get(name)
+        if screen is not None and generation:
+            screen.show_generation(generation)
+
+    def action_estate(self) -> None:
+        """Every fleet at once: back under the fleet view, or in its place (``--fleet``)."""
+        if self.estate_screen is None:
+            self.estate_screen = EstateScreen(
+                self.estate,
+                read_only=self.read_only,
+                clock=self.clock,
+                tz=self.tz,
+                preparing=lambda name: s.preparing if (s := self.sessions.get(name)) else "",
+            )
+            self.install_screen(self.estate_screen, "estate")
+            self._prepare_demo()
+        self._to_base()
+        if self._shown:
+            self.estate_screen.select(self._shown)  # the fleet the operator comes back from
+        self._shown = ""
+        if self.screen is self.estate_screen:
+            return
+        if isinstance(self.screen, FleetScreen) and self.estate_screen in self.screen_stack:
+            self.pop_screen()
+        elif isinstance(self.screen, FleetScreen):
+            self.switch_screen("estate")
+        else:
+            self.push_screen("estate")
+
+    def _prepare_demo(self) -> None:
+        """The built-in demo fleets launch their first generation on first use, as the
+        fleet view starts them: from the estate, all at once (their sessions follow
+        them from then on; the estate takes what they see)."""
+        for fleet in self.fleets.values():
+            if fleet.bootstrap_version is not None:
+                with contextlib.suppress(BackendError):  # the estate shows why
+                    self.session_for(fleet).start()
+
+    def action_changes(self) -> None:
+        """What changed across the estate, over the screen shown now."""
+        sessions: dict[str, FleetSession | str] = {}
+        for name, fleet in self.fleets.items():
+            try:
+                sessions[name] = self.session_for(fleet)
+            except BackendError as error:
+                title, message = describe(error)
+                sessions[name] = f"{title}: {message}"
+        self.push_screen(ChangesScreen(sessions, clock=self.clock, tz=self.tz))
+
+    def _to_base(self) -> None:
+        """Close what was opened over the fleet view or the estate (inspect, timeline,
+        changes): the next screen takes the place of what is under them."""
+        while len(self.screen_stack) > 1 and not isinstance(
+            self.screen, FleetScreen | EstateScreen
+        ):
+            self.pop_screen()
 
     def in_flight(self) -> list[FleetSession]:
         """The sessions with an operation in flight."""
@@ -136,8 +223,8 @@ class MoltApp(App[None]):
             for operation in session.in_flight
         ]
         shown = self.sessions.get(self._shown)
+        hints = [s.driver.quit_hint for s in self.sessions.values()]
         if shown is not None:
-            hints = [s.driver.quit_hint for s in self.sessions.values()]
             self.goodbye = goodbye(
                 shown.name,
                 shown.snapshot,
@@ -145,12 +232,18 @@ class MoltApp(App[None]):
                 hints,
                 cut_short if interrupted else [],
             )
+        elif self.sessions:  # from the estate: every fleet, and what was cut short anywhere
+            first = f"Molt closed; all {len(self.fleets)} fleets keep running."
+            first += "".join(f" {hint}" for hint in dict.fromkeys(h for h in hints if h))
+            cut = goodbye("", None, str, (), cut_short if interrupted else []).split("\n")[1:]
+            self.goodbye = "\n".join([first, *cut])  # what was cut short, worded as always
         self.exit()
 
     async def on_unmount(self) -> None:
         """Every session closed on the way out; an operation still in flight (quit now,
         or Molt ending otherwise) is interrupted and journaled so — never left dangling."""
         self.bridge.stop()
+        await self.estate.close()  # its reads in flight; the sessions are closed below
         sessions, self.sessions = list(self.sessions.values()), {}
         await asyncio.gather(*(s.close(interrupt=True) for s in sessions), return_exceptions=True)
 

@@ -78,7 +78,9 @@ def test_molt_in_tmux_follows_the_cli_and_acts_by_keys(state_dir: Path, terminal
     binary = Path(sys.executable).with_name("molt")
     # COLUMNS/LINES can leak in from the test runner's environment and would override
     # the 120×36 window the app really has
-    command = f"env -u COLUMNS -u LINES MOLT_STATE_DIR={shlex.quote(str(state_dir))} {binary}"
+    command = (  # --fleet: straight to the web fleet's view (the estate has its own test)
+        f"env -u COLUMNS -u LINES MOLT_STATE_DIR={shlex.quote(str(state_dir))} {binary} --fleet web"
+    )
     terminal.start(f"{command}; echo molt exited $?; sleep 600")
     # a fresh state dir: the demo fleet launches g1 on first use, with progress shown
     terminal.shows("g1  v1", "LIVE", "2/2 healthy", "weight 100%", timeout=60)

@@ -47,12 +47,15 @@ def make_app(
     clock: ManualClock,
     *,
     read_only: bool = False,
+    first: str | None = None,
     **backends: SyntheticBackend,
 ) -> MoltApp:
-    """The real app; ``backends`` adds more fleets by name."""
+    """The real app; ``backends`` adds more fleets by name (then the estate shows
+    first, unless ``first`` names the fleet to open, as ``--fleet`` does)."""
     by_name = {"web": backend, **backends}
     app = MoltApp(
         [synthetic_fleet(name) for name in by_name],
+        fleet=first,
         state_dir=Path("/nonexistent-molt-state"),
         read_only=read_only,
         opener=lambda fleet, _dir, *, read_only: by_name[fleet.name].open_as(read_only=read_only),

@@ -14,6 +14,8 @@ from tests.tui.conftest import make_app, ready, text_of, until
 from tests.tui.fleets import two_generations
 from tui.actions import KEY_NAMES, TABLE, Action, help_rows
 from tui.modals.help import HelpModal
+from tui.screens.changes import ChangesScreen
+from tui.screens.estate import EstateScreen
 from tui.screens.fleet import FleetScreen
 from tui.screens.inspect import InspectScreen
 from tui.screens.logs import LogsScreen
@@ -34,7 +36,9 @@ class Seen:
     async def look(self, pilot: Pilot[None]) -> None:
         screen = pilot.app.screen
         assert isinstance(screen, FleetScreen)
-        keys = screen.query_one(Footer).query("FooterKey, FooterLabel")  # what it draws
+        footer = screen.query_one(Footer)
+        await until(pilot, lambda: footer.query("FooterKey"))  # drawn for this state
+        keys = footer.query("FooterKey, FooterLabel")  # what it draws
         self.footer += "\n" + "\n".join(text_of(key) for key in keys)
         self.chosen.add(screen.selected or "")
         await pilot.press("ctrl+p")
@@ -61,12 +65,12 @@ async def test_every_row_is_a_binding_a_footer_key_a_help_row_and_a_command(
     backend: SyntheticBackend, clock: ManualClock
 ) -> None:
     screens = {"fleet": FleetScreen, "inspect": InspectScreen, "timeline": TimelineScreen}
-    screens["logs"] = LogsScreen
+    screens |= {"logs": LogsScreen, "estate": EstateScreen, "changes": ChangesScreen}
     for row in TABLE:
         bound = [(b.action, b.id) for b in screens[row.screen].BINDINGS if isinstance(b, Binding)]
         assert (row.action, row.id or row.name) in bound, row
     seen = Seen()
-    app = make_app(backend, clock, api=two_generations(clock))
+    app = make_app(backend, clock, first="web", api=two_generations(clock))
     async with app.run_test(size=WIDE) as pilot:
         await ready(pilot)
         await seen.look(pilot)  # g3 selected, nothing staged
@@ -96,3 +100,41 @@ async def test_every_row_is_a_binding_a_footer_key_a_help_row_and_a_command(
             assert seen.in_palette(row), row.action
     keys = [keys for keys, _, _ in help_rows(read_only=False)]
     assert keys[:3] == ["n", "← →", "+ -"] and keys[-1] == "ctrl+p"
+
+
+async def test_the_estate_and_changes_rows_are_footer_keys_help_rows_and_commands(clock) -> None:
+    from tests.tui.estate_fleets import api, estate_app, estate_ready, web
+
+    app = estate_app(clock, {"web": web(clock), "api": api(clock)})
+    footers = ""
+    async with app.run_test(size=WIDE) as pilot:
+        estate = await estate_ready(pilot)
+
+        async def footer_now() -> str:
+            footer = pilot.app.screen.query_one(Footer)
+            await until(pilot, lambda: footer.query("FooterKey"))
+            return "\n".join(text_of(k) for k in footer.query("FooterKey, FooterLabel"))
+
+        footers += await footer_now()
+        await pilot.press("slash", "w", "enter")  # a filter kept: clear it
+        footers += await footer_now()
+        await pilot.press("escape", "ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        options = app.screen.query_one(OptionList)
+        await until(pilot, lambda: options.option_count >= len(estate.palette_commands()))
+        palette = [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
+        await pilot.press("escape", "question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpModal))
+        shown_help = "\n".join(text_of(s) for s in app.screen.query(Static))
+        await pilot.press("escape", "c")
+        await until(pilot, lambda: type(app.screen).__name__ == "ChangesScreen")
+        footers += await footer_now()
+    for row in TABLE:
+        if row.screen in ("estate", "changes") and row.footer:
+            assert f"{row.description}" in footers, row.id
+        if row.screen == "estate" and row.footer:
+            key = KEY_NAMES.get(row.keys, row.key_display or row.keys)
+            assert row.description in shown_help and f"{key} " in shown_help, row.id
+        if row.screen == "estate" and row.palette:
+            title = row.palette.format(chosen="web")
+            assert any(p.startswith(title) for p in palette), row.id

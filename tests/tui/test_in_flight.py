@@ -42,7 +42,7 @@ async def test_f_during_a_retire_lets_it_finish_and_shows_it_on_return(backend, 
     backend.drained = asyncio.Event()  # g3 drains until the test has looked
     other = SyntheticBackend("api", clock=clock)
     other.add_generation("v7", 2, weight=100)
-    app = make_app(backend, clock, api=other)
+    app = make_app(backend, clock, first="web", api=other)
     async with app.run_test(size=(120, 36)) as pilot:
         await start_retire(pilot)
         await pilot.press("f", "down", "enter")  # to api

@@ -89,7 +89,7 @@ async def test_q_quits_and_says_the_fleet_keeps_running(app, backend):
 async def test_f_switches_fleets_and_the_palette_lists_every_action(backend, clock):
     other = SyntheticBackend("api", clock=clock)
     other.add_generation("v7", 2, weight=100)
-    app = make_app(backend, clock, api=other)
+    app = make_app(backend, clock, first="web", api=other)
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot)
         await pilot.press("ctrl+p")

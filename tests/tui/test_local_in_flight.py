@@ -73,7 +73,7 @@ async def test_f_during_a_local_retire_lets_it_finish():
     with state_dir_env() as state_dir, stubborn_artifact() as artifact:
         web = stubborn_fleet("web", artifact)
         await launch_two_healthy(web, state_dir)
-        app = MoltApp([web, local_fleet("api", count=1)], state_dir=state_dir)
+        app = MoltApp([web, local_fleet("api", count=1)], fleet="web", state_dir=state_dir)
         async with app.run_test(size=(120, 36)) as pilot:
             await start_retire(pilot)
             await pilot.press("f", "down", "enter")

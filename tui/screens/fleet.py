@@ -252,11 +252,7 @@ class FleetScreen(Screen[None]):
     def watch_selected(self) -> None:
         self._refresh_footer()
 
-    def watch_filtering(self) -> None:
-        self._refresh_footer()
-
-    def watch_rollout(self) -> None:
-        self._refresh_footer()
+    watch_filtering = watch_rollout = watch_selected
 
     def watch_staged(self, staged: dict[str, int] | None) -> None:
         text = staged_text(self.snapshot.weights, staged) if staged and self.snapshot else ""
@@ -351,6 +347,15 @@ class FleetScreen(Screen[None]):
     def action_select_generation(self, generation_id: str) -> None:
         self.selected = generation_id
 
+    def show_generation(self, generation_id: str) -> None:
+        """Select ``generation_id``, now or once it shows (the changes view's ``enter``)."""
+        if self.snapshot is not None and self.snapshot.generation(generation_id) is None:
+            self.notify(f"{generation_id} is no longer in the fleet (retired)", markup=False)
+        elif self.snapshot is not None:
+            self.selected = generation_id
+        else:
+            self._follow_launch = generation_id  # selected once the first read shows it
+
     def action_inspect(self) -> None:
         target = self.selected_generation
         if target is not None and self.snapshot is not None:
@@ -365,9 +370,7 @@ class FleetScreen(Screen[None]):
         self.query_one(EventsPane).close_filter(clear=True)
         self._filter_closed()
 
-    def action_clear_filter(self) -> None:
-        self.query_one(EventsPane).close_filter(clear=True)
-        self._filter_closed()
+    action_clear_filter = action_close_filter
 
     @on(EventsPane.FilterClosed)
     def _filter_closed(self) -> None:
@@ -381,6 +384,12 @@ class FleetScreen(Screen[None]):
     def _fleet_chosen(self, name: str | None) -> None:
         if name and name != self.fleet.name:
             self.call_later(self.run_action, f"app.open_fleet('{name}')")
+
+    async def action_estate(self) -> None:
+        await self.run_action("app.estate")
+
+    async def action_changes(self) -> None:
+        await self.run_action("app.changes")
 
     def action_help(self) -> None:
         self.app.push_screen(HelpModal(actions.help_rows(self.read_only), self.read_only))
