@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import statistics
 import sys
@@ -115,7 +116,7 @@ class Probe:
         while not self.painted_at or self.painted_at[-1] < moment:
             self.painted.clear()
             await self.painted.wait()
-        return next(t for t in self.painted_at[-200:] if t >= moment)
+        return self.painted_at[bisect.bisect_left(self.painted_at, moment)]
 
 
 def every_row_read(app: MoltApp, fleets: int) -> bool:
@@ -188,10 +189,10 @@ async def measure_app(
         traffic = sum(1 for r in rows if r.cells["req/s"] not in ("", "—"))
         await pilot.pause(REFRESH_EVERY * 1.5)  # the last cycle ends
         painted = []
-        for begin, handed in zip(
-            cycles.started[from_cycle:], cycles.handed[from_cycle:], strict=False
-        ):
-            painted.append(await probe.after(handed) - begin)
+        for handed in cycles.handed:  # each cycle's start: the last one before its end
+            begin = cycles.started[bisect.bisect_left(cycles.started, handed) - 1]
+            if len(cycles.started) > from_cycle and begin >= cycles.started[from_cycle]:
+                painted.append(await probe.after(handed) - begin)
         ssh_poll, aws_poll = per_cycle(cycles.calls_at[from_cycle:])
     return {
         "first": first,
