@@ -193,12 +193,15 @@ async def measure_app(
         while len(cycles.handed) < 2:  # one warm cycle done
             await pilot.pause(0.05)
         from_cycle = len(cycles.started)
+        paints = count_paints(screen)
         busy, cpu, wall = machine_busy(), time.process_time(), time.perf_counter()
         stalls: list[float] = []
         watching = asyncio.ensure_future(watch_loop(stalls))
         latencies = await press_keys(app, screen, probe, seconds)
         watching.cancel()
         cpu_share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        spans = max(1, len(cycles.started) - from_cycle)
+        paint_calls, paint_cpu = paints[0] / spans, paints[1] / spans
         machine = machine_busy(busy)
         table = screen.query_one(EstateTable)
         rows = [r for n in screen.summaries if (r := table.row(n)) is not None]
@@ -216,6 +219,7 @@ async def measure_app(
         "boot": boot,
         "painted": painted,
         "cycle_cpu": cycle_cpu,
+        "paint": (paint_calls, paint_cpu),
         "keys": latencies,
         "screen_poll": (ssh_poll, aws_poll),
         "traffic": traffic,
@@ -223,6 +227,21 @@ async def measure_app(
         "cpu_share": cpu_share,
         "machine": machine,
     }
+
+
+def count_paints(screen: EstateScreen) -> list[float]:
+    """[calls, CPU seconds] of the screen's ``paint()`` (every row rebuilt) from now on."""
+    counted = [0.0, 0.0]
+    real = screen.paint
+
+    def paint() -> None:
+        began = time.thread_time()
+        real()
+        counted[0] += 1
+        counted[1] += time.thread_time() - began
+
+    screen.paint = paint  # type: ignore[method-assign]
+    return counted
 
 
 async def watch_loop(stalls: list[float]) -> None:
@@ -387,6 +406,10 @@ def report(fleets: Fleets, results: dict[str, Any], loads: list[tuple[float, ...
         own = results["cycle_cpu"]
         print(f"| … the App's own CPU per cycle (reads, summaries, paints; its loop's thread), "
               f"median / max | {ms(statistics.median(own))} / {ms(max(own))} | | |")  # fmt: skip
+        calls, cpu = results["paint"]
+        print(f"| … of which the screen's `paint()` after each fleet's read (all rows "
+              f"rebuilt): calls / CPU per cycle "
+              f"| {calls:.0f} / {ms(cpu)} | | |")  # fmt: skip
     p95 = pct(every_key, 0.95)
     print(f"| key → paint while refreshing, p50 / p95 / max ({len(every_key)} keys) "
           f"| {ms(statistics.median(every_key))} / {ms(p95)} / {ms(max(every_key))} "
