@@ -197,7 +197,8 @@ async def measure_app(
         busy, cpu, wall = machine_busy(), time.process_time(), time.perf_counter()
         stalls: list[float] = []
         watching = asyncio.ensure_future(watch_loop(stalls))
-        latencies = await press_keys(app, screen, probe, seconds)
+        with SlowSteps() as slow:
+            latencies = await press_keys(app, screen, probe, seconds)
         watching.cancel()
         cpu_share = (time.process_time() - cpu) / (time.perf_counter() - wall)
         spans = max(1, len(cycles.started) - from_cycle)
@@ -220,6 +221,7 @@ async def measure_app(
         "painted": painted,
         "cycle_cpu": cycle_cpu,
         "paint": (paint_calls, paint_cpu),
+        "slow": sorted(slow.steps, reverse=True),
         "keys": latencies,
         "screen_poll": (ssh_poll, aws_poll),
         "traffic": traffic,
@@ -242,6 +244,34 @@ def count_paints(screen: EstateScreen) -> list[float]:
 
     screen.paint = paint  # type: ignore[method-assign]
     return counted
+
+
+class SlowSteps:
+    """The event loop's slowest steps (each callback or task step run), by what ran:
+    where a key press waits when the App itself is busy (``--slowest``)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[float, str]] = []
+        self._real = asyncio.events.Handle._run
+
+    def __enter__(self) -> SlowSteps:
+        real, steps = self._real, self.steps
+
+        def run(handle: asyncio.events.Handle) -> None:
+            began = time.thread_time()
+            real(handle)
+            took = time.thread_time() - began
+            if took > 0.02:
+                callback = handle._callback  # type: ignore[attr-defined]
+                owner = getattr(callback, "__self__", None)
+                what = repr(owner) if isinstance(owner, asyncio.Task) else repr(callback)
+                steps.append((took, what[:300]))
+
+        asyncio.events.Handle._run = run  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        asyncio.events.Handle._run = self._real  # type: ignore[method-assign]
 
 
 async def watch_loop(stalls: list[float]) -> None:
@@ -372,7 +402,9 @@ def verdict(value: float, target: float) -> str:
     return "met" if value <= target else "**missed**"
 
 
-def report(fleets: Fleets, results: dict[str, Any], loads: list[tuple[float, ...]]) -> bool:
+def report(
+    fleets: Fleets, results: dict[str, Any], loads: list[tuple[float, ...]], slowest_steps: int
+) -> bool:
     first, painted, keys = results["first"], results["painted"], results["keys"]
     cold, warm = results["cold"], results["warm"]
     every_key = keys["arrows"] + keys["typing"]
@@ -445,6 +477,11 @@ def report(fleets: Fleets, results: dict[str, Any], loads: list[tuple[float, ...
     print(f"| `molt status` (the binary, every fleet) | {results['cli']:.2f} s | | |")
     shown = " → ".join(" ".join(f"{x:.1f}" for x in load) for load in loads)
     print(f"| load average (1/5/15 min), start → end, {os.cpu_count()} cores | {shown} | | |")
+    if slowest_steps:
+        print(f"\nthe event loop's slowest steps while refreshing (CPU, of {len(results['slow'])} "
+              "over 20 ms):")  # fmt: skip
+        for took, what in results["slow"][:slowest_steps]:
+            print(f"  {ms(took)}  {what}")
     if results["unread"]:
         print(f"\nunreachable at the end: {', '.join(results['unread'])}")
     return (
@@ -462,6 +499,9 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=3, help="sshd hosts the SSH fleets share")
     parser.add_argument("--rate", type=float, default=5.0, help="requests/s on each fleet")
     parser.add_argument("--seconds", type=float, default=20.0, help="of key presses")
+    parser.add_argument(
+        "--slowest", type=int, default=0, help="print the event loop's N slowest steps"
+    )
     args = parser.parse_args()
     loads = [os.getloadavg()]
     print(f"starting {args.fleets + args.aws} fleets (3 generations each)…", flush=True)
@@ -497,7 +537,7 @@ def main() -> int:
         loads.append(os.getloadavg())
     finally:
         fleets.stop()
-    return 0 if report(fleets, results, loads) else 1
+    return 0 if report(fleets, results, loads, args.slowest) else 1
 
 
 if __name__ == "__main__":
