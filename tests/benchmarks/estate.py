@@ -222,6 +222,8 @@ async def measure_app(
         "cycle_cpu": cycle_cpu,
         "paint": (paint_calls, paint_cpu),
         "slow": sorted(slow.steps, reverse=True),
+        "by_kind": [(kind, cpu / spans) for kind, cpu in slow.by_kind.most_common(8)],
+        "ssh_kinds": dict(calls.ssh),
         "keys": latencies,
         "screen_poll": (ssh_poll, aws_poll),
         "traffic": traffic,
@@ -252,18 +254,24 @@ class SlowSteps:
 
     def __init__(self) -> None:
         self.steps: list[tuple[float, str]] = []
+        self.by_kind: Counter[str] = Counter()  # CPU seconds by task (coroutine) or callback
         self._real = asyncio.events.Handle._run
 
     def __enter__(self) -> SlowSteps:
-        real, steps = self._real, self.steps
+        real, steps, by_kind = self._real, self.steps, self.by_kind
 
         def run(handle: asyncio.events.Handle) -> None:
             began = time.thread_time()
             real(handle)
             took = time.thread_time() - began
+            callback = handle._callback  # type: ignore[attr-defined]
+            owner = getattr(callback, "__self__", None)
+            if isinstance(owner, asyncio.Task):
+                coro = owner.get_coro()
+                by_kind[getattr(coro, "__qualname__", repr(coro))] += took
+            else:
+                by_kind[getattr(callback, "__qualname__", repr(callback))] += took
             if took > 0.02:
-                callback = handle._callback  # type: ignore[attr-defined]
-                owner = getattr(callback, "__self__", None)
                 what = repr(owner) if isinstance(owner, asyncio.Task) else repr(callback)
                 steps.append((took, what[:300]))
 
@@ -482,6 +490,10 @@ def report(
               "over 20 ms):")  # fmt: skip
         for took, what in results["slow"][:slowest_steps]:
             print(f"  {ms(took)}  {what}")
+        print("the event loop's CPU per refresh cycle, by task or callback:")
+        for kind, cpu in results["by_kind"]:
+            print(f"  {ms(cpu)}  {kind}")
+        print(f"SSH calls by kind, whole run: {results['ssh_kinds']}")
     if results["unread"]:
         print(f"\nunreachable at the end: {', '.join(results['unread'])}")
     return (
