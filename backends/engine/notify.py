@@ -25,15 +25,17 @@ import asyncio
 import contextlib
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from backends.config.fleet_config import FleetConfig
 from backends.config.notify_settings import NotifySettings, Webhook
 from backends.contract import Backend
 from backends.core.clock import utcnow
 from backends.core.errors import BackendError
 from backends.core.journal import JournalRecord
+from backends.core.journal_view import JournalView
 from backends.core.locking import Lease, Locked
 from backends.core.model import FleetSnapshot
 from backends.core.notices import (
@@ -44,6 +46,7 @@ from backends.core.notices import (
     from_snapshot,
     payload,
 )
+from backends.engine.feed import Feed
 from backends.engine.problems import Problems
 from backends.engine.updates import AttentionChanged
 
@@ -55,6 +58,7 @@ ATTEMPTS = 3
 PAUSES = (1.0, 4.0)  # seconds between attempts
 QUEUE = 50  # notices waiting, per webhook and to be claimed
 KNOWN = 2000  # keys remembered (seen or told) by this process
+SETTLE = 10.0  # seconds a command that ends waits for its news to go out
 
 
 class Delivery:
@@ -279,3 +283,61 @@ class Notifier:
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
         await self._delivery.close()
+
+
+class Watched(Protocol):
+    """What :func:`telling` needs of a session (a :class:`FleetSession`)."""
+
+    @property
+    def fleet(self) -> FleetConfig: ...
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def feed(self) -> Feed: ...
+    @property
+    def journal_view(self) -> JournalView: ...
+    @property
+    def read_only(self) -> bool: ...
+    @property
+    def operator(self) -> str: ...
+    async def attention(self) -> AttentionChanged: ...
+
+
+@contextlib.asynccontextmanager
+async def telling(
+    session: Watched, report: Callable[[str], None] = lambda line: None
+) -> AsyncIterator[None]:
+    """Around a command that drives something to its end without following the fleet
+    (``molt rollout``): a look before (old news), a look after, and what it showed told
+    — within :data:`SETTLE` seconds — before the command returns. Interrupted (Ctrl-C),
+    it tells nothing."""
+    settings = session.fleet.notify
+    if settings is None or session.read_only:
+        yield
+        return
+    notifier = Notifier(
+        settings,
+        session.backend,
+        session.fleet.name,
+        session.feed.problems,
+        operator=lambda: session.operator or "molt",
+    )
+    notifier.report = report
+    notifier.start()
+
+    async def look() -> None:
+        with contextlib.suppress(BackendError):
+            notifier.looked(await session.attention(), session.journal_view.records())
+
+    await look()
+    try:
+        yield
+    except Exception:
+        await look()
+        await notifier.settle(SETTLE)
+        raise
+    else:
+        await look()
+        await notifier.settle(SETTLE)
+    finally:
+        await notifier.close()

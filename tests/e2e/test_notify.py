@@ -21,7 +21,8 @@ from backends.config.loading import load_config
 from backends.engine.session import FleetSession
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
-from tests.support.local import molt, molt_process
+from tests.support.load import keep_alive_load
+from tests.support.local import molt, molt_json, molt_process
 
 pytestmark = pytest.mark.slow
 
@@ -105,9 +106,9 @@ start_period = 10
     return config
 
 
-def launch(state_dir: Path, config: Path) -> None:
-    """g1 and g2, g1 carrying the traffic."""
-    for version in ("v1", "v2"):
+def launch(state_dir: Path, config: Path, second: str = "v2") -> None:
+    """g1 and g2 (version ``second``), g1 carrying the traffic."""
+    for version in ("v1", second):
         done = molt(state_dir, "launch", "web", "--version", version, "--wait", config=config)
         assert done.returncode == 0, done.stderr
     assert molt(state_dir, "promote", "web", "g1", config=config).returncode == 0
@@ -200,6 +201,35 @@ def test_a_receiver_that_fails_once_gets_the_event_after_a_retry(state_dir):
     assert receiver.tries == 2
     assert len(receiver.events("taint")) == 1, errors
     assert "failed" not in errors
+
+
+async def test_a_rollout_aborted_is_told_once_by_molt_rollout_and_a_watcher(state_dir):
+    with Receiver() as receiver:
+        config = write_config(state_dir, receiver.url)
+        launch(state_dir, config, second="v2-errors")  # fails a third of real requests
+        watchers = watching(state_dir, config, 1)
+        try:
+            assert molt(state_dir, "shift", "web", "g1=100", "g2=0", config=config).returncode == 0
+            entry = molt_json(state_dir, "status", "web", config=config)["entry"]
+            stop_load = asyncio.Event()
+            load = asyncio.create_task(keep_alive_load(f"http://{entry}/", 4, stop_load, 0))
+            try:
+                rolled = await asyncio.to_thread(
+                    molt, state_dir, "rollout", "web", "g2", "--steps", "10,100", "--bake", "8",
+                    config=config,
+                )  # fmt: skip
+            finally:
+                stop_load.set()
+                await load
+            assert rolled.returncode == 1, rolled.stderr  # aborted by the judge
+            # told by whichever saw it first: molt rollout, or the watcher
+            told = await asyncio.to_thread(until, lambda: receiver.events("rollout-aborted"), 20)
+            assert told, receiver.bodies
+            await asyncio.sleep(8)  # both have looked since: the other one stayed quiet
+        finally:
+            errors = stop(watchers)
+    (aborted,) = receiver.events("rollout-aborted")
+    assert "rollout of g2 aborted (by the rollout judge)" in str(aborted["text"]), errors
 
 
 async def test_a_receiver_that_never_answers_is_a_problem_and_slows_no_shift(state_dir):
