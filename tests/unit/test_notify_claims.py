@@ -1,0 +1,108 @@
+"""Who tells what: of several Molts seeing one happening, one claims it (the backend's
+own locks, never the fleet's); the first look is old news, and so is a happening seen too
+late; a look-only session never tells anything."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from backends.config.notify_settings import NotifySettings, Webhook
+from backends.core.journal import JournalRecord, Outcome
+from backends.core.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
+from backends.core.notices import Notice
+from backends.engine.notify import FRESH, Notifier
+from backends.engine.problems import Problems
+from backends.engine.session import FleetSession
+from backends.engine.updates import AttentionChanged
+from tests.support.synthetic import SyntheticBackend
+
+SETTINGS = NotifySettings(webhook=(Webhook(url="http://127.0.0.1:9/refused"),))
+
+
+def notifier(backend: SyntheticBackend) -> Notifier:
+    return Notifier(SETTINGS, backend, "web", Problems(lambda _: None), clock=backend.clock)
+
+
+def aborted(backend: SyntheticBackend) -> JournalRecord:
+    args = {"event": "abort", "generation": "g2", "judge": True}
+    return JournalRecord(
+        fleet="web",
+        action="rollout",
+        operator="alice",
+        args=args,
+        outcome=Outcome.OK,
+        at=backend.clock(),
+    )
+
+
+async def test_of_two_molts_one_claims_a_notice_and_the_fleet_lock_stays_free():
+    backend = SyntheticBackend()
+    notice = Notice("taint", "web", "taint:g1", "fleet web: g1 is tainted")
+    mine = await notifier(backend).claim(notice)
+    theirs = await notifier(backend.reopened(read_only=False)).claim(notice)
+    assert mine is not None and mine.lock.startswith("notify:") and mine.record == "taint:g1"
+    assert theirs is None
+    assert backend.leases.keys().isdisjoint({FLEET_LOCK, ROLLOUT_LOCK})
+
+
+async def test_a_claim_slot_held_for_another_notice_is_passed_over():
+    backend = SyntheticBackend()
+    first = Notice("taint", "web", "taint:g1", "")
+    held = await notifier(backend).claim(first)
+    assert held is not None
+    backend.leases.update(  # every other slot held for other happenings
+        {
+            f"notify:{i}": Lease.new("bob", "notify", f"other-{i}", lock=f"notify:{i}")
+            for i in range(8)
+        }
+    )
+    del backend.leases[held.lock]
+    again = await notifier(backend).claim(Notice("taint", "web", "taint:g2", ""))
+    assert again is not None and again.lock == held.lock
+
+
+async def test_the_first_look_is_old_news_then_each_new_record_is_told_once():
+    backend = SyntheticBackend()
+    telling = notifier(backend)
+    telling.start()
+    try:
+        before = aborted(backend)
+        telling.looked(AttentionChanged(None), [before])  # the first look: old news
+        backend.clock.advance(5)
+        after = aborted(backend)
+        telling.looked(AttentionChanged(None), [before, after])
+        telling.looked(AttentionChanged(None), [before, after])  # seen again: told once
+        await telling.settle(0.3)
+        assert telling.sent == 1
+        assert [lease.record for lease in backend.leases.values()] == [
+            f"rollout-aborted:{after.id}"
+        ]
+    finally:
+        await telling.close()
+
+
+async def test_a_happening_seen_too_late_is_not_told():
+    backend = SyntheticBackend()
+    telling = notifier(backend)
+    telling.start()
+    try:
+        telling.looked(AttentionChanged(None), [])
+        late = aborted(backend)
+        backend.clock.advance(FRESH + 1)  # this Molt's reads failed for a while
+        telling.looked(AttentionChanged(None), [late])
+        await telling.settle(0.3)
+        assert telling.sent == 0
+    finally:
+        await telling.close()
+
+
+async def test_only_a_started_session_with_write_access_tells():
+    backend = SyntheticBackend()
+    backend.config = replace(backend.config, notify=SETTINGS)
+    async with FleetSession.around(backend.reopened(read_only=True)) as looking:
+        looking.start()
+        assert looking.notifier is None  # a look never writes: a claim is a write
+    async with FleetSession.around(backend) as session:
+        assert session.notifier is None  # not started: the CLI's one-shot reads
+        session.start()
+        assert session.notifier is not None
