@@ -58,7 +58,12 @@ ATTEMPTS = 3
 PAUSES = (1.0, 4.0)  # seconds between attempts
 QUEUE = 50  # notices waiting, per webhook and to be claimed
 KNOWN = 2000  # keys remembered (seen or told) by this process
+RETRY_CLAIM = 10.0  # seconds between tries while every claim slot is held
 SETTLE = 10.0  # seconds a command that ends waits for its news to go out
+
+
+class ClaimsHeld(BackendError):
+    """Every notify:N lock of the fleet is held (a burst of events): try again soon."""
 
 
 class Delivery:
@@ -81,7 +86,9 @@ class Delivery:
                 await asyncio.sleep(PAUSES[min(attempt, len(PAUSES)) - 1])
             try:
                 timeout = aiohttp.ClientTimeout(total=hook.timeout)
-                async with self._client.post(hook.url, json=body, timeout=timeout) as answer:
+                async with self._client.post(
+                    hook.url, json=body, timeout=timeout, allow_redirects=False
+                ) as answer:
                     if 200 <= answer.status < 300:
                         return ""
                     why = f"HTTP {answer.status}"
@@ -136,6 +143,7 @@ class Notifier:
         #: the first look is in (what it showed is old news, never told)
         self.looked_once = False
         self._claims: asyncio.Queue[Notice] = asyncio.Queue(QUEUE)
+        self._retry_until: dict[str, float] = {}  # claims tried again while every slot is held
         self._queues = {i: asyncio.Queue[Notice](QUEUE) for i in range(len(settings.webhook))}
         self._delivery = Delivery()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -198,10 +206,15 @@ class Notifier:
     async def _claimed(self, notice: Notice) -> None:
         try:
             lease = await self.claim(notice)
+        except ClaimsHeld as error:
+            self._again_later(notice, error)
+            return
         except BackendError as error:
             self._failed("notify claim", f"notify: cannot claim {notice.key}: {error.message}")
             return
+        self._retry_until.pop(notice.key, None)
         self.problems.clear("notify claim")
+        self.problems.clear("notify")
         if lease is not None:  # else another Molt tells it
             self.sent += 1
             self._spawn(self._hold(lease))
@@ -233,7 +246,24 @@ class Notifier:
             except Locked as error:
                 if error.holder is not None and error.holder.record == notice.key:
                     return None
-        raise BackendError(f"all {CLAIM_SLOTS} notify claims of fleet {self.fleet} are held")
+        raise ClaimsHeld(f"all {CLAIM_SLOTS} notify claims of fleet {self.fleet} are held")
+
+    def _again_later(self, notice: Notice, error: ClaimsHeld) -> None:
+        """Every slot held: try again every :data:`RETRY_CLAIM` seconds while the event
+        is fresh (a slot frees within :data:`HOLD` seconds)."""
+        now = asyncio.get_running_loop().time()
+        until = self._retry_until.setdefault(notice.key, now + FRESH)
+        if now >= until or len(self._retry_until) > QUEUE:
+            self._retry_until.pop(notice.key, None)
+            self._failed("notify claim", f"notify: {notice.key} not told: {error.message}")
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(RETRY_CLAIM)
+            with contextlib.suppress(asyncio.QueueFull):
+                self._claims.put_nowait(notice)
+
+        self._spawn(later())
 
     async def _hold(self, lease: Lease) -> None:
         try:
