@@ -64,7 +64,9 @@ class Webhook:
         if not ok:
             raise ConfigError("url must be an http:// or https:// address with a host")
         if self.format not in FORMATS:
-            raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}")
+            raise ConfigError(
+                f"format must be one of {', '.join(FORMATS)}, not {self.format[:40]!r}"
+            )
         if not self.events:
             raise ConfigError(f"events must name at least one of: {', '.join(EVENTS)}")
         for event in self.events:

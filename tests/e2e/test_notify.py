@@ -88,8 +88,13 @@ def silent_receiver() -> Iterator[str]:
         listener.close()
 
 
-def write_config(state_dir: Path, *hooks: str, extra: str = "") -> Path:
-    webhooks = "".join(f'[[notify.webhook]]\nurl = "{url}"\ntimeout = 2\n{extra}' for url in hooks)
+def write_config(state_dir: Path, *hooks: str) -> Path:
+    """A local fleet of the demo app; each of ``hooks`` is a webhook's url, with
+    ``|format`` after it for another format than JSON."""
+    webhooks = "".join(
+        f'[[notify.webhook]]\nurl = "{url}"\nformat = "{form or "json"}"\ntimeout = 2\n'
+        for url, _, form in (hook.partition("|") for hook in hooks)
+    )
     config = state_dir / "molt.toml"
     config.write_text(
         f"""[fleets.web]
@@ -267,17 +272,26 @@ async def wait_until(condition: Callable[[], bool], timeout: float) -> None:
 
 
 def test_molt_notify_test_says_how_each_webhook_answered(state_dir):
-    with Receiver() as good, Receiver(500) as bad:
-        config = write_config(state_dir, good.url, bad.url)
+    with Receiver() as good, Receiver() as slack, Receiver(500) as bad:
+        config = write_config(state_dir, good.url, slack.url + "|slack", bad.url)
         done = molt(state_dir, "notify", "test", config=config)
+        as_json = molt(state_dir, "notify", "test", "--json", config=config)
     assert done.returncode == 1, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines == [
+    assert done.stdout.splitlines() == [
         f"http://127.0.0.1:{good.server.server_port} (json): ok",
+        f"http://127.0.0.1:{slack.server.server_port} (slack): ok",
         f"http://127.0.0.1:{bad.server.server_port} (json): failed: HTTP 500 (1 try)",
     ]
-    assert good.bodies[0]["event"] == "test"
-    assert "SECRET" not in done.stdout + done.stderr
+    assert good.bodies[0]["event"] == "test" and good.bodies[0]["fleet"] == "example"
+    assert slack.bodies[0] == {"text": good.bodies[0]["text"]}  # Slack's shape
+    assert as_json.returncode == 1
+    answers = json.loads(as_json.stdout)["webhooks"]
+    assert [(a["ok"], a["error"]) for a in answers] == [
+        (True, None),
+        (True, None),
+        (False, "HTTP 500 (1 try)"),
+    ]
+    assert "SECRET" not in done.stdout + done.stderr + as_json.stdout
 
 
 def test_molt_notify_test_with_no_section_says_how_to_add_one(state_dir):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from backends.config.notify_settings import NotifySettings, Webhook
 from backends.core.journal import JournalRecord, Outcome
 from backends.core.locking import FLEET_LOCK, ROLLOUT_LOCK, Lease
 from backends.core.notices import Notice
-from backends.engine.notify import FRESH, Notifier
+from backends.engine.notify import FRESH, ClaimsHeld, Notifier
 from backends.engine.problems import Problems
 from backends.engine.session import FleetSession
 from backends.engine.updates import AttentionChanged
@@ -106,3 +108,16 @@ async def test_only_a_started_session_with_write_access_tells():
         assert session.notifier is None  # not started: the CLI's one-shot reads
         session.start()
         assert session.notifier is not None
+
+
+async def test_every_slot_held_for_other_events_is_said_not_taken():
+    backend = SyntheticBackend()
+    backend.leases.update(
+        {
+            f"notify:{i}": Lease.new("bob", "notify", f"other-{i}", lock=f"notify:{i}")
+            for i in range(8)
+        }
+    )
+    with pytest.raises(ClaimsHeld):
+        await notifier(backend).claim(Notice("taint", "web", "taint:g2", ""))
+    assert all(lease.holder == "bob" for lease in backend.leases.values())
