@@ -21,6 +21,12 @@ from tests.support.synthetic import SyntheticBackend
 SETTINGS = NotifySettings(webhook=(Webhook(url="http://127.0.0.1:9/refused"),))
 
 
+def hold_every_slot(backend: SyntheticBackend) -> None:
+    """Every notify:N lock held by another Molt, for other events."""
+    for i in range(8):
+        backend.leases[f"notify:{i}"] = Lease.new("bob", "notify", f"other-{i}", lock=f"notify:{i}")
+
+
 def notifier(backend: SyntheticBackend) -> Notifier:
     return Notifier(SETTINGS, backend, "web", Problems(lambda _: None), clock=backend.clock)
 
@@ -49,18 +55,10 @@ async def test_of_two_molts_one_claims_a_notice_and_the_fleet_lock_stays_free():
 
 async def test_a_claim_slot_held_for_another_notice_is_passed_over():
     backend = SyntheticBackend()
-    first = Notice("taint", "web", "taint:g1", "")
-    held = await notifier(backend).claim(first)
-    assert held is not None
-    backend.leases.update(  # every other slot held for other happenings
-        {
-            f"notify:{i}": Lease.new("bob", "notify", f"other-{i}", lock=f"notify:{i}")
-            for i in range(8)
-        }
-    )
-    del backend.leases[held.lock]
-    again = await notifier(backend).claim(Notice("taint", "web", "taint:g2", ""))
-    assert again is not None and again.lock == held.lock
+    hold_every_slot(backend)
+    del backend.leases["notify:5"]  # the one slot free
+    claimed = await notifier(backend).claim(Notice("taint", "web", "taint:g2", ""))
+    assert claimed is not None and claimed.lock == "notify:5"
 
 
 async def test_the_first_look_is_old_news_then_each_new_record_is_told_once():
@@ -112,12 +110,7 @@ async def test_only_a_started_session_with_write_access_tells():
 
 async def test_every_slot_held_for_other_events_is_said_not_taken():
     backend = SyntheticBackend()
-    backend.leases.update(
-        {
-            f"notify:{i}": Lease.new("bob", "notify", f"other-{i}", lock=f"notify:{i}")
-            for i in range(8)
-        }
-    )
+    hold_every_slot(backend)
     with pytest.raises(ClaimsHeld):
         await notifier(backend).claim(Notice("taint", "web", "taint:g2", ""))
     assert all(lease.holder == "bob" for lease in backend.leases.values())
