@@ -178,7 +178,9 @@ class Notifier:
             if notice.key in self._known:
                 continue
             self._remember(notice.key)
-            if old or not self.settings.wanting(notice.event):
+            if old and (notice.at is None or notice.at < self._since):
+                continue  # the first look's, from before this Molt began watching
+            if not self.settings.wanting(notice.event):
                 continue
             if notice.at is not None and (
                 (now - notice.at).total_seconds() > FRESH or notice.at < self._since

@@ -63,10 +63,11 @@ async def test_a_claim_slot_held_for_another_notice_is_passed_over():
 
 async def test_the_first_look_is_old_news_then_each_new_record_is_told_once():
     backend = SyntheticBackend()
-    telling = notifier(backend)
+    before = aborted(backend)
+    backend.clock.advance(5)
+    telling = notifier(backend)  # this Molt begins watching
     telling.start()
     try:
-        before = aborted(backend)
         telling.looked(AttentionChanged(None), [before])  # the first look: old news
         backend.clock.advance(5)
         after = aborted(backend)
@@ -114,3 +115,17 @@ async def test_every_slot_held_for_other_events_is_said_not_taken():
     with pytest.raises(ClaimsHeld):
         await notifier(backend).claim(Notice("taint", "web", "taint:g2", ""))
     assert all(lease.holder == "bob" for lease in backend.leases.values())
+
+
+async def test_what_happened_after_it_began_watching_is_news_even_in_its_first_look():
+    backend = SyntheticBackend()
+    telling = notifier(backend)
+    telling.start()
+    try:
+        backend.clock.advance(1)
+        meanwhile = aborted(backend)  # journaled while the first look was under way
+        telling.looked(AttentionChanged(None), [meanwhile])
+        await telling.settle(0.3)
+        assert telling.sent == 1
+    finally:
+        await telling.close()
