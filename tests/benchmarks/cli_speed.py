@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MOLT = str(Path(sys.executable).with_name("molt"))
 COMMANDS = (
     ("--version",),
-    ("status", "demo"),
-    ("status", "demo", "--json"),
-    ("history", "demo"),
+    ("status", "web"),
+    ("status", "web", "--json"),
+    ("history", "web"),
 )
 
 
@@ -58,7 +58,7 @@ def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="molt-speed-"))
     env = {**os.environ, "MOLT_STATE_DIR": str(state), "XDG_CONFIG_HOME": str(state / "cfg")}
     try:
-        timed([MOLT, "status", "demo"], env)  # the demo and its agent come up once
+        timed([MOLT, "status", "web"], env)  # the demo and its agent come up once
         rows = []
         for command in COMMANDS:
             times = sorted(timed([MOLT, *command], env) for _ in range(args.runs))
