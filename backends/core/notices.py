@@ -175,10 +175,14 @@ def sample(fleet: str = "example") -> Notice:
 
 
 def payload(notice: Notice, form: str, sent_at: datetime) -> dict[str, Any]:
-    """What a webhook of format ``form`` gets: Slack's ``{"text": ...}``, or Molt's
-    own object (``event``, ``fleet``, ``key``, ``text``, ``at``, ``details``)."""
+    """What a webhook of format ``form`` gets: Slack's ``{"text": ...}`` (``&``, ``<``
+    and ``>`` escaped), or Molt's own object (``event``, ``fleet``, ``key``, ``text``,
+    ``at``, ``details``)."""
     if form == "slack":
-        return {"text": notice.text}
+        # Slack reads <…> as links and mentions: outside text (a reason, a file name)
+        # is escaped as its docs ask, so it shows literally
+        text = notice.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return {"text": text}
     return {
         "event": notice.event,
         "fleet": notice.fleet,

@@ -95,3 +95,11 @@ def test_payloads_slack_and_json():
     assert body["key"] == notice.key and body["text"] == notice.text
     assert body["at"] == "2026-11-26T14:00:00.000Z"  # when it happened, not when sent
     assert body["details"]["generation"] == "g3"
+
+
+def test_slack_shows_outside_text_literally():
+    drift = ["local: changed <!channel> & app.py"]
+    (notice,) = from_records("web", [record("verify", generation="g1", drift=drift)])
+    text = payload(notice, "slack", T0)["text"]
+    assert text == "fleet web: g1 is tainted — local: changed &lt;!channel&gt; &amp; app.py"
+    assert payload(notice, "json", T0)["text"] == notice.text  # JSON carries it as it is
