@@ -48,7 +48,7 @@ from backends.core.notices import (
 )
 from backends.engine.feed import Feed
 from backends.engine.problems import Problems
-from backends.engine.updates import AttentionChanged
+from backends.engine.updates import AttentionChanged, describe
 
 CLAIM_SLOTS = 8  # the notify:N locks a fleet may hold at once
 FRESH = 300.0  # seconds: a happening first seen later than this after it is not told
@@ -211,8 +211,9 @@ class Notifier:
         except ClaimsHeld as error:
             self._again_later(notice, error)
             return
-        except BackendError as error:
-            self._failed("notify claim", f"notify: cannot claim {notice.key}: {error.message}")
+        except Exception as error:  # shown; the claimer goes on with the next event
+            _, why = describe(error)
+            self._failed("notify claim", f"notify: cannot claim {notice.key}: {why}")
             return
         self._retry_until.pop(notice.key, None)
         self.problems.clear("notify claim")
@@ -281,6 +282,8 @@ class Notifier:
             notice = await queue.get()
             try:
                 why = await self._delivery.post(hook, notice)
+            except Exception as error:  # shown (never its text: it may hold the URL)
+                why = f"unexpected {type(error).__name__}"
             finally:
                 queue.task_done()
             if why:
