@@ -129,3 +129,24 @@ async def test_what_happened_after_it_began_watching_is_news_even_in_its_first_l
         assert telling.sent == 1
     finally:
         await telling.close()
+
+
+async def test_an_action_cut_short_and_a_lock_held_too_long_are_told_once_seen():
+    backend = SyntheticBackend()
+    telling = notifier(backend)  # lock_held_minutes: 30 by default
+    telling.start()
+    try:
+        old = JournalRecord(fleet="web", action="retire", operator="bob", args={"generation": "g1"})
+        lock = replace(Lease.new("carol", "launch v9", "rec-launch"), since=backend.clock.now)
+        telling.looked(AttentionChanged(None, (old,), lock), [])  # already cut: old news
+        cut = JournalRecord(fleet="web", action="launch", operator="bob", args={})
+        telling.looked(AttentionChanged(None, (old, cut), lock), [])
+        backend.clock.advance(31 * 60)  # carol's launch has held the lock for 31 minutes
+        telling.looked(AttentionChanged(None, (old, cut), lock), [])
+        await telling.settle(0.3)
+        assert sorted(lease.record for lease in backend.leases.values()) == [
+            f"interrupted:{cut.id}",
+            "lock-held:rec-launch",
+        ]
+    finally:
+        await telling.close()
