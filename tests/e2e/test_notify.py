@@ -129,7 +129,7 @@ def hand_edit(state_dir: Path, generation: str) -> None:
     app.chmod(mode)
 
 
-def until(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+def until(condition: Callable[[], object], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -142,16 +142,17 @@ class Watcher:
     """A ``molt watch web`` process, its lines read as they come."""
 
     def __init__(self, state_dir: Path, config: Path) -> None:
-        self.process = molt_process(state_dir, "watch", "web", "--timeout", "120", config=config)
+        self.process = molt_process(state_dir, "watch", "web", "--timeout", "600", config=config)
         self.lines: list[str] = []
         stdout = self.process.stdout
         assert stdout is not None
         threading.Thread(target=lambda: self.lines.extend(stdout), daemon=True).start()
 
     def stop(self) -> str:
+        """Stop it; what it said on stderr (its stdout is the reader thread's)."""
         self.process.terminate()
-        _, errors = self.process.communicate(timeout=30)
-        return errors
+        self.process.wait(timeout=30)
+        return self.process.stderr.read() if self.process.stderr else ""
 
 
 def watching(state_dir: Path, config: Path, count: int) -> list[Watcher]:
