@@ -114,6 +114,11 @@ class FleetSession:
         return self.feed.problems.text
 
     @property
+    def read_problem(self) -> str:
+        """What keeps the session from reading its fleet (a failing webhook does not)."""
+        return self.feed.problems.reading
+
+    @property
     def drift(self) -> dict[str, tuple[str, ...]]:
         """Generation → drift found (journaled, or seen by this read-only session)."""
         return self.feed.drift

@@ -150,3 +150,11 @@ async def test_an_action_cut_short_and_a_lock_held_too_long_are_told_once_seen()
         ]
     finally:
         await telling.close()
+
+
+def test_a_failing_webhook_is_a_problem_but_not_a_fleet_that_cannot_be_read():
+    problems = Problems(lambda _: None)
+    problems.set("notify 0", "notify: webhook https://hooks.slack.com failed: HTTP 500 (3 tries)")
+    assert problems.text.startswith("notify: webhook") and problems.reading == ""
+    problems.set("read", "Unreachable: no answer")
+    assert problems.reading == "Unreachable: no answer"  # what the estate shows as unreachable
