@@ -19,7 +19,7 @@ import pytest
 
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
-from tests.support.local import molt, state_dir_env
+from tests.support.local import agent_pids, molt, state_dir_env
 
 pytestmark = pytest.mark.slow
 
@@ -144,3 +144,14 @@ def test_report_has_a_section_per_fleet(estate):
     assert any(h.startswith("# web: ") for h in headings)
     assert "Molt could not read hung: no answer in 5 s" in done.stdout
     assert "| g1 | v7 | live | 100% | 1/1 |" in done.stdout  # api's generations now
+
+
+def test_a_look_at_the_demo_launches_nothing(state_dir):
+    """No molt.toml: the two demo fleets. A look shows them as they are (empty) — the
+    demo's first generation is launched by opening a fleet, never by a look at all."""
+    for _ in range(2):
+        done = molt(state_dir, "status", "--json")
+        assert done.returncode == 0, done.stderr
+        shown = {f["fleet"]: f["generations"] for f in json.loads(done.stdout)}
+        assert shown == {"web": [], "api": []}
+    assert agent_pids(state_dir)[1] == []  # no instance was started
