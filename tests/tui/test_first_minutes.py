@@ -1,12 +1,14 @@
 """Issue 21, "the first five minutes": what a newcomer meets in the fleet view — a
 footer that keeps `?` and `q` however narrow, the selected column always in view,
 `escape` clearing a kept filter, a help that scrolls and explains every glyph, a
-rollout named wherever it is driven, a launch dialog that starts from what is live."""
+rollout named wherever it is driven, a launch dialog that starts from what is live and
+fits 80×24."""
 
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Input, Label, Static
+from textual.geometry import Region
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from backends.core.locking import ROLLOUT_LOCK
 from backends.core.model import Health
@@ -179,9 +181,7 @@ def attention_text(pilot) -> str:
     return " ".join(text_of(bar).split()) if bar.display else ""  # its lines wrap
 
 
-async def test_a_rollout_driven_from_the_cli_is_named_on_the_attention_line(
-    clock, monkeypatch
-):
+async def test_a_rollout_driven_from_the_cli_is_named_on_the_attention_line(clock, monkeypatch):
     monkeypatch.setattr("backends.engine.feed.ATTENTION_EVERY", 0.1)
     backend = two_generations(clock)
     backend.set_traffic("g1", 41, 0.001, 18)
@@ -234,3 +234,38 @@ async def test_a_rollout_this_molt_drives_says_so(clock, monkeypatch):
         await pilot.press("R", "y")
         line = "↠ rollout of g2 against g1: running, step 1/4 (10%) — driven by this Molt"
         await until(pilot, lambda: line in attention_text(pilot), timeout=20)
+
+
+async def open_launch(pilot) -> LaunchModal:
+    await ready(pilot)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(pilot.app.screen, LaunchModal))
+    await pilot.pause()
+    return pilot.app.screen
+
+
+def within_screen(widget, size: tuple[int, int]) -> bool:
+    region = widget.region
+    return region.width > 0 and region.height > 0 and Region(0, 0, *size).contains_region(region)
+
+
+async def test_the_launch_dialog_fits_80_by_24(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_launch(pilot)
+        dialog = modal.query_one(".dialog")
+        fields = [*modal.query(Input), *modal.query(Button)]
+        assert len(fields) == 6  # version, instances, note, artifact; launch, cancel
+        assert [f.id for f in fields if not dialog.region.contains_region(f.region)] == []
+        assert all(within_screen(f, (80, 24)) for f in fields)
+        assert dialog.max_scroll_y == 0  # all of it shown, nothing to scroll to
+
+
+async def test_the_launch_dialog_scrolls_to_its_buttons_when_shorter(app):
+    async with app.run_test(size=(80, 16)) as pilot:
+        modal = await open_launch(pilot)
+        dialog = modal.query_one(".dialog")
+        assert dialog.region.bottom <= 16 and dialog.max_scroll_y > 0
+        launch = modal.query_one("#launch", Button)
+        launch.focus()  # as tab reaches it
+        await until(pilot, lambda: dialog.region.contains_region(launch.region))
+        assert within_screen(launch, (80, 16))
