@@ -6,6 +6,7 @@ fits 80×24."""
 
 from __future__ import annotations
 
+import pytest
 from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.widgets import Button, Footer, Input, Label, Static
@@ -86,17 +87,23 @@ async def test_footer_groups_are_spaced_like_single_keys(app):
 
 
 def fully_shown(pilot) -> bool:
-    """The selected column lies inside the strip's visible region, drawn."""
+    """The selected column lies inside the strip's visible region and is what the screen
+    shows at its four corners (nothing scrolled over it, nothing cut), drawn."""
     screen = pilot.app.screen
     strip = screen.query_one(GenerationStrip)
     column = strip.column(screen.selected)
     if column is None or not column.region.width:
         return False
-    visible = strip.scrollable_content_region
-    inside = visible.contains_region(column.region)
+    region = column.region
+    if not strip.scrollable_content_region.contains_region(region):
+        return False
+    corners = [(x, y) for x in (region.x, region.right - 1) for y in (region.y, region.bottom - 1)]
+    for x, y in corners:
+        widget, _ = screen.get_widget_at(x, y)
+        if widget is not column and column not in widget.ancestors:
+            return False
     lines = text_of(column).splitlines()
-    drawn = len(lines) > 2 and any(line.strip(" │┃") for line in lines[1:-1])
-    return inside and drawn
+    return len(lines) > 2 and any(line.strip(" │┃") for line in lines[1:-1])
 
 
 def seven_generations(clock: ManualClock) -> SyntheticBackend:
@@ -107,17 +114,23 @@ def seven_generations(clock: ManualClock) -> SyntheticBackend:
     return backend
 
 
-async def test_launching_an_eighth_generation_scrolls_it_into_view(clock):
+@pytest.mark.parametrize("size", [(140, 36), (80, 24)])
+async def test_launching_an_eighth_generation_scrolls_it_into_view(clock, size):
     backend = seven_generations(clock)
     app = make_app(backend, clock)
-    async with app.run_test(size=(140, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         screen = await ready(pilot)
-        await pilot.press("left", "left")  # away from the newest, as an operator would be
+        strip = screen.query_one(GenerationStrip)
+        await pilot.press("left", "left", "left")  # away from the newest, as one would be
+        await pilot.pause(0.2)
+        assert screen.selected == "g4" and fully_shown(pilot)
+        away = strip.scroll_x
         await pilot.press("n", "v", "8", "enter")
         await until(pilot, lambda: screen.selected == "g8")
-        await until(pilot, lambda: fully_shown(pilot))
+        await until(pilot, lambda: fully_shown(pilot))  # as it is selected
+        assert strip.scroll_x > away  # the strip scrolled to it: it was out of view
         await pilot.pause(0.2)
-        assert fully_shown(pilot)
+        assert screen.selected == "g8" and fully_shown(pilot)  # and it stays so
 
 
 async def test_the_selected_column_stays_in_view_through_a_resize(clock):
