@@ -1,4 +1,4 @@
-# Molt — `make run` opens the TUI on the demo fleet; `make test` runs the whole suite.
+# Molt — `make run` opens the TUI on the demo (fleets web and api); `make test` runs the whole suite.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv

@@ -211,7 +211,7 @@ async def shoot_incident(state_dir: Path) -> None:
             await save("rollout", "right")
             session.abort_rollout("screenshots done")
             await until(lambda: not session.in_flight, "the rollout ended")
-            edited = state_dir / "fleets" / "demo" / "g1" / "tree" / "app.py"
+            edited = state_dir / "fleets" / "web" / "g1" / "tree" / "app.py"
             edited.chmod(0o644)
             with edited.open("a") as source:
                 source.write("# hot fix, 3 a.m.\n")  # the edit that makes a server a pet

@@ -15,7 +15,10 @@ import platformdirs
 from backends.core.errors import ConfigError
 from backends.core.rollout import Plan
 
-DEMO_FLEET = "demo"
+#: the built-in demo's fleets (no molt.toml), each bootstrapping its own g1 on first use
+DEMO_FLEETS = ("web", "api")
+#: the demo fleet a command names when it names none
+DEMO_FLEET = DEMO_FLEETS[0]
 
 
 def default_state_dir() -> Path:
@@ -61,5 +64,5 @@ class MoltConfig:
             return self.fleets[name]
         except KeyError:
             known = ", ".join(self.fleets) or "none"
-            where = f"in {self.path}" if self.path else "(no molt.toml: only the demo fleet)"
+            where = f"in {self.path}" if self.path else "(no molt.toml: only the demo fleets)"
             raise ConfigError(f"unknown fleet {name!r} {where}; known fleets: {known}") from None

@@ -76,13 +76,12 @@ def find_config(explicit: str | None) -> Path | None:
 
 
 def load_config(explicit: str | None = None) -> MoltConfig:
-    """Read and check molt.toml, or describe the built-in demo fleet when there is none."""
+    """Read and check molt.toml, or describe the built-in demo fleets when there is none."""
     path = find_config(explicit)
     if path is None:
-        from backends.local.demo import demo_fleet  # only the demo needs the local driver
+        from backends.local.demo import demo_fleets  # only the demo needs the local driver
 
-        demo = demo_fleet()
-        return MoltConfig(fleets={demo.name: demo})
+        return MoltConfig(fleets={demo.name: demo for demo in demo_fleets()})
     return MoltConfig(fleets=parse_fleets(read_toml(path), path), path=path)
 
 

@@ -1,6 +1,7 @@
-"""The built-in demo's first steps: on first use the demo fleet launches and promotes its
-first generation, so a newcomer sees a live fleet at once. Once anything was done to
-the fleet (even retiring everything), it is left as the operator made it."""
+"""The built-in demo's first steps: on first use each demo fleet launches and promotes
+its first generation, so a newcomer sees live fleets at once. Once anything was done to
+a fleet (even retiring everything), it is left as the operator made it. Each fleet has
+a lock of its own, so the demo's fleets start side by side, not one after the other."""
 
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ async def prepare(
 ) -> None:
     """Launch and promote the demo fleet's first generation if the fleet is new (no
     generation, no journal); a fleet with no ``bootstrap_version``, or a read-only
-    session, is left alone. Under a file lock in ``state_dir``."""
+    session, is left alone. Under the fleet's own file lock in ``state_dir``."""
     if config.bootstrap_version is None or fleet.backend.read_only:
         return
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with (state_dir / "bootstrap.lock").open("w") as lock:
+    with (state_dir / f"bootstrap-{config.name}.lock").open("w") as lock:
         # two Molts started at once on a fresh state dir must not both launch g1
         await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
         if (await fleet.backend.snapshot()).generations:

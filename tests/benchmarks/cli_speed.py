@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MOLT = str(Path(sys.executable).with_name("molt"))
 COMMANDS = (
     ("--version",),
-    ("status", "demo"),
-    ("status", "demo", "--json"),
-    ("history", "demo"),
+    ("status", "web"),
+    ("status", "web", "--json"),
+    ("history", "web"),
 )
 #: what ``molt status`` on a local fleet imports (tests/unit/test_status_imports.py)
 STATUS_PATH = ("tui.cli.main", "tui.cli.verbs", "tui.cli.reading", "backends.local.driver")
@@ -84,7 +84,7 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(state / "pycache")
     try:
-        timed([MOLT, "status", "demo"], env)  # the demo and its agent come up once
+        timed([MOLT, "status", "web"], env)  # the demo and its agent come up once
         rows = []
         for command in COMMANDS:
             timed([MOLT, *command], env)  # its bytecode written, not timed

@@ -18,15 +18,15 @@ def test_a_backends_folder_in_the_working_directory_is_not_imported(state_dir, t
     for package in (planted, planted / "local"):
         (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
     (planted / "local" / "agent.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
-    done = molt(state_dir, "status", cwd=tmp_path)
+    done = molt(state_dir, "status", "web", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "demo" in done.stdout and not marker.exists()
+    assert "web" in done.stdout and not marker.exists()
 
 
 def test_a_state_dir_writable_by_others_is_refused(state_dir):
     state_dir.chmod(0o777)
     try:
-        done = molt(state_dir, "status")
+        done = molt(state_dir, "status", "web")
     finally:
         state_dir.chmod(0o700)
     assert done.returncode == 2

@@ -15,10 +15,10 @@ pytestmark = pytest.mark.slow
 def test_diff_names_a_file_added_between_two_generations(state_dir, tmp_path):
     build = shutil.copytree(demo_artifact(), tmp_path / "build")
     (build / "feature_flags.json").write_text('{"checkout": true}\n')
-    launched = molt(state_dir, "launch", "demo", "--version", "v2", "--artifact", str(build),
+    launched = molt(state_dir, "launch", "web", "--version", "v2", "--artifact", str(build),
                     "--note", "checkout flag", "--count", "1")
     assert launched.returncode == 0, launched.stderr
-    done = molt(state_dir, "diff", "demo", "g1", "g2")
+    done = molt(state_dir, "diff", "web", "g1", "g2")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "g1 (v1) → g2 (v2)"
@@ -31,12 +31,12 @@ def test_diff_names_a_file_added_between_two_generations(state_dir, tmp_path):
 
 
 def test_diff_against_a_retired_generation_uses_what_the_journal_kept(state_dir):
-    launched = molt(state_dir, "launch", "demo", "--version", "v2", "--count", "1", "--wait")
+    launched = molt(state_dir, "launch", "web", "--version", "v2", "--count", "1", "--wait")
     assert launched.returncode == 0, launched.stderr
-    assert molt(state_dir, "promote", "demo", "g2").returncode == 0
-    retired = molt(state_dir, "retire", "demo", "g1")
+    assert molt(state_dir, "promote", "web", "g2").returncode == 0
+    retired = molt(state_dir, "retire", "web", "g1")
     assert retired.returncode == 0, retired.stderr
-    done = molt(state_dir, "diff", "demo", "g1", "g2")
+    done = molt(state_dir, "diff", "web", "g1", "g2")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[:2] == [
@@ -46,5 +46,5 @@ def test_diff_against_a_retired_generation_uses_what_the_journal_kept(state_dir)
     assert "~ version: v1 → v2" in lines
     assert "~ note: built-in demo: first generation → " in lines
     assert not [line for line in lines[2:] if "files" in line or "digest" in line]  # same artifact
-    unknown = molt(state_dir, "diff", "demo", "g9", "g2")
+    unknown = molt(state_dir, "diff", "web", "g9", "g2")
     assert unknown.returncode == 1 and "no generation g9" in unknown.stderr

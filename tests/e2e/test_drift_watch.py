@@ -17,9 +17,9 @@ TAINT = "! g1 is tainted (retire it; launch a new generation): local: changed ap
 
 
 def test_a_hand_edit_shows_in_status_within_seconds(state_dir):
-    first = molt_json(state_dir, "status", "demo")  # the demo fleet, launched and clean
+    first = molt_json(state_dir, "status", "web")  # the demo fleet, launched and clean
     assert not first["generations"][0]["tainted"]
-    app = state_dir / "fleets" / "demo" / "g1" / "tree" / "app.py"
+    app = state_dir / "fleets" / "web" / "g1" / "tree" / "app.py"
     mode = app.stat().st_mode
     app.chmod(0o644)
     with app.open("a") as edited:  # a hot fix typed in during an outage
@@ -30,9 +30,9 @@ def test_a_hand_edit_shows_in_status_within_seconds(state_dir):
     # each look is a whole `molt status` process: on a busy machine the looks themselves
     # are slow, so when the agent noticed is read from its journal record (below)
     while TAINT not in shown and time.monotonic() - edited_at < 30:
-        shown = molt(state_dir, "status", "demo").stdout
+        shown = molt(state_dir, "status", "web").stdout
     assert TAINT in shown, f"no taint {time.monotonic() - edited_at:.1f} s after the edit:\n{shown}"
-    records = molt_json(state_dir, "history", "demo")["records"]
+    records = molt_json(state_dir, "history", "web")["records"]
     noticed = [r for r in records if r["action"] == "verify"]
     assert [r["args"]["drift"] for r in noticed] == [["local: changed app.py"]]  # once
     took = (datetime.fromisoformat(noticed[0]["at"]) - edited_wall).total_seconds()

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_history_check_names_a_record_edited_in_the_store(state_dir):
-    assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0  # bootstraps, then shifts
-    intact = molt(state_dir, "history", "demo", "--check")
+    assert molt(state_dir, "shift", "web", "g1=100").returncode == 0  # bootstraps, then shifts
+    intact = molt(state_dir, "history", "web", "--check")
     assert intact.returncode == 0, intact.stderr
     assert "chain intact" in intact.stdout
     with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
@@ -38,19 +38,19 @@ def test_history_check_names_a_record_edited_in_the_store(state_dir):
             (line.replace('"promote"', '"shift"'), seq),
         )
         db.commit()
-    broken = molt(state_dir, "history", "demo", "--check")
+    broken = molt(state_dir, "history", "web", "--check")
     assert broken.returncode == 1
     (said,) = broken.stderr.strip().splitlines()
-    assert said.startswith("molt: the journal of demo is broken: record 3 (id ")
+    assert said.startswith("molt: the journal of web is broken: record 3 (id ")
     assert "was edited" in said
 
 
 def test_agent_stop_is_journaled(state_dir):
-    assert molt(state_dir, "status").returncode == 0
+    assert molt(state_dir, "status", "web").returncode == 0
     assert molt(state_dir, "agent", "stop", "--yes").returncode == 0
-    records = molt_json(state_dir, "history", "demo")["records"]  # starts a new agent
+    records = molt_json(state_dir, "history", "web")["records"]  # starts a new agent
     assert [(r["action"], r["outcome"]) for r in records][-1] == ("agent stop", "ok")
-    assert molt(state_dir, "history", "demo", "--check").returncode == 0
+    assert molt(state_dir, "history", "web", "--check").returncode == 0
 
 
 # an attacker with the store (sqlite3 on state.db) but not the agent ---------------------
@@ -66,21 +66,20 @@ def _rewrite(state_dir, lines: list[str]) -> None:
     with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
         db.execute("DELETE FROM journal")
         db.executemany(
-            "INSERT INTO journal (fleet, record) VALUES ('demo', ?)", [(x,) for x in lines]
+            "INSERT INTO journal (fleet, record) VALUES ('web', ?)", [(x,) for x in lines]
         )
         db.commit()
 
 
-
 def _fails(state_dir, *words: str) -> None:
     """``history --check`` fails naming ``words``: piped, on a terminal and in JSON."""
-    piped = molt(state_dir, "history", "demo", "--check")
+    piped = molt(state_dir, "history", "web", "--check")
     assert piped.returncode == 1, piped.stdout
-    assert piped.stderr.startswith("molt: the journal of demo is broken: ")
+    assert piped.stderr.startswith("molt: the journal of web is broken: ")
     assert all(w in piped.stderr for w in words), piped.stderr
-    code, shown = on_terminal(state_dir, "history", "demo", "--check")
+    code, shown = on_terminal(state_dir, "history", "web", "--check")
     assert code == 1 and all(w in shown for w in words), shown
-    as_json = molt(state_dir, "history", "demo", "--check", "--json")
+    as_json = molt(state_dir, "history", "web", "--check", "--json")
     assert as_json.returncode == 1
     found = json.loads(as_json.stdout)
     assert found["intact"] is False and found["anchored"] == "the local agent"
@@ -88,7 +87,7 @@ def _fails(state_dir, *words: str) -> None:
 
 
 def test_check_fails_on_a_truncated_journal(state_dir):
-    assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0
+    assert molt(state_dir, "shift", "web", "g1=100").returncode == 0
     with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
         db.execute("DELETE FROM journal WHERE seq > (SELECT MAX(seq) - 2 FROM journal)")
         db.commit()
@@ -96,7 +95,7 @@ def test_check_fails_on_a_truncated_journal(state_dir):
 
 
 def test_check_fails_on_a_journal_rechained_with_molts_own_hashing(state_dir):
-    assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0
+    assert molt(state_dir, "shift", "web", "g1=100").returncode == 0
     lines = [line for _, line in _rows(state_dir)]
     _rewrite(state_dir, rechain(lines, lambda data: data | {"operator": "mallory"}))
     assert chain.check([line for _, line in _rows(state_dir)]).records == len(lines)
@@ -104,10 +103,10 @@ def test_check_fails_on_a_journal_rechained_with_molts_own_hashing(state_dir):
 
 
 def test_check_fails_when_a_drift_record_is_deleted(state_dir):
-    assert molt(state_dir, "verify", "demo").returncode == 0
-    app = state_dir / "fleets" / "demo" / "g1" / "tree" / "app.py"
+    assert molt(state_dir, "verify", "web").returncode == 0
+    app = state_dir / "fleets" / "web" / "g1" / "tree" / "app.py"
     app.chmod(0o644)
-    assert molt(state_dir, "verify", "demo").returncode == 1  # journaled: g1 is tainted
+    assert molt(state_dir, "verify", "web").returncode == 1  # journaled: g1 is tainted
     # the agent's file watch journals the same drift on its own: once it has, no drift
     # record can land after the deletion below
     wait_for(lambda: any('"file watch"' in line for _, line in _rows(state_dir)), timeout=30)
@@ -120,22 +119,22 @@ def test_check_fails_when_a_drift_record_is_deleted(state_dir):
 
 
 def test_an_unhashed_row_before_the_first_fails_and_shows_unverified(state_dir):
-    assert molt(state_dir, "status", "demo").returncode == 0
+    assert molt(state_dir, "status", "web").returncode == 0
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     forged = JournalRecord(
-        "demo", "retire", "eve", {"generation": "g1"}, outcome=Outcome.OK, at=an_hour_ago
+        "web", "retire", "eve", {"generation": "g1"}, outcome=Outcome.OK, at=an_hour_ago
     )
     with contextlib.closing(sqlite3.connect(state_dir / "state.db")) as db:
-        insert = "INSERT INTO journal (seq, fleet, record) VALUES (0, 'demo', ?)"
+        insert = "INSERT INTO journal (seq, fleet, record) VALUES (0, 'web', ?)"
         db.execute(insert, (forged.to_line(),))
         db.commit()
     _fails(state_dir, "1 records carry no hash (record 1)")
-    shown = molt(state_dir, "history", "demo").stdout.splitlines()
+    shown = molt(state_dir, "history", "web").stdout.splitlines()
     assert "eve" in shown[0] and "[UNVERIFIED] retire g1" in shown[0]
     assert not any("[UNVERIFIED]" in line for line in shown[1:])
-    report = molt(state_dir, "report", "demo", "--since", "2h").stdout
+    report = molt(state_dir, "report", "web", "--since", "2h").stdout
     assert "**eve** [UNVERIFIED] retire g1" in report
-    assert molt_json(state_dir, "history", "demo")["records"][0]["unverified"] is True
+    assert molt_json(state_dir, "history", "web")["records"][0]["unverified"] is True
 
 
 def on_terminal(state_dir, *args: str) -> tuple[int, str]:
@@ -154,10 +153,10 @@ def on_terminal(state_dir, *args: str) -> tuple[int, str]:
 
 
 def test_an_intact_journal_checks_intact_with_and_without_read_only(state_dir):
-    assert molt(state_dir, "shift", "demo", "g1=100").returncode == 0
+    assert molt(state_dir, "shift", "web", "g1=100").returncode == 0
     for flags in ((), ("--read-only",)):
-        intact = molt(state_dir, *flags, "history", "demo", "--check")
+        intact = molt(state_dir, *flags, "history", "web", "--check")
         assert intact.returncode == 0, (flags, intact.stderr)
         assert "chain intact" in intact.stdout
-        as_json = molt_json(state_dir, *flags, "history", "demo", "--check")
+        as_json = molt_json(state_dir, *flags, "history", "web", "--check")
         assert as_json["intact"] is True and as_json["anchored"] == "the local agent"

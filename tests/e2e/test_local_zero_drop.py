@@ -31,15 +31,15 @@ async def run_molt(state_dir: Path, *args: str) -> None:
 
 
 async def test_no_request_fails_through_a_whole_release(state_dir):
-    entry = molt_json(state_dir, "status", "demo")["entry"]
+    entry = molt_json(state_dir, "status", "web")["entry"]
     stop, tally = asyncio.Event(), Tally()
     load = asyncio.create_task(keep_alive_load(f"http://{entry}/", 8, stop, 10_000, tally))
     await until(tally.every_client_answered, what="the load to be up")
-    await run_molt(state_dir, "launch", "demo", "--version", "v2", "--count", "2", "--wait")
+    await run_molt(state_dir, "launch", "web", "--version", "v2", "--count", "2", "--wait")
     for weights in (("g1=90", "g2=10"), ("g1=50", "g2=50"), ("g1=0", "g2=100")):
-        await run_molt(state_dir, "shift", "demo", *weights)
+        await run_molt(state_dir, "shift", "web", *weights)
         await asyncio.sleep(1.0)  # a second of traffic at these weights
-    await run_molt(state_dir, "retire", "demo", "g1")
+    await run_molt(state_dir, "retire", "web", "g1")
     await asyncio.sleep(0.5)  # and some after the retire
     stop.set()
     tally = await load

@@ -48,8 +48,8 @@ def test_the_wheel_in_a_fresh_venv_runs_the_demo_from_anywhere(state_dir: Path, 
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     assert run([molt, "--version"], elsewhere, home).stdout == f"molt {version}\n"
 
-    status = json.loads(run([molt, "status", "demo", "--json"], elsewhere, home).stdout)
-    assert status["fleet"] == "demo"
+    status = json.loads(run([molt, "status", "web", "--json"], elsewhere, home).stdout)
+    assert status["fleet"] == "web"
     assert [(g["id"], g["weight"]) for g in status["generations"]] == [("g1", 100)]
     agent = json.loads(run([molt, "agent", "status", "--json"], elsewhere, home).stdout)
     assert agent["state_dir"] == str(state_dir)

@@ -52,7 +52,7 @@ def test_a_changed_listen_is_reported_and_nothing_moves(state_dir):
 
 
 def test_read_only_never_starts_the_agent(state_dir):
-    looked = molt(state_dir, "--read-only", "status")
+    looked = molt(state_dir, "--read-only", "status", "web")
     assert looked.returncode == 1
     assert looked.stderr.strip().startswith("molt: no local agent is running for")
     assert len(looked.stderr.strip().splitlines()) == 1

@@ -83,7 +83,7 @@ def test_molt_in_tmux_follows_the_cli_and_acts_by_keys(state_dir: Path, terminal
     # a fresh state dir: the demo fleet launches g1 on first use, with progress shown
     terminal.shows("g1  v1", "LIVE", "2/2 healthy", "weight 100%", timeout=60)
 
-    launched = molt(state_dir, "launch", "demo", "--version", "v2", "--wait")
+    launched = molt(state_dir, "launch", "web", "--version", "v2", "--wait")
     assert launched.returncode == 0, launched.stderr
     terminal.shows("g2  v2", "launch v2 → g2")  # no key pressed: it streamed in
     wait_for(lambda: terminal.screen().count("2/2 healthy") == 2, timeout=15)
@@ -99,12 +99,12 @@ def test_molt_in_tmux_follows_the_cli_and_acts_by_keys(state_dir: Path, terminal
     terminal.press("g", "1", "Enter")
     terminal.gone("g1  v1", timeout=30)
 
-    status = json.loads(molt(state_dir, "status", "--json").stdout)
+    status = json.loads(molt(state_dir, "status", "web", "--json").stdout)
     assert [(g["id"], g["weight"]) for g in status["generations"]] == [("g2", 100)]
 
     terminal.press("q")
     screen = terminal.shows("molt exited 0")
-    assert "the demo fleet keeps running" in screen
+    assert "the web fleet keeps running" in screen
 
 
 def _weights(screen: str) -> list[str]:

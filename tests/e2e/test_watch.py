@@ -13,16 +13,16 @@ pytestmark = pytest.mark.slow
 
 
 def test_watch_until_healthy_then_until_promoted(state_dir):
-    assert molt(state_dir, "status").returncode == 0  # the demo fleet, g1 live
-    waiting = molt_process(state_dir, "watch", "demo", "--until", "healthy:g2", "--timeout", "60")
-    assert molt(state_dir, "launch", "demo", "--version", "v2").returncode == 0
+    assert molt(state_dir, "status", "web").returncode == 0  # the demo fleet, g1 live
+    waiting = molt_process(state_dir, "watch", "web", "--until", "healthy:g2", "--timeout", "60")
+    assert molt(state_dir, "launch", "web", "--version", "v2").returncode == 0
     out, err = waiting.communicate(timeout=90)
     assert waiting.returncode == 0, err
     assert "g2   g2-1 pending → healthy" in out or "g2-1 pending → healthy" in out
     promoted = molt_process(
-        state_dir, "watch", "demo", "--until", "weight:g2=100", "--timeout", "60", "--json"
+        state_dir, "watch", "web", "--until", "weight:g2=100", "--timeout", "60", "--json"
     )
-    assert molt(state_dir, "promote", "demo", "g2").returncode == 0
+    assert molt(state_dir, "promote", "web", "g2").returncode == 0
     out, err = promoted.communicate(timeout=90)
     assert promoted.returncode == 0, err
     lines = [json.loads(line) for line in out.splitlines()]  # every line one JSON object
@@ -32,7 +32,7 @@ def test_watch_until_healthy_then_until_promoted(state_dir):
 
 
 def test_watch_gives_up_after_its_timeout_naming_what_it_waited_for(state_dir):
-    done = molt(state_dir, "watch", "demo", "--until", "weight:g1=50", "--timeout", "3")
+    done = molt(state_dir, "watch", "web", "--until", "weight:g1=50", "--timeout", "3")
     assert done.returncode == 1
     (said,) = done.stderr.strip().splitlines()
     expected = "molt: --until weight:g1=50 did not happen within 3 s: g1 at 100 (waiting for 50)"
@@ -40,5 +40,5 @@ def test_watch_gives_up_after_its_timeout_naming_what_it_waited_for(state_dir):
 
 
 def test_a_malformed_condition_is_a_usage_error(state_dir):
-    done = molt(state_dir, "watch", "demo", "--until", "fast:g1")
+    done = molt(state_dir, "watch", "web", "--until", "fast:g1")
     assert done.returncode == 2 and "healthy:GEN or weight:GEN=PCT" in done.stderr

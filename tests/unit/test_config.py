@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.config.fleet_config import DEMO_FLEET
+from backends.config.fleet_config import DEMO_FLEETS
 from backends.config.loading import load_config
 from backends.core.errors import ConfigError, shown
 
@@ -42,13 +42,16 @@ def test_a_local_fleet_with_defaults(tmp_path):
     assert web.settings.health.healthy_threshold == 2
 
 
-def test_without_a_config_the_demo_fleet(tmp_path, monkeypatch):
+def test_without_a_config_the_demo_fleets(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nothing"))
     config = load_config(None)
-    assert list(config.fleets) == [DEMO_FLEET]
-    assert config.fleet(None).bootstrap_version == "v1"
-    assert config.fleet(None).settings.listen == "127.0.0.1:8080"
+    assert list(config.fleets) == list(DEMO_FLEETS) == ["web", "api"]
+    assert config.fleet(None).name == "web"
+    assert [f.bootstrap_version for f in config.fleets.values()] == ["v1", "v1"]
+    listens = [f.settings.listen for f in config.fleets.values()]
+    assert listens == ["127.0.0.1:8080", "127.0.0.1:8081"]
+    assert all(f.settings.listen_fallback for f in config.fleets.values())
 
 
 @pytest.mark.parametrize(

@@ -4,50 +4,28 @@ and never write (a difference is reported with the command that applies it)."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
-from typing import Any
 
 import humanize
 
 from backends.core.baseline import worse_than_baseline
 from backends.core.errors import OperationFailed
 from backends.core.interrupted import again
-from backends.core.journal import JournalRecord
 from backends.core.model import FleetSnapshot, iso, utcnow
-from backends.core.rollout import Rollout, RolloutState, judge_now
-from backends.core.taint import annotate
+from backends.core.rollout import RolloutState, judge_now
 from backends.core.text import printable
 from backends.core.traffic import ms_text, percent_text, rate_text
 from backends.engine.session import FleetSession
+from backends.engine.status import read_status, status_json, target
 from tui.cli.output import emit
 
 
-def _rollout_json(rollout: Rollout | None, snapshot: FleetSnapshot) -> dict[str, Any] | None:
-    """The rollout with its evidence: judged now while it runs, as journaled once ended."""
-    if rollout is None:
-        return None
-    judged = judge_now(rollout, snapshot, utcnow())
-    evidence = judged.evidence_json() if judged is not None else list(rollout.checks)
-    return {**rollout.to_json(), "evidence": evidence}
-
-
 async def status(args: argparse.Namespace, session: FleetSession) -> int:
-    await session.read()
-    seen = await session.attention()  # the journal: rollout, interrupted actions, drift
-    snapshot = annotate(
-        session.snapshot or await session.read(), session.drift, session.fleet.max_age, utcnow()
-    )
-    snapshot = replace(snapshot, differences=await session.backend.differences(snapshot))
+    read = await read_status(session)
+    now = utcnow()
+    snapshot, seen = read.snapshot, read.seen
     holder, cut, rolling = seen.lock, seen.interrupted, seen.rollout
     if args.json:
-        emit(
-            {
-                **snapshot.to_json(),
-                "lock": holder.shown_json() if holder is not None else None,
-                "interrupted": [_cut_json(r) for r in cut],
-                "rollout": _rollout_json(rolling, snapshot),
-            }
-        )
+        emit(status_json(read, now))
         return 0
     print(format_status(snapshot))
     if holder is not None:
@@ -63,34 +41,16 @@ async def status(args: argparse.Namespace, session: FleetSession) -> int:
                 else ""
             )
         )
-        judged = judge_now(rolling, snapshot, utcnow())
+        judged = judge_now(rolling, snapshot, now)
         if judged is not None:
             print(f"! evidence: {judged.text()}")
     for record in cut:
         print(
-            f"! interrupted: {record.operator} {record.action} {_target(record)} at "
+            f"! interrupted: {record.operator} {record.action} {target(record)} at "
             f"{iso(record.at)} never finished (Molt was stopped mid-way); "
             f"`{again(record, session.name)}` finishes it"
         )
     return 0
-
-
-def _target(record: JournalRecord) -> str:
-    args = record.args
-    if "weights" in args:
-        return " ".join(f"{g}={w}" for g, w in args["weights"].items())
-    return str(args.get("generation") or args.get("version") or "")
-
-
-def _cut_json(record: JournalRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "action": record.action,
-        "target": _target(record),
-        "by": record.operator,
-        "at": iso(record.at),
-        "outcome": record.outcome.value,
-    }
 
 
 def format_status(snapshot: FleetSnapshot) -> str:
