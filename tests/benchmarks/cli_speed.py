@@ -1,5 +1,5 @@
 """How fast the headless CLI answers, the way a script or a prompt calls it: the real
-``molt`` binary, a fresh process each time, on the demo fleet (its agent already up).
+``molt`` binary, a fresh process each time, on the demo fleets (their agent already up).
 
 Run: .venv/bin/python tests/benchmarks/cli_speed.py [--runs 20]
 
@@ -26,9 +26,10 @@ COMMANDS = (
     ("--version",),
     ("status", "web"),
     ("status", "web", "--json"),
+    ("status",),  # the estate: both demo fleets, web and api
     ("history", "web"),
 )
-#: what ``molt status`` on a local fleet imports (tests/unit/test_status_imports.py)
+#: what ``molt status web`` imports (tests/unit/test_status_imports.py)
 STATUS_PATH = ("tui.cli.main", "tui.cli.verbs", "tui.cli.reading", "backends.local.driver")
 
 

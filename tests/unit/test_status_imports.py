@@ -11,19 +11,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
-# The path ``molt status`` takes on the demo fleet up to the verb itself: parse, load
-# the configuration, open a session (the driver is loaded by name), find the verb.
+# The path ``molt status [FLEET]`` takes on the demo fleets up to the verb itself:
+# parse, load the configuration, open each session it reads (its driver loaded by name),
+# find the verb — one fleet's, or the estate's when no fleet is named.
 STATUS_PATH = """
 import sys
 from tui.cli import main, verbs
 from backends.config.loading import load_config
 from backends.engine.session import FleetSession
-args = main.build_parser().parse_args(["status", "demo"])
+args = main.build_parser().parse_args(sys.argv[1:])
 config = load_config(args.config)
-session = FleetSession(config.fleet("demo"), config.state_dir, read_only=False)
-verbs.verb(verbs.COMMANDS[args.command])
+estate = verbs.across_estate(args, config)
+named = list(config.fleets.values()) if estate else [config.fleet(args.fleet)]
+sessions = [FleetSession(fleet, config.state_dir, read_only=False) for fleet in named]
+verbs.verb((verbs.ESTATE_COMMANDS if estate else verbs.COMMANDS)[args.command])
 print("\\n".join(sorted(sys.modules)))
 """
 
@@ -46,13 +51,15 @@ NEVER = (
     "backends.core.rollout_judge",
     "backends.core.events",  # what following a fleet yields; a look follows nothing
     "backends.core.event_json",
+    "backends.core.report",  # `molt report`'s
     "backends.local.agent",
     "backends.local.launching",
     "backends.local.processes",
 )
 
 
-def test_status_imports_nothing_it_does_not_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("argv", [["status", "web"], ["status"]], ids=["fleet", "estate"])
+def test_status_imports_nothing_it_does_not_run(tmp_path: Path, argv: list[str]) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -60,7 +67,7 @@ def test_status_imports_nothing_it_does_not_run(tmp_path: Path) -> None:
         "XDG_CONFIG_HOME": str(tmp_path / "config"),  # no molt.toml: the demo
     }
     done = subprocess.run(
-        [sys.executable, "-c", STATUS_PATH],
+        [sys.executable, "-c", STATUS_PATH, *argv],
         cwd=tmp_path,
         env=env,
         capture_output=True,
