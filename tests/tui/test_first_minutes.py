@@ -257,6 +257,11 @@ async def open_launch(pilot) -> LaunchModal:
     return pilot.app.screen
 
 
+def in_view(dialog, widget) -> bool:
+    """``widget`` lies within what the dialog shows (inside its border and padding)."""
+    return dialog.scrollable_content_region.contains_region(widget.region)
+
+
 def within_screen(widget, size: tuple[int, int]) -> bool:
     region = widget.region
     return region.width > 0 and region.height > 0 and Region(0, 0, *size).contains_region(region)
@@ -268,7 +273,7 @@ async def test_the_launch_dialog_fits_80_by_24(app):
         dialog = modal.query_one(".dialog")
         fields = [*modal.query(Input), *modal.query(Button)]
         assert len(fields) == 6  # version, instances, note, artifact; launch, cancel
-        assert [f.id for f in fields if not dialog.region.contains_region(f.region)] == []
+        assert [f.id for f in fields if not in_view(dialog, f)] == []
         assert all(within_screen(f, (80, 24)) for f in fields)
         assert dialog.max_scroll_y == 0  # all of it shown, nothing to scroll to
 
@@ -280,5 +285,17 @@ async def test_the_launch_dialog_scrolls_to_its_buttons_when_shorter(app):
         assert dialog.region.bottom <= 16 and dialog.max_scroll_y > 0
         launch = modal.query_one("#launch", Button)
         launch.focus()  # as tab reaches it
-        await until(pilot, lambda: dialog.region.contains_region(launch.region))
+        await until(pilot, lambda: in_view(dialog, launch))
         assert within_screen(launch, (80, 16))
+
+
+async def test_a_launch_refused_in_the_dialog_shows_why_beside_its_buttons(app):
+    async with app.run_test(size=(120, 36)) as pilot:
+        modal = await open_launch(pilot)
+        dialog = modal.query_one(".dialog")
+        await pilot.press("backspace", "enter")  # no version: refused, said in the dialog
+        problem = modal.query_one("#problem", Label)
+        await until(pilot, lambda: "needs a version" in text_of(problem))
+        shown = [problem, modal.query_one("#launch", Button), modal.query_one("#cancel", Button)]
+        await until(pilot, lambda: all(in_view(dialog, w) for w in shown))
+        assert all(within_screen(w, (120, 36)) for w in shown)

@@ -156,6 +156,8 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
         problem = self.query_one("#problem", Label)
         problem.update(Text(text))
         problem.display = True
+        # the row it takes may push the buttons below a short dialog's edge: keep both seen
+        self.call_after_refresh(self.query_one(".dialog").scroll_end, animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
