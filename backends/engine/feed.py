@@ -71,6 +71,9 @@ class Feed:
         self.drift: dict[str, tuple[str, ...]] = {}
         #: the fleet's rollout, interrupted actions and lock, as last seen
         self.seen = AttentionChanged(None)
+        #: told every look, changed or not (the notifier: a lock held too long is news
+        #: that no change brings)
+        self.on_look: Callable[[AttentionChanged], None] | None = None
         self._crossings = Crossings(fleet.name)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dirty = asyncio.Event()
@@ -281,6 +284,8 @@ class Feed:
                 await self.problems.failed("attention", error, backoff)
                 continue
             self.problems.clear("attention")
+            if self.on_look is not None:
+                self.on_look(seen)
             if seen != self.seen:
                 self.seen = seen
                 self._tell(seen)
