@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from backends.config.fleet_config import FleetConfig
 from backends.contract import Backend
 from backends.core.clock import utcnow
 from backends.core.errors import Unreachable
-from backends.core.events import Event, OperatorAction, ReadError, SnapshotTaken
 from backends.core.interrupted import interrupted
 from backends.core.journal import JournalRecord
 from backends.core.journal_view import JournalView
@@ -37,6 +37,9 @@ from backends.engine.updates import (
     OperatorKnown,
     SnapshotUpdated,
 )
+
+if TYPE_CHECKING:
+    from backends.core.events import Event
 
 ATTENTION_EVERY = 5.0  # seconds between looks at the journal and the locks
 READ_GAP = 0.1  # at most 10 reads a second, however fast events arrive
@@ -147,6 +150,9 @@ class Feed:
             return
 
     def _arrived(self, event: Event) -> None:
+        # the events module is imported once the fleet is followed: a look never is
+        from backends.core.events import OperatorAction, ReadError, SnapshotTaken
+
         if isinstance(event, SnapshotTaken):
             self.problems.clear("watch")
             self._take(event.snapshot)
