@@ -18,16 +18,18 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from backends.config.fleet_config import FleetConfig
 from backends.core.chain import Anchor, ChainReport
 from backends.core.errors import Refused
-from backends.core.events import Event
 from backends.core.guards import check_carries_no_traffic
 from backends.core.journal import Journal, JournalRecord, os_operator
 from backends.core.locking import FLEET_LOCK, LEASE_TTL, Lease
 from backends.core.model import DriftReport, FleetSnapshot, Generation, GenerationSpec
+
+if TYPE_CHECKING:
+    from backends.core.events import Event
 
 
 def read_only_refusal(what: str) -> Refused:

@@ -164,9 +164,10 @@ TABLE: tuple[Action, ...] = (
            palette="Drop the staged shift", palette_help="nothing changes", rank=NOW),
     Action("clear_filter", "escape", "clear filter", "show every event again",
            when=lambda s: s.filtered and not s.staged and not s.filtering, rank=NOW),
+    # the last escape: home, when nothing else is open (it outlasts promote in a narrow footer)
     Action("estate", "escape", "estate", "back to the estate: every fleet at once",
            when=lambda s: s.fleets > 1 and not (s.staged or s.filtering or s.filtered),
-           palette="Back to the estate", palette_help="every fleet at once", rank=0),
+           palette="Back to the estate", palette_help="every fleet at once"),
     Action("promote", "p", "promote", "all traffic to the selected generation (confirm)",
            when=_chosen, mutating=True, refused_as="promote",
            palette="Promote {chosen}", palette_help="all traffic to it (asks first)"),

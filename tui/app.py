@@ -119,6 +119,9 @@ class MoltApp(App[None]):
 
     def action_open_fleet(self, name: str) -> None:
         """Show ``name`` in place of the fleet shown now (whose session goes on)."""
+        if name not in self.fleets:  # a journal's record of a fleet molt.toml no longer has
+            self.notify(f"no fleet {literal(name)} in molt.toml", severity="warning", markup=False)
+            return
         try:
             session = self.session_for(self.fleets[name])
         except BackendError as error:
@@ -141,7 +144,7 @@ class MoltApp(App[None]):
     def open_fleet_at(self, name: str, generation: str | None) -> None:
         """Open ``name`` with ``generation`` selected (the changes view's ``enter``)."""
         self.action_open_fleet(name)
-        screen = self.fleet_screens.get(name)
+        screen = self.fleet_screens.get(name) if self._shown == name else None
         if screen is not None and generation:
             screen.show_generation(generation)
 

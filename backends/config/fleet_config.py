@@ -12,6 +12,7 @@ from typing import Any
 
 import platformdirs
 
+from backends.config.notify_settings import NotifySettings
 from backends.core.errors import ConfigError
 from backends.core.rollout import Plan
 
@@ -48,12 +49,16 @@ class FleetConfig:
     #: seconds a lock lasts unless its holder renews it: how long a Molt that stopped
     #: without dying (SIGSTOP, a laptop lid) keeps the fleet from everyone else
     lease_ttl: float = 60.0
+    #: molt.toml's ``[notify]``: where this fleet's started sessions tell their news
+    notify: NotifySettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MoltConfig:
     fleets: Mapping[str, FleetConfig]
     path: Path | None = None
+    #: molt.toml's ``[notify]`` section (None: nobody is told)
+    notify: NotifySettings | None = None
     state_dir: Path = field(default_factory=default_state_dir)
 
     def fleet(self, name: str | None) -> FleetConfig:

@@ -32,6 +32,7 @@ import platformdirs
 
 from backends.config import drivers
 from backends.config.fleet_config import FleetConfig, MoltConfig
+from backends.config.notify_settings import NotifySettings
 from backends.core.durations import parse_duration
 from backends.core.errors import ConfigError, shown
 from backends.core.rollout import Plan
@@ -82,7 +83,20 @@ def load_config(explicit: str | None = None) -> MoltConfig:
         from backends.local.demo import demo_fleets  # only the demo needs the local driver
 
         return MoltConfig(fleets={demo.name: demo for demo in demo_fleets()})
-    return MoltConfig(fleets=parse_fleets(read_toml(path), path), path=path)
+    document = read_toml(path)
+    fleets, notify = parse_fleets(document, path), parse_notify(document, path)
+    if notify is not None:  # each fleet's sessions tell its news where [notify] says
+        fleets = {name: dataclasses.replace(f, notify=notify) for name, f in fleets.items()}
+    return MoltConfig(fleets=fleets, path=path, notify=notify)
+
+
+def parse_notify(document: Mapping[str, Any], path: Path) -> NotifySettings | None:
+    """The ``[notify]`` section (:mod:`backends.config.notify_settings`), if there is one."""
+    if "notify" not in document:
+        return None
+    table = _table(document["notify"], "notify")
+    settings: NotifySettings = parse_settings(NotifySettings, table, "notify", path.parent)
+    return settings
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -110,10 +124,11 @@ def parse_fleets(document: Mapping[str, Any], path: Path) -> dict[str, FleetConf
         ConfigError: one line naming the key (or the fleets) at fault.
     """
     where = shown(str(path))
-    unknown = set(document) - {"fleets"}
+    unknown = set(document) - {"fleets", "notify"}
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key {sorted(unknown)[0]!r} (expected [fleets.NAME] tables)"
+            f"{where}: unknown key {sorted(unknown)[0]!r} "
+            "(expected [fleets.NAME] tables and a [notify] section)"
         )
     tables = document.get("fleets")
     if not isinstance(tables, dict) or not tables:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.core.baseline import P99_SLACK_MS
 from backends.core.clock import iso
@@ -33,8 +33,10 @@ from backends.core.evidence import Counts
 from backends.core.journal import JournalRecord, Outcome
 from backends.core.locking import Lease
 from backends.core.model import FleetSnapshot, Generation, Health
-from backends.core.rollout_judge import Decision, Facts, Sides, decide
 from backends.core.traffic import Totals, percent_text
+
+if TYPE_CHECKING:
+    from backends.core.rollout_judge import Decision, Facts
 
 
 class RolloutState(StrEnum):
@@ -291,6 +293,10 @@ def step_facts(
     columns and ``status --json`` all judge from this, so they cannot disagree.
     ``began``: when the step began on the caller's clock (default: the journal's time of
     the step, in seconds since the epoch)."""
+    # the judge is imported once there is a step to judge: reading a fleet with no
+    # rollout (``molt status``) never pays for it
+    from backends.core.rollout_judge import Facts, Sides
+
     if rollout.step == 0 or rollout.step_since is None:
         return None
     target = snapshot.generation(rollout.generation)
@@ -368,4 +374,6 @@ def judge_now(
     facts = step_facts(rollout, snapshot)
     if facts is None:
         return None
+    from backends.core.rollout_judge import decide
+
     return decide(rollout.plan, facts, now.timestamp())

@@ -9,11 +9,14 @@ import asyncio
 import fcntl
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends.config.fleet_config import FleetConfig
 from backends.core.model import GenerationSpec
-from backends.engine.rollout_steps import OpenFleet
 from backends.engine.runner import wait_settled
+
+if TYPE_CHECKING:
+    from backends.engine.rollout_steps import OpenFleet
 
 BOOTSTRAP_TIMEOUT = 60.0
 

@@ -3,9 +3,13 @@ baseline is an event (the generation's columns show the state; the stream shows 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from backends.core.baseline import baseline, worse_than_baseline
-from backends.core.events import Event, TrafficCrossed
 from backends.core.model import FleetSnapshot
+
+if TYPE_CHECKING:
+    from backends.core.events import Event
 
 
 class Crossings:
@@ -25,6 +29,9 @@ class Crossings:
             findings = tuple(worse_than_baseline(snapshot, generation.id))
             was = self._worse.get(generation.id, ())
             if bool(findings) != bool(was):
+                # imported on a crossing: a look that sees none never pays for the events
+                from backends.core.events import TrafficCrossed
+
                 base = baseline(snapshot, generation.id)
                 events.append(
                     TrafficCrossed(

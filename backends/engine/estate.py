@@ -181,8 +181,8 @@ class Estate:
         fleet.failures, fleet.retry_at = 0, None
         now, kept = self.clock(), fleet.summary
         fleet.summary = summarize(session, read, records, now, kept.rps)
-        if started and session.problem:  # what it saw last; it retries by itself
-            fleet.summary = unreachable(fleet.summary, session.problem, _since(kept, now))
+        if started and session.read_problem:  # what it saw last; it retries by itself
+            fleet.summary = unreachable(fleet.summary, session.read_problem, _since(kept, now))
         return fleet.summary
 
     def _session(self, fleet: _Fleet) -> FleetSession:

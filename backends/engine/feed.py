@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from backends.config.fleet_config import FleetConfig
 from backends.contract import Backend
 from backends.core.clock import utcnow
 from backends.core.errors import Unreachable
-from backends.core.events import Event, OperatorAction, ReadError, SnapshotTaken
 from backends.core.interrupted import interrupted
 from backends.core.journal import JournalRecord
 from backends.core.journal_view import JournalView
@@ -37,6 +37,9 @@ from backends.engine.updates import (
     OperatorKnown,
     SnapshotUpdated,
 )
+
+if TYPE_CHECKING:
+    from backends.core.events import Event
 
 ATTENTION_EVERY = 5.0  # seconds between looks at the journal and the locks
 READ_GAP = 0.1  # at most 10 reads a second, however fast events arrive
@@ -68,6 +71,9 @@ class Feed:
         self.drift: dict[str, tuple[str, ...]] = {}
         #: the fleet's rollout, interrupted actions and lock, as last seen
         self.seen = AttentionChanged(None)
+        #: told every look, changed or not (the notifier: a lock held too long is news
+        #: that no change brings)
+        self.on_look: Callable[[AttentionChanged], None] | None = None
         self._crossings = Crossings(fleet.name)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dirty = asyncio.Event()
@@ -144,6 +150,9 @@ class Feed:
             return
 
     def _arrived(self, event: Event) -> None:
+        # the events module is imported once the fleet is followed: a look never is
+        from backends.core.events import OperatorAction, ReadError, SnapshotTaken
+
         if isinstance(event, SnapshotTaken):
             self.problems.clear("watch")
             self._take(event.snapshot)
@@ -275,6 +284,8 @@ class Feed:
                 await self.problems.failed("attention", error, backoff)
                 continue
             self.problems.clear("attention")
+            if self.on_look is not None:
+                self.on_look(seen)
             if seen != self.seen:
                 self.seen = seen
                 self._tell(seen)

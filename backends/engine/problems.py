@@ -36,6 +36,12 @@ class Problems:
     def text(self) -> str:
         return "; ".join(self._by_what.values())
 
+    @property
+    def reading(self) -> str:
+        """Only what keeps the session from reading its fleet: not a webhook that fails
+        (the notifier's problems are set as ``notify…``)."""
+        return "; ".join(t for what, t in self._by_what.items() if not what.startswith("notify"))
+
     def set(self, what: str, text: str) -> None:
         if self._by_what.get(what) != text:
             self._by_what[what] = text

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from backends.core.deadline import Deadline
 from backends.core.errors import OperationFailed, Unreachable
 from backends.core.model import Generation, GenerationSpec, GenerationState, Health
-from backends.core.rollout import Plan
-from backends.engine import rollout_driver
 from backends.engine.feed import Feed
-from backends.engine.rollout_steps import OpenFleet
 from backends.engine.updates import Done, InFlight, Listener, OperationsChanged, RolloutProgress
+
+if TYPE_CHECKING:
+    from backends.core.rollout import Plan
+    from backends.engine.rollout_steps import OpenFleet
 
 DEGRADED_GRACE = 15.0  # a generation degraded with nothing pending this long has settled
 
@@ -79,6 +81,9 @@ class Runner:
         it runs; progress arrives as :class:`RolloutProgress`)."""
 
         async def work() -> Done:
+            # imported here, where a rollout starts: a session that only reads never does
+            from backends.engine import rollout_driver
+
             done = await rollout_driver.start(self.fleet, generation, plan, self._rollout_line)
             return Done(f"rollout of {done.generation} done: {done.generation} at 100%")
 
@@ -86,6 +91,8 @@ class Runner:
 
     def pause_rollout(self) -> InFlight:
         async def work() -> Done:
+            from backends.engine import rollout_driver
+
             by = await self.fleet.ops.operator()
             paused = await rollout_driver.pause(self.fleet, f"paused by {by}")
             return Done(f"rollout of {paused.generation} paused")
@@ -94,6 +101,8 @@ class Runner:
 
     def resume_rollout(self) -> InFlight:
         async def work() -> Done:
+            from backends.engine import rollout_driver
+
             resumed = await rollout_driver.resume(self.fleet, self._rollout_line)
             if resumed.ended:  # driven to its end from here
                 return Done(f"rollout of {resumed.generation} {resumed.state.value}")
@@ -104,6 +113,8 @@ class Runner:
 
     def abort_rollout(self, reason: str = "") -> InFlight:
         async def work() -> Done:
+            from backends.engine import rollout_driver
+
             operator = await self.fleet.ops.operator()
             aborted = await rollout_driver.abort(self.fleet, reason or f"aborted by {operator}")
             return Done(

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backends.config import drivers
 from backends.config.fleet_config import FleetConfig
@@ -40,9 +40,13 @@ from backends.engine.updates import (
     InFlight,
     Listener,
     Preparing,
+    SnapshotUpdated,
     Update,
     describe,
 )
+
+if TYPE_CHECKING:
+    from backends.engine.notify import Notifier
 
 CLOSE_GRACE = 5.0  # seconds close() waits for the reading tasks to end
 
@@ -75,6 +79,9 @@ class FleetSession:
         self._listeners: list[Listener] = []
         self.feed = Feed(fleet, self.backend, self.ops, self.journal_view, self._tell)
         self.runner = Runner(self, self.feed, self._tell)
+        #: tells the team what this session sees happen (started, with write access,
+        #: when molt.toml has a [notify] section): see :mod:`backends.engine.notify`
+        self.notifier: Notifier | None = None
 
     @classmethod
     def around(cls, backend: Backend) -> FleetSession:
@@ -107,6 +114,11 @@ class FleetSession:
         return self.feed.problems.text
 
     @property
+    def read_problem(self) -> str:
+        """What keeps the session from reading its fleet (a failing webhook does not)."""
+        return self.feed.problems.reading
+
+    @property
     def drift(self) -> dict[str, tuple[str, ...]]:
         """Generation → drift found (journaled, or seen by this read-only session)."""
         return self.feed.drift
@@ -135,7 +147,26 @@ class FleetSession:
         """Read the fleet, follow its events, prepare it — in the background."""
         if self.feed.started:
             return
+        self._tell_the_team()
         self.feed.start(self._prepare_in_background)
+
+    def _tell_the_team(self) -> None:
+        """A look never writes, and a claim is a write: read-only sessions never notify."""
+        settings = self.fleet.notify
+        if settings is None or self.read_only:
+            return
+        from backends.engine.notify import Notifier  # only a session that tells pays for it
+
+        notifier = self.notifier = Notifier(
+            settings,
+            self.backend,
+            self.name,
+            self.feed.problems,
+            operator=lambda: self.operator or "molt",
+        )
+        self.feed.on_look = lambda seen: notifier.looked(seen, self.journal_view.records())
+        self.listen(lambda u: notifier.took(u.snapshot) if isinstance(u, SnapshotUpdated) else None)
+        notifier.start()
 
     async def _prepare_in_background(self) -> None:
         try:
@@ -247,6 +278,8 @@ class FleetSession:
             await asyncio.wait(followers, timeout=CLOSE_GRACE)
         await asyncio.gather(*operations, return_exceptions=True)
         self._listeners.clear()
+        if self.notifier is not None:
+            await self.notifier.close()
         with contextlib.suppress(Exception):
             await self.backend.close()
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from backends.core.errors import BackendError
-from backends.core.events import Event
 from backends.core.journal import JournalRecord
 from backends.core.locking import Lease
 from backends.core.model import FleetSnapshot, Generation
 from backends.core.rollout import Rollout
+
+if TYPE_CHECKING:
+    from backends.core.events import Event
 
 
 def describe(error: BaseException) -> tuple[str, str]:

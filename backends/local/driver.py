@@ -7,13 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.config.fleet_config import FleetConfig
 from backends.contract import Backend
 from backends.core.errors import BackendError, NotFound, Unreachable
-from backends.core.event_json import event_from_json
-from backends.core.events import DifferenceFound, Event, ReadError
 from backends.core.locking import FLEET_LOCK, Lease, Locked
 from backends.core.model import (
     DriftReport,
@@ -26,8 +24,10 @@ from backends.core.model import (
 from backends.local import rpc
 from backends.local.agent_client import CALL_TIMEOUT, LocalJournal
 from backends.local.agent_client import AgentClient as AgentClient  # `molt agent` uses it
-from backends.local.processes import STOP_GRACE
 from backends.local.settings import LocalSettings, settings_to_json
+
+if TYPE_CHECKING:
+    from backends.core.events import Event
 
 RENEW_TIMEOUT = 15.0  # the agent answers a renewal at once; past this the lease is given up
 
@@ -199,6 +199,8 @@ class LocalBackend(Backend):
         await self._call("set_weights", weights=weights)
 
     async def _retire(self, generation: str) -> None:
+        from backends.local.processes import STOP_GRACE  # the agent's process handling
+
         # the agent drains first: allow the drain timeout plus the stop grace and margin
         timeout = self.settings.drain_timeout + STOP_GRACE + CALL_TIMEOUT
         await self._call("retire", generation=generation, timeout=timeout)
@@ -216,6 +218,10 @@ class LocalBackend(Backend):
         )
 
     async def watch(self) -> AsyncIterator[Event]:
+        # imported where following starts: a look (`molt status`) never pays for them
+        from backends.core.event_json import event_from_json
+        from backends.core.events import DifferenceFound, ReadError
+
         for difference in (await self.snapshot()).differences:
             yield DifferenceFound(fleet=self.name, what=difference)
         while True:
@@ -246,4 +252,3 @@ class LocalBackend(Backend):
             with contextlib.suppress(Exception):
                 self._registered = False
                 await self._call("ping")
-

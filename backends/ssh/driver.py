@@ -267,16 +267,26 @@ class SshBackend(Backend):
 
     # the fleet lock: a flock held open on the LB host ----------------------------------
     async def _acquire(self, lease: Lease) -> Lease:
-        return await self.leases[lease.lock].take(lease)
+        return await self._lease(lease.lock).take(lease)
 
     async def renew(self, lease: Lease) -> Lease:
-        return await self.leases[lease.lock].renew(lease)
+        return await self._lease(lease.lock).renew(lease)
 
     async def release(self, lease: Lease) -> None:
-        await self.leases[lease.lock].give_back(lease)
+        await self._lease(lease.lock).give_back(lease)
 
     async def lock_holder(self, lock: str = FLEET_LOCK) -> Lease | None:
-        return await self.leases[lock].holder()
+        return await self._lease(lock).holder()
+
+    def _lease(self, lock: str) -> LbLease:
+        """A named lock on the LB host; others than the fleet's and the rollout's (a
+        notify:N claim) are made on first use, as those are."""
+        if lock not in self.leases:
+            fleet = self.leases[FLEET_LOCK]
+            self.leases[lock] = LbLease(
+                fleet.lb, self.name, self.fleet_dir, timeout=fleet.timeout, lock=lock
+            )
+        return self.leases[lock]
 
     async def verify(self, generation: str) -> DriftReport:
         if generation == EXTERNAL_GENERATION:  # nothing it was launched from to hold

@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 
 from backends.aws.driver import AwsBackend
+from backends.config.loading import load_config
 from backends.core.model import GenerationSpec
 from backends.engine.estate import Estate
 from backends.engine.session import FleetSession
@@ -34,6 +35,10 @@ from tests.aws.support import (
 from tests.e2e.test_estate import local_toml
 from tests.ssh.conftest import render_config
 from tests.support.local import molt, stop_everything
+from tests.tui.conftest import text_of, until
+from tui.app import MoltApp
+from tui.screens.estate import EstateScreen
+from tui.widgets.estate_table import EstateTable
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +53,10 @@ def world():
         yield make_world(endpoint)
 
 
-def test_status_shows_two_local_fleets_ssh_aws_and_a_dead_one(make_fleet, world):
+@pytest.fixture
+def mixed_estate(make_fleet, world):
+    """(molt.toml, state dir, the rig fleet's name): two local fleets, the rig's SSH fleet,
+    a moto fleet — each with g1 launched — and an SSH fleet whose host refuses connections."""
     ssh = make_fleet(count=1)
     ssh.ok("launch", ssh.name, "--version", "v1", "--wait")
     ssh.ok("promote", ssh.name, "g1")
@@ -76,17 +84,22 @@ def test_status_shows_two_local_fleets_ssh_aws_and_a_dead_one(make_fleet, world)
         ):
             done = molt(ssh.state_dir, "launch", *launch, config=config)
             assert done.returncode == 0, done.stderr
-        started = time.monotonic()
-        shown = molt(ssh.state_dir, "status", config=config)
-        assert time.monotonic() - started < DEAD_TIMEOUT / 3
-        listed = molt(ssh.state_dir, "status", "--json", config=config)
+        yield config, ssh.state_dir, ssh.name
     finally:
         stop_everything(ssh.state_dir)
+
+
+def test_status_shows_two_local_fleets_ssh_aws_and_a_dead_one(mixed_estate):
+    config, state_dir, rig = mixed_estate
+    started = time.monotonic()
+    shown = molt(state_dir, "status", config=config)
+    assert time.monotonic() - started < DEAD_TIMEOUT / 3
+    listed = molt(state_dir, "status", "--json", config=config)
     assert shown.returncode == listed.returncode == 1, shown.stderr  # a fleet is unreachable
     rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[1:6]}
     assert list(rows)[0] == "gone" and rows["gone"][1:3] == ["ssh", "unreachable"]
-    assert rows[ssh.name][1:5] == ["ssh", "g1", "v1", "100%"]
-    healthy, total = rows[ssh.name][5].split("/")
+    assert rows[rig][1:5] == ["ssh", "g1", "v1", "100%"]
+    healthy, total = rows[rig][5].split("/")
     assert healthy == total != "0"
     assert rows["shop"][1:5] == ["aws", "g1", "v1", "0%"]
     assert rows["web"][1:6] == ["local", "g1", "v3", "0%", "1/1"]
@@ -95,12 +108,44 @@ def test_status_shows_two_local_fleets_ssh_aws_and_a_dead_one(make_fleet, world)
     fleets = {f["fleet"]: f for f in json.loads(listed.stdout)}
     assert {name: f["reachable"] for name, f in fleets.items()} == {
         "gone": False,
-        ssh.name: True,
+        rig: True,
         "shop": True,
         "web": True,
         "api": True,
     }
     assert fleets["shop"]["backend"] == "aws" and fleets["shop"]["generations"][0]["id"] == "g1"
+
+
+async def test_the_estate_screen_shows_every_kind_of_fleet_and_marks_the_dead_one(mixed_estate):
+    """The real app on the same estate: every row painted, the dead fleet marked, and the
+    others read long before the dead one's connect timeout could have ended."""
+    config_path, state_dir, rig = mixed_estate
+    config = load_config(str(config_path))
+    app = MoltApp(list(config.fleets.values()), state_dir=state_dir, read_only=True)
+    started = time.monotonic()
+    async with app.run_test(size=(140, 40)) as pilot:
+
+        def every_row_answered() -> bool:
+            screen = app.screen
+            return isinstance(screen, EstateScreen) and all(
+                s.read_at or not s.reachable for s in screen.summaries.values()
+            )
+
+        await until(pilot, every_row_answered, timeout=DEAD_TIMEOUT / 3)
+        screen = app.screen
+        assert isinstance(screen, EstateScreen)
+        assert time.monotonic() - started < DEAD_TIMEOUT / 3
+        table = screen.query_one(EstateTable)
+        assert table.shown[0] == "gone"  # what needs attention first
+        assert sorted(table.shown) == sorted(["gone", rig, "shop", "web", "api"])
+        shown = text_of(table)
+        assert "unreachable since" in shown
+        rows = {line.split()[0]: line for line in shown.splitlines() if line.split()}
+        assert "g1 v1 100%" in rows[rig]
+        # launched, never given traffic: the row says so, with the instances' health
+        assert "no traffic" in rows["shop"]
+        assert "no traffic" in rows["web"] and "1/1" in rows["web"]
+        assert "no traffic" in rows["api"] and "2/2" in rows["api"]
 
 
 def count_remote_calls(monkeypatch) -> Counter[str]:

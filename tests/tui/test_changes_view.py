@@ -44,7 +44,7 @@ async def test_c_merges_every_fleet_newest_first(clock: ManualClock) -> None:
         assert [line.split()[3] for line in shown] == ["web", "web", "web", "api", "billing"]
         assert shown[0].endswith("alice  launch v3 ×4 → g3 — new cache layer")
         assert "bob    promote g1" in shown[3]
-        assert "⚠ billing carol  shift g1=90 g2=10 — interrupted: Molt was stopped" in shown[4]
+        assert "⚠ billing  carol  shift g1=90 g2=10 — interrupted: Molt was stopped" in shown[4]
         await pilot.press("plus")  # six hours: g1's launch and promote come in
         await changes_shown(pilot, 7)
         assert "last 6h" in str(screen.query_one("#changes").border_title)
@@ -106,4 +106,4 @@ async def test_a_taint_is_marked_as_one(clock) -> None:
         await estate_ready(pilot)
         await pilot.press("c")
         screen = await changes_shown(pilot, 5)
-        assert "✗ web bob    taint g1 — drift: local: changed app.py" in lines(screen)[0]
+        assert "✗ web  bob    taint g1 — drift: local: changed app.py" in lines(screen)[0]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.command import CommandPalette
+from textual.widgets import OptionList
+
 from backends.core.errors import Unreachable
 from tests.support.synthetic import ManualClock, SyntheticBackend
 from tests.tui.conftest import SIZE, make_app, ready, text_of, until
@@ -130,7 +133,13 @@ async def test_the_palette_and_f_still_switch_fleets(clock, backend: SyntheticBa
     app = make_app(backend, clock, api=other)
     async with app.run_test(size=SIZE) as pilot:
         await estate_ready(pilot)
-        await pilot.press("ctrl+p", *"switch to fleet api", "enter")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"switch to fleet api")
+        options = app.screen.query_one(OptionList)
+        await until(pilot, lambda: options.highlighted_option is not None)
+        await until(pilot, lambda: "fleet api" in str(options.highlighted_option.prompt))
+        await pilot.press("enter")  # the search answers in its own time: enter once it has
         assert (await ready(pilot)).fleet.name == "api"
         await pilot.press("f", "up", "enter")
         await until(pilot, lambda: ready_name(app) == "web")
@@ -154,3 +163,13 @@ async def test_q_on_the_estate_says_every_fleet_keeps_running(clock) -> None:
         await estate_ready(pilot)
         await pilot.press("q")
     assert app.goodbye.startswith("Molt closed; all 2 fleets keep running.")
+
+
+async def test_read_only_says_so_and_the_fleet_opened_is_read_only_too(clock) -> None:
+    app = estate_app(clock, {"web": web(clock), "api": api(clock)}, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        estate = await estate_ready(pilot)
+        assert str(estate.query_one("#mode").render()) == "READ-ONLY"
+        await pilot.press("enter")
+        screen = await ready(pilot)
+        assert screen.read_only and all(s.read_only for s in app.sessions.values())

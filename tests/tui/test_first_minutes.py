@@ -1,12 +1,15 @@
 """Issue 21, "the first five minutes": what a newcomer meets in the fleet view — a
 footer that keeps `?` and `q` however narrow, the selected column always in view,
 `escape` clearing a kept filter, a help that scrolls and explains every glyph, a
-rollout named wherever it is driven, a launch dialog that starts from what is live."""
+rollout named wherever it is driven, a launch dialog that starts from what is live and
+fits 80×24."""
 
 from __future__ import annotations
 
+import pytest
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Input, Label, Static
+from textual.geometry import Region
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from backends.core.locking import ROLLOUT_LOCK
 from backends.core.model import Health
@@ -84,17 +87,23 @@ async def test_footer_groups_are_spaced_like_single_keys(app):
 
 
 def fully_shown(pilot) -> bool:
-    """The selected column lies inside the strip's visible region, drawn."""
+    """The selected column lies inside the strip's visible region and is what the screen
+    shows at its four corners (nothing scrolled over it, nothing cut), drawn."""
     screen = pilot.app.screen
     strip = screen.query_one(GenerationStrip)
     column = strip.column(screen.selected)
     if column is None or not column.region.width:
         return False
-    visible = strip.scrollable_content_region
-    inside = visible.contains_region(column.region)
+    region = column.region
+    if not strip.scrollable_content_region.contains_region(region):
+        return False
+    corners = [(x, y) for x in (region.x, region.right - 1) for y in (region.y, region.bottom - 1)]
+    for x, y in corners:
+        widget, _ = screen.get_widget_at(x, y)
+        if widget is not column and column not in widget.ancestors:
+            return False
     lines = text_of(column).splitlines()
-    drawn = len(lines) > 2 and any(line.strip(" │┃") for line in lines[1:-1])
-    return inside and drawn
+    return len(lines) > 2 and any(line.strip(" │┃") for line in lines[1:-1])
 
 
 def seven_generations(clock: ManualClock) -> SyntheticBackend:
@@ -105,17 +114,23 @@ def seven_generations(clock: ManualClock) -> SyntheticBackend:
     return backend
 
 
-async def test_launching_an_eighth_generation_scrolls_it_into_view(clock):
+@pytest.mark.parametrize("size", [(140, 36), (80, 24)])
+async def test_launching_an_eighth_generation_scrolls_it_into_view(clock, size):
     backend = seven_generations(clock)
     app = make_app(backend, clock)
-    async with app.run_test(size=(140, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         screen = await ready(pilot)
-        await pilot.press("left", "left")  # away from the newest, as an operator would be
+        strip = screen.query_one(GenerationStrip)
+        await pilot.press("left", "left", "left")  # away from the newest, as one would be
+        await pilot.pause(0.2)
+        assert screen.selected == "g4" and fully_shown(pilot)
+        away = strip.scroll_x
         await pilot.press("n", "v", "8", "enter")
         await until(pilot, lambda: screen.selected == "g8")
-        await until(pilot, lambda: fully_shown(pilot))
+        await until(pilot, lambda: fully_shown(pilot))  # as it is selected
+        assert strip.scroll_x > away  # the strip scrolled to it: it was out of view
         await pilot.pause(0.2)
-        assert fully_shown(pilot)
+        assert screen.selected == "g8" and fully_shown(pilot)  # and it stays so
 
 
 async def test_the_selected_column_stays_in_view_through_a_resize(clock):
@@ -179,9 +194,7 @@ def attention_text(pilot) -> str:
     return " ".join(text_of(bar).split()) if bar.display else ""  # its lines wrap
 
 
-async def test_a_rollout_driven_from_the_cli_is_named_on_the_attention_line(
-    clock, monkeypatch
-):
+async def test_a_rollout_driven_from_the_cli_is_named_on_the_attention_line(clock, monkeypatch):
     monkeypatch.setattr("backends.engine.feed.ATTENTION_EVERY", 0.1)
     backend = two_generations(clock)
     backend.set_traffic("g1", 41, 0.001, 18)
@@ -234,3 +247,55 @@ async def test_a_rollout_this_molt_drives_says_so(clock, monkeypatch):
         await pilot.press("R", "y")
         line = "↠ rollout of g2 against g1: running, step 1/4 (10%) — driven by this Molt"
         await until(pilot, lambda: line in attention_text(pilot), timeout=20)
+
+
+async def open_launch(pilot) -> LaunchModal:
+    await ready(pilot)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(pilot.app.screen, LaunchModal))
+    await pilot.pause()
+    return pilot.app.screen
+
+
+def in_view(dialog, widget) -> bool:
+    """``widget`` lies within what the dialog shows (inside its border and padding)."""
+    return dialog.scrollable_content_region.contains_region(widget.region)
+
+
+def within_screen(widget, size: tuple[int, int]) -> bool:
+    region = widget.region
+    return region.width > 0 and region.height > 0 and Region(0, 0, *size).contains_region(region)
+
+
+async def test_the_launch_dialog_fits_80_by_24(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        modal = await open_launch(pilot)
+        dialog = modal.query_one(".dialog")
+        fields = [*modal.query(Input), *modal.query(Button)]
+        assert len(fields) == 6  # version, instances, note, artifact; launch, cancel
+        assert [f.id for f in fields if not in_view(dialog, f)] == []
+        assert all(within_screen(f, (80, 24)) for f in fields)
+        assert dialog.max_scroll_y == 0  # all of it shown, nothing to scroll to
+
+
+async def test_the_launch_dialog_scrolls_to_its_buttons_when_shorter(app):
+    async with app.run_test(size=(80, 16)) as pilot:
+        modal = await open_launch(pilot)
+        dialog = modal.query_one(".dialog")
+        assert dialog.region.bottom <= 16 and dialog.max_scroll_y > 0
+        launch = modal.query_one("#launch", Button)
+        launch.focus()  # as tab reaches it
+        await until(pilot, lambda: in_view(dialog, launch))
+        assert within_screen(launch, (80, 16))
+
+
+async def test_a_launch_refused_in_the_dialog_shows_why_beside_its_buttons(app):
+    async with app.run_test(size=(120, 36)) as pilot:
+        modal = await open_launch(pilot)
+        dialog = modal.query_one(".dialog")
+        await pilot.press("backspace", "enter")  # no version: refused, said in the dialog
+        problem = modal.query_one("#problem", Label)
+        await until(pilot, lambda: "needs a version" in text_of(problem))
+        shown = [problem, modal.query_one("#launch", Button), modal.query_one("#cancel", Button)]
+        await until(pilot, lambda: all(in_view(dialog, w) for w in shown))
+        assert all(within_screen(w, (120, 36)) for w in shown)

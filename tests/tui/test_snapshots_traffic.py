@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
-import backends.engine.crossings
 from backends.core.events import TrafficCrossed
 from backends.core.locking import ROLLOUT_LOCK
 from backends.core.rollout import Plan
@@ -30,17 +28,6 @@ SnapCompare = Callable[..., bool]
 
 STEADY = [(38.0 + (n % 4), 0.001) for n in range(30)]  # (req/s, error rate) per 10 s step
 BREAKING = [(14.0 + (n % 3), 0.002) for n in range(24)] + [(17.0, 0.1), (17.0, 0.31)]
-
-
-@pytest.fixture(autouse=True)
-def crossings_on_the_frozen_clock(monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> None:
-    """The session stamps a crossing with the wall clock; the screenshot needs the
-    frozen one (the snapshot's read time would do for both)."""
-
-    def crossed(**fields: Any) -> TrafficCrossed:
-        return TrafficCrossed(**{"at": clock(), **fields})
-
-    monkeypatch.setattr(backends.engine.crossings, "TrafficCrossed", crossed)
 
 
 def test_a_generation_worse_than_its_baseline_is_flagged(

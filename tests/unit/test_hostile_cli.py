@@ -27,7 +27,7 @@ MAX_STDERR = 400
 
 SUBCOMMANDS = [
     "status", "launch", "shift", "promote", "rollback", "retire", "history", "verify",
-    "agent", "rollout",
+    "agent", "rollout", "changes", "notify",
 ]  # fmt: skip
 FLAGS = [
     "--json", "--version", "--count", "--note", "--artifact", "--image", "--wait",
@@ -112,6 +112,11 @@ SHAPES = {
     "rollout": [one(fleets), maybe(generations),
                 valued("--steps", st.sampled_from(["10,50,100", "0", "101", "a,b", ""]) | odd_text),
                 valued("--bake", numbers), flags("--pause", "--resume", "--abort")],
+    "changes": [valued("--since", st.sampled_from(["1h", "2h", "0", "-1h", "forever"]) | numbers
+                       | odd_text),
+                valued("--fleet", fleets | st.sampled_from(["web,api", ",", "web,,web"])),
+                flags("--json")],
+    "notify": [one(st.just("test") | odd_text), flags("--json")],
 }  # fmt: skip
 
 

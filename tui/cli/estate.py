@@ -16,8 +16,6 @@ from backends.config.fleet_config import MoltConfig
 from backends.core.errors import ConfigError
 from backends.core.estate import FleetSummary
 from backends.core.model import FleetSnapshot, Generation
-from backends.core.report import parse_since
-from backends.core.report import report as fleet_report
 from backends.core.text import printable
 from backends.core.traffic import combine, ms_text, percent_text, rate_text
 from backends.engine.estate import DEADLINE, Estate, problem
@@ -99,6 +97,10 @@ def rollout_text(summary: FleetSummary) -> str:
 
 async def report(args: argparse.Namespace, config: MoltConfig) -> int:
     """Every fleet's report (``molt report FLEET``) as one Markdown document."""
+    # the report's module (and the events it words) is imported by the report alone:
+    # `molt status` across the estate never pays for it
+    from backends.core.report import parse_since
+
     try:
         since = parse_since(args.since)
     except ValueError as error:
@@ -113,6 +115,8 @@ async def report(args: argparse.Namespace, config: MoltConfig) -> int:
 
 
 async def _section(estate: Estate, summary: FleetSummary, since: timedelta) -> str:
+    from backends.core.report import report as fleet_report
+
     session = estate.session(summary.name)
     if not summary.reachable or session is None or summary.snapshot is None:
         return _unreachable(summary.name, summary.problem)

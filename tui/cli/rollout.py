@@ -4,11 +4,13 @@ its baseline — and ``--pause`` / ``--resume`` / ``--abort`` from anywhere."""
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 
 from backends.core.errors import ConfigError
 from backends.core.rollout import Plan
 from backends.engine import rollout_driver
+from backends.engine.notify import telling
 from backends.engine.session import FleetSession
 
 
@@ -31,6 +33,12 @@ def _say(line: str) -> None:
 
 
 async def rollout(args: argparse.Namespace, session: FleetSession) -> int:
+    # it sees the rollout end: it tells the team (a webhook that fails is said on stderr)
+    async with telling(session, lambda line: print(f"molt: {line}", file=sys.stderr)):
+        return await _rollout(args, session)
+
+
+async def _rollout(args: argparse.Namespace, session: FleetSession) -> int:
     controls = [name for name in ("pause", "resume", "abort") if getattr(args, name)]
     if len(controls) > 1 or (controls and args.generation):
         raise ConfigError("give a generation to roll out, or one of --pause, --resume, --abort")

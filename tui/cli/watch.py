@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,6 +133,8 @@ async def watch(args: argparse.Namespace, session: FleetSession) -> int:
     watcher = Watcher(session, as_json=args.json, until=until)
     session.listen(watcher)
     session.start()
+    if session.notifier is not None:  # a webhook that fails is said, not only shown
+        session.notifier.report = lambda line: print(f"molt: {line}", file=sys.stderr, flush=True)
     try:
         async with asyncio.timeout(args.timeout):
             await watcher.done.wait()

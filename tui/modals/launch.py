@@ -1,6 +1,9 @@
 """Launch a new generation: version (prefilled from the live generation, the one with
 the most weight), count, note, and the artifact (a directory, or an AMI on AWS) when it
-is not the fleet's default. A version the fleet runs already is said, not refused."""
+is not the fleet's default. A version the fleet runs already is said, not refused.
+
+On a terminal under :data:`FULL_HEIGHT` rows the fields and buttons go compact (no
+borders), so that all of it fits 80×24; shorter still, the dialog scrolls."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -18,11 +21,27 @@ from backends.core.errors import BackendError
 from backends.core.model import GenerationSpec
 from tui.formatting import literal
 
+#: terminal rows the dialog in full fits (32, as it may take 90%); fewer: compact fields
+FULL_HEIGHT = 36
+
 
 class LaunchModal(ModalScreen[GenerationSpec | None]):
     """Returns the spec to launch, checked by the same guard the launch applies."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel", id="launch.cancel")]
+    AUTO_FOCUS = ""  # none: the version is focused on mount, without scrolling (see there)
+
+    # a screen's CSS outranks app.tcss where it is more specific (DEFAULT_CSS never does);
+    # the field labels' margin already keeps the body apart, and a problem takes a row
+    # only when there is one: so the dialog in full is 32 rows, 90% of 36
+    CSS = """
+    .dialog .dialog-body { margin-bottom: 0; }
+    .dialog #problem { display: none; }
+    .dialog.-short {
+        padding: 0 2;
+        & .dialog-title { margin-bottom: 0; }
+    }
+    """
 
     def __init__(
         self,
@@ -46,7 +65,7 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
         self.running = dict(running or {})
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog", can_focus=False):
             title = Text(f"Launch a new generation of {literal(self.fleet)}")
             yield Label(title, classes="dialog-title")
             yield Static(
@@ -77,7 +96,19 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#version", Input).focus()
+        self._fit()
+        # it is near the top: scrolled to, it would hide the title on a short terminal
+        self.set_focus(self.query_one("#version", Input), scroll_visible=False)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Compact on a short terminal, in full on a tall one (see :data:`FULL_HEIGHT`)."""
+        short = self.app.size.height < FULL_HEIGHT
+        self.query_one(".dialog").set_class(short, "-short")
+        for field in [*self.query(Input), *self.query(Button)]:
+            field.compact = short
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "version":
@@ -122,7 +153,11 @@ class LaunchModal(ModalScreen[GenerationSpec | None]):
         self.dismiss(GenerationSpec(version=version, count=count, note=note, artifact=artifact))
 
     def _problem(self, text: str) -> None:
-        self.query_one("#problem", Label).update(Text(text))
+        problem = self.query_one("#problem", Label)
+        problem.update(Text(text))
+        problem.display = True
+        # the row it takes may push the buttons below a short dialog's edge: keep both seen
+        self.call_after_refresh(self.query_one(".dialog").scroll_end, animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -71,7 +71,7 @@ def change_line(change: Change, widths: tuple[int, int], tz: tzinfo | None) -> T
         (mark, tone or "bold"),
         " ",
         (_padded(literal(change.fleet), widths[0]), "bold"),
-        " ",
+        "  ",
         (_padded(literal(change.who), widths[1]), ""),
         "  ",
         (literal(change.what), tone),
