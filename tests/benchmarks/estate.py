@@ -14,8 +14,11 @@ Measures, on the real App (Textual's pilot, headless, 150×45) and the real engi
   read (a fresh session's first read: what the command does) and a warm re-read.
 
 Targets: first paint ≤ 1.5 s cold, refresh ≤ 0.5 s warm, key → paint p95 ≤ 50 ms.
-Prints a markdown table with the machine's load. Needs root for the SSH rig (without
-it every fleet is local, and it says so).
+Prints a markdown table with the machine's load, and beside each wall time the App's
+own CPU (its event loop's thread), which does not grow with the machine's load: on a
+busy 2-core machine the tail is mostly the wait for a core. ``--slowest N`` adds the
+event loop's slowest steps and its CPU per refresh cycle by task. Needs root for the SSH
+rig (without it every fleet is local, and it says so). Not part of the test suite.
 
     .venv/bin/python tests/benchmarks/estate.py [--fleets 20] [--aws 1] [--seconds 20]
     .venv/bin/python tests/benchmarks/estate.py --fleets 6 --seconds 5   # a quick run
