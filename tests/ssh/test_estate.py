@@ -127,8 +127,10 @@ async def test_the_estate_screen_shows_every_kind_of_fleet_and_marks_the_dead_on
 
         def every_row_answered() -> bool:
             screen = app.screen
-            return isinstance(screen, EstateScreen) and all(
-                s.read_at or not s.reachable for s in screen.summaries.values()
+            return (
+                isinstance(screen, EstateScreen)
+                and all(s.read_at or not s.reachable for s in screen.summaries.values())
+                and not screen.paint_pending
             )
 
         await until(pilot, every_row_answered, timeout=DEAD_TIMEOUT / 3)

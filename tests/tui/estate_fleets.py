@@ -111,7 +111,8 @@ async def estate_ready(pilot: Pilot[None], answered: int | None = None) -> Estat
         if not isinstance(screen, EstateScreen) or not screen.is_mounted:
             return False
         done = [s for s in screen.summaries.values() if s.read_at or not s.reachable]
-        return len(done) >= (answered if answered is not None else len(screen.summaries))
+        enough = len(done) >= (answered if answered is not None else len(screen.summaries))
+        return enough and not screen.paint_pending
 
     await until(pilot, shown)
     screen = app.screen

@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -31,6 +32,9 @@ from tui.modals.help import HelpModal
 from tui.widgets.estate_table import EstateTable
 
 REFRESH_EVERY = 2.0  # seconds between reads of every fleet, while the estate shows
+#: seconds a fleet's answer waits for others before the rows are painted: one paint for
+#: the fleets that answer together, not one each, and still well within a glance
+PAINT_WITHIN = 0.1
 
 
 class EstateReads(Protocol):
@@ -62,10 +66,15 @@ class EstateHeader(Horizontal):
         yield Static(id="where")
         yield Static(id="mode")
 
+    _shown: tuple[int, int, bool] | None = None
+
     def show(self, summaries: list[FleetSummary], read_only: bool) -> None:
+        calling = sum(1 for s in summaries if s.needs_attention())
+        if self._shown == (len(summaries), calling, read_only):
+            return  # the same words: an update would lay the screen out again for nothing
+        self._shown = (len(summaries), calling, read_only)
         where = Text.assemble((" Molt ", "bold reverse"), "  ", ("estate", "bold"), " · ")
         where.append(counted(len(summaries), "fleet"))
-        calling = sum(1 for s in summaries if s.needs_attention())
         if calling:
             where.append(f" · {calling} need{'s' if calling == 1 else ''} attention", "bold")
         self.query_one("#where", Static).update(where)
@@ -103,6 +112,7 @@ class EstateScreen(Screen[None]):
         self.summaries: dict[str, FleetSummary] = {s.name: s for s in estate.summaries()}
         self._keys_for: actions.Situation | None = None
         self._choose_first = ""  # selected once mounted (escape from a fleet opened first)
+        self._paint_due: Timer | None = None
 
     @property
     def selected(self) -> str | None:
@@ -145,7 +155,17 @@ class EstateScreen(Screen[None]):
     async def _follow(self) -> None:
         async for summary in self.estate.follow(REFRESH_EVERY):
             self.summaries[summary.name] = summary
-            self.paint()
+            if self._paint_due is None:  # fleets answering together are painted together
+                self._paint_due = self.set_timer(PAINT_WITHIN, self._paint_answers)
+
+    @property
+    def paint_pending(self) -> bool:
+        """Answers read but not painted yet (they will be within :data:`PAINT_WITHIN`)."""
+        return self._paint_due is not None
+
+    def _paint_answers(self) -> None:
+        self._paint_due = None
+        self.paint()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failure of the estate itself (each fleet's is on its row): said, not fatal."""

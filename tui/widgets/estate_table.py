@@ -228,10 +228,15 @@ class EstateTable(ScrollView, can_focus=False):
     def watch_filter_text(self) -> None:
         self._rebuild()
 
-    def watch_selected(self) -> None:
-        self._cache.clear()
+    def watch_selected(self, was: str | None, now: str | None) -> None:
+        # only the two rows the cursor leaves and enters are drawn again: a key held down
+        # on a long estate must not redraw every row at each step
+        width = self.scrollable_content_region.width
+        for line, (index, _) in enumerate(self._lines):
+            if self._rows[index].name in (was, now):
+                self._cache.discard((line, width))
+                self.refresh_lines(line + 1)  # line 0 is the headings
         self._keep_selection_visible()
-        self.refresh()
 
     def choose(self, name: str) -> None:
         """Select ``name`` as the operator's choice: it stays selected as rows move."""
