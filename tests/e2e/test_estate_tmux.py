@@ -12,8 +12,8 @@ import pytest
 
 from backends.local.demo import demo_artifact
 from backends.local.processes import free_port
-from tests.e2e.test_tui_tmux import Terminal
 from tests.support.local import molt, wait_for
+from tests.support.terminal import Terminal
 
 FLEETS = ("web", "api")  # the built-in demo's
 pytestmark = [
@@ -34,15 +34,6 @@ def two_fleets(path: Path) -> Path:
         )
     )
     return path
-
-
-@pytest.fixture
-def terminal():
-    term = Terminal()
-    try:
-        yield term
-    finally:
-        term.kill()
 
 
 def test_the_estate_shows_both_fleets_enter_opens_one_escape_returns(
