@@ -236,7 +236,8 @@ class MoltApp(App[None]):
                 cut_short if interrupted else [],
             )
         elif self.sessions:  # from the estate: every fleet, and what was cut short anywhere
-            first = f"Molt closed; all {len(self.fleets)} fleets keep running."
+            every = "both" if len(self.fleets) == 2 else f"all {len(self.fleets)}"
+            first = f"Molt closed; {every} fleets keep running."
             first += "".join(f" {hint}" for hint in dict.fromkeys(h for h in hints if h))
             cut = goodbye("", None, str, (), cut_short if interrupted else []).split("\n")[1:]
             self.goodbye = "\n".join([first, *cut])  # what was cut short, worded as always

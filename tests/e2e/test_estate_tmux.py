@@ -88,4 +88,4 @@ def test_plain_molt_opens_the_estate_of_both_demo_fleets_each_started(
     terminal.press("Escape")
     terminal.shows("estate · 2 fleets")
     terminal.press("q")
-    terminal.shows("Molt closed; all 2 fleets keep running.")
+    terminal.shows("Molt closed; both fleets keep running.")

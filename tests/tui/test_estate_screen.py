@@ -162,7 +162,7 @@ async def test_q_on_the_estate_says_every_fleet_keeps_running(clock) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await estate_ready(pilot)
         await pilot.press("q")
-    assert app.goodbye.startswith("Molt closed; all 2 fleets keep running.")
+    assert app.goodbye.startswith("Molt closed; both fleets keep running.")
 
 
 async def test_read_only_says_so_and_the_fleet_opened_is_read_only_too(clock) -> None:

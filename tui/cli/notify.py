@@ -19,8 +19,12 @@ NO_SECTION = (
 async def notify(args: argparse.Namespace, config: MoltConfig) -> int:
     """Send the sample notice to every webhook at once; say how each went."""
     if config.notify is None:
-        where = shown(str(config.path)) if config.path else "molt.toml (there is none)"
-        raise ConfigError(NO_SECTION.format(where=where))
+        if config.path is None:
+            raise ConfigError(
+                "no molt.toml, so no [notify] section: write one (`molt init`), add a "
+                '[[notify.webhook]] table with url = "https://..." to it; see docs/notify.md'
+            )
+        raise ConfigError(NO_SECTION.format(where=shown(str(config.path))))
     from backends.core.notices import sample
     from backends.engine.notify import Delivery
 
