@@ -18,6 +18,7 @@ from backends.core.rollout_judge import CheckState
 from tui.formatting import EVENT_MARKS, FLAG, GLYPHS, REBUILD, RESTARTED, TAINTED
 from tui.rollout_view import CHECK_MARKS
 from tui.widgets.attention import INTERRUPTED, LOCKED, ROLLING
+from tui.widgets.estate_table import ATTENTION, UNREACHABLE
 
 EVENT_WORDS = {
     EventKind.ACTION: "an operator's action (from the journal)",
@@ -52,6 +53,9 @@ def legend() -> list[tuple[str, str]]:
                      f"{check[CheckState.NOT_JUDGED]} not judged"]),
         ("events", [f"{mark} {EVENT_WORDS.get(kind, kind.value)}"
                     for kind, mark in EVENT_MARKS.items()]),
+        ("estate", [f"{ATTENTION} needs attention: a held lock, an interrupted action, a taint,"
+                    " worse than its baseline",
+                    f"{UNREACHABLE} cannot be read: why, and since when (its last numbers stay)"]),
     ]  # fmt: skip
     return [(what if n == 0 else "", entry) for what, each in rows for n, entry in enumerate(each)]
 
