@@ -142,6 +142,7 @@ class Notifier:
         self._known: OrderedDict[str, None] = OrderedDict()
         #: the first look is in (what it showed is old news, never told)
         self.looked_once = False
+        self._last_look: datetime | None = None
         self._claims: asyncio.Queue[Notice] = asyncio.Queue(QUEUE)
         self._retry_until: dict[str, float] = {}  # claims tried again while every slot is held
         self._queues = {i: asyncio.Queue[Notice](QUEUE) for i in range(len(settings.webhook))}
@@ -164,8 +165,12 @@ class Notifier:
             *from_interrupted(self.fleet, seen.interrupted),
             *from_lock(self.fleet, seen.lock, self.settings.lock_held_minutes, now),
         ]
-        self._consider(notices, old=not self.looked_once)
+        # a look after a long blind spot (reads failing) is a first look again: what it
+        # shows was there while this Molt could not see, and may have been told already
+        blind = self._last_look is not None and (now - self._last_look).total_seconds() > FRESH
+        self._consider(notices, old=not self.looked_once or blind)
         self.looked_once = True
+        self._last_look = now
 
     def took(self, snapshot: FleetSnapshot) -> None:
         """A snapshot: generations doing worse than their baseline."""
@@ -245,11 +250,26 @@ class Notifier:
                 self.operator(), f"notify {notice.event}", notice.key, ttl=HOLD + 30, lock=name
             )
             try:
-                return await self.backend.acquire(lease)
+                won = await self.backend.acquire(lease)
             except Locked as error:
                 if error.holder is not None and error.holder.record == notice.key:
                     return None
+                continue
+            return await self._alone(won, names)
         raise ClaimsHeld(f"all {CLAIM_SLOTS} notify claims of fleet {self.fleet} are held")
+
+    async def _alone(self, won: Lease, names: list[str]) -> Lease | None:
+        """``won``, unless another Molt holds the same notice on a slot before it in the
+        notice's order (it read the slots at another moment): then that one tells it and
+        this claim is given back. Narrows, does not close, the window (docs/notify.md)."""
+        holders = await self.backend.lock_holders(names)
+        for name in names[: names.index(won.lock)]:
+            holder = holders.get(name)
+            if holder is not None and holder.record == won.record:
+                with contextlib.suppress(BackendError, OSError):
+                    await self.backend.release(won)
+                return None
+        return won
 
     def _again_later(self, notice: Notice, error: ClaimsHeld) -> None:
         """Every slot held: try again every :data:`RETRY_CLAIM` seconds while the event
@@ -269,11 +289,13 @@ class Notifier:
         self._spawn(later())
 
     async def _hold(self, lease: Lease) -> None:
-        try:
-            await asyncio.sleep(HOLD)
-        finally:
-            with contextlib.suppress(BackendError, OSError):
-                await asyncio.shield(self.backend.release(lease))
+        # cancelled when this Molt stops: the claim is then left to its TTL, never given
+        # back early, so a Molt that sees the same news a moment later does not tell it
+        # again (where the backend ends a lease with its holder's connection — local,
+        # SSH — it ends anyway: docs/notify.md)
+        await asyncio.sleep(HOLD)
+        with contextlib.suppress(BackendError, OSError):
+            await asyncio.shield(self.backend.release(lease))
 
     # delivering --------------------------------------------------------------------------
     async def _delivering(self, index: int) -> None:
@@ -310,8 +332,8 @@ class Notifier:
                     await queue.join()
 
     async def close(self, grace: float = 2.0) -> None:
-        """Stop; the claims held are given back (within ``grace`` seconds): this Molt no
-        longer tells anything."""
+        """Stop (within ``grace`` seconds): this Molt no longer tells anything. The claims
+        it holds are left to expire, not given back."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -4,6 +4,7 @@ late; a look-only session never tells anything."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -158,3 +159,67 @@ def test_a_failing_webhook_is_a_problem_but_not_a_fleet_that_cannot_be_read():
     assert problems.text.startswith("notify: webhook") and problems.reading == ""
     problems.set("read", "Unreachable: no answer")
     assert problems.reading == "Unreachable: no answer"  # what the estate shows as unreachable
+
+
+async def test_a_claim_outlives_the_molt_that_won_it() -> None:
+    """``molt rollout`` tells its news and ends; a watcher that sees the same news a moment
+    later finds the claim still held and does not tell it again."""
+    backend = SyntheticBackend()
+    first = notifier(backend)
+    first.start()
+    first.looked(AttentionChanged(None), [])
+    backend.clock.advance(1)
+    record = aborted(backend)
+    first.looked(AttentionChanged(None), [record])
+    await first.settle(0.5)
+    await first.close()
+    assert first.sent == 1
+    late = notifier(backend.reopened(read_only=False))
+    late.start()
+    late.looked_once = True  # it was watching before the news
+    late.looked(AttentionChanged(None), [record])
+    await late.settle(0.5)
+    await late.close()
+    assert late.sent == 0
+
+
+async def test_two_molts_reading_the_slots_at_different_moments_claim_a_notice_once() -> None:
+    """A reads the slots while the notice's first slot is held for another event; that one
+    ends and B claims the notice there before A acts: A must not claim it on the next slot."""
+    backend = SyntheticBackend()
+    notice = Notice("taint", "web", "taint:g9", "")
+    slot = f"notify:{int(hashlib.sha256(notice.key.encode()).hexdigest()[:8], 16) % 8}"
+    backend.leases[slot] = Lease.new("bob", "notify", "other", lock=slot)
+    seen_by_a = backend.reopened(read_only=False)
+    real = seen_by_a.lock_holders
+    looks = 0
+
+    async def stale_first(names: list[str]) -> dict[str, Lease | None]:
+        nonlocal looks
+        looks += 1
+        view = await real(names)
+        if looks == 1:  # between A's read and A's acquire: "other" ends, B claims
+            del backend.leases[slot]
+            theirs = await notifier(backend.reopened(read_only=False)).claim(notice)
+            assert theirs is not None and theirs.lock == slot
+        return view
+
+    seen_by_a.lock_holders = stale_first  # type: ignore[method-assign]
+    assert await notifier(seen_by_a).claim(notice) is None
+    held = [lease.record for lease in backend.leases.values() if lease is not None]
+    assert held.count(notice.key) == 1
+
+
+async def test_news_seen_after_a_blind_spot_longer_than_fresh_is_old_news() -> None:
+    """A Molt whose reads failed for longer than FRESH sees an interrupted action (a
+    notice with no time) that another Molt told meanwhile: it does not tell it again."""
+    backend = SyntheticBackend()
+    watcher = notifier(backend.reopened(read_only=False))
+    watcher.start()
+    watcher.looked(AttentionChanged(None), [])
+    cut = JournalRecord(fleet="web", action="launch", operator="bob", args={})
+    backend.clock.advance(FRESH + 300)  # the watcher saw nothing; the teller's hold ended
+    watcher.looked(AttentionChanged(None, (cut,), None), [])
+    await watcher.settle(0.5)
+    await watcher.close()
+    assert watcher.sent == 0
