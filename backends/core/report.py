@@ -29,12 +29,19 @@ from backends.core.traffic import ms_text, percent_text, rate_text
 WEIGHT_ACTIONS = frozenset({"shift", "promote", "rollback"})
 
 
+#: how far back --since may go: further, a date would fall before year 1
+SINCE_MAX = timedelta(days=36500)
+
+
 def parse_since(text: str) -> timedelta:
     """``90s``, ``30m``, ``2h``, ``1d``, ``2 weeks``."""
     try:
-        return parse_duration(text)
+        since = parse_duration(text)
     except ValueError:
         raise ValueError(f"--since looks like 30m, 2h or 1d, not {text!r}") from None
+    if since > SINCE_MAX:
+        raise ValueError(f"--since goes back at most 100 years (36500d), not {text!r}")
+    return since
 
 
 def _cell(text: object) -> str:

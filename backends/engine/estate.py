@@ -178,9 +178,13 @@ class Estate:
             return self._failed(fleet, f"no answer in {self.deadline:g} s")
         except Exception as error:  # a fleet that cannot be read is shown, never raised
             return self._failed(fleet, problem(error))
-        fleet.failures, fleet.retry_at = 0, None
         now, kept = self.clock(), fleet.summary
-        fleet.summary = summarize(session, read, records, now, kept.rps)
+        try:
+            summary = summarize(session, read, records, now, kept.rps)
+        except Exception as error:  # odd data in one fleet is its row's problem, not all
+            return self._failed(fleet, problem(error))
+        fleet.failures, fleet.retry_at = 0, None
+        fleet.summary = summary
         if started and session.read_problem:  # what it saw last; it retries by itself
             fleet.summary = unreachable(fleet.summary, session.read_problem, _since(kept, now))
         return fleet.summary

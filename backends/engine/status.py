@@ -150,15 +150,15 @@ def attention(read: StatusRead, now: datetime) -> tuple[str, ...]:
     rollout = seen.rollout
     if rollout is not None and rollout.state in WAITING:
         words.append(
-            f"rollout of {rollout.generation} {rollout.state.value} at step "
+            f"rollout of {printable(rollout.generation)} {rollout.state.value} at step "
             f"{rollout.step}/{len(rollout.plan.steps)}"
             + (f": {printable(rollout.reason)}" if rollout.reason else "")
         )
     for g in snapshot.generations:
         if g.drift:
-            words.append(f"{g.id} tainted")
+            words.append(f"{printable(g.id)} tainted")
     for g in snapshot.generations:
-        words += [f"{g.id} worse: {w}" for w in worse_than_baseline(snapshot, g.id)]
+        words += [f"{printable(g.id)} worse: {w}" for w in worse_than_baseline(snapshot, g.id)]
     if seen.lock is not None:
         held = humanize.naturaldelta(max(now - seen.lock.since, timedelta(0)))
         words.append(

@@ -171,3 +171,13 @@ def test_a_change_line_and_the_fleets_asked_for():
     for asked, said in (("web,nope", "unknown fleet 'nope'"), (",", "--fleet names no fleet")):
         with pytest.raises(ConfigError, match=f"^{said}; known fleets: web, api$"):
             chosen(asked, config)
+
+
+def test_since_further_back_than_the_calendar_is_a_one_line_error():
+    import pytest
+
+    from backends.core.report import parse_since
+
+    assert parse_since("36500d").days == 36500
+    with pytest.raises(ValueError, match="at most 100 years"):
+        parse_since("999999d")

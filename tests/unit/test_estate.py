@@ -225,3 +225,24 @@ async def test_a_fleet_that_cannot_be_opened_is_shown_with_why():
     down, up = await estate.refresh()
     assert (down.name, down.reachable, up.name, up.reachable) == ("api", False, "web", True)
     assert down.problem == "Configuration error: fleets.api: identity ~/.ssh/deploy does not exist"
+
+
+async def test_a_fleet_whose_row_cannot_be_built_is_its_own_problem(monkeypatch):
+    """Odd data in one fleet (its row's building raises) marks that fleet, not the estate."""
+    import backends.engine.estate as engine_estate
+
+    clock = ManualClock()
+    web, api = two_fleets(clock)
+    real = engine_estate.summarize
+
+    def odd_for_api(session, *args, **kwargs):
+        if session.name == "api":
+            raise ValueError("a journal record Molt cannot read")
+        return real(session, *args, **kwargs)
+
+    monkeypatch.setattr(engine_estate, "summarize", odd_for_api)
+    async with estate_of(web, api, clock=clock) as estate:
+        shown = {s.name: s for s in await estate.refresh()}
+    assert shown["web"].reachable and shown["web"].snapshot is not None
+    assert not shown["api"].reachable
+    assert "a journal record Molt cannot read" in shown["api"].problem

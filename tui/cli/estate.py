@@ -81,7 +81,8 @@ def generations_text(snapshot: FleetSnapshot) -> str:
         return (-g.weight, -g.number)
 
     shown = [
-        f"{g.id} {printable(g.version)} {g.weight}%" for g in sorted(snapshot.generations, key=key)
+        f"{printable(g.id)} {printable(g.version)} {g.weight}%"
+        for g in sorted(snapshot.generations, key=key)
     ]
     return " · ".join(shown) or "none"
 
