@@ -103,18 +103,26 @@ def billing(clock: ManualClock) -> SyntheticBackend:
 
 
 async def estate_ready(pilot: Pilot[None], answered: int | None = None) -> EstateScreen:
-    """The estate once ``answered`` fleets (default: all) have a row read or unreachable."""
+    """The estate once ``answered`` fleets (default: all) have a row read or unreachable,
+    and painted. Bounded by 15 s: an App starting on a machine busy with the rest of the
+    suite may take seconds; the failure says what was still missing."""
     app = pilot.app
+    state = {"screen": False, "answered": 0, "of": 0, "pending": False}
 
     def shown() -> bool:
         screen = app.screen
         if not isinstance(screen, EstateScreen) or not screen.is_mounted:
             return False
         done = [s for s in screen.summaries.values() if s.read_at or not s.reachable]
-        enough = len(done) >= (answered if answered is not None else len(screen.summaries))
-        return enough and not screen.paint_pending
+        want = answered if answered is not None else len(screen.summaries)
+        state.update(screen=True, answered=len(done), of=want, pending=screen.paint_pending)
+        return len(done) >= want and not screen.paint_pending
 
-    await until(pilot, shown)
+    shown.__doc__ = "the estate with its rows answered and painted"
+    try:
+        await until(pilot, shown, timeout=15.0)
+    except AssertionError:
+        raise AssertionError(f"the estate was not ready: {state}") from None
     screen = app.screen
     assert isinstance(screen, EstateScreen)
     return screen
