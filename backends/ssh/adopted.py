@@ -9,11 +9,9 @@ shifted it, is kept in the fleet's desired state like every generation's weight.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 
-from backends.contract import Retirement, check_complete
+from backends.contract import check_complete
 from backends.core.clock import utcnow
 from backends.core.errors import OperationFailed
 from backends.core.guards import (
@@ -32,6 +30,7 @@ from backends.ssh import traffic
 from backends.ssh.haproxy import ServerStat
 from backends.ssh.meter import ServerMeter
 from backends.ssh.parts import FleetParts
+from backends.ssh.retiring import HeldInState
 from backends.ssh.state import FleetState
 
 
@@ -107,23 +106,15 @@ async def set_weights(parts: FleetParts, weights: dict[str, int]) -> None:
             raise OperationFailed(applied.problems[0])
 
 
-class ExternalRetirement(Retirement):
+class ExternalRetirement(HeldInState):
     """``g0``'s retire: judged and marked under the desired state's lock; its servers
     go to weight 0 and maintenance. Their processes are not Molt's: never touched."""
 
     where = "in HAProxy"
 
     def __init__(self, parts: FleetParts) -> None:
-        super().__init__(EXTERNAL_GENERATION)
-        self.parts = parts
-        self._state: FleetState | None = None
+        super().__init__(parts, EXTERNAL_GENERATION)
         self._external: list[str] = []
-
-    @asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        async with self.parts.store.update() as state:
-            self._state = state
-            yield
 
     async def carried(self) -> int:
         assert self._state is not None, "read in held() first"

@@ -27,27 +27,35 @@ async def retire_generation(backend: FleetParts, generation: str) -> None:
     await SshRetirement(backend, generation).run()
 
 
-class SshRetirement(Retirement):
-    """A retire on the LB host: the generation judged and marked in the fleet's state
-    there, drained and deleted in HAProxy, its processes and trees removed from its
-    hosts."""
+class HeldInState(Retirement):
+    """A retire judged and marked under the lock of the fleet's desired state on the LB
+    host (both of SSH's retires: Molt's generations, and the external ``g0``)."""
 
     def __init__(self, parts: FleetParts, generation: str) -> None:
         super().__init__(generation)
         self.parts = parts
         self._state: FleetState | None = None
-        self._record: GenerationRecord | None = None
-
-    @property
-    def record(self) -> GenerationRecord:
-        assert self._record is not None, "read in held() first"
-        return self._record
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
         async with self.parts.store.update() as state:
             self._state = state
             yield
+
+
+class SshRetirement(HeldInState):
+    """A retire on the LB host: the generation judged and marked in the fleet's state
+    there, drained and deleted in HAProxy, its processes and trees removed from its
+    hosts."""
+
+    def __init__(self, parts: FleetParts, generation: str) -> None:
+        super().__init__(parts, generation)
+        self._record: GenerationRecord | None = None
+
+    @property
+    def record(self) -> GenerationRecord:
+        assert self._record is not None, "read in held() first"
+        return self._record
 
     async def carried(self) -> int:
         assert self._state is not None
